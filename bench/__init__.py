@@ -1,0 +1,1 @@
+"""Benchmarks for Vigil's probes and the peer stack (Prometheus + blackbox exporter) they compare to."""

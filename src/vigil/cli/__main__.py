@@ -1,0 +1,3 @@
+from vigil.cli.app import main
+
+main()

@@ -1,0 +1,61 @@
+"""``vigil check``: one pass of every check, a table, and an exit code for CI and cron."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vigil.cli.app import fail
+from vigil.cli.options import ConfigOption, JsonOption
+from vigil.config.load import load_stack
+from vigil.engine.once import run_once
+from vigil.errors import VigilError
+from vigil.probes.base import Result
+
+
+def check(
+    config: ConfigOption = Path("vigil.yaml"),
+    as_json: JsonOption = False,
+    only: Annotated[
+        list[str] | None, typer.Argument(help="Services or service.check ids to run (default: all).")
+    ] = None,
+) -> None:
+    """Run every check once; exit 0 when all pass, 1 when any fails, 2 when the stack file is wrong."""
+    try:
+        stack = load_stack(config)
+        results = asyncio.run(run_once(stack, only=only or ()))
+    except VigilError as err:
+        fail(err)
+    if only and not results:
+        fail(VigilError(f"no check matches {', '.join(only)}; see the services in {config}"))
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in results], indent=2))
+    else:
+        Console(highlight=False).print(_table(results))
+    raise typer.Exit(0 if all(r.ok for r in results) else 1)
+
+
+def _table(results: list[Result]) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column, justify in (
+        ("service", "left"),
+        ("check", "left"),
+        ("ok", "left"),
+        ("ms", "right"),
+        ("reason", "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for r in results:
+        mark = "[green]ok[/]" if r.ok else "[red]FAIL[/]"
+        table.add_row(r.service, r.check, mark, f"{r.duration_ms:.0f}", r.reason or "", end_section=False)
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(check)

@@ -1,0 +1,14 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+ConfigOption = Annotated[
+    Path,
+    typer.Option("--config", "-c", help="The stack file.", envvar="VIGIL_CONFIG", show_default=True),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]

@@ -1,0 +1,37 @@
+"""``vigil validate``: every fault of a stack file at once, as ``file:line:col: path: message``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from vigil.cli.app import stderr
+from vigil.cli.options import ConfigOption, JsonOption
+from vigil.config.load import load_stack
+from vigil.errors import ConfigError
+
+
+def validate(config: ConfigOption = Path("vigil.yaml"), as_json: JsonOption = False) -> None:
+    """Check the stack file; exit 0 when valid, 2 with every fault listed when not."""
+    try:
+        stack = load_stack(config)
+    except ConfigError as err:
+        if as_json:
+            faults = [f.__dict__ for f in err.faults]
+            typer.echo(json.dumps({"valid": False, "faults": faults}, indent=2))
+        else:
+            for fault in err.faults:
+                stderr.print(str(fault), markup=False)
+            stderr.print(f"{len(err.faults)} problem{'s' if len(err.faults) != 1 else ''} in {config}")
+        raise typer.Exit(2) from None
+    checks = len(stack.specs())
+    if as_json:
+        typer.echo(json.dumps({"valid": True, "services": len(stack.model.services), "checks": checks}))
+    else:
+        typer.echo(f"{config}: ok ({len(stack.model.services)} services, {checks} checks)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(validate)

@@ -1,0 +1,61 @@
+"""What every check shares, whatever its probe kind.
+
+A check is named by its key under ``services.<name>.checks`` and carries exactly one probe
+key (``http``, ``postgres``, …) that selects its kind; each kind's module in ``vigil.probes``
+subclasses ``CheckBase`` with its own fields.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from vigil.config.durations import Duration
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors (with a did-you-mean), never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Threshold(StrictModel):
+    """Bounds on a number: ``{min: 10}``, ``{max: 90}`` or both."""
+
+    min: float | None = None
+    max: float | None = None
+
+    def breach(self, value: float) -> str | None:
+        """Why ``value`` is out of bounds, or None when it is within them."""
+        if self.min is not None and value < self.min:
+            return f"{value:g} < min {self.min:g}"
+        if self.max is not None and value > self.max:
+            return f"{value:g} > max {self.max:g}"
+        return None
+
+
+class CheckBase(StrictModel):
+    """Scheduling fields every probe kind accepts."""
+
+    kind: ClassVar[str] = ""
+
+    description: str | None = None
+    every: Duration = Field(30.0, description="Interval between runs, e.g. 30s.")
+    timeout: Duration = Field(10.0, description="Longest one attempt may take.")
+    retries: int = Field(0, ge=0, le=10, description="Extra attempts before a failure counts.")
+
+    @model_validator(mode="after")
+    def _timing_is_positive(self) -> CheckBase:
+        if self.every <= 0:
+            raise ValueError("every must be longer than 0s")
+        if self.timeout <= 0:
+            raise ValueError("timeout must be longer than 0s")
+        return self
+
+    @property
+    def target(self) -> str:
+        """The probe key's value: what this check looks at (may hold a secret; redact before showing)."""
+        return str(getattr(self, self.kind))

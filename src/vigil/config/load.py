@@ -1,0 +1,206 @@
+"""Loading a stack file into a validated ``Stack``, or a ``ConfigError`` naming every fault.
+
+Pydantic finds what is wrong; this module says where (``file:line:col``), in the user's words
+(``unknown key 'sttus'; did you mean 'status'?``), and adds the checks that span the whole
+file (dependencies on services that do not exist, dependency cycles).
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path as FsPath
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, Discriminator, ValidationError
+
+from vigil.config.secrets import Redactor
+from vigil.config.source import Path, Source, dotted, read_source
+from vigil.config.stack import CheckSpec, StackFile, _check_kind
+from vigil.errors import ConfigError, ConfigFault
+from vigil.probes.registry import KINDS
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A stack file that passed validation, with the redactor that knows its secrets."""
+
+    file: str
+    model: StackFile
+    redactor: Redactor
+
+    def specs(self) -> list[CheckSpec]:
+        return list(self.model.checks())
+
+
+def load_stack(file: str | FsPath, environ: Mapping[str, str] | None = None) -> Stack:
+    name = str(file)
+    try:
+        text = FsPath(file).read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(
+            [ConfigFault(name, 0, 0, "", f"cannot read the stack file: {err.strerror}")]
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError([ConfigFault(name, 0, 0, "", "the stack file is not UTF-8 text")]) from None
+    return parse_stack(name, text, environ)
+
+
+def parse_stack(name: str, text: str, environ: Mapping[str, str] | None = None) -> Stack:
+    source = read_source(name, text, environ)
+    if not isinstance(source.data, dict):
+        raise ConfigError([source.fault((), "the stack file must be a mapping with a services: key")])
+    faults = list(source.faults)
+    try:
+        model = StackFile.model_validate(source.data)
+    except ValidationError as err:
+        # A value already reported (an unset ${VAR}) is not reported again as invalid.
+        known = {fault.path for fault in faults}
+        faults += [f for e in err.errors(include_url=False) if (f := _fault(source, e)).path not in known]
+        raise ConfigError(faults + _graph_faults(source)) from None
+    faults += _graph_faults(source)
+    if faults:
+        raise ConfigError(faults)
+    return Stack(name, model, source.redactor)
+
+
+def _fault(source: Source, error: Any) -> ConfigFault:
+    loc = _strip_tags(tuple(error["loc"]))
+    kind = error["type"]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        unknown = str(loc[-1])
+        message = f"unknown key {unknown!r}"
+        close = difflib.get_close_matches(unknown, _allowed_keys(source, loc[:-1]), n=1, cutoff=0.6)
+        if close:
+            message += f"; did you mean {close[0]!r}?"
+        return source.fault(loc, message, key=True)
+    if loc and loc[-1] == "[key]":
+        loc = loc[:-1]
+        return source.fault(loc, f"name {loc[-1]!r} may use only letters, digits, '-' and '_'", key=True)
+    if kind == "missing":
+        return source.fault(loc, f"missing required key {loc[-1]!r}")
+    if kind == "check_kind":
+        data = _data_at(source.data, loc)
+        present = [k for k in data if k in KINDS] if isinstance(data, dict) else []
+        if len(present) > 1:
+            message = f"a check has one probe key, found {len(present)}: {', '.join(present)}"
+        elif isinstance(data, dict):
+            for key in data:
+                close = difflib.get_close_matches(str(key), list(KINDS), n=1, cutoff=0.6)
+                if close:
+                    message += f"; did you mean {close[0]!r} for {key!r}?"
+                    break
+        return source.fault(loc, message, key=True)
+    return source.fault(loc, source.redactor(message.replace("Input should be", "must be")))
+
+
+def _strip_tags(loc: Path) -> Path:
+    # Pydantic puts the union tag after the check's name; it is not a key in the file.
+    return tuple(p for i, p in enumerate(loc) if not (i >= 2 and loc[i - 2] == "checks" and p in KINDS))
+
+
+def _data_at(data: Any, loc: Path) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _allowed_keys(source: Source, loc: Path) -> list[str]:
+    """Keys valid at ``loc``, found by walking the models' annotations alongside the data."""
+    annotation: Any = StackFile
+    for depth in range(len(loc) + 1):
+        annotation = _unwrap(annotation, source.data, loc[:depth])
+        if depth == len(loc):
+            break
+        part = loc[depth]
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            fields = {f.alias or n: f for n, f in annotation.model_fields.items()}
+            if part not in fields:
+                return []
+            annotation = fields[str(part)].annotation
+        elif get_origin(annotation) in (dict, list):
+            annotation = get_args(annotation)[-1]
+        else:
+            return []
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [f.alias or n for n, f in annotation.model_fields.items()]
+    return []
+
+
+def _unwrap(annotation: Any, data: Any, loc: Path) -> Any:
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            base, *extras = get_args(annotation)
+            if any(isinstance(extra, Discriminator) for extra in extras):
+                kind = _check_kind(_data_at(data, loc))
+                return KINDS[kind].config if kind else None
+            annotation = base
+        elif origin in (Union, types.UnionType):
+            options = [a for a in get_args(annotation) if a is not type(None)]
+            models = [a for a in options if isinstance(a, type) and issubclass(a, BaseModel)]
+            annotation = models[0] if models else options[0]
+        else:
+            return annotation
+
+
+def _graph_faults(source: Source) -> list[ConfigFault]:
+    """Dependencies on unknown services and cycles; read from the raw data so that they are
+    reported even when other parts of the file are invalid."""
+    raw = source.data.get("services") if isinstance(source.data, dict) else None
+    services: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    graph: dict[str, list[str]] = {}
+    faults: list[ConfigFault] = []
+    for name, service in services.items():
+        deps = service.get("depends_on") if isinstance(service, dict) else None
+        graph[name] = []
+        for i, dep in enumerate(deps if isinstance(deps, list) else []):
+            if not isinstance(dep, str):
+                continue
+            path = ("services", name, "depends_on", i)
+            if dep == name:
+                faults.append(source.fault(path, f"service {name!r} cannot depend on itself"))
+            elif dep not in services:
+                close = difflib.get_close_matches(dep, list(services), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else f"; services are: {', '.join(services)}"
+                faults.append(source.fault(path, f"unknown service {dep!r}{hint}"))
+            else:
+                graph[name].append(dep)
+    cycle = _find_cycle(graph)
+    if cycle:
+        faults.append(
+            source.fault(("services", cycle[0], "depends_on"), f"dependency cycle: {' -> '.join(cycle)}")
+        )
+    return faults
+
+
+def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(node: str, trail: list[str]) -> list[str] | None:
+        state[node] = 1
+        for dep in graph.get(node, []):
+            if state.get(dep) == 1:
+                return [*trail[trail.index(dep) :], dep] if dep in trail else [node, dep]
+            if dep not in state:
+                found = visit(dep, [*trail, dep])
+                if found:
+                    return found
+        state[node] = 2
+        return None
+
+    for start in graph:
+        if start not in state:
+            found = visit(start, [start])
+            if found:
+                return found
+    return None
+
+
+__all__ = ["Stack", "dotted", "load_stack", "parse_stack"]

@@ -1,0 +1,93 @@
+"""The stack file's schema: services, their checks and dependencies, and Vigil's own settings.
+
+The model is the contract users write against; ``vigil schema`` prints it as JSON Schema.
+Check kinds come from ``vigil.probes.registry``: a check mapping carries exactly one probe key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Union
+
+from pydantic import Discriminator, Field, Tag
+
+from vigil.config.check import NAME_PATTERN, CheckBase, StrictModel
+from vigil.config.durations import Duration
+from vigil.probes.registry import KINDS
+
+
+def _check_kind(value: Any) -> str | None:
+    if isinstance(value, CheckBase):
+        return value.kind
+    if not isinstance(value, dict):
+        return None
+    present = [key for key in value if key in KINDS]
+    return present[0] if len(present) == 1 else None
+
+
+KIND_LIST = ", ".join(KINDS)
+
+if TYPE_CHECKING:
+    Check = CheckBase
+else:
+    # A union built from the registry, so a new probe module needs no edit here.
+    Check = Annotated[
+        Union[tuple(Annotated[kind.config, Tag(name)] for name, kind in KINDS.items())],  # noqa: UP007
+        Discriminator(
+            _check_kind,
+            custom_error_type="check_kind",
+            custom_error_message=f"a check needs exactly one probe key: {KIND_LIST}",
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A configured check with its address ``service.check``, used everywhere (CLI, API, metrics)."""
+
+    service: str
+    name: str
+    config: CheckBase
+
+    @property
+    def id(self) -> str:
+        return f"{self.service}.{self.name}"
+
+    @property
+    def kind(self) -> str:
+        return self.config.kind
+
+
+class Service(StrictModel):
+    description: str | None = None
+    depends_on: list[str] = Field(default_factory=list, description="Services this one needs to work.")
+    checks: dict[Annotated[str, Field(pattern=NAME_PATTERN)], Check] = Field(default_factory=dict)
+
+
+class StoreSettings(StrictModel):
+    url: str | None = Field(
+        None, description="SQLAlchemy URL of the state database; default: SQLite in .vigil/vigil.db."
+    )
+    retention: Duration = Field(7 * 86400.0, description="How long check results are kept, e.g. 7d.")
+
+
+class EngineSettings(StrictModel):
+    concurrency: int = Field(500, ge=1, le=100_000, description="Most checks running at once.")
+    jitter: float = Field(
+        1.0, ge=0, le=1, description="Spread of first runs over each check's interval (0 = all at once)."
+    )
+
+
+class StackFile(StrictModel):
+    """A ``vigil.yaml``: everything Vigil watches and how."""
+
+    services: dict[Annotated[str, Field(pattern=NAME_PATTERN)], Service] = Field(default_factory=dict)
+    store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
+    engine: EngineSettings = Field(default_factory=EngineSettings)  # type: ignore[arg-type]
+
+    def checks(self) -> Iterator[CheckSpec]:
+        """Every check in file order."""
+        for service_name, service in self.services.items():
+            for check_name, check in service.checks.items():
+                yield CheckSpec(service_name, check_name, check)

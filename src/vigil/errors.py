@@ -1,0 +1,54 @@
+"""Every error Vigil raises on purpose.
+
+    VigilError                      root: caught at the edges (CLI, API) and shown as one line
+    ├── ConfigError                 the stack file is wrong; carries every fault with its place
+    ├── ProbeError                  a probe could not judge its target (raised inside probes only)
+    └── StoreError                  the state database cannot be opened or migrated
+
+Messages say what to fix and where; they never carry a secret (see ``config.secrets``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class VigilError(Exception):
+    """Root of Vigil's own errors; ``str(err)`` is a complete, user-facing line."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class ConfigFault:
+    """One fault in a stack file, placed at ``file:line:col`` with its dotted field path."""
+
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ConfigError(VigilError):
+    """The stack file cannot be used; ``faults`` lists every problem found, in file order."""
+
+    exit_code = 2
+
+    def __init__(self, faults: list[ConfigFault]) -> None:
+        self.faults = sorted(faults, key=lambda f: (f.file, f.line, f.column))
+        super().__init__("\n".join(str(f) for f in self.faults))
+
+
+class ProbeError(VigilError):
+    """A probe's target answered wrongly or not at all; the message is the check's reason."""
+
+
+class StoreError(VigilError):
+    """Vigil's state database cannot be reached, opened or migrated."""
+
+    exit_code = 2

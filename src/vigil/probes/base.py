@@ -1,0 +1,99 @@
+"""The one interface every probe kind implements, and what a probe run produces.
+
+A probe module defines a ``CheckBase`` subclass (its stack-file fields), a class following
+``Probe`` and a ``KIND`` naming both; ``registry`` lists the modules. The engine measures time,
+enforces the timeout and retries, so a probe only looks and judges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Generic, Protocol, TypeVar
+
+from vigil.config.check import CheckBase
+
+C = TypeVar("C", bound=CheckBase)
+C_contra = TypeVar("C_contra", bound=CheckBase, contravariant=True)
+
+
+class Status(StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A probe's verdict on one attempt: ok or a one-line reason, plus numbers worth keeping."""
+
+    ok: bool
+    reason: str | None = None
+    values: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def passed(cls, **values: float) -> Observation:
+        return cls(True, None, values)
+
+    @classmethod
+    def failed(cls, reason: str, **values: float) -> Observation:
+        return cls(False, reason, values)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One run of one check (after retries): what the store keeps and every later stage reads."""
+
+    check_id: str
+    ok: bool
+    duration_ms: float
+    started_at: datetime
+    reason: str | None = None
+    values: Mapping[str, float] = field(default_factory=dict)
+    attempts: int = 1
+
+    @property
+    def status(self) -> Status:
+        return Status.OK if self.ok else Status.FAILED
+
+    @property
+    def service(self) -> str:
+        return self.check_id.split(".", 1)[0]
+
+    @property
+    def check(self) -> str:
+        return self.check_id.split(".", 1)[1]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "check": self.check,
+            "id": self.check_id,
+            "ok": self.ok,
+            "status": str(self.status),
+            "duration_ms": round(self.duration_ms, 3),
+            "reason": self.reason,
+            "values": dict(self.values),
+            "attempts": self.attempts,
+            "started_at": self.started_at.isoformat(),
+        }
+
+
+class Probe(Protocol[C_contra]):
+    """Looks at a target once. Shared connections live on the instance; ``close`` frees them."""
+
+    async def observe(self, check: C_contra) -> Observation:
+        """Judge the target. Raise ``ProbeError`` (or let a network error out) to fail with a reason."""
+
+    async def close(self) -> None:
+        """Release what the probe holds; called once when the engine stops."""
+
+
+@dataclass(frozen=True)
+class ProbeKind(Generic[C]):
+    """A registry entry: the probe key, its stack-file model and how to make its probe."""
+
+    name: str
+    config: type[C]
+    factory: Callable[[], Probe[C]]

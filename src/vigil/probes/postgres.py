@@ -1,0 +1,98 @@
+"""``postgres``: connect, ``SELECT 1``, and optionally a query whose answer is judged."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+import asyncpg
+from pydantic import Field, model_validator
+
+from vigil.config.check import CheckBase
+from vigil.probes.base import Observation, ProbeKind
+from vigil.probes.query import (
+    QueryExpect,
+    connect_failure,
+    elapsed_ms,
+    endpoint,
+    first_line,
+    scrub,
+    verdict,
+)
+
+__all__ = ["KIND", "PostgresCheck", "PostgresProbe", "QueryExpect"]
+
+DEFAULT_PORT = 5432
+
+
+class PostgresCheck(CheckBase):
+    kind: ClassVar[str] = "postgres"
+
+    postgres: str = Field(description="Connection URL, e.g. postgresql://user@host:5432/db.")
+    query: str | None = Field(None, description="A query to run after SELECT 1; its first value is kept.")
+    expect: QueryExpect = Field(default_factory=QueryExpect)  # type: ignore[arg-type]
+
+    @model_validator(mode="after")
+    def _expect_needs_query(self) -> PostgresCheck:
+        if self.query is None and not self.expect.is_empty:
+            raise ValueError("expect judges the answer of query, but no query is given")
+        return self
+
+
+class PostgresProbe:
+    """A new connection for every observation, closed after it.
+
+    A pool would hide exactly what a health check is for: whether the server still accepts a
+    new connection (max_connections, pg_hba.conf, credentials, a restart in between).
+
+    Values: ``connect_ms`` (connect and authenticate), ``query_ms`` (``SELECT 1`` plus the
+    check's query) and ``value`` when the query's first value is a number.
+    """
+
+    async def observe(self, check: PostgresCheck) -> Observation:
+        url = check.postgres
+        start = time.perf_counter()
+        try:
+            # asyncpg's own connect timeout defaults to 60s; the check's keeps it in step with the
+            # engine's bound on the attempt instead of undercutting or outliving it.
+            conn = await asyncpg.connect(url, timeout=check.timeout)
+        except TimeoutError:
+            raise  # the engine words a timeout the same way for every kind
+        except OSError as err:
+            return Observation.failed(scrub(connect_failure(err, endpoint(url, DEFAULT_PORT)), url))
+        except (asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+            # Server refusals already read well: 'password authentication failed for user "x"'.
+            return Observation.failed(scrub(first_line(err), url))
+        connect_ms = elapsed_ms(start)
+        try:
+            observation = await _query(conn, check, connect_ms)
+        except BaseException:
+            # Cancelled by the engine's timeout, or the connection broke: a polite close would
+            # wait on a server that may never answer, so drop the socket at once.
+            conn.terminate()
+            raise
+        await conn.close(timeout=check.timeout)
+        if observation.reason:
+            return Observation(observation.ok, scrub(observation.reason, url), observation.values)
+        return observation
+
+    async def close(self) -> None:
+        return None  # nothing is kept between observations
+
+
+async def _query(conn: Any, check: PostgresCheck, connect_ms: float) -> Observation:
+    start = time.perf_counter()
+    try:
+        await conn.fetchval("SELECT 1")
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+        return Observation.failed(f"SELECT 1 failed: {first_line(err)}", connect_ms=connect_ms)
+    if check.query is None:
+        return Observation.passed(connect_ms=connect_ms, query_ms=elapsed_ms(start))
+    try:
+        row = await conn.fetchrow(check.query)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+        return Observation.failed(f"query failed: {first_line(err)}", connect_ms=connect_ms)
+    return verdict(row, check.expect, connect_ms=connect_ms, query_ms=elapsed_ms(start))
+
+
+KIND = ProbeKind("postgres", PostgresCheck, PostgresProbe)

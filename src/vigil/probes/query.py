@@ -1,0 +1,209 @@
+"""What the SQL probes (``postgres``, ``mysql``) share: judging a query's first value, and
+saying where a connection failed without ever saying the password.
+
+A stack file's expectation comes from YAML (``1``, ``true``, ``"t"``, ``2.5``) while the value
+comes from a driver (``int``, ``Decimal``, ``bool``, MySQL's ``1`` for TRUE, text), so equality
+is judged by meaning, not by Python type.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from pydantic import Field
+
+from vigil.config.check import StrictModel, Threshold
+from vigil.config.secrets import MASK, redact_url
+from vigil.probes.base import Observation
+from vigil.probes.describe import describe_error
+
+
+class QueryExpect(StrictModel):
+    value: Any = Field(
+        None, description="The first column of the first row must equal this (write null to expect NULL)."
+    )
+    range: Threshold | None = Field(None, description="Or: that value, as a number, within {min, max}.")
+
+    @property
+    def wants_value(self) -> bool:
+        # ``value: null`` is a real expectation (the answer is NULL); leaving it out is none.
+        return "value" in self.model_fields_set
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.wants_value and self.range is None
+
+
+_TRUE = frozenset({"t", "true", "y", "yes", "on", "1"})
+_FALSE = frozenset({"f", "false", "n", "no", "off", "0"})
+_WORDS = (_TRUE | _FALSE) - {"0", "1"}  # "1" is a number first
+# float4 columns come back as e.g. 0.10000000149011612; a YAML 0.1 should still match them.
+_FLOAT_TOLERANCE = 1e-6
+
+
+def verdict(row: Sequence[Any] | None, expect: QueryExpect, **values: float) -> Observation:
+    """Judge a query's first row against ``expect``; ``values`` (timings) are kept either way."""
+    if row is None or len(row) == 0:
+        # A query with nothing to check (kept only for its number) may legitimately return nothing.
+        if expect.is_empty:
+            return Observation.passed(**values)
+        return Observation.failed("query returned no rows", **values)
+    value = row[0]
+    number = as_number(value)
+    if number is not None:
+        values["value"] = number
+    reason = judge(value, expect)
+    return Observation(reason is None, reason, values)
+
+
+def judge(value: Any, expect: QueryExpect) -> str | None:
+    """Why ``value`` does not meet ``expect``, or None when it does."""
+    if expect.wants_value and not same(value, expect.value):
+        return f"query returned {show(value)}, expected {show(expect.value)}"
+    if expect.range is not None:
+        number = as_number(value)
+        if number is None:
+            return f"query returned {show(value)}, not a number"
+        breach = expect.range.breach(number)
+        if breach:
+            return f"query returned {breach}"
+    return None
+
+
+def same(actual: Any, expected: Any) -> bool:
+    """Equality by meaning: booleans by truth, numbers by value, everything else by text."""
+    if actual is None or expected is None:
+        return actual is None and expected is None
+    # MySQL answers TRUE as 1 and PostgreSQL as True; YAML may say true, "t" or "yes".
+    if any(isinstance(side, bool) or _is_truth_word(side) for side in (actual, expected)):
+        truth = _as_bool(actual)
+        return truth is not None and truth == _as_bool(expected)
+    # Compare as numbers only when one side really is a number: two texts "007" and "7" differ.
+    if not (isinstance(actual, str | bytes) and isinstance(expected, str | bytes)):
+        a, e = _as_decimal(actual), _as_decimal(expected)
+        if a is not None and e is not None:
+            if isinstance(actual, float) or isinstance(expected, float):
+                return math.isclose(float(a), float(e), rel_tol=_FLOAT_TOLERANCE)
+            return a == e
+    return _text(actual) == _text(expected)
+
+
+def as_number(value: Any) -> float | None:
+    """``value`` as a finite float when it is a number (or numeric text), else None; never a bool."""
+    number = _as_decimal(value)  # None for bools, NaN and anything that is not a number
+    if number is None:
+        return None
+    try:
+        result = float(number)
+    except OverflowError:
+        return None
+    return result if math.isfinite(result) else None  # 1e400 is finite as a Decimal, not as a float
+
+
+def show(value: Any) -> str:
+    """``value`` as a reason shows it: numbers bare, text quoted and cut short, NULL by name."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.12g}"  # enough digits that "returned 0.1, expected 0.1" cannot happen
+    if isinstance(value, int | Decimal):
+        return str(value)
+    text = repr(_text(value)) if isinstance(value, str | bytes) else str(value)
+    text = " ".join(text.split())  # a reason is one line
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def endpoint(url: str, default_port: int) -> str:
+    """``host:port`` of a connection URL, for reasons; never includes credentials."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return parts.path
+    host = parts.hostname or parse_qs(parts.query).get("host", ["localhost"])[0]
+    try:
+        port = parts.port or default_port
+    except ValueError:
+        return host
+    if host.startswith("/"):  # a Unix socket directory (PostgreSQL's ?host=/run/postgresql)
+        return host
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def connect_failure(err: OSError, where: str) -> str:
+    """``connection refused (127.0.0.1:5432)``: the network failure, then where it happened."""
+    text = describe_error(err)
+    if text.endswith(")"):
+        return f"{text[:-1]}; {where})"
+    return f"{text} ({where})"
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` without the URL's password, even where a driver quoted it outside the URL."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    # Very short passwords would mask innocent characters; the Redactor draws the same line.
+    if password and len(password) >= 3:
+        for secret in sorted({password, unquote(password)}, key=len, reverse=True):
+            text = text.replace(secret, MASK)
+    return redact_url(text)
+
+
+def first_line(err: BaseException) -> str:
+    """A driver error's message, first line only (PostgreSQL adds DETAIL/HINT lines)."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def elapsed_ms(start: float) -> float:
+    """Milliseconds since ``start`` (a ``time.perf_counter()`` reading), rounded to microseconds."""
+    return round((time.perf_counter() - start) * 1000.0, 3)
+
+
+def _as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float | Decimal) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str | bytes):
+        word = _text(value).strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+    return None
+
+
+def _is_truth_word(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower() in _WORDS
+
+
+def _as_decimal(value: Any) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        if isinstance(value, float):
+            number = Decimal(repr(value))  # the shortest form: 0.1, not 0.1000000000000000055…
+        elif isinstance(value, int | Decimal):
+            number = Decimal(value)
+        elif isinstance(value, str | bytes):
+            number = Decimal(_text(value).strip())
+        else:
+            return None
+    except InvalidOperation:
+        return None
+    # NaN never equals anything and a signalling NaN raises on comparison: treat both as text.
+    return number if number.is_finite() else None
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)

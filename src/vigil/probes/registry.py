@@ -1,0 +1,21 @@
+"""Every probe kind, in one place. Adding a kind: a new module here and one line below."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vigil.probes import command, http, mysql, postgres, redis, system, tcp
+from vigil.probes.base import ProbeKind
+
+KINDS: dict[str, ProbeKind[Any]] = {
+    kind.name: kind
+    for kind in (
+        http.KIND,
+        tcp.KIND,
+        postgres.KIND,
+        redis.KIND,
+        mysql.KIND,
+        system.KIND,
+        command.KIND,
+    )
+}

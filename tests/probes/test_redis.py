@@ -1,0 +1,255 @@
+"""The ``redis`` probe against real servers: the shared one, scratch ones that demand a password
+or get stopped and restarted, a closed port and a socket that accepts but never answers."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+import redis.asyncio
+
+from vigil.engine.runner import CheckRunner, CheckSpec, ProbeSet
+from vigil.probes.base import Observation
+from vigil.probes.redis import RedisCheck, RedisProbe
+
+SHARED = "redis://127.0.0.1:6379/0"
+PASSWORD = "correct-horse-battery"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ScratchRedis:
+    """A private redis-server on its own port, so tests may stop it without touching the shared one."""
+
+    def __init__(self, password: str | None = None) -> None:
+        self.port = free_port()
+        self.password = password
+        self.dir = tempfile.mkdtemp(prefix="vigil-redis-")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir]
+        args += ["--save", "", "--appendonly", "no"]
+        if self.password:
+            args += ["--requirepass", self.password]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"scratch redis-server exited: {self.process.stderr.read()!r}")  # type: ignore[union-attr]
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        pytest.fail(f"scratch redis-server did not listen on port {self.port} within 5s")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=5)
+            if self.process.stderr:
+                self.process.stderr.close()
+            self.process = None
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def password_redis() -> Iterator[ScratchRedis]:
+    server = ScratchRedis(PASSWORD)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def stoppable_redis() -> Iterator[ScratchRedis]:
+    server = ScratchRedis()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+async def silent_port() -> AsyncIterator[int]:
+    """A port that accepts connections and never says a word."""
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client gives up and closes
+        writer.close()
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+
+
+async def observe(probe: RedisProbe | None = None, **fields: Any) -> Observation:
+    """One observation of a check built the way the stack file builds it."""
+    fields.setdefault("redis", SHARED)
+    probe = probe or RedisProbe()
+    return await probe.observe(RedisCheck.model_validate(fields))
+
+
+async def test_a_healthy_server_passes_with_the_ping_time() -> None:
+    observation = await observe()
+
+    assert observation.ok, observation.reason
+    assert set(observation.values) == {"ping_ms"}
+    assert observation.values["ping_ms"] > 0
+
+
+async def test_watched_info_fields_within_bounds_pass_and_are_kept() -> None:
+    observation = await observe(
+        expect={"info": {"connected_clients": {"min": 1, "max": 100_000}, "used_memory": {"min": 1}}}
+    )
+
+    assert observation.ok, observation.reason
+    assert set(observation.values) == {"ping_ms", "connected_clients", "used_memory"}
+    assert observation.values["connected_clients"] >= 1
+
+
+async def test_an_info_field_out_of_bounds_fails_with_its_value_and_the_bound() -> None:
+    observation = await observe(
+        expect={"info": {"used_memory": {"max": 1000}, "connected_clients": {"min": 1}}}
+    )
+
+    assert not observation.ok
+    assert re.fullmatch(r"info used_memory \S+ > max 1000", observation.reason or ""), observation.reason
+    assert observation.values["used_memory"] > 1000
+
+
+async def test_every_field_out_of_bounds_is_named_in_one_line() -> None:
+    observation = await observe(expect={"info": {"used_memory": {"max": 1}, "connected_clients": {"max": 0}}})
+
+    reason = observation.reason or ""
+    assert "info used_memory" in reason
+    assert "info connected_clients" in reason
+    assert "\n" not in reason
+
+
+@pytest.mark.parametrize(
+    ("field", "reason"),
+    [
+        ("used_memroy", r"info used_memroy not in INFO \(did you mean used_memory\?\)"),
+        ("vigil_no_such_field_at_all", "info vigil_no_such_field_at_all not in INFO"),
+        ("redis_version", r"info redis_version is '[\d.]+', not a number"),
+    ],
+)
+async def test_an_info_field_that_cannot_be_judged_fails_naming_it(field: str, reason: str) -> None:
+    observation = await observe(expect={"info": {field: {"max": 1}}})
+
+    assert not observation.ok
+    assert re.fullmatch(reason, observation.reason or ""), observation.reason
+
+
+async def test_a_keyspace_field_is_reached_with_a_dot(password_redis: ScratchRedis) -> None:
+    client = redis.asyncio.from_url(password_redis.url)
+    try:
+        await client.set("vigil:probe", "1")
+        observation = await observe(redis=password_redis.url, expect={"info": {"db0.keys": {"min": 1}}})
+    finally:
+        await client.aclose()
+
+    assert observation.ok, observation.reason
+    assert observation.values["db0.keys"] >= 1
+
+
+async def test_the_right_password_passes(password_redis: ScratchRedis) -> None:
+    assert (await observe(redis=password_redis.url)).ok
+
+
+async def test_a_wrong_password_fails_without_showing_it(password_redis: ScratchRedis) -> None:
+    url = password_redis.url.replace(PASSWORD, "Wr0ng-Secret")
+
+    observation = await observe(redis=url)
+
+    assert observation.reason == "authentication failed"
+    assert "Wr0ng-Secret" not in observation.reason
+
+
+async def test_a_password_the_server_does_not_ask_for_fails_saying_it_has_none() -> None:
+    observation = await observe(redis="redis://:Wr0ng-Secret@127.0.0.1:6379/0")
+
+    assert observation.reason == "authentication failed: a password was given but the server has none set"
+
+
+async def test_a_missing_password_fails_saying_one_is_required(password_redis: ScratchRedis) -> None:
+    observation = await observe(redis=f"redis://127.0.0.1:{password_redis.port}/0")
+
+    assert observation.reason == "authentication required: no password in the URL"
+
+
+async def test_a_database_the_server_does_not_have_fails_with_its_error(password_redis: ScratchRedis) -> None:
+    observation = await observe(redis=password_redis.url.replace("/0", "/999"))
+
+    assert observation.reason == "redis error: DB index is out of range"
+
+
+async def test_a_closed_port_fails_as_connection_refused_with_the_address() -> None:
+    port = free_port()
+
+    observation = await observe(redis=f"redis://:pw-123@127.0.0.1:{port}/0")
+
+    assert observation.reason == f"connection refused (127.0.0.1:{port})"
+
+
+async def test_a_stopped_server_is_seen_and_a_restarted_one_recovers(stoppable_redis: ScratchRedis) -> None:
+    probe = RedisProbe()
+    try:
+        assert (await observe(probe, redis=stoppable_redis.url)).ok
+
+        stoppable_redis.stop()
+        down = await observe(probe, redis=stoppable_redis.url)
+        stoppable_redis.start()
+        back = await observe(probe, redis=stoppable_redis.url)
+    finally:
+        await probe.close()
+
+    assert down.reason == f"connection refused (127.0.0.1:{stoppable_redis.port})"
+    assert back.ok, back.reason
+
+
+async def test_a_server_that_never_answers_times_out_within_the_check_timeout(silent_port: int) -> None:
+    check = RedisCheck.model_validate(
+        {"redis": f"redis://:pw-123@127.0.0.1:{silent_port}/0", "timeout": "300ms"}
+    )
+    probes = ProbeSet()
+    try:
+        result = await CheckRunner(probes).run(CheckSpec("cache", "ping", check))
+    finally:
+        await probes.aclose()
+
+    assert result.reason == "timed out after 300ms"
+    assert result.duration_ms < 1000
+
+
+async def test_a_malformed_url_is_refused_with_the_schemes_accepted() -> None:
+    observation = await observe(redis="http://127.0.0.1:6379")
+
+    assert observation.reason is not None
+    assert "redis://" in observation.reason
