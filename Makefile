@@ -1,4 +1,5 @@
-# Two commands to start: `make demo` and `make test`. Both create .venv when it is missing.
+# Two commands to start: `make demo` and `make test`. Both create .venv when it is missing;
+# `make test` also starts the local servers and installs Debian's chromium for the browser test.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -15,10 +16,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/vigil check -c examples/local.yaml || true
+	$(BIN)/vigil demo
 
 services:
 	bash scripts/ensure-services.sh
+	sh scripts/install-browser.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -48,6 +48,8 @@ EXPORTER_BIN = "prometheus-blackbox-exporter"
 JOB = "blackbox"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PR_SET_PDEATHSIG = 1
+# Loaded here, not in the forked child: preexec_fn then runs no import or dlopen.
+_LIBC = ctypes.CDLL(None, use_errno=True)
 
 # Never let an http(s)_proxy in the environment route our local API calls elsewhere.
 _HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -141,9 +143,12 @@ def write_configs(
 
 
 def _die_with_parent() -> None:
-    """preexec_fn: have the kernel SIGTERM the child if this process dies (even by SIGKILL)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    """preexec_fn: have the kernel SIGTERM the child if its launcher dies (even by SIGKILL).
+
+    PDEATHSIG fires when the launching *thread* exits; run_peer only returns
+    after stopping both processes, so that never cuts a measurement short.
+    """
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def _spawn(argv: list[str], workdir: Path, log_name: str) -> subprocess.Popen[bytes]:
@@ -157,7 +162,9 @@ def _spawn(argv: list[str], workdir: Path, log_name: str) -> subprocess.Popen[by
             # Own session: a terminal Ctrl-C reaches only us, and our finally
             # block shuts the pair down in order instead of racing them.
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads are running here
+            # Only a prctl() call runs between fork and exec, so this stays safe
+            # even if the caller has other threads running.
+            preexec_fn=_die_with_parent,  # noqa: PLW1509
         )
 
 

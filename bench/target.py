@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import select
 import signal
 import socket
@@ -148,8 +149,18 @@ def _handle(head: bytes) -> tuple[bytes, bool, int]:
     return reply, not keep_alive, max(body_len, 0)
 
 
-async def serve(port: int) -> None:
-    """Serve until SIGTERM/SIGINT; print the bound port first on stdout."""
+def _watch_parent(loop: asyncio.AbstractEventLoop, parent_pid: int, stop: asyncio.Event) -> None:
+    # Once the launcher dies we are re-parented; polling getppid() is
+    # thread-agnostic, unlike PR_SET_PDEATHSIG, which fires when the launching
+    # *thread* exits and so would kill a target started from a worker thread.
+    if os.getppid() != parent_pid:
+        stop.set()
+    else:
+        loop.call_later(0.5, _watch_parent, loop, parent_pid, stop)
+
+
+async def serve(port: int, parent_pid: int | None = None) -> None:
+    """Serve until SIGTERM/SIGINT (or parent_pid is gone); print the bound port first on stdout."""
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         TargetProtocol,
@@ -165,6 +176,8 @@ async def serve(port: int) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if parent_pid:
+        _watch_parent(loop, parent_pid, stop)
     async with server:
         await stop.wait()
 
@@ -180,8 +193,9 @@ def _wait_for_port_line(proc: subprocess.Popen[bytes], deadline: float) -> int:
         ready, _, _ = select.select([fd], [], [], remaining)
         if not ready:
             continue
-        # os-level read of what is there: readline() could block past the deadline.
-        chunk = proc.stdout.read1(64)
+        # Unbuffered read of what is there: readline() could block past the deadline,
+        # and a buffered read could hide data from select().
+        chunk = os.read(fd, 64)
         if not chunk:
             raise RuntimeError(f"bench target exited early (rc={proc.poll()})")
         line += chunk
@@ -205,7 +219,15 @@ def start_target(port: int = 0, timeout_s: float = 10.0) -> tuple[subprocess.Pop
     The caller owns the process: terminate() and wait() it when done.
     """
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--port", str(port)],
+        # --parent-pid: a benchmark killed hard (SIGKILL) must not leave the target behind.
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--port",
+            str(port),
+            "--parent-pid",
+            str(os.getpid()),
+        ],
         stdout=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
     )
@@ -227,9 +249,10 @@ def start_target(port: int = 0, timeout_s: float = 10.0) -> tuple[subprocess.Pop
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: pick a free one)")
+    parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone")
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.port))
+        asyncio.run(serve(args.port, args.parent_pid))
 
 
 if __name__ == "__main__":

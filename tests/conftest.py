@@ -5,9 +5,13 @@ from __future__ import annotations
 import secrets
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from vigil.store.database import open_database
 
 SHARED_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -30,3 +34,16 @@ def postgres_url() -> Iterator[str]:
         subprocess.run(
             [*psql, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], capture_output=True, check=False
         )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """Vigil's store, migrated, once on SQLite and once on a fresh PostgreSQL database."""
+    url = (
+        f"sqlite:///{tmp_path}/vigil.db"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    opened = await open_database(url)
+    yield opened
+    await opened.dispose()

@@ -3,7 +3,11 @@
     VigilError                      root: caught at the edges (CLI, API) and shown as one line
     ├── ConfigError                 the stack file is wrong; carries every fault with its place
     ├── ProbeError                  a probe could not judge its target (raised inside probes only)
-    └── StoreError                  the state database cannot be opened or migrated
+    ├── StoreError                  the state database cannot be opened or migrated
+    ├── NotFoundError               an incident, check or token that does not exist (API: 404)
+    ├── ConflictError               a change the current state does not allow (API: 409)
+    ├── AuthError                   no token, or one that is unknown or revoked (API: 401)
+    └── ForbiddenError              a token whose role is too low for the call (API: 403)
 
 Messages say what to fix and where; they never carry a secret (see ``config.secrets``).
 """
@@ -52,3 +56,27 @@ class StoreError(VigilError):
     """Vigil's state database cannot be reached, opened or migrated."""
 
     exit_code = 2
+
+
+class NotFoundError(VigilError):
+    """Something asked for by id does not exist; the message names it."""
+
+    status_code = 404
+
+
+class ConflictError(VigilError):
+    """The change is not allowed in the current state (e.g. acknowledging a resolved incident)."""
+
+    status_code = 409
+
+
+class AuthError(VigilError):
+    """The caller is not authenticated: no bearer token, or an unknown or revoked one."""
+
+    status_code = 401
+
+
+class ForbiddenError(VigilError):
+    """The caller's role does not allow the call."""
+
+    status_code = 403

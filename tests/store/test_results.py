@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,18 +14,6 @@ from vigil.errors import StoreError
 from vigil.probes.base import Result
 from vigil.store.database import async_url, open_database
 from vigil.store.results import ResultStore, ResultWriter
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    url = (
-        f"sqlite:///{tmp_path}/vigil.db"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    engine = await open_database(url)
-    yield engine
-    await engine.dispose()
 
 
 def result(clock: FakeClock, check_id: str = "api.health", ok: bool = True, **values: float) -> Result:

@@ -12,3 +12,11 @@ ConfigOption = Annotated[
     typer.Option("--config", "-c", help="The stack file.", envvar="VIGIL_CONFIG", show_default=True),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="State database URL (sqlite:///path or postgresql://…); default: the stack file's store.url or .vigil/vigil.db.",
+        envvar="VIGIL_DB",
+    ),
+]

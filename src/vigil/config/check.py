@@ -7,11 +7,12 @@ subclasses ``CheckBase`` with its own fields.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from vigil.config.durations import Duration
+from vigil.incidents.severity import Severity
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 
@@ -37,6 +38,19 @@ class Threshold(StrictModel):
         return None
 
 
+def _alert_off(value: Any) -> Any:
+    return None if value is False else value
+
+
+class AlertPolicy(StrictModel):
+    """When a failing check opens an incident: ``alert: {after: 3, severity: P1}``."""
+
+    after: int = Field(3, ge=1, le=1000, description="Consecutive failures that open an incident.")
+    severity: Severity = Severity.P2
+    auto_resolve: bool = Field(True, description="Resolve the incident when the check passes again.")
+    notify: list[str] | None = Field(None, description="Channels to page; default: notify.default.")
+
+
 class CheckBase(StrictModel):
     """Scheduling fields every probe kind accepts."""
 
@@ -46,6 +60,10 @@ class CheckBase(StrictModel):
     every: Duration = Field(30.0, description="Interval between runs, e.g. 30s.")
     timeout: Duration = Field(10.0, description="Longest one attempt may take.")
     retries: int = Field(0, ge=0, le=10, description="Extra attempts before a failure counts.")
+    alert: Annotated[AlertPolicy | None, BeforeValidator(_alert_off)] = Field(
+        default_factory=AlertPolicy,  # type: ignore[arg-type]
+        description="When failures open an incident; `alert: false` never does.",
+    )
 
     @model_validator(mode="after")
     def _timing_is_positive(self) -> CheckBase:

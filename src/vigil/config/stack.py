@@ -14,6 +14,8 @@ from pydantic import Discriminator, Field, Tag
 
 from vigil.config.check import NAME_PATTERN, CheckBase, StrictModel
 from vigil.config.durations import Duration
+from vigil.config.notify import NotifySettings
+from vigil.incidents.severity import DEFAULT_RESPONSE_SECONDS, Severity
 from vigil.probes.registry import KINDS
 
 
@@ -79,12 +81,33 @@ class EngineSettings(StrictModel):
     )
 
 
+class SeverityTarget(StrictModel):
+    response: Duration = Field(description="Time to first response, e.g. 15m.")
+
+
+class ServerSettings(StrictModel):
+    public_url: str | None = Field(
+        None,
+        description="Where the dashboard is reached, for links in notifications; default: the listen address.",
+    )
+
+
 class StackFile(StrictModel):
     """A ``vigil.yaml``: everything Vigil watches and how."""
 
     services: dict[Annotated[str, Field(pattern=NAME_PATTERN)], Service] = Field(default_factory=dict)
     store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
     engine: EngineSettings = Field(default_factory=EngineSettings)  # type: ignore[arg-type]
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    severities: dict[Severity, SeverityTarget] = Field(
+        default_factory=dict,
+        description="Response targets per severity, overriding P1 15m, P2 1h, P3 4h, P4 24h.",
+    )
+    server: ServerSettings = Field(default_factory=ServerSettings)  # type: ignore[arg-type]
+
+    def response_seconds(self, severity: Severity) -> float:
+        target = self.severities.get(severity)
+        return target.response if target else DEFAULT_RESPONSE_SECONDS[severity]
 
     def checks(self) -> Iterator[CheckSpec]:
         """Every check in file order."""

@@ -1,0 +1,142 @@
+"""``vigil incident``: list, show, acknowledge, resolve and annotate incidents from a shell.
+
+The same service functions as the API; pages caused here (acknowledged, resolved) go into the
+outbox and are sent by the running ``vigil up``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vigil.cli.app import fail
+from vigil.cli.options import DbOption, JsonOption
+from vigil.config.load import load_stack
+from vigil.config.stack import StackFile
+from vigil.engine.clock import SystemClock
+from vigil.errors import VigilError
+from vigil.incidents.service import IncidentService
+from vigil.incidents.severity import IncidentStatus
+from vigil.store.database import open_database
+
+incident_app = typer.Typer(help="List, acknowledge, resolve and annotate incidents.", no_args_is_help=True)
+T = TypeVar("T")
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Stack file (for its store and channels).")
+]
+Actor = Annotated[str, typer.Option("--as", help="Your name, for the timeline.", envvar="USER")]
+
+
+def _run(config: Path | None, db: str | None, work: Callable[[IncidentService], Awaitable[T]]) -> T:
+    async def go() -> T:
+        stack = load_stack(config).model if config else StackFile()
+        engine = await open_database(db or stack.store.url)
+        try:
+            return await work(IncidentService(engine, stack, SystemClock()))
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(go())
+    except VigilError as err:
+        fail(err)
+
+
+def _print(data: Any, as_json: bool, text: str) -> None:
+    typer.echo(json.dumps(data, indent=2) if as_json else text)
+
+
+@incident_app.command("list")
+def list_(
+    status: Annotated[list[IncidentStatus] | None, typer.Option(help="Only these statuses.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+    config: ConfigOpt = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Incidents, open ones first."""
+    incidents = _run(config, db, lambda s: s.list(status=status or (), limit=limit))
+    if as_json:
+        typer.echo(json.dumps([i.as_dict() for i in incidents], indent=2))
+        return
+    table = Table(box=None, header_style="bold")
+    for column in ("id", "severity", "status", "check", "opened", "title"):
+        table.add_column(column)
+    for i in incidents:
+        table.add_row(
+            str(i.id),
+            str(i.severity),
+            str(i.status),
+            i.check or i.service,
+            i.opened_at.strftime("%Y-%m-%d %H:%M:%S"),
+            i.title,
+        )
+    Console(highlight=False).print(table)
+
+
+@incident_app.command("show")
+def show(
+    incident_id: int, config: ConfigOpt = None, db: DbOption = None, as_json: JsonOption = False
+) -> None:
+    """One incident with its timeline."""
+
+    async def work(s: IncidentService) -> dict[str, Any]:
+        return {
+            **(await s.get(incident_id)).as_dict(),
+            "timeline": [e.as_dict() for e in await s.timeline(incident_id)],
+        }
+
+    data = _run(config, db, work)
+    lines = [
+        f"#{data['id']} [{data['severity']} {data['status']}] {data['title']}",
+        f"reason: {data['reason']}",
+    ]
+    lines += [f"  {e['at'][:19]}  {e['kind']:<13} {e['text']}" for e in data["timeline"]]
+    _print(data, as_json, "\n".join(lines))
+
+
+@incident_app.command("ack")
+def ack(
+    incident_id: int,
+    actor: Actor = "cli",
+    config: ConfigOpt = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Acknowledge: you are on it."""
+    incident = _run(config, db, lambda s: s.acknowledge(incident_id, actor))
+    _print(incident.as_dict(), as_json, f"incident {incident_id} acknowledged by {actor}")
+
+
+@incident_app.command("resolve")
+def resolve(
+    incident_id: int,
+    note: Annotated[str | None, typer.Option(help="A closing note for the timeline.")] = None,
+    actor: Actor = "cli",
+    config: ConfigOpt = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Resolve, with an optional closing note."""
+    incident = _run(config, db, lambda s: s.resolve(incident_id, actor, note))
+    _print(incident.as_dict(), as_json, f"incident {incident_id} resolved by {actor}")
+
+
+@incident_app.command("note")
+def note(
+    incident_id: int, text: str, actor: Actor = "cli", config: ConfigOpt = None, db: DbOption = None
+) -> None:
+    """Add a note to the timeline."""
+    _run(config, db, lambda s: s.add_note(incident_id, actor, text))
+    typer.echo(f"note added to incident {incident_id}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(incident_app, name="incident")

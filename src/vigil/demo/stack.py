@@ -1,0 +1,97 @@
+"""The stack file ``vigil demo`` watches its target with, written out as YAML with comments so
+that a newcomer can read it, copy it and change it.
+
+PostgreSQL and the cache are checked through the target's own readiness report rather than as
+real servers, so the demo needs nothing installed; they are still services of their own, so that
+a database outage pages once for ``postgres`` and not again for every service that needs it.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+DEMO_LOG_CHANNEL = "demo-log"
+DEMO_WEBHOOK_CHANNEL = "demo-webhook"
+
+_TEMPLATE = """\
+# Vigil's demo: its built-in target app, an AI backend with a database and a cache.
+# Break the target and watch an alert fire, an incident open and the log channel page:
+#   curl -X POST {shown}/chaos -H 'content-type: application/json' -d '{{"mode": "fail"}}'
+# Other modes: slow, db_down, cache_down; mend it with {{"mode": "recover"}}.
+services:
+  api:
+    description: The backend's liveness endpoint; unhealthy, degraded and slow answers all fail it.
+    depends_on: [postgres, cache]
+    checks:
+      health:
+        http: {health}
+        every: 2s
+        timeout: 2s
+        expect: {{status: 200, json: {{status: healthy}}, max_ms: 1000}}
+        alert: {{after: 2, severity: P1}}
+  ready:
+    description: Whether the backend would take traffic.
+    depends_on: [postgres, cache]
+    checks:
+      ready:
+        http: {ready}
+        every: 2s
+        expect: {{status: 200, json: ["checks.db.status == healthy"]}}
+        alert: {{after: 2, severity: P2}}
+  postgres:
+    description: The backend's database, as its readiness report sees it.
+    checks:
+      status:
+        http: {ready}
+        every: 2s
+        # 503 is the report saying "degraded"; this field says whether the database is the cause.
+        expect: {{status: [200, 503], json: ["checks.db.status == healthy"]}}
+        alert: {{after: 2, severity: P1}}
+  cache:
+    description: The backend's cache, as its readiness report sees it.
+    checks:
+      status:
+        http: {ready}
+        every: 2s
+        expect: {{status: [200, 503], json: ["checks.cache.status == healthy"]}}
+        alert: {{after: 2, severity: P2}}
+notify:
+  channels:
+    {log_channel}: {{log: true}}
+{webhook_line}  default: [{defaults}]
+"""
+
+
+def demo_stack_yaml(target_url: str, webhook_url: str | None = None) -> str:
+    """A stack file watching the demo target at ``target_url`` (``http://127.0.0.1:8080``),
+    paging the log channel and, when ``webhook_url`` is given, a webhook too."""
+    base = _checked_url(target_url, "target_url").rstrip("/")
+    channels = [DEMO_LOG_CHANNEL]
+    webhook_line = ""
+    if webhook_url is not None:
+        hook = _scalar(_checked_url(webhook_url, "webhook_url"))
+        webhook_line = f"    {DEMO_WEBHOOK_CHANNEL}: {{webhook: {hook}}}\n"
+        channels.append(DEMO_WEBHOOK_CHANNEL)
+    return _TEMPLATE.format(
+        shown=base,
+        health=_scalar(f"{base}/health"),
+        ready=_scalar(f"{base}/health/ready"),
+        log_channel=DEMO_LOG_CHANNEL,
+        webhook_line=webhook_line,
+        defaults=", ".join(channels),
+    )
+
+
+def _checked_url(url: str, name: str) -> str:
+    # The URL also lands in a comment, where a line break would end the comment and inject YAML.
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+        raise ValueError(f"{name} must be an http:// or https:// URL with a host, got {url!r}")
+    return url
+
+
+def _scalar(text: str) -> str:
+    # A JSON string is a YAML double-quoted scalar; ``$$`` keeps a literal ``$`` from being read
+    # as a ${VAR} reference when the stack file is loaded.
+    return json.dumps(text.replace("$", "$$"))

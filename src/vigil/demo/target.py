@@ -1,0 +1,164 @@
+"""The demo's target: a small AI backend with the endpoints a runbook watches, and a switch to break it.
+
+``GET /health``, ``GET /health/ready``, ``GET /metrics`` and ``GET /api/answer`` behave like a
+FastAPI service with a database and a cache behind it; ``POST /chaos`` makes them fail, slow down
+or lose a dependency (see ``vigil.demo.chaos``), so that a newcomer can watch Vigil notice.
+
+Run on its own with ``python -m vigil.demo.target --port 8080``; it prints
+``listening on http://127.0.0.1:8080`` once it answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import socket
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from vigil import __version__
+from vigil.demo.chaos import Chaos, ChaosRequest
+from vigil.demo.metrics import MetricsMiddleware, TargetMetrics
+from vigil.errors import VigilError
+
+TARGET_VERSION = f"{__version__}-demo"
+# What a healthy answer costs: enough spread that the latency histogram has a shape.
+ANSWER_MS = (20.0, 80.0)
+ANSWERS = (
+    "Check the runbook before you restart anything.",
+    "The database is the usual suspect.",
+    "Roll back first, investigate second.",
+    "It is always DNS.",
+)
+
+
+def create_target_app(*, rng: random.Random | None = None) -> FastAPI:
+    """A fresh target with its own chaos state and metrics; ``rng`` makes answers and partial
+    failure rates repeatable in tests."""
+    rng = rng or random.Random()
+    chaos = Chaos()
+    metrics = TargetMetrics()
+    app = FastAPI(title="Vigil demo target", version=TARGET_VERSION)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.state.chaos = chaos
+
+    def dependencies() -> dict[str, dict[str, str]]:
+        return {
+            "db": {"status": "down" if chaos.db_down else "healthy"},
+            "cache": {"status": "down" if chaos.cache_down else "healthy"},
+        }
+
+    @app.get("/health", summary="Liveness: 200 healthy, 503 degraded, 500 unhealthy")
+    async def health() -> JSONResponse:
+        await chaos.delay()
+        if chaos.error_rate > 0:
+            status, code = "unhealthy", 500
+        elif chaos.db_down or chaos.cache_down:
+            status, code = "degraded", 503
+        else:
+            status, code = "healthy", 200
+        return JSONResponse({"status": status, "version": TARGET_VERSION}, status_code=code)
+
+    @app.get("/health/ready", summary="Readiness, with the state of each dependency")
+    async def ready() -> JSONResponse:
+        checks = dependencies()
+        ok = all(check["status"] == "healthy" for check in checks.values())
+        body = {"status": "ready" if ok else "degraded", "checks": checks}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/metrics", summary="Prometheus text format")
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/answer", summary="A fake model call: latency, tokens and, under chaos, errors")
+    async def answer(q: str = "What should I check first?") -> JSONResponse:
+        with metrics.queue_depth.track_inprogress():
+            await asyncio.sleep(rng.uniform(*ANSWER_MS) / 1000.0)
+            await chaos.delay()
+            if chaos.error_rate > 0 and rng.random() < chaos.error_rate:
+                return JSONResponse({"error": "model backend unavailable"}, status_code=500)
+            text = rng.choice(ANSWERS)
+            return JSONResponse(
+                {"question": q, "answer": text, "model": "demo-small", "tokens": len(text.split())}
+            )
+
+    @app.get("/chaos", summary="The faults in force")
+    async def chaos_state() -> dict[str, Any]:
+        return chaos.as_dict()
+
+    @app.post("/chaos", summary="Break the target (fail, slow, db_down, cache_down) or mend it (recover)")
+    async def chaos_change(request: ChaosRequest) -> dict[str, Any]:
+        chaos.apply(request)
+        return chaos.as_dict()
+
+    return app
+
+
+async def serve_target(host: str, port: int, *, on_ready: Callable[[str], None] | None = None) -> None:
+    """Serve a target until cancelled or signalled; ``on_ready`` gets the base URL once it answers.
+
+    The socket is bound here, not by uvicorn, so that port 0 yields a real port to announce and a
+    port in use is a ``VigilError`` rather than uvicorn's ``sys.exit``.
+    """
+    sock = _bind(host, port)
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{sock.getsockname()[1]}"
+    config = uvicorn.Config(create_target_app(), log_level="warning", access_log=False, lifespan="off")
+    server = _AnnouncingServer(config, lambda: on_ready(url) if on_ready is not None else None)
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        sock.close()
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """Calls back once the server accepts connections, when uvicorn marks itself started."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._on_started()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # A restarted demo must not wait out TIME_WAIT connections of the previous run.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise VigilError(f"the demo target cannot listen on {host}:{port}: {err.strerror}") from None
+    return sock
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m vigil.demo.target", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
+    args = parser.parse_args(argv)
+    try:
+        asyncio.run(
+            serve_target(args.host, args.port, on_ready=lambda url: print(f"listening on {url}", flush=True))
+        )
+    except VigilError as err:
+        print(err, file=sys.stderr)
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""The flow, assembled in one place: what happens to every check result, in order.
+
+    result ─► status board ─► own metrics ─► failure count → incident → outbox ─► result store
+
+Each stage is a small callable taking the frozen ``Result``. The failure stage comes before
+the store so that a page never waits behind a write of history. A stage that fails is logged
+and the rest still run: one bad write must not stop the pages.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from vigil.alerting.check_failures import CheckFailures
+from vigil.engine.board import StatusBoard
+from vigil.probes.base import Result
+from vigil.server.metrics import VigilMetrics
+from vigil.store.results import ResultWriter
+
+log = logging.getLogger("vigil.flow")
+Stage = Callable[[Result], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ResultFlow:
+    stages: Sequence[tuple[str, Stage]]
+
+    async def __call__(self, result: Result) -> None:
+        for name, stage in self.stages:
+            try:
+                await stage(result)
+            except Exception:
+                log.exception("stage %s failed for %s", name, result.check_id)
+
+
+def build_result_flow(
+    board: StatusBoard,
+    metrics: VigilMetrics,
+    failures: CheckFailures,
+    writer: ResultWriter,
+    kinds: dict[str, str],
+) -> ResultFlow:
+    async def record(result: Result) -> None:
+        board.record(result)
+
+    async def count(result: Result) -> None:
+        metrics.observe(result, kinds.get(result.check_id, "unknown"))
+
+    return ResultFlow(
+        (
+            ("board", record),
+            ("metrics", count),
+            ("incidents", failures.handle),
+            ("store", writer.accept),
+        )
+    )

@@ -1,0 +1,109 @@
+"""Incidents and timeline entries as the rest of Vigil sees them: frozen, typed, UTC."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from vigil.incidents.severity import IncidentStatus, Severity
+from vigil.store.tables import IncidentEventRow, IncidentRow
+
+
+class EventKind(StrEnum):
+    TRIGGERED = "triggered"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    RECOVERED = "recovered"
+    NOTE = "note"
+    NOTIFIED = "notified"
+    NOTIFY_FAILED = "notify_failed"
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: int
+    key: str
+    title: str
+    status: IncidentStatus
+    severity: Severity
+    service: str
+    check: str | None
+    reason: str | None
+    channels: list[str]
+    opened_at: datetime
+    respond_by: datetime
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is not IncidentStatus.RESOLVED
+
+    @classmethod
+    def from_row(cls, row: IncidentRow) -> Incident:
+        return cls(
+            id=row.id,
+            key=row.key,
+            title=row.title,
+            status=IncidentStatus(row.status),
+            severity=Severity(row.severity),
+            service=row.service,
+            check=row.check_id,
+            reason=row.reason,
+            channels=list(row.channels or []),
+            opened_at=utc(row.opened_at),
+            respond_by=utc(row.respond_by),
+            acknowledged_at=utc_or_none(row.acknowledged_at),
+            acknowledged_by=row.acknowledged_by,
+            resolved_at=utc_or_none(row.resolved_at),
+            resolved_by=row.resolved_by,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": str(self.status),
+            "severity": str(self.severity),
+            "service": self.service,
+            "check": self.check,
+            "reason": self.reason,
+            "opened_at": self.opened_at.isoformat(),
+            "respond_by": self.respond_by.isoformat(),
+            "acknowledged_at": iso(self.acknowledged_at),
+            "acknowledged_by": self.acknowledged_by,
+            "resolved_at": iso(self.resolved_at),
+            "resolved_by": self.resolved_by,
+        }
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: EventKind
+    text: str
+    actor: str | None = None
+
+    @classmethod
+    def from_row(cls, row: IncidentEventRow) -> TimelineEntry:
+        return cls(utc(row.at), EventKind(row.kind), row.text, row.actor)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat(), "kind": str(self.kind), "text": self.text, "actor": self.actor}
+
+
+def utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything Vigil stores is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def utc_or_none(moment: datetime | None) -> datetime | None:
+    return utc(moment) if moment else None
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

@@ -1,0 +1,285 @@
+"""The incident lifecycle: open, acknowledge, resolve, annotate — each change and the pages it
+causes committed in one transaction.
+
+One open incident per key (``check:api.health``): the database's partial unique index holds
+that even when two Vigil instances race, so a check that stays down never opens a second one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from vigil.config.stack import CheckSpec, StackFile
+from vigil.engine.clock import Clock
+from vigil.errors import ConflictError, NotFoundError
+from vigil.incidents.model import EventKind, Incident, TimelineEntry, utc
+from vigil.incidents.severity import IncidentStatus, Severity
+from vigil.notify.base import Message, MessageEvent
+from vigil.probes.base import Result
+from vigil.store.outbox import enqueue
+from vigil.store.tables import IncidentEventRow, IncidentRow
+
+OPEN = (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED)
+
+
+def check_key(check_id: str) -> str:
+    return f"check:{check_id}"
+
+
+class IncidentService:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        stack: StackFile,
+        clock: Clock,
+        *,
+        dashboard_url: str = "",
+        on_enqueued: Callable[[], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.stack = stack
+        self.clock = clock
+        self.dashboard_url = dashboard_url.rstrip("/")
+        self.on_enqueued = on_enqueued or (lambda: None)
+        self.expire_after = {name: c.expire_after for name, c in stack.notify.channels.items()}
+
+    # --- changes -------------------------------------------------------------------------
+
+    async def open_for_check(self, spec: CheckSpec, result: Result, failures: int) -> Incident | None:
+        """Open an incident for a failing check, unless one is open already; pages its channels."""
+        policy = spec.config.alert
+        if policy is None:
+            return None
+        now = self.clock.now()
+        severity = Severity(policy.severity)
+        channels = list(policy.notify if policy.notify is not None else self.stack.notify.default)
+        title = spec.config.description or f"{spec.id} is failing"
+        try:
+            async with self.engine.begin() as conn:
+                if await self._open_row(conn, check_key(spec.id)) is not None:
+                    return None
+                incident_id = (
+                    await conn.execute(
+                        insert(IncidentRow)
+                        .values(
+                            key=check_key(spec.id),
+                            title=title,
+                            status=str(IncidentStatus.TRIGGERED),
+                            severity=str(severity),
+                            service=spec.service,
+                            check_id=spec.id,
+                            reason=result.reason,
+                            channels=channels,
+                            opened_at=now,
+                            respond_by=now + timedelta(seconds=self.stack.response_seconds(severity)),
+                        )
+                        .returning(IncidentRow.id)
+                    )
+                ).scalar_one()
+                text = f"{spec.id} failed {failures} time{'s' if failures != 1 else ''} in a row: {result.reason}"
+                await self._event(conn, incident_id, EventKind.TRIGGERED, text, "vigil", now)
+                incident = await self._get(conn, incident_id)
+                await self._page(conn, incident, MessageEvent.TRIGGERED, now)
+        except IntegrityError:
+            return None  # another instance opened it between our check and our insert
+        self.on_enqueued()
+        return incident
+
+    async def recover_check(self, check_id: str, result: Result) -> Incident | None:
+        """Resolve the check's open incident when its policy resolves automatically."""
+        async with self.engine.begin() as conn:
+            row = await self._open_row(conn, check_key(check_id))
+            if row is None:
+                return None
+            now = self.clock.now()
+            took = _span(now - utc(row.opened_at))
+            await self._event(
+                conn, row.id, EventKind.RECOVERED, f"{check_id} passed again after {took}", "vigil", now
+            )
+            incident = await self._set_resolved(conn, row.id, "vigil", now)
+        self.on_enqueued()
+        return incident
+
+    async def acknowledge(self, incident_id: int, actor: str) -> Incident:
+        async with self.engine.begin() as conn:
+            incident = await self._get(conn, incident_id)
+            if incident.status is not IncidentStatus.TRIGGERED:
+                raise ConflictError(
+                    f"incident {incident_id} is {incident.status}; only a triggered one can be acknowledged"
+                )
+            now = self.clock.now()
+            await conn.execute(
+                update(IncidentRow)
+                .where(IncidentRow.id == incident_id)
+                .values(status=str(IncidentStatus.ACKNOWLEDGED), acknowledged_at=now, acknowledged_by=actor)
+            )
+            await self._event(
+                conn, incident_id, EventKind.ACKNOWLEDGED, f"acknowledged by {actor}", actor, now
+            )
+            incident = await self._get(conn, incident_id)
+            await self._page(conn, incident, MessageEvent.ACKNOWLEDGED, now)
+        self.on_enqueued()
+        return incident
+
+    async def resolve(self, incident_id: int, actor: str, note: str | None = None) -> Incident:
+        async with self.engine.begin() as conn:
+            incident = await self._get(conn, incident_id)
+            if not incident.is_open:
+                raise ConflictError(f"incident {incident_id} is already resolved")
+            now = self.clock.now()
+            if note:
+                await self._event(conn, incident_id, EventKind.NOTE, note, actor, now)
+            incident = await self._set_resolved(conn, incident_id, actor, now)
+        self.on_enqueued()
+        return incident
+
+    async def add_note(self, incident_id: int, actor: str, text: str) -> TimelineEntry:
+        async with self.engine.begin() as conn:
+            await self._get(conn, incident_id)
+            now = self.clock.now()
+            await self._event(conn, incident_id, EventKind.NOTE, text, actor, now)
+        return TimelineEntry(now, EventKind.NOTE, text, actor)
+
+    async def record_delivery(
+        self, incident_id: int | None, channel: str, event: str, error: str | None
+    ) -> None:
+        """A timeline line for each page sent or given up on."""
+        if incident_id is None:
+            return
+        kind = EventKind.NOTIFIED if error is None else EventKind.NOTIFY_FAILED
+        text = f"{event} sent to {channel}" if error is None else f"{event} to {channel} failed: {error}"
+        async with self.engine.begin() as conn:
+            await self._event(conn, incident_id, kind, text, "vigil", self.clock.now())
+
+    # --- reads ---------------------------------------------------------------------------
+
+    async def get(self, incident_id: int) -> Incident:
+        async with self.engine.connect() as conn:
+            return await self._get(conn, incident_id)
+
+    async def timeline(self, incident_id: int) -> list[TimelineEntry]:
+        query = (
+            select(IncidentEventRow)
+            .where(IncidentEventRow.incident_id == incident_id)
+            .order_by(IncidentEventRow.at, IncidentEventRow.id)
+        )
+        async with self.engine.connect() as conn:
+            await self._get(conn, incident_id)
+            return [TimelineEntry.from_row(r) for r in (await conn.execute(query)).all()]  # type: ignore[arg-type]
+
+    async def list(
+        self,
+        *,
+        status: Sequence[IncidentStatus] = (),
+        service: str | None = None,
+        severity: Severity | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Incident]:
+        """Open incidents first (newest first), then resolved ones, newest first."""
+        query = select(IncidentRow)
+        if status:
+            query = query.where(IncidentRow.status.in_([str(s) for s in status]))
+        if service:
+            query = query.where(IncidentRow.service == service)
+        if severity:
+            query = query.where(IncidentRow.severity == str(severity))
+        resolved_last = (IncidentRow.status == str(IncidentStatus.RESOLVED)).asc()
+        query = query.order_by(resolved_last, IncidentRow.opened_at.desc(), IncidentRow.id.desc())
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query.limit(limit).offset(offset))).all()
+        return [Incident.from_row(r) for r in rows]  # type: ignore[arg-type]
+
+    async def open_by_check(self) -> dict[str, Incident]:
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(select(IncidentRow).where(IncidentRow.status.in_([str(s) for s in OPEN])))
+            ).all()
+        return {r.check_id: Incident.from_row(r) for r in rows if r.check_id}  # type: ignore[arg-type]
+
+    async def open_count(self) -> int:
+        query = (
+            select(func.count())
+            .select_from(IncidentRow)
+            .where(IncidentRow.status.in_([str(s) for s in OPEN]))
+        )
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    # --- inside a transaction ------------------------------------------------------------
+
+    async def _open_row(self, conn: AsyncConnection, key: str) -> Any:
+        query = select(IncidentRow).where(
+            IncidentRow.key == key, IncidentRow.status.in_([str(s) for s in OPEN])
+        )
+        return (await conn.execute(query)).first()
+
+    async def _get(self, conn: AsyncConnection, incident_id: int) -> Incident:
+        row = (await conn.execute(select(IncidentRow).where(IncidentRow.id == incident_id))).first()
+        if row is None:
+            raise NotFoundError(f"no incident {incident_id}")
+        return Incident.from_row(row)  # type: ignore[arg-type]
+
+    async def _set_resolved(
+        self, conn: AsyncConnection, incident_id: int, actor: str, now: datetime
+    ) -> Incident:
+        await conn.execute(
+            update(IncidentRow)
+            .where(IncidentRow.id == incident_id)
+            .values(status=str(IncidentStatus.RESOLVED), resolved_at=now, resolved_by=actor)
+        )
+        await self._event(conn, incident_id, EventKind.RESOLVED, f"resolved by {actor}", actor, now)
+        incident = await self._get(conn, incident_id)
+        await self._page(conn, incident, MessageEvent.RESOLVED, now)
+        return incident
+
+    async def _event(
+        self,
+        conn: AsyncConnection,
+        incident_id: int,
+        kind: EventKind,
+        text: str,
+        actor: str | None,
+        now: datetime,
+    ) -> None:
+        await conn.execute(
+            insert(IncidentEventRow).values(
+                incident_id=incident_id, at=now, kind=str(kind), text=text, actor=actor
+            )
+        )
+
+    async def _page(
+        self, conn: AsyncConnection, incident: Incident, event: MessageEvent, now: datetime
+    ) -> None:
+        # Resolved and acknowledged notices go to the channels the incident paged when it opened.
+        payload = self.payload(incident, event)
+        messages = [
+            Message(f"incident-{incident.id}-{event}-{channel}", channel, event, payload)
+            for channel in incident.channels
+        ]
+        await enqueue(conn, messages, now=now, expire_after=self.expire_after, incident_id=incident.id)
+
+    def payload(self, incident: Incident, event: MessageEvent) -> dict[str, Any]:
+        body = incident.as_dict()
+        body.pop("id")
+        return {
+            "incident_id": incident.id,
+            "event": str(event),
+            **body,
+            "url": f"{self.dashboard_url}/incidents/{incident.id}" if self.dashboard_url else None,
+        }
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"

@@ -1,0 +1,74 @@
+"""``apprise``: any service Apprise speaks (``slack://…``, ``mailto://…``, ``ntfy://…``, ``json://…``).
+
+Apprise is synchronous, so each channel sends on a thread of its own and never blocks the
+event loop; one thread per channel also keeps a slow service from taking threads other work
+needs, and keeps calls on the channel's Apprise object sequential. Apprise reports only
+success or failure; the reason given is the last warning it logged during the call.
+
+Apprise URLs carry their tokens anywhere (host, path, user), so errors show only the scheme.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import apprise
+
+from vigil.config.notify import ChannelConfig
+from vigil.config.secrets import redact_url
+from vigil.notify.base import ChannelKind, DeliveryError, Message, MessageEvent
+
+# Below the worker's per-message timeout, so that Apprise gives up first and says why.
+TIMEOUT_SECONDS = 10.0
+NOTIFY_TYPES = {
+    MessageEvent.TRIGGERED: apprise.NotifyType.FAILURE,
+    MessageEvent.ACKNOWLEDGED: apprise.NotifyType.WARNING,
+    MessageEvent.RESOLVED: apprise.NotifyType.SUCCESS,
+}
+
+
+class AppriseChannel:
+    def __init__(self, name: str, url: str, *, timeout: float = TIMEOUT_SECONDS) -> None:
+        self.name = name
+        self.url = url
+        self.shown = f"{url.split('://', 1)[0]}://…" if "://" in url else "(not a URL)"
+        self.timeout = timeout
+        self._apprise: apprise.Apprise | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"vigil-apprise-{name}")
+
+    async def send(self, message: Message) -> None:
+        loop = asyncio.get_running_loop()
+        # If the worker's timeout cancels this await, a call still queued on the thread is dropped.
+        await loop.run_in_executor(self._executor, self._notify, message)
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _notify(self, message: Message) -> None:
+        """Runs on the channel's thread."""
+        if self._apprise is None:
+            loaded = apprise.Apprise()
+            if not loaded.add(self.url):
+                raise DeliveryError(f"apprise {self.shown}: Apprise does not accept this URL", permanent=True)
+            self._apprise = loaded
+        result = self._apprise.notify(
+            body=message.body,
+            title=message.title,
+            notify_type=NOTIFY_TYPES.get(message.event, apprise.NotifyType.INFO),
+            timeout=self.timeout,
+        )
+        if result:
+            return
+        said = [e.message for e in result.logs() if e.level in ("WARNING", "ERROR", "CRITICAL")]
+        reason = said[-1].strip().splitlines()[0] if said and said[-1].strip() else "no detail given"
+        raise DeliveryError(
+            f"apprise {self.shown} failed: {redact_url(reason.replace(self.url, self.shown))}"
+        )
+
+
+def _factory(name: str, config: ChannelConfig) -> AppriseChannel:
+    return AppriseChannel(name, str(config.apprise))
+
+
+KIND = ChannelKind("apprise", _factory)

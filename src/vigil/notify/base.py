@@ -1,0 +1,78 @@
+"""What a notification is and the one interface every channel kind implements.
+
+A ``Message`` is rendered once, when the outbox row is written, and stored as its payload;
+channels only deliver it. A channel raises ``DeliveryError`` and says whether trying again
+could help (a 503 could; a 404 or a malformed URL could not).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from vigil.config.notify import ChannelConfig
+from vigil.errors import VigilError
+
+
+class MessageEvent(StrEnum):
+    TRIGGERED = "triggered"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    EXPIRED = "expired"
+    FAILED = "failed"  # a permanent error: retrying cannot help
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message for one channel. ``payload`` is the webhook body; ``key`` its idempotency key."""
+
+    key: str
+    channel: str
+    event: MessageEvent
+    payload: Mapping[str, Any]
+
+    @property
+    def title(self) -> str:
+        p = self.payload
+        return f"[{p.get('severity', '')} {str(self.event).upper()}] {p.get('title', '')}".strip()
+
+    @property
+    def body(self) -> str:
+        p = self.payload
+        lines = [f"{p.get('check') or p.get('service')}: {p.get('reason') or 'no reason given'}"]
+        if p.get("url"):
+            lines.append(str(p["url"]))
+        return "\n".join(lines)
+
+
+class DeliveryError(VigilError):
+    """A channel could not deliver; ``permanent`` when retrying cannot help."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class Channel(Protocol):
+    async def send(self, message: Message) -> None:
+        """Deliver ``message`` or raise ``DeliveryError``."""
+
+    async def close(self) -> None:
+        """Release connections; called once when the worker stops."""
+
+
+@dataclass(frozen=True)
+class ChannelKind:
+    name: str
+    factory: Callable[[str, ChannelConfig], Channel]
+
+
+ChannelFactory = Callable[[str, ChannelConfig], Channel]
+__all__ = ["Channel", "ChannelKind", "DeliveryError", "Message", "MessageEvent", "OutboxStatus"]

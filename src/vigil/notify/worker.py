@@ -1,0 +1,233 @@
+"""The outbox worker: sends what the outbox holds, retries with backoff, gives up on expiry.
+
+It sleeps until the next row is due, at most ``poll`` seconds (rows written by another Vigil
+instance are found within that), and ``wake()`` ends the sleep at once: a page enqueued in this
+process leaves as soon as its transaction commits, not on the next tick.
+
+Each row is sent in its own task under a per-message timeout, and each channel has its own
+budget of rows in flight: a channel that is down or slow delays its own messages only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from vigil.config.secrets import redact_url
+from vigil.engine.clock import Clock
+from vigil.notify.base import Channel, DeliveryError, OutboxStatus
+from vigil.store import outbox
+from vigil.store.outbox import OutboxEntry
+
+log = logging.getLogger("vigil.notify")
+
+# Called after every attempt with the entry as it now stands (status PENDING: will be retried).
+OutcomeHandler = Callable[[OutboxEntry, bool, str | None], Awaitable[None]]
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        channels: Mapping[str, Channel],
+        clock: Clock,
+        *,
+        base_delay: float = 1.0,
+        max_delay: float = 300.0,
+        timeout: float = 15.0,
+        poll: float = 1.0,
+        per_channel: int = 16,
+        lease: float = outbox.LEASE_SECONDS,
+        on_outcome: OutcomeHandler | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if lease <= timeout:
+            raise ValueError("the lease must outlast the send timeout, or a slow send could be claimed twice")
+        self.engine = engine
+        self.channels = dict(channels)
+        self.clock = clock
+        self.base_delay, self.max_delay = base_delay, max_delay
+        self.timeout, self.poll, self.per_channel, self.lease = timeout, poll, per_channel, lease
+        self.on_outcome = on_outcome
+        self.rng = rng or random.Random()
+        # For Vigil's /metrics: attempts that delivered or failed, by channel; messages waiting.
+        self.delivered: Counter[str] = Counter()
+        self.failures: Counter[str] = Counter()
+        self.expired: Counter[str] = Counter()
+        self.depth = 0
+        self._wake = asyncio.Event()
+        self._busy: Counter[str] = Counter()
+        self._tasks: dict[asyncio.Task[None], OutboxEntry] = {}
+
+    def wake(self) -> None:
+        """Look at the outbox now (called after a transaction that enqueued messages commits)."""
+        self._wake.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def run(self) -> None:
+        """Send until cancelled; sends cut short by the cancellation are due again at once."""
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    started = await self._pass()
+                    delay = await self._delay(started)
+                except Exception:
+                    # The database may be briefly unreachable; the worker must outlive that.
+                    log.exception("outbox pass failed; trying again in %gs", self.poll)
+                    delay = self.poll
+                await self._nap(delay)
+        finally:
+            await self._interrupt()
+
+    async def run_once(self) -> int:
+        """One pass, waiting for its sends to finish; returns how many rows it sent or tried."""
+        started = await self._pass()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        return started
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds before the next try after ``attempts`` failed ones: doubling, capped, ±10 %."""
+        delay = min(self.max_delay, self.base_delay * 2.0 ** min(max(attempts - 1, 0), 40))
+        return delay * self.rng.uniform(0.9, 1.1)
+
+    async def _pass(self) -> int:
+        # Claims first: a fresh page should not wait for housekeeping (``due`` skips expired rows).
+        now = self.clock.now()
+        started = 0
+        for name in self.channels:
+            room = self.per_channel - self._busy[name]
+            if room > 0:
+                for entry in await outbox.due(self.engine, now, room, lease=self.lease, channels=[name]):
+                    self._start(entry)
+                    started += 1
+        # Rows for channels no longer configured: each fails for good, with a reason.
+        for entry in await outbox.due(self.engine, now, 100, lease=self.lease, skip_channels=self.channels):
+            self._start(entry)
+            started += 1
+        for entry in await outbox.expire(self.engine, now):
+            self.expired[entry.channel] += 1
+            tried = f"after {entry.attempts} attempt{'s' if entry.attempts != 1 else ''}"
+            error = f"expired {tried}" + (f"; last error: {entry.last_error}" if entry.last_error else "")
+            log.warning("notify %s to %s %s", entry.event, entry.channel, error)
+            await self._report(entry, False, error)
+        self.depth = await outbox.depth(self.engine)
+        return started
+
+    async def _delay(self, started: int) -> float:
+        busy = [name for name in self.channels if self._busy[name] >= self.per_channel]
+        moment = await outbox.next_due(self.engine, skip_channels=busy)
+        if moment is None:
+            return self.poll
+        delay = (moment - self.clock.now()).total_seconds()
+        if delay <= 0 and not started:
+            # Due but not claimable (locked by another instance this instant): don't spin.
+            return min(self.poll, 0.05)
+        return min(max(delay, 0.0), self.poll)
+
+    async def _nap(self, seconds: float) -> None:
+        if self._wake.is_set():
+            return
+        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
+
+    def _start(self, entry: OutboxEntry) -> None:
+        self._busy[entry.channel] += 1
+        task = asyncio.create_task(self._deliver(entry), name=f"vigil-notify-{entry.key}")
+        self._tasks[task] = entry
+        task.add_done_callback(lambda done: self._finished(entry.channel, done))
+
+    def _finished(self, channel: str, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(task, None)
+        self._busy[channel] -= 1
+        # A retry may now be due sooner than the sleep in progress, and the channel has room again.
+        self.wake()
+
+    async def _interrupt(self) -> None:
+        # Without this, a page cut short by a restart would wait out its lease (a minute) before
+        # any instance sent it again; it may have reached the receiver, whose idempotency key
+        # then drops the second copy.
+        cut = list(self._tasks.items())
+        for task, _ in cut:
+            task.cancel()
+        await asyncio.gather(*(task for task, _ in cut), return_exceptions=True)
+        now = self.clock.now()
+        for _, entry in cut:
+            try:
+                await outbox.mark_failed(self.engine, entry, "sending was interrupted by a shutdown", now)
+            except Exception:
+                log.exception("cannot release notification %s; it is sent again after its lease", entry.key)
+
+    async def _deliver(self, entry: OutboxEntry) -> None:
+        error, permanent = await self._send(entry)
+        now = self.clock.now()
+        try:
+            if error is None:
+                await outbox.mark_delivered(self.engine, entry, now)
+                self.delivered[entry.channel] += 1
+                status = OutboxStatus.DELIVERED
+            else:
+                self.failures[entry.channel] += 1
+                # Never later than the expiry, so that a message is given up on when it says.
+                later = now + timedelta(seconds=self.backoff(entry.attempts))
+                retry_at = None if permanent else min(entry.expires_at, later)
+                await outbox.mark_failed(self.engine, entry, error, retry_at)
+                status = OutboxStatus.FAILED if retry_at is None else OutboxStatus.PENDING
+                log.warning(
+                    "notify %s to %s failed (attempt %d, %s): %s",
+                    entry.event,
+                    entry.channel,
+                    entry.attempts,
+                    f"retrying at {retry_at:%H:%M:%S}" if retry_at else "giving up",
+                    error,
+                )
+        except Exception:
+            # The row stays leased and is sent again when the lease ends: at least once, never lost.
+            log.exception("cannot record the outcome of notification %s", entry.key)
+            return
+        await self._report(replace(entry, status=status, last_error=error), error is None, error)
+
+    async def _send(self, entry: OutboxEntry) -> tuple[str | None, bool]:
+        """``(error, permanent)``; ``(None, False)`` when the channel took the message."""
+        channel = self.channels.get(entry.channel)
+        if channel is None:
+            return (
+                f"channel {entry.channel!r} is not configured (the stack file changed since it was queued)",
+                True,
+            )
+        try:
+            async with asyncio.timeout(self.timeout):
+                await channel.send(entry.message)
+        except DeliveryError as err:
+            return redact_url(str(err)), err.permanent
+        except TimeoutError:
+            return f"{entry.channel} did not take the message within {self.timeout:g}s", False
+        except Exception as err:
+            # A fault in a channel must not stop the worker; the next attempt may succeed.
+            log.exception("channel %s raised while sending %s", entry.channel, entry.key)
+            return redact_url(f"{entry.channel} failed: {type(err).__name__}: {err}".splitlines()[0]), False
+        return None, False
+
+    async def _report(self, entry: OutboxEntry, delivered: bool, error: str | None) -> None:
+        if self.on_outcome is None:
+            return
+        try:
+            await self.on_outcome(entry, delivered, error)
+        except Exception:
+            # A timeline that cannot be written must not stop the pages themselves.
+            log.exception("recording the outcome of notification %s failed", entry.key)

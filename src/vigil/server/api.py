@@ -1,0 +1,108 @@
+"""The REST API, ``/api/v1``: a thin face over the incident service and the status board."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from vigil.engine.board import CheckState
+from vigil.errors import NotFoundError
+from vigil.incidents.severity import IncidentStatus, Severity
+from vigil.server.auth import Responder
+from vigil.server.runtime import Runtime
+from vigil.server.views import check_view, services_view
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+class ResolveBody(BaseModel):
+    note: str | None = Field(None, max_length=10_000, description="Added to the timeline before resolving.")
+
+
+class NoteBody(BaseModel):
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+@router.get("/services", summary="Every service with its checks and their current status")
+async def list_services(request: Request) -> list[dict[str, Any]]:
+    return services_view(runtime_of(request))
+
+
+@router.get("/checks", summary="Checks and their current status, failing first, a page at a time")
+async def list_checks(
+    request: Request,
+    service: str | None = None,
+    status: Annotated[CheckState | None, Query(description="ok, failing or pending")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    page, total = runtime.board.page(service=service, state=status, limit=limit, offset=offset)
+    now = runtime.clock.now()
+    return {"total": total, "offset": offset, "checks": [check_view(s, now) for s in page]}
+
+
+@router.get("/checks/{check_id}", summary="One check's current status")
+async def get_check(request: Request, check_id: str) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    status = runtime.board.checks.get(check_id)
+    if status is None:
+        raise NotFoundError(f"no check {check_id!r}; checks are addressed as service.check")
+    return check_view(status, runtime.clock.now())
+
+
+@router.get("/checks/{check_id}/results", summary="A check's recent results, newest first")
+async def check_results(
+    request: Request, check_id: str, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+) -> list[dict[str, Any]]:
+    runtime = runtime_of(request)
+    if check_id not in runtime.board.checks:
+        raise NotFoundError(f"no check {check_id!r}; checks are addressed as service.check")
+    return [r.as_dict() for r in await runtime.results.recent(check_id, limit)]
+
+
+@router.get("/incidents", summary="Incidents, open ones first")
+async def list_incidents(
+    request: Request,
+    status: Annotated[list[IncidentStatus] | None, Query()] = None,
+    service: str | None = None,
+    severity: Severity | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict[str, Any]]:
+    incidents = await runtime_of(request).incidents.list(
+        status=status or (), service=service, severity=severity, limit=limit, offset=offset
+    )
+    return [i.as_dict() for i in incidents]
+
+
+@router.get("/incidents/{incident_id}", summary="One incident with its timeline")
+async def get_incident(request: Request, incident_id: int) -> dict[str, Any]:
+    service = runtime_of(request).incidents
+    incident = await service.get(incident_id)
+    return {**incident.as_dict(), "timeline": [e.as_dict() for e in await service.timeline(incident_id)]}
+
+
+@router.post("/incidents/{incident_id}/acknowledge", summary="Acknowledge: someone is on it")
+async def acknowledge(request: Request, incident_id: int, who: Responder) -> dict[str, Any]:
+    return (await runtime_of(request).incidents.acknowledge(incident_id, who.name)).as_dict()
+
+
+@router.post("/incidents/{incident_id}/resolve", summary="Resolve, with an optional closing note")
+async def resolve(
+    request: Request, incident_id: int, who: Responder, body: ResolveBody | None = None
+) -> dict[str, Any]:
+    note = body.note if body else None
+    return (await runtime_of(request).incidents.resolve(incident_id, who.name, note)).as_dict()
+
+
+@router.post("/incidents/{incident_id}/notes", status_code=201, summary="Add a note to the timeline")
+async def add_note(request: Request, incident_id: int, who: Responder, body: NoteBody) -> dict[str, Any]:
+    return (await runtime_of(request).incidents.add_note(incident_id, who.name, body.text)).as_dict()

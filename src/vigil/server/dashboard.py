@@ -1,0 +1,193 @@
+"""The dashboard at ``/``: Jinja2 pages and htmx fragments over the status board and the
+incident service. No build step and no JavaScript of our own: htmx polls the fragments every
+2 s and posts the action forms; without JavaScript the same forms work as plain posts.
+
+Routes stay thin: ``summary`` decides what to show, ``ui_auth`` who may act, the incident
+service what an action does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, FastAPI, Form, Query, Request, Response
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from vigil.errors import NotFoundError, VigilError
+from vigil.incidents.service import OPEN
+from vigil.server import summary, templating, ui_auth
+from vigil.server.tokens import Principal
+from vigil.server.ui_auth import act, page, refuse, runtime_of
+
+NOTE_LIMIT = 10_000
+
+router = APIRouter(include_in_schema=False)
+View = Annotated[Literal["overview", "incident"], Form()]
+PageNumber = Annotated[int, Query(alias="page")]
+
+
+def install(app: FastAPI) -> None:
+    """Add the dashboard's routes and its static files (htmx, the stylesheet) to ``app``."""
+    app.include_router(router)
+    app.include_router(ui_auth.router)
+    app.mount("/static", StaticFiles(directory=templating.STATIC), name="static")
+
+
+def services_section(request: Request) -> templating.Cached[tuple[summary.Overview, str]]:
+    """The services section, summed up and rendered at most once a second for everyone."""
+    cache: templating.Cached[tuple[summary.Overview, str]] | None = getattr(
+        request.app.state, "dashboard_services", None
+    )
+    if cache is None:
+        runtime = runtime_of(request)
+
+        def build() -> tuple[summary.Overview, str]:
+            overview = summary.overview(runtime)
+            return overview, templating.render("partials/_services.html", overview=overview)
+
+        cache = request.app.state.dashboard_services = templating.Cached(build)
+    return cache
+
+
+# --- pages and the fragments they poll -------------------------------------------------
+
+
+@router.get("/")
+async def overview(request: Request) -> Response:
+    runtime = runtime_of(request)
+    board = await summary.incident_board(runtime.incidents)
+    services, services_html = services_section(request).get()
+    return page(
+        request,
+        "overview.html",
+        board=board,
+        counts=services.counts,
+        services_html=services_html,
+        now=runtime.clock.now(),
+        oob=False,
+        clear_flash=False,
+    )
+
+
+@router.get("/fragments/incidents")
+async def incidents_fragment(request: Request) -> Response:
+    return await _incidents(request)
+
+
+@router.get("/fragments/services")
+async def services_fragment(request: Request) -> Response:
+    return templating.html(services_section(request).get()[1])
+
+
+@router.get("/incidents/{incident_id}")
+async def incident_page(request: Request, incident_id: int) -> Response:
+    return await _incident(request, incident_id, "incident.html")
+
+
+@router.get("/fragments/incidents/{incident_id}")
+async def incident_fragment(request: Request, incident_id: int) -> Response:
+    return await _incident(request, incident_id, "partials/_incident_live.html")
+
+
+@router.get("/services")
+async def services_page(request: Request, page_number: PageNumber = 1) -> Response:
+    services, where = summary.service_index(runtime_of(request), page_number)
+    return page(request, "services.html", services=services, where=where)
+
+
+@router.get("/services/{name}")
+async def service_page(request: Request, name: str, page_number: PageNumber = 1) -> Response:
+    runtime = runtime_of(request)
+    if name not in runtime.stack.model.services:
+        return refuse(request, 404, f"no service {name!r} in {runtime.stack.file}")
+    service, where = summary.service_page(runtime, name, page_number)
+    incidents = await runtime.incidents.list(status=OPEN, service=name, limit=summary.OPEN_SHOWN)
+    return page(
+        request, "service.html", service=service, where=where, incidents=incidents, now=runtime.clock.now()
+    )
+
+
+# --- actions ---------------------------------------------------------------------------
+
+
+@router.post("/incidents/{incident_id}/acknowledge")
+async def acknowledge(request: Request, incident_id: int, view: View = "overview") -> Response:
+    async def action(who: Principal) -> object:
+        return await runtime_of(request).incidents.acknowledge(incident_id, who.name)
+
+    return await act(request, action, _after(request, incident_id, view), _back(incident_id, view))
+
+
+@router.post("/incidents/{incident_id}/resolve")
+async def resolve(request: Request, incident_id: int, view: View = "overview") -> Response:
+    async def action(who: Principal) -> object:
+        return await runtime_of(request).incidents.resolve(incident_id, who.name)
+
+    return await act(request, action, _after(request, incident_id, view), _back(incident_id, view))
+
+
+@router.post("/incidents/{incident_id}/notes")
+async def add_note(request: Request, incident_id: int, text: Annotated[str, Form()] = "") -> Response:
+    async def action(who: Principal) -> object:
+        return await runtime_of(request).incidents.add_note(incident_id, who.name, note_text(text))
+
+    return await act(
+        request, action, _after(request, incident_id, "incident"), _back(incident_id, "incident")
+    )
+
+
+def note_text(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise VigilError("a note needs some text")
+    if len(text) > NOTE_LIMIT:
+        raise VigilError(f"a note can be at most {NOTE_LIMIT:,} characters; this one has {len(text):,}")
+    return text
+
+
+def _back(incident_id: int, view: str) -> str:
+    return f"/incidents/{incident_id}" if view == "incident" else "/"
+
+
+def _after(request: Request, incident_id: int, view: str) -> Callable[[], Awaitable[Response]]:
+    """What a successful action answers: the section it was made from, freshly rendered,
+    under htmx; a redirect back to the page otherwise (so a reload does not post again)."""
+
+    async def done() -> Response:
+        if not ui_auth.is_htmx(request):
+            return RedirectResponse(_back(incident_id, view), status_code=303)
+        if view == "incident":
+            return await _incident(request, incident_id, "partials/_incident_live.html", cleared=True)
+        return await _incidents(request, cleared=True)
+
+    return done
+
+
+async def _incidents(request: Request, *, cleared: bool = False) -> Response:
+    # The header counts ride along (out of band), so they stay as fresh as the list.
+    runtime = runtime_of(request)
+    board = await summary.incident_board(runtime.incidents)
+    counts = services_section(request).get()[0].counts
+    return page(
+        request,
+        "partials/_incidents.html",
+        board=board,
+        counts=counts,
+        now=runtime.clock.now(),
+        oob=True,
+        clear_flash=cleared,
+    )
+
+
+async def _incident(request: Request, incident_id: int, template: str, *, cleared: bool = False) -> Response:
+    runtime = runtime_of(request)
+    try:
+        incident = await runtime.incidents.get(incident_id)
+        timeline = await runtime.incidents.timeline(incident_id)
+    except NotFoundError as err:
+        return refuse(request, 404, str(err))
+    return page(
+        request, template, incident=incident, timeline=timeline, now=runtime.clock.now(), clear_flash=cleared
+    )

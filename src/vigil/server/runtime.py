@@ -1,0 +1,124 @@
+"""Everything ``vigil up`` runs, built from one stack file and one store, started and stopped
+together: the scheduler, the result flow, the outbox worker and the status board.
+
+The API and dashboard read from here (``app.state.runtime``); they never build parts of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from vigil.alerting.check_failures import CheckFailures
+from vigil.config.load import Stack
+from vigil.engine.board import StatusBoard
+from vigil.engine.clock import Clock, SystemClock
+from vigil.engine.runner import CheckRunner, ProbeSet
+from vigil.engine.scheduler import Scheduler
+from vigil.flow import build_result_flow
+from vigil.incidents.service import IncidentService
+from vigil.notify.base import OutboxStatus
+from vigil.notify.registry import build_channels
+from vigil.notify.worker import OutboxWorker
+from vigil.server.metrics import VigilMetrics
+from vigil.store import outbox
+from vigil.store.outbox import OutboxEntry
+from vigil.store.results import ResultStore, ResultWriter
+
+log = logging.getLogger("vigil.runtime")
+
+
+class Runtime:
+    def __init__(
+        self, stack: Stack, engine: AsyncEngine, *, clock: Clock | None = None, dashboard_url: str = ""
+    ) -> None:
+        self.stack = stack
+        self.engine = engine
+        self.clock = clock or SystemClock()
+        settings = stack.model
+        self.specs = stack.specs()
+        self.board = StatusBoard(self.specs)
+        self.metrics = VigilMetrics()
+        self.results = ResultStore(engine)
+        self.writer = ResultWriter(self.results, retention=settings.store.retention, clock=self.clock)
+        self.channels = build_channels(settings.notify)
+        self.outbox = OutboxWorker(engine, self.channels, self.clock, on_outcome=self._delivered)
+        public = settings.server.public_url or dashboard_url
+        self.incidents = IncidentService(
+            engine, settings, self.clock, dashboard_url=public, on_enqueued=self.outbox.wake
+        )
+        self.failures = CheckFailures(engine, self.specs, self.incidents)
+        self.probes = ProbeSet()
+        self.flow = build_result_flow(
+            self.board, self.metrics, self.failures, self.writer, {s.id: s.kind for s in self.specs}
+        )
+        self.scheduler = Scheduler(
+            self.specs,
+            CheckRunner(self.probes, self.clock, stack.redactor),
+            self.flow,
+            clock=self.clock,
+            concurrency=settings.engine.concurrency,
+            jitter=settings.engine.jitter,
+        )
+        self.open_incidents = 0
+        self.outbox_depth = 0
+        self.metrics.watch(self.metrics.open_incidents, lambda: float(self.open_incidents))
+        self.metrics.watch(self.metrics.outbox_depth, lambda: float(self.outbox_depth))
+        self._tasks: list[asyncio.Task[None]] = []
+        self.started = False
+
+    async def start(self) -> None:
+        await self.failures.load()
+        await self._refresh()
+        self._spawn(self.outbox.run(), "outbox")
+        self._spawn(self.writer.run(), "writer")
+        self._spawn(self.scheduler.run(), "scheduler")
+        self._spawn(self._gauges(), "gauges")
+        self.started = True
+
+    async def stop(self) -> None:
+        """Stop probing first, let in-flight results reach the store and the outbox, then the rest."""
+        for task in reversed(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.probes.aclose()
+        for channel in self.channels.values():
+            await channel.close()
+        self.started = False
+
+    def alive(self) -> bool:
+        """The scheduler loop has turned within the last few seconds."""
+        return self.started and self.clock.monotonic() - self.scheduler.alive_at < 5.0
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        self._tasks.append(asyncio.create_task(work, name=f"vigil-{name}"))
+
+    async def _gauges(self) -> None:
+        while True:
+            await self.clock.sleep(2.0)
+            with contextlib.suppress(Exception):
+                await self._refresh()
+
+    async def _refresh(self) -> None:
+        self.open_incidents = await self.incidents.open_count()
+        self.outbox_depth = await outbox.depth(self.engine)
+
+    async def _delivered(self, entry: OutboxEntry, delivered: bool, error: str | None) -> None:
+        if delivered:
+            self.metrics.notifications_sent.labels(entry.channel).inc()
+        else:
+            self.metrics.notification_failures.labels(entry.channel).inc()
+        # The timeline gets the delivery, the first failure and the final one — not every retry
+        # of a channel that stays down for an hour.
+        if delivered or entry.status is not OutboxStatus.PENDING or entry.attempts <= 1:
+            retrying = " (will retry)" if not delivered and entry.status is OutboxStatus.PENDING else ""
+            await self.incidents.record_delivery(
+                entry.incident_id, entry.channel, entry.event, f"{error}{retrying}" if error else None
+            )

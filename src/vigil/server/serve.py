@@ -1,0 +1,47 @@
+"""``vigil up``: the store, the runtime and the web server in one event loop."""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+import uvicorn
+
+from vigil.config.load import Stack
+from vigil.server.app import create_app
+from vigil.server.runtime import Runtime
+from vigil.store.database import open_database
+
+log = logging.getLogger("vigil")
+
+
+async def serve(stack: Stack, *, db: str | None, host: str, port: int, announce: bool = True) -> None:
+    """Run until SIGINT/SIGTERM; uvicorn's graceful shutdown stops the runtime, which commits
+    in-flight results and transitions before the process exits."""
+    engine = await open_database(db or stack.model.store.url)
+    try:
+        url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        runtime = Runtime(stack, engine, dashboard_url=url)
+        app = create_app(runtime)
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", access_log=False, lifespan="on"
+        )
+        server = uvicorn.Server(config)
+        if announce:
+            checks = len(runtime.specs)
+            print(
+                f"Vigil is up: {checks} checks from {stack.file}; dashboard {url}/  API {url}/docs",
+                flush=True,
+            )
+        # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal with the handler that
+        # was in place before it started; a no-op one makes that a clean exit with status 0.
+        signal.signal(signal.SIGTERM, lambda *_: None)
+        await server.serve()
+        if not server.started:
+            from vigil.errors import VigilError
+
+            raise VigilError(
+                f"cannot listen on {host}:{port}; is another process using that port? (use --port)"
+            )
+    finally:
+        await engine.dispose()

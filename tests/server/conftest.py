@@ -1,0 +1,160 @@
+"""Real processes for server tests: a switchable target, a webhook receiver, ``vigil up``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+
+VIGIL = str(Path(sys.executable).parent / "vigil")
+
+
+class Switch(ThreadingHTTPServer):
+    """An HTTP server in this process whose answers the test flips: the target and the receiver."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.healthy = True
+        self.accepting = True  # as a webhook receiver: answer 200, or 500 when False
+        self.received: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def events(self) -> list[tuple[str, int]]:
+        with self.lock:
+            return [(m["event"], m["incident_id"]) for m in self.received]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Switch
+
+    def do_GET(self) -> None:
+        ok = self.server.healthy
+        self._answer(200 if ok else 500, {"status": "healthy" if ok else "unhealthy"})
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if not self.server.accepting:
+            self._answer(500, {"error": "receiver down"})
+            return
+        with self.server.lock:
+            self.server.received.append(json.loads(body))
+        self._answer(200, {"ok": True})
+
+    def _answer(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def target() -> Iterator[Switch]:
+    server = Switch()
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Switch]:
+    server = Switch()
+    yield server
+    server.shutdown()
+
+
+class VigilProcess:
+    """``vigil up`` as a user starts it, on a free port and its own SQLite store."""
+
+    def __init__(self, stack: Path, db: str) -> None:
+        self.stack = stack
+        self.db = db
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[str] | None = None
+        self.log = stack.parent / "vigil.log"
+
+    def start(self) -> None:
+        out = self.log.open("a")
+        self.proc = subprocess.Popen(
+            [VIGIL, "up", "-c", str(self.stack), "--db", self.db, "--port", str(self.port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        wait_until(self._ready, 30, f"vigil up on {self.url} to be ready ({self.log})")
+
+    def _ready(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"vigil up exited with {self.proc.returncode}: {self.log.read_text()}")
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def kill(self, sig: int = signal.SIGKILL) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=30)
+
+    def api(self, path: str) -> Any:
+        return httpx.get(f"{self.url}/api/v1{path}", timeout=5).json()
+
+
+def wait_until(condition: Any, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {seconds}s waiting for {what}")
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def vigil_up(tmp_path: Path) -> Iterator[Any]:
+    started: list[VigilProcess] = []
+
+    def make(stack_text: str) -> VigilProcess:
+        stack = tmp_path / "vigil.yaml"
+        stack.write_text(stack_text)
+        process = VigilProcess(stack, f"sqlite:///{tmp_path}/vigil.db")
+        started.append(process)
+        return process
+
+    yield make
+    for process in started:
+        if process.proc and process.proc.poll() is None:
+            process.proc.kill()
+            process.proc.wait()
