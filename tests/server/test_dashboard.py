@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import re
-import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -390,57 +386,22 @@ async def test_the_overview_shows_failing_checks_first_and_at_most_twenty_per_se
     assert (where.number, where.pages, len(service.checks)) == (2, 2, 10)
 
 
-@pytest.mark.slow
-async def test_the_dashboard_answers_within_50_ms_at_200_requests_a_second_with_10000_checks(
+async def test_the_overview_at_10000_checks_shows_every_failing_check_but_not_every_row(
     engine: AsyncEngine, clock: FakeClock
 ) -> None:
+    # Speed itself is measured by bench/dashboard_load.py; this holds the shape that makes it fast.
     runtime = Runtime(big_stack(100, 100), engine, clock=clock)
+    failing = set()
     for i, spec in enumerate(runtime.specs):
-        for k in range(30):
-            ok = (i * 31 + k) % 97 != 0
-            runtime.board.record(
-                Result(
-                    spec.id,
-                    ok,
-                    5.0 + (i * k) % 200,
-                    clock.now() - timedelta(seconds=30 - k),
-                    None if ok else "down",
-                )
-            )
-    for spec in runtime.specs[:20]:
-        await runtime.incidents.open_for_check(spec, Result(spec.id, False, 1.0, clock.now(), "down"), 2)
-    paths = ["/fragments/incidents", "/fragments/services", "/", "/api/v1/incidents"]
-    latencies: list[float] = []
-
-    async def get(client: httpx.AsyncClient, path: str) -> None:
-        started = time.perf_counter()
-        assert (await client.get(path)).status_code == 200
-        latencies.append(time.perf_counter() - started)
-
-    # The startup objects of 10,000 checks make one full garbage collection cost ~150 ms, which
-    # no handler can hide; frozen here as ``vigil up`` should after loading, so this measures
-    # the dashboard itself.
-    gc.collect()
-    gc.freeze()
-    try:
-        app = create_app(runtime, manage_runtime=False)
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://vigil.test"
-        ) as client:
-            for path in paths:  # a server that has been up a while: templates compiled, pool open
-                await get(client, path)
-            latencies.clear()
-            start = time.perf_counter()
-            tasks = []
-            for i in range(600):  # 3 s at 200 requests a second
-                await asyncio.sleep(max(0.0, start + i / 200 - time.perf_counter()))
-                tasks.append(asyncio.create_task(get(client, paths[i % len(paths)])))
-            await asyncio.gather(*tasks)
-    finally:
-        gc.unfreeze()
-    latencies.sort()
-    p99 = latencies[int(len(latencies) * 0.99)] * 1000
-    print(
-        f"dashboard at 10,000 checks, 200 req/s: p50 {latencies[len(latencies) // 2] * 1000:.1f} ms, p99 {p99:.1f} ms"
-    )
-    assert p99 < 50
+        ok = i % 97 != 0
+        if not ok:
+            failing.add(spec.id)
+        runtime.board.record(Result(spec.id, ok, 5.0, clock.now(), None if ok else "down"))
+    app = create_app(runtime, manage_runtime=False)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://vigil.test"
+    ) as client:
+        page = (await client.get("/")).text
+    assert all(check_id in page for check_id in failing)
+    rendered = sum(1 for spec in runtime.specs if f">{spec.id}<" in page)
+    assert len(failing) <= rendered < 2500

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from vigil.alerting.inhibition import DependencyGraph
 from vigil.config.stack import CheckSpec
 from vigil.incidents.model import utc
 from vigil.incidents.service import IncidentService
@@ -28,12 +29,23 @@ class CheckState:
 
 
 class CheckFailures:
-    def __init__(self, engine: AsyncEngine, specs: list[CheckSpec], incidents: IncidentService) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        specs: list[CheckSpec],
+        incidents: IncidentService,
+        graph: DependencyGraph | None = None,
+    ) -> None:
         self.engine = engine
         self.specs = {spec.id: spec for spec in specs}
+        self.by_service: dict[str, list[str]] = {}
+        for spec in specs:
+            self.by_service.setdefault(spec.service, []).append(spec.id)
         self.incidents = incidents
+        self.graph = graph or DependencyGraph({})
         self.state: dict[str, CheckState] = {}
         self.open: set[str] = set()
+        self.symptoms: dict[str, int] = {}  # check id → the root-cause incident it is attached to
 
     async def load(self) -> None:
         """Pick up where the last run stopped: failure counts and which checks have an open incident."""
@@ -51,6 +63,9 @@ class CheckFailures:
             self.state[result.check_id] = CheckState(True, 0)
             if previous is not None and not previous.ok:
                 await self._save(result, 0)
+            root_incident = self.symptoms.pop(result.check_id, None)
+            if root_incident is not None:
+                await self.incidents.add_symptom(root_incident, f"{result.check_id} passes again")
             if result.check_id in self.open and spec.config.alert and spec.config.alert.auto_resolve:
                 await self.incidents.recover_check(result.check_id, result)
                 self.open.discard(result.check_id)
@@ -59,9 +74,40 @@ class CheckFailures:
         self.state[result.check_id] = CheckState(False, failures)
         await self._save(result, failures)
         policy = spec.config.alert
-        if policy is not None and failures >= policy.after and result.check_id not in self.open:
+        if policy is None or failures < policy.after or result.check_id in self.open:
+            return
+        root = self.graph.root_cause(spec.service, self._service_failing)
+        if root is None:
             await self.incidents.open_for_check(spec, result, failures)
             self.open.add(result.check_id)
+            return
+        # A dependency is down: this failure is its symptom. Attach it to the dependency's
+        # incident once that exists; until then, wait rather than page for the symptom.
+        if result.check_id in self.symptoms:
+            return
+        root_incident = await self._open_incident_of(root)
+        if root_incident is not None:
+            self.symptoms[result.check_id] = root_incident
+            await self.incidents.add_symptom(
+                root_incident, f"{result.check_id} fails too ({result.reason}); it depends on {root}"
+            )
+
+    def _service_failing(self, service: str) -> bool:
+        # Only checks that can open an incident count: a dependency that never pages must not
+        # silence the services that need it.
+        return any(
+            not state.ok and self.specs[cid].config.alert is not None
+            for cid in self.by_service.get(service, [])
+            if (state := self.state.get(cid))
+        )
+
+    async def _open_incident_of(self, service: str) -> int | None:
+        for check_id in self.by_service.get(service, []):
+            if check_id in self.open:
+                incident = await self.incidents.open_for(check_id)
+                if incident is not None:
+                    return incident.id
+        return None
 
     async def _save(self, result: Result, failures: int) -> None:
         values = {

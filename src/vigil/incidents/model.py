@@ -17,6 +17,7 @@ class EventKind(StrEnum):
     RESOLVED = "resolved"
     RECOVERED = "recovered"
     NOTE = "note"
+    SYMPTOM = "symptom"
     NOTIFIED = "notified"
     NOTIFY_FAILED = "notify_failed"
 

@@ -146,6 +146,11 @@ class IncidentService:
             await self._event(conn, incident_id, EventKind.NOTE, text, actor, now)
         return TimelineEntry(now, EventKind.NOTE, text, actor)
 
+    async def add_symptom(self, incident_id: int, text: str) -> None:
+        """A dependent check's failure (or recovery), noted on its root cause's incident."""
+        async with self.engine.begin() as conn:
+            await self._event(conn, incident_id, EventKind.SYMPTOM, text, "vigil", self.clock.now())
+
     async def record_delivery(
         self, incident_id: int | None, channel: str, event: str, error: str | None
     ) -> None:
@@ -202,6 +207,11 @@ class IncidentService:
                 await conn.execute(select(IncidentRow).where(IncidentRow.status.in_([str(s) for s in OPEN])))
             ).all()
         return {r.check_id: Incident.from_row(r) for r in rows if r.check_id}  # type: ignore[arg-type]
+
+    async def open_for(self, check_id: str) -> Incident | None:
+        async with self.engine.connect() as conn:
+            row = await self._open_row(conn, check_key(check_id))
+        return Incident.from_row(row) if row is not None else None
 
     async def open_count(self) -> int:
         query = (

@@ -16,7 +16,9 @@ _bearer = HTTPBearer(auto_error=False, description="An API token from `vigil tok
 async def principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
-    token = credentials.credentials if credentials else request.cookies.get("vigil_token")
+    # Only the Authorization header: the dashboard's cookie is accepted by its own CSRF-checked
+    # forms (ui_auth), never by the API, where a cookie would make every call forgeable.
+    token = credentials.credentials if credentials else None
     if not token:
         raise AuthError(
             "this call needs a bearer token (Authorization: Bearer …); create one with `vigil token create`"

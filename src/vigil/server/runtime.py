@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.alerting.check_failures import CheckFailures
+from vigil.alerting.inhibition import DependencyGraph
 from vigil.config.load import Stack
 from vigil.engine.board import StatusBoard
 from vigil.engine.clock import Clock, SystemClock
@@ -52,7 +53,8 @@ class Runtime:
         self.incidents = IncidentService(
             engine, settings, self.clock, dashboard_url=public, on_enqueued=self.outbox.wake
         )
-        self.failures = CheckFailures(engine, self.specs, self.incidents)
+        graph = DependencyGraph({name: s.depends_on for name, s in settings.services.items()})
+        self.failures = CheckFailures(engine, self.specs, self.incidents, graph)
         self.probes = ProbeSet()
         self.flow = build_result_flow(
             self.board, self.metrics, self.failures, self.writer, {s.id: s.kind for s in self.specs}

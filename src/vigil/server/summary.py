@@ -72,8 +72,8 @@ def overview(
     row_budget: int = ROW_BUDGET,
     services_shown: int = SERVICES_SHOWN,
 ) -> Overview:
-    """Services in the order failing, pending, ok (file order within each), with their checks
-    in the same order, until the row budget is spent; later services show their counts only."""
+    """Services in the order failing, pending, ok (file order within each), with their checks in
+    the same order; the row budget goes to failing checks first, then pending, then passing."""
     now = runtime.clock.now()
     totals = dict.fromkeys(STATES, 0)
     grouped = []
@@ -83,13 +83,21 @@ def overview(
             totals[state] += len(buckets[state])
         grouped.append((name, service.description, buckets))
     grouped.sort(key=lambda g: STATES.index(_state(g[2])))
-    summaries = []
+    listed = grouped[:services_shown]
+    shown: dict[str, list[CheckStatus]] = {name: [] for name, _, _ in listed}
     budget = row_budget
-    for name, description, buckets in grouped[:services_shown]:
-        take = min(per_service, budget)
-        shown = [s for state in STATES for s in buckets[state][:take]][:take]
-        budget -= len(shown)
-        summaries.append(_summary(name, description, buckets, [check_view(s, now) for s in shown]))
+    # Failing checks everywhere are worth more rows than passing ones anywhere: spend the
+    # budget state by state across all services.
+    for state in STATES:
+        for name, _, buckets in listed:
+            room = min(per_service - len(shown[name]), budget)
+            taken = buckets[state][: max(0, room)]
+            shown[name].extend(taken)
+            budget -= len(taken)
+    summaries = [
+        _summary(name, description, buckets, [check_view(s, now) for s in shown[name]])
+        for name, description, buckets in listed
+    ]
     return Overview(totals, summaries, max(0, len(grouped) - services_shown))
 
 

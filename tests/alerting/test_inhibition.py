@@ -1,0 +1,98 @@
+"""Dependency inhibition: a PostgreSQL outage pages once, for PostgreSQL, not for everything that needs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vigil.alerting.check_failures import CheckFailures
+from vigil.alerting.inhibition import DependencyGraph
+from vigil.config.load import parse_stack
+from vigil.engine.clock import FakeClock
+from vigil.incidents.model import EventKind
+from vigil.incidents.service import IncidentService
+from vigil.incidents.severity import IncidentStatus
+from vigil.probes.base import Result
+from vigil.store.database import open_database
+
+STACK = """
+services:
+  api:
+    depends_on: [worker, postgres]
+    checks:
+      health: {http: "http://127.0.0.1:9/", alert: {after: 2}}
+  worker:
+    depends_on: [postgres]
+    checks:
+      queue: {http: "http://127.0.0.1:9/q", alert: {after: 2}}
+  postgres:
+    checks:
+      ping: {postgres: "postgresql://127.0.0.1:9/x", alert: {after: 2, severity: P1}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("failing", "service", "root"),
+    [
+        ({"postgres"}, "api", "postgres"),
+        ({"postgres", "worker"}, "api", "postgres"),
+        ({"worker"}, "api", "worker"),
+        ({"api"}, "api", None),
+        (set(), "worker", None),
+        ({"postgres"}, "postgres", None),
+    ],
+)
+def test_the_root_cause_is_the_deepest_failing_dependency(
+    failing: set[str], service: str, root: str | None
+) -> None:
+    graph = DependencyGraph({"api": ["worker", "postgres"], "worker": ["postgres"], "postgres": []})
+    assert graph.root_cause(service, failing.__contains__) == root
+
+
+async def test_a_database_outage_pages_once_and_lists_its_symptoms(tmp_path: Path) -> None:
+    clock = FakeClock()
+    engine = await open_database(f"sqlite:///{tmp_path}/v.db")
+    stack = parse_stack("t.yaml", STACK, {})
+    incidents = IncidentService(engine, stack.model, clock)
+    graph = DependencyGraph({n: s.depends_on for n, s in stack.model.services.items()})
+    failures = CheckFailures(engine, stack.specs(), incidents, graph)
+    await failures.load()
+
+    def result(check_id: str, ok: bool) -> Result:
+        return Result(check_id, ok, 1.0, clock.now(), None if ok else "connection refused")
+
+    for _ in range(3):
+        for check_id in ("postgres.ping", "worker.queue", "api.health"):
+            await failures.handle(result(check_id, False))
+        await clock.advance(10)
+
+    [incident] = await incidents.list()
+    assert incident.check == "postgres.ping"
+    symptoms = [e.text for e in await incidents.timeline(incident.id) if e.kind is EventKind.SYMPTOM]
+    assert symptoms == [
+        "worker.queue fails too (connection refused); it depends on postgres",
+        "api.health fails too (connection refused); it depends on postgres",
+    ]
+
+    for check_id in ("postgres.ping", "worker.queue", "api.health"):
+        await failures.handle(result(check_id, True))
+    [resolved] = await incidents.list()
+    assert resolved.status is IncidentStatus.RESOLVED
+    assert len(await incidents.list()) == 1
+    await engine.dispose()
+
+
+async def test_a_dependent_failing_on_its_own_still_pages(tmp_path: Path) -> None:
+    clock = FakeClock()
+    engine = await open_database(f"sqlite:///{tmp_path}/v.db")
+    stack = parse_stack("t.yaml", STACK, {})
+    incidents = IncidentService(engine, stack.model, clock)
+    graph = DependencyGraph({n: s.depends_on for n, s in stack.model.services.items()})
+    failures = CheckFailures(engine, stack.specs(), incidents, graph)
+    await failures.load()
+    for _ in range(2):
+        await failures.handle(Result("postgres.ping", True, 1.0, clock.now()))
+        await failures.handle(Result("api.health", False, 1.0, clock.now(), "status 500, expected 200"))
+    assert [i.check for i in await incidents.list()] == ["api.health"]
+    await engine.dispose()
