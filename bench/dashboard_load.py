@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.target import start_target
 
 VIGIL = str(Path(sys.executable).parent / "vigil")
-CONNECTIONS = 4
+CONNECTIONS = 8
 
 
 def stack_text(port: int, n: int, every: int) -> str:

@@ -140,8 +140,10 @@ async def test_acknowledging_twice_is_a_conflict(setup: dict[str, Any]) -> None:
 async def test_own_health_and_metrics(setup: dict[str, Any]) -> None:
     client = setup["client"]
     metrics = (await client.get("/metrics")).text
-    assert 'vigil_checks_run_total{check="health",service="api"} 1.0' in metrics
-    assert 'vigil_check_failures_total{check="health",service="api"} 1.0' in metrics
+    assert 'vigil_check_runs_total{service="api",check="health"} 1' in metrics
+    assert 'vigil_check_failures_total{service="api",check="health"} 1' in metrics
+    assert 'vigil_check_up{service="api",check="health"} 0' in metrics
+    assert 'vigil_checks_run_total{kind="http"} 1.0' in metrics
     assert "vigil_probe_duration_seconds_bucket" in metrics
     assert "vigil_outbox_depth" in metrics
     assert "vigil_open_incidents" in metrics

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import Discriminator, Field, Tag
 
+from vigil.config.alerts import AlertRule
 from vigil.config.check import NAME_PATTERN, CheckBase, StrictModel
 from vigil.config.durations import Duration
 from vigil.config.notify import NotifySettings
@@ -75,6 +76,7 @@ class StoreSettings(StrictModel):
 
 
 class EngineSettings(StrictModel):
+    evaluate_every: Duration = Field(15.0, description="How often alert rules are evaluated.")
     concurrency: int = Field(500, ge=1, le=100_000, description="Most checks running at once.")
     jitter: float = Field(
         1.0, ge=0, le=1, description="Spread of first runs over each check's interval (0 = all at once)."
@@ -104,6 +106,7 @@ class StackFile(StrictModel):
         description="Response targets per severity, overriding P1 15m, P2 1h, P3 4h, P4 24h.",
     )
     server: ServerSettings = Field(default_factory=ServerSettings)  # type: ignore[arg-type]
+    alerts: list[AlertRule] = Field(default_factory=list, description="Alert rules over metrics.")
 
     def response_seconds(self, severity: Severity) -> float:
         target = self.severities.get(severity)

@@ -33,6 +33,8 @@ class CheckStatus:
     last: Result | None = None
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=SPARK_POINTS))
     hours: dict[int, list[int]] = field(default_factory=dict)  # hour number → [ok, total]
+    runs: int = 0
+    failures: int = 0
 
     @property
     def state(self) -> CheckState:
@@ -63,6 +65,8 @@ class StatusBoard:
         if status is None:
             return
         status.last = result
+        status.runs += 1
+        status.failures += 0 if result.ok else 1
         status.latencies.append(result.duration_ms)
         hour = _hour(result.started_at)
         bucket = status.hours.setdefault(hour, [0, 0])

@@ -56,34 +56,55 @@ class IncidentService:
         policy = spec.config.alert
         if policy is None:
             return None
+        return await self.open(
+            key=check_key(spec.id),
+            title=spec.config.description or f"{spec.id} is failing",
+            severity=Severity(policy.severity),
+            service=spec.service,
+            check_id=spec.id,
+            reason=result.reason,
+            channels=policy.notify,
+            trigger=f"{spec.id} failed {failures} time{'s' if failures != 1 else ''} in a row: {result.reason}",
+        )
+
+    async def open(
+        self,
+        *,
+        key: str,
+        title: str,
+        severity: Severity,
+        service: str,
+        check_id: str | None,
+        reason: str | None,
+        channels: list[str] | None,
+        trigger: str,
+    ) -> Incident | None:
+        """Open the incident for ``key`` unless one is open; returns it, or None when it was open."""
         now = self.clock.now()
-        severity = Severity(policy.severity)
-        channels = list(policy.notify if policy.notify is not None else self.stack.notify.default)
-        title = spec.config.description or f"{spec.id} is failing"
+        paged = list(channels if channels is not None else self.stack.notify.default)
         try:
             async with self.engine.begin() as conn:
-                if await self._open_row(conn, check_key(spec.id)) is not None:
+                if await self._open_row(conn, key) is not None:
                     return None
                 incident_id = (
                     await conn.execute(
                         insert(IncidentRow)
                         .values(
-                            key=check_key(spec.id),
+                            key=key,
                             title=title,
                             status=str(IncidentStatus.TRIGGERED),
                             severity=str(severity),
-                            service=spec.service,
-                            check_id=spec.id,
-                            reason=result.reason,
-                            channels=channels,
+                            service=service,
+                            check_id=check_id,
+                            reason=reason,
+                            channels=paged,
                             opened_at=now,
                             respond_by=now + timedelta(seconds=self.stack.response_seconds(severity)),
                         )
                         .returning(IncidentRow.id)
                     )
                 ).scalar_one()
-                text = f"{spec.id} failed {failures} time{'s' if failures != 1 else ''} in a row: {result.reason}"
-                await self._event(conn, incident_id, EventKind.TRIGGERED, text, "vigil", now)
+                await self._event(conn, incident_id, EventKind.TRIGGERED, trigger, "vigil", now)
                 incident = await self._get(conn, incident_id)
                 await self._page(conn, incident, MessageEvent.TRIGGERED, now)
         except IntegrityError:
@@ -93,18 +114,29 @@ class IncidentService:
 
     async def recover_check(self, check_id: str, result: Result) -> Incident | None:
         """Resolve the check's open incident when its policy resolves automatically."""
+        return await self.recover(check_key(check_id), f"{check_id} passed again")
+
+    async def recover(self, key: str, text: str) -> Incident | None:
+        """Resolve the open incident for ``key`` (its cause went away), noting ``text`` and how long it took."""
         async with self.engine.begin() as conn:
-            row = await self._open_row(conn, check_key(check_id))
+            row = await self._open_row(conn, key)
             if row is None:
                 return None
             now = self.clock.now()
             took = _span(now - utc(row.opened_at))
-            await self._event(
-                conn, row.id, EventKind.RECOVERED, f"{check_id} passed again after {took}", "vigil", now
-            )
+            await self._event(conn, row.id, EventKind.RECOVERED, f"{text} after {took}", "vigil", now)
             incident = await self._set_resolved(conn, row.id, "vigil", now)
         self.on_enqueued()
         return incident
+
+    async def note_key(self, key: str, kind: EventKind, text: str) -> bool:
+        """Add a timeline line to the open incident for ``key``; False when none is open."""
+        async with self.engine.begin() as conn:
+            row = await self._open_row(conn, key)
+            if row is None:
+                return False
+            await self._event(conn, row.id, kind, text, "vigil", self.clock.now())
+        return True
 
     async def acknowledge(self, incident_id: int, actor: str) -> Incident:
         async with self.engine.begin() as conn:

@@ -48,4 +48,5 @@ async def healthz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", summary="Vigil's own metrics, Prometheus text format")
 async def metrics(request: Request) -> Response:
-    return Response(_runtime(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    runtime = _runtime(request)
+    return Response(runtime.metrics.render(runtime.board), media_type=CONTENT_TYPE_LATEST)

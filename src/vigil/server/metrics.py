@@ -1,7 +1,9 @@
 """Vigil's own ``/metrics``: what it ran, what failed, how long probes took, what is waiting.
 
-A registry of its own (not prometheus-client's global one) so that tests and several apps in
-one process never share counters.
+Aggregates (by probe kind, channel) live in a prometheus-client registry of Vigil's own (not
+the global one, so tests and several apps in one process never share counters). The per-check
+series are written straight from the status board: prometheus-client spends ~30 µs a sample,
+a whole second of a stalled event loop at 10,000 checks, where joining the lines takes ~20 ms.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from vigil.engine.board import StatusBoard
 from vigil.probes.base import Result
 
 PROBE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -19,16 +22,10 @@ class VigilMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.checks_run = Counter(
-            "vigil_checks_run", "Check runs completed.", ["service", "check"], registry=self.registry
+            "vigil_checks_run", "Check runs completed.", ["kind"], registry=self.registry
         )
         self.check_failures = Counter(
-            "vigil_check_failures", "Check runs that failed.", ["service", "check"], registry=self.registry
-        )
-        self.check_up = Gauge(
-            "vigil_check_up",
-            "1 when the check's last run passed.",
-            ["service", "check"],
-            registry=self.registry,
+            "vigil_check_failures", "Check runs that failed.", ["kind"], registry=self.registry
         )
         self.probe_duration = Histogram(
             "vigil_probe_duration_seconds",
@@ -51,15 +48,40 @@ class VigilMetrics:
         )
 
     def observe(self, result: Result, kind: str) -> None:
-        labels = (result.service, result.check)
-        self.checks_run.labels(*labels).inc()
+        self.checks_run.labels(kind).inc()
         if not result.ok:
-            self.check_failures.labels(*labels).inc()
-        self.check_up.labels(*labels).set(1 if result.ok else 0)
+            self.check_failures.labels(kind).inc()
         self.probe_duration.labels(kind).observe(result.duration_ms / 1000.0)
 
     def watch(self, gauge: Gauge, read: Callable[[], float]) -> None:
         gauge.set_function(read)
 
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
+    def render(self, board: StatusBoard) -> bytes:
+        return generate_latest(self.registry) + per_check(board).encode()
+
+
+_PER_CHECK = (
+    ("vigil_check_up", "gauge", "1 when the check's last run passed, 0 when it failed."),
+    ("vigil_check_duration_seconds", "gauge", "How long the check's last run took."),
+    ("vigil_check_runs_total", "counter", "Runs of the check since Vigil started."),
+    ("vigil_check_failures_total", "counter", "Failed runs of the check since Vigil started."),
+)
+
+
+def per_check(board: StatusBoard) -> str:
+    # Service and check names are [A-Za-z0-9_-] (the stack file's rule), so no label escaping.
+    rows: list[list[str]] = [[], [], [], []]
+    for status in board.checks.values():
+        last = status.last
+        if last is None:
+            continue
+        labels = f'{{service="{status.spec.service}",check="{status.spec.name}"}}'
+        rows[0].append(f"vigil_check_up{labels} {1 if last.ok else 0}")
+        rows[1].append(f"vigil_check_duration_seconds{labels} {last.duration_ms / 1000.0:.6f}")
+        rows[2].append(f"vigil_check_runs_total{labels} {status.runs}")
+        rows[3].append(f"vigil_check_failures_total{labels} {status.failures}")
+    out = []
+    for (name, kind, help_text), lines in zip(_PER_CHECK, rows, strict=True):
+        out.append(f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n")
+        out.append("\n".join(lines) + ("\n" if lines else ""))
+    return "".join(out)

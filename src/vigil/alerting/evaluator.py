@@ -1,0 +1,108 @@
+"""The rule stage of the flow: evaluate every alert rule on an interval, move its alerts through
+their states, and open or resolve one incident per alert group.
+
+Rules run in Vigil's own PromQL evaluator over the series store, or, with ``prometheus: URL``
+in the stack file, in that Prometheus. Evaluation yields to the event loop between rules so
+that thousands of rules never hold up a probe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from vigil.alerting.alerts import Alert, AlertState, RuleAlerts, Transition
+from vigil.config.alerts import AlertRule
+from vigil.engine.clock import Clock
+from vigil.incidents.model import EventKind
+from vigil.incidents.service import IncidentService
+
+log = logging.getLogger("vigil.rules")
+Samples = list[tuple[Mapping[str, str], float]]
+Query = Callable[[AlertRule, float], Awaitable[Samples]]
+
+
+@dataclass
+class EvaluationStats:
+    cycles: int = 0
+    failures: int = 0
+    last_seconds: float = 0.0
+
+
+class RuleEvaluator:
+    def __init__(
+        self, rules: list[AlertRule], query: Query, incidents: IncidentService, clock: Clock, *, every: float
+    ) -> None:
+        self.rules = [RuleAlerts(rule) for rule in rules]
+        self.query = query
+        self.incidents = incidents
+        self.clock = clock
+        self.every = every
+        self.stats = EvaluationStats()
+        self.errors: dict[str, str] = {}  # rule name → last evaluation error
+
+    async def run(self) -> None:
+        while True:
+            started = self.clock.monotonic()
+            await self.evaluate_once()
+            await self.clock.sleep(max(0.0, self.every - (self.clock.monotonic() - started)))
+
+    async def evaluate_once(self) -> list[Transition]:
+        now = self.clock.now().timestamp()
+        started = self.clock.monotonic()
+        transitions: list[Transition] = []
+        for i, alerts in enumerate(self.rules):
+            try:
+                samples = await self.query(alerts.rule, now)
+            except Exception as err:  # one broken rule must not stop the others
+                self.stats.failures += 1
+                self.errors[alerts.rule.name] = str(err).splitlines()[0] if str(err) else type(err).__name__
+                continue
+            self.errors.pop(alerts.rule.name, None)
+            changed = alerts.update(samples, now)
+            for transition in changed:
+                await self._incident(alerts, transition)
+            transitions += changed
+            if i % 200 == 199:
+                await asyncio.sleep(0)
+        self.stats.cycles += 1
+        self.stats.last_seconds = self.clock.monotonic() - started
+        return transitions
+
+    def alerts(self) -> list[Alert]:
+        return [alert for rule in self.rules for alert in rule.active.values()]
+
+    async def _incident(self, alerts: RuleAlerts, transition: Transition) -> None:
+        rule, alert = alerts.rule, transition.alert
+        key = alerts.group_key(alert)
+        shown = ", ".join(
+            f"{k}={v}" for k, v in sorted(alert.labels.items()) if k not in ("alertname", "severity")
+        )
+        summary = alert.annotations.get("summary") or alert.annotations.get("description")
+        if transition.to is AlertState.FIRING:
+            trigger = f"{rule.name} firing{f' ({shown})' if shown else ''}: value {alert.value:g}"
+            if rule.runbook:
+                trigger += f"; runbook: {rule.runbook}"
+            opened = await self.incidents.open(
+                key=key,
+                title=summary or rule.name,
+                severity=rule.severity,
+                service=alert.labels.get("service") or alert.labels.get("job") or "alerts",
+                check_id=None,
+                reason=summary or f"{rule.expr} = {alert.value:g}",
+                channels=rule.notify,
+                trigger=trigger,
+            )
+            if opened is None:
+                await self.incidents.note_key(key, EventKind.NOTE, f"also {trigger}")
+            return
+        still_firing = [
+            a for a in alerts.active.values() if a.state is AlertState.FIRING and alerts.group_key(a) == key
+        ]
+        text = f"{rule.name} resolved{f' ({shown})' if shown else ''}"
+        if still_firing:
+            await self.incidents.note_key(key, EventKind.NOTE, text)
+        else:
+            await self.incidents.recover(key, text)
