@@ -1,5 +1,6 @@
 # Two commands to start: `make demo` and `make test`. Both create .venv when it is missing;
-# `make test` also starts the local servers and installs Debian's chromium for the browser test.
+# `make test` also starts the local servers and installs Debian's chromium (browser test) and
+# prometheus, promtool and alertmanager (rule-file and Alertmanager tests).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -21,6 +22,7 @@ demo: $(STAMP)
 services:
 	bash scripts/ensure-services.sh
 	sh scripts/install-browser.sh
+	bash scripts/install-peers.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -34,9 +34,9 @@ def version() -> None:
 
 
 def _register() -> None:
-    from vigil.cli import check, demo, incident, schema, token, up, validate
+    from vigil.cli import check, demo, incident, rules, schema, token, up, validate
 
-    for module in (check, validate, schema, up, demo, token, incident):
+    for module in (check, validate, schema, up, demo, token, incident, rules):
         module.register(app)
 
 

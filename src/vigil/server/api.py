@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
+from vigil.alerting.alertmanager import AmPayload, receive
 from vigil.engine.board import CheckState
 from vigil.errors import NotFoundError
 from vigil.incidents.severity import IncidentStatus, Severity
@@ -101,6 +102,11 @@ async def resolve(
 ) -> dict[str, Any]:
     note = body.note if body else None
     return (await runtime_of(request).incidents.resolve(incident_id, who.name, note)).as_dict()
+
+
+@router.post("/alertmanager", summary="Alertmanager webhook receiver (payload version 4)")
+async def alertmanager(request: Request, payload: AmPayload, who: Responder) -> dict[str, list[int]]:
+    return await receive(payload, runtime_of(request).incidents)
 
 
 @router.post("/incidents/{incident_id}/notes", status_code=201, summary="Add a note to the timeline")

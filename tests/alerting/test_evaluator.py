@@ -1,0 +1,82 @@
+"""Rule evaluation driving incidents: one incident per alert group, timeline lines per alert."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from vigil.alerting.evaluator import RuleEvaluator
+from vigil.config.alerts import AlertRule
+from vigil.config.load import parse_stack
+from vigil.engine.clock import FakeClock
+from vigil.incidents.service import IncidentService
+from vigil.incidents.severity import IncidentStatus, Severity
+from vigil.store.database import open_database
+
+STACK = """
+notify:
+  channels: {log: {log: true}}
+  default: [log]
+alerts:
+  - name: HighErrorRate
+    expr: errors > 0.05
+    for: 30s
+    severity: P1
+    annotations: {summary: "Error rate {{ $value | humanizePercentage }}"}
+    runbook: runbooks/production.md#issue-502-bad-gateway
+"""
+
+
+async def test_a_firing_rule_opens_one_incident_for_its_group_and_resolves_it(tmp_path: Path) -> None:
+    clock = FakeClock()
+    engine = await open_database(f"sqlite:///{tmp_path}/v.db")
+    stack = parse_stack("t.yaml", STACK, {})
+    incidents = IncidentService(engine, stack.model, clock)
+    current: list[tuple[Mapping[str, str], float]] = []
+
+    async def query(rule: AlertRule, at: float) -> list[tuple[Mapping[str, str], float]]:
+        return list(current)
+
+    evaluator = RuleEvaluator(stack.model.alerts, query, incidents, clock, every=15)
+    current[:] = [({"path": "/a"}, 0.08), ({"path": "/b"}, 0.2)]
+    await evaluator.evaluate_once()
+    assert await incidents.list() == []
+    await clock.advance(30)
+    await evaluator.evaluate_once()
+    [incident] = await incidents.list()
+    assert (incident.severity, incident.status) == (Severity.P1, IncidentStatus.TRIGGERED)
+    assert incident.title == "Error rate 8%"
+    timeline = [e.text for e in await incidents.timeline(incident.id)]
+    assert timeline[0] == (
+        "HighErrorRate firing (path=/a): value 0.08; runbook: runbooks/production.md#issue-502-bad-gateway"
+    )
+    assert timeline[1].startswith("also HighErrorRate firing (path=/b)")
+
+    current[:] = [({"path": "/b"}, 0.2)]
+    await clock.advance(15)
+    await evaluator.evaluate_once()
+    assert (await incidents.get(incident.id)).status is IncidentStatus.TRIGGERED
+    current[:] = []
+    await clock.advance(15)
+    await evaluator.evaluate_once()
+    assert (await incidents.get(incident.id)).status is IncidentStatus.RESOLVED
+    assert len(await incidents.list()) == 1
+    await engine.dispose()
+
+
+async def test_a_rule_that_fails_to_evaluate_is_reported_and_does_not_stop_the_others(tmp_path: Path) -> None:
+    clock = FakeClock()
+    engine = await open_database(f"sqlite:///{tmp_path}/v.db")
+    rules = [AlertRule(name="Broken", expr="x"), AlertRule(name="Fine", expr="y")]
+    incidents = IncidentService(engine, parse_stack("t.yaml", "services: {}", {}).model, clock)
+
+    async def query(rule: AlertRule, at: float) -> list[tuple[Mapping[str, str], float]]:
+        if rule.name == "Broken":
+            raise ValueError("division by zero in a rule")
+        return [({}, 1.0)]
+
+    evaluator = RuleEvaluator(rules, query, incidents, clock, every=15)
+    await evaluator.evaluate_once()
+    assert evaluator.errors == {"Broken": "division by zero in a rule"}
+    assert [i.title for i in await incidents.list()] == ["Fine"]
+    await engine.dispose()
