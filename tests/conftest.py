@@ -47,3 +47,21 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     opened = await open_database(url)
     yield opened
     await opened.dispose()
+
+
+@pytest.fixture
+async def silent_port() -> AsyncIterator[int]:
+    """A server that accepts connections and never says a word."""
+    import asyncio
+
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    yield int(server.sockets[0].getsockname()[1])
+    for writer in held:
+        writer.close()
+    server.close()
+    await server.wait_closed()

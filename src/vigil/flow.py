@@ -1,6 +1,6 @@
 """The flow, assembled in one place: what happens to every check result, in order.
 
-    result ─► status board ─► own metrics ─► failure count → incident → outbox ─► result store
+    result ─► status board ─► own metrics ─► series store ─► failure count → incident → outbox ─► result store
 
 Each stage is a small callable taking the frozen ``Result``. The failure stage comes before
 the store so that a page never waits behind a write of history. A stage that fails is logged
@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from vigil.alerting.check_failures import CheckFailures
 from vigil.engine.board import StatusBoard
+from vigil.metrics.samples import result_samples
+from vigil.metrics.store import SeriesStore
 from vigil.probes.base import Result
 from vigil.server.metrics import VigilMetrics
 from vigil.store.results import ResultWriter
@@ -41,6 +43,7 @@ def build_result_flow(
     failures: CheckFailures,
     writer: ResultWriter,
     kinds: dict[str, str],
+    series: SeriesStore,
 ) -> ResultFlow:
     async def record(result: Result) -> None:
         board.record(result)
@@ -48,10 +51,14 @@ def build_result_flow(
     async def count(result: Result) -> None:
         metrics.observe(result, kinds.get(result.check_id, "unknown"))
 
+    async def sample(result: Result) -> None:
+        series.append_many(result_samples(result, kinds.get(result.check_id, "unknown")))
+
     return ResultFlow(
         (
             ("board", record),
             ("metrics", count),
+            ("series", sample),
             ("incidents", failures.handle),
             ("store", writer.accept),
         )

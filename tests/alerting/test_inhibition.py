@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -50,7 +52,15 @@ def test_the_root_cause_is_the_deepest_failing_dependency(
     assert graph.root_cause(service, failing.__contains__) == root
 
 
-async def test_a_database_outage_pages_once_and_lists_its_symptoms(tmp_path: Path) -> None:
+class Alerting(NamedTuple):
+    clock: FakeClock
+    incidents: IncidentService
+    failures: CheckFailures
+
+
+@pytest.fixture
+async def alerting(tmp_path: Path) -> AsyncIterator[Alerting]:
+    """Check failures for STACK, wired to incidents and the dependency graph, on a fresh store."""
     clock = FakeClock()
     engine = await open_database(f"sqlite:///{tmp_path}/v.db")
     stack = parse_stack("t.yaml", STACK, {})
@@ -58,6 +68,12 @@ async def test_a_database_outage_pages_once_and_lists_its_symptoms(tmp_path: Pat
     graph = DependencyGraph({n: s.depends_on for n, s in stack.model.services.items()})
     failures = CheckFailures(engine, stack.specs(), incidents, graph)
     await failures.load()
+    yield Alerting(clock, incidents, failures)
+    await engine.dispose()
+
+
+async def test_a_database_outage_pages_once_and_lists_its_symptoms(alerting: Alerting) -> None:
+    clock, incidents, failures = alerting
 
     def result(check_id: str, ok: bool) -> Result:
         return Result(check_id, ok, 1.0, clock.now(), None if ok else "connection refused")
@@ -80,19 +96,11 @@ async def test_a_database_outage_pages_once_and_lists_its_symptoms(tmp_path: Pat
     [resolved] = await incidents.list()
     assert resolved.status is IncidentStatus.RESOLVED
     assert len(await incidents.list()) == 1
-    await engine.dispose()
 
 
-async def test_a_dependent_failing_on_its_own_still_pages(tmp_path: Path) -> None:
-    clock = FakeClock()
-    engine = await open_database(f"sqlite:///{tmp_path}/v.db")
-    stack = parse_stack("t.yaml", STACK, {})
-    incidents = IncidentService(engine, stack.model, clock)
-    graph = DependencyGraph({n: s.depends_on for n, s in stack.model.services.items()})
-    failures = CheckFailures(engine, stack.specs(), incidents, graph)
-    await failures.load()
+async def test_a_dependent_failing_on_its_own_still_pages(alerting: Alerting) -> None:
+    clock, incidents, failures = alerting
     for _ in range(2):
         await failures.handle(Result("postgres.ping", True, 1.0, clock.now()))
         await failures.handle(Result("api.health", False, 1.0, clock.now(), "status 500, expected 200"))
     assert [i.check for i in await incidents.list()] == ["api.health"]
-    await engine.dispose()

@@ -42,7 +42,9 @@ def test_an_exported_rule_file_passes_promtool_and_imports_back_unchanged(tmp_pa
     rules = parse_stack("vigil.yaml", STACK, {}).model.alerts
     exported = tmp_path / "vigil.rules.yml"
     exported.write_text(export_rules(rules, interval=15))
-    check = subprocess.run([promtool(), "check", "rules", str(exported)], capture_output=True, text=True, check=False)
+    check = subprocess.run(
+        [promtool(), "check", "rules", str(exported)], capture_output=True, text=True, check=False
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "SUCCESS: 3 rules found" in check.stdout
     imported, skipped = import_rules(str(exported), exported.read_text())
@@ -66,7 +68,12 @@ groups:
 """
     [rule], skipped = import_rules("app.rules.yml", text)
     assert skipped == ["groups[0].rules[0]: recording rule 'job:errors:rate5m' skipped"]
-    assert (rule.name, str(rule.severity), rule.runbook, rule.labels) == ("Down", "P1", "https://runbooks/down", {})
+    assert (rule.name, str(rule.severity), rule.runbook, rule.labels) == (
+        "Down",
+        "P1",
+        "https://runbooks/down",
+        {},
+    )
 
 
 @pytest.mark.parametrize(
@@ -74,7 +81,10 @@ groups:
     [
         ("groups: [\n", "invalid YAML"),
         ("rules: []\n", "top-level groups: list"),
-        ("groups:\n  - name: a\n    rules:\n      - alert: x\n        expr: up\n        for: soon\n", "not a duration"),
+        (
+            "groups:\n  - name: a\n    rules:\n      - alert: x\n        expr: up\n        for: soon\n",
+            "not a duration",
+        ),
     ],
 )
 def test_a_broken_rule_file_is_a_clear_error(text: str, message: str) -> None:

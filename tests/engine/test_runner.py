@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -24,21 +23,6 @@ async def runner() -> AsyncIterator[CheckRunner]:
     probes = ProbeSet()
     yield CheckRunner(probes)
     await probes.aclose()
-
-
-@pytest.fixture
-async def silent_port() -> AsyncIterator[int]:
-    """A server that accepts connections and never answers."""
-    held: list[asyncio.StreamWriter] = []
-
-    async def hold(_r: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(writer)
-
-    server = await asyncio.start_server(hold, "127.0.0.1", 0)
-    yield server.sockets[0].getsockname()[1]
-    for writer in held:
-        writer.close()
-    server.close()
 
 
 async def test_a_passing_check_takes_one_attempt(runner: CheckRunner) -> None:

@@ -138,3 +138,57 @@ async def test_listing_puts_open_incidents_first_and_filters(
     assert [i.id for i in await incidents.list(status=[IncidentStatus.RESOLVED])] == [second.id]
     assert [i.id for i in await incidents.list(severity=Severity.P1)] == [first.id]
     assert await incidents.open_count() == 1
+
+
+async def test_a_silenced_check_opens_a_visible_incident_that_pages_no_one(
+    stack: Stack, clock: FakeClock, engine: AsyncEngine
+) -> None:
+    from vigil.alerting.quiet import QuietRules
+    from vigil.config.maintenance import MaintenanceSettings
+
+    quiet = QuietRules(engine, MaintenanceSettings(), clock)
+    silence = await quiet.silences.create(
+        ["service=api"], comment="deploy", created_by="alice", duration=3600
+    )
+    incidents = IncidentService(engine, stack.model, clock, quiet=quiet)
+    incident = await incidents.open_for_check(stack.specs()[0], failing(clock), 3)
+    assert incident is not None
+    assert incident.channels == []
+    timeline = [(e.kind, e.text) for e in await incidents.timeline(incident.id)]
+    assert timeline[1][0] is EventKind.SUPPRESSED
+    assert timeline[1][1].startswith(f"not paged: silenced by #{silence.id} (deploy")
+    await incidents.recover_check("api.health", passing(clock))
+    assert await outbox(engine) == []
+
+
+async def test_a_maintenance_window_keeps_matching_checks_from_paging_and_others_page(
+    stack: Stack, clock: FakeClock, engine: AsyncEngine
+) -> None:
+    from vigil.alerting.quiet import QuietRules
+    from vigil.config.maintenance import MaintenanceSettings
+
+    # FakeClock starts on Thursday 2026-01-01 00:00 UTC: a daily midnight window is on.
+    settings = MaintenanceSettings.model_validate(
+        {
+            "windows": [
+                {
+                    "name": "nightly",
+                    "cron": "0 0 * * *",
+                    "duration": "2h",
+                    "timezone": "UTC",
+                    "matchers": {"check": "api.health"},
+                }
+            ]
+        }
+    )
+    quiet = QuietRules(engine, settings, clock)
+    incidents = IncidentService(engine, stack.model, clock, quiet=quiet)
+    await clock.advance(600)
+    silent = await incidents.open_for_check(stack.specs()[0], failing(clock, "api.health"), 3)
+    paged = await incidents.open_for_check(stack.specs()[2], failing(clock, "api.manual"), 1)
+    assert silent and paged
+    assert silent.channels == []
+    assert paged.channels == ["log"]
+    texts = [e.text for e in await incidents.timeline(silent.id)]
+    assert texts[1] == "not paged: maintenance window nightly (until 02:00 UTC)"
+    assert [channel for channel, _, _ in await outbox(engine)] == ["log"]

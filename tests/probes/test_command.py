@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +12,10 @@ import psutil
 import pytest
 from pydantic import ValidationError
 
-from vigil.engine.runner import CheckRunner, CheckSpec, ProbeSet
+from vigil.engine.runner import CheckRunner, CheckSpec
 from vigil.probes import command
 from vigil.probes.base import Result
 from vigil.probes.command import OUTPUT_LIMIT, CommandCheck
-
-
-@pytest.fixture
-async def runner() -> AsyncIterator[CheckRunner]:
-    probes = ProbeSet()
-    yield CheckRunner(probes)
-    await probes.aclose()
 
 
 async def run(runner: CheckRunner, **fields: Any) -> Result:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import ssl
 import subprocess
 import time
@@ -16,7 +15,7 @@ import pytest
 from aiohttp import web
 from pydantic import ValidationError
 
-from vigil.engine.runner import CheckRunner, CheckSpec, ProbeSet
+from vigil.engine.runner import CheckRunner, CheckSpec
 from vigil.errors import ProbeError
 from vigil.probes.base import Result
 from vigil.probes.http import BODY_LIMIT, HttpCheck, HttpProbe
@@ -109,22 +108,6 @@ async def base(seen: list[web.Request]) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def silent_port() -> AsyncIterator[int]:
-    """A server that accepts connections and never says a word."""
-    held: list[asyncio.StreamWriter] = []
-
-    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(writer)
-
-    server = await asyncio.start_server(hold, "127.0.0.1", 0)
-    yield int(server.sockets[0].getsockname()[1])
-    for writer in held:
-        writer.close()
-    server.close()
-    await server.wait_closed()
-
-
-@pytest.fixture
 async def raw_server() -> AsyncIterator[Callable[[bytes], Awaitable[int]]]:
     """Starts servers that read a request, answer with the given bytes as they are, and hang up."""
     servers: list[asyncio.Server] = []
@@ -145,14 +128,6 @@ async def raw_server() -> AsyncIterator[Callable[[bytes], Awaitable[int]]]:
         await server.wait_closed()
 
 
-@pytest.fixture
-def closed_port() -> int:
-    """A port nothing listens on: bound to learn a free number, then let go."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def self_signed(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
     """A server-side TLS context with a fresh certificate that no client trusts."""
@@ -169,13 +144,6 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     return context
-
-
-@pytest.fixture
-async def runner() -> AsyncIterator[CheckRunner]:
-    probes = ProbeSet()
-    yield CheckRunner(probes)
-    await probes.aclose()
 
 
 @pytest.fixture

@@ -1,33 +1,26 @@
-"""The ``redis`` probe against real servers: the shared one, scratch ones that demand a password
-or get stopped and restarted, a closed port and a socket that accepts but never answers."""
+"""The ``redis`` probe against real servers: the shared one and scratch ones that demand a password
+or get stopped and restarted (a closed port and a silent socket are in ``test_databases``)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis.asyncio
 
-from vigil.engine.runner import CheckRunner, CheckSpec, ProbeSet
+from tests.conftest import free_port
+from tests.probes import conftest
 from vigil.probes.base import Observation
-from vigil.probes.redis import RedisCheck, RedisProbe
+from vigil.probes.redis import KIND, RedisProbe
 
-SHARED = "redis://127.0.0.1:6379/0"
 PASSWORD = "correct-horse-battery"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ScratchRedis:
@@ -74,45 +67,28 @@ class ScratchRedis:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def password_redis() -> Iterator[ScratchRedis]:
-    server = ScratchRedis(PASSWORD)
+def running(server: ScratchRedis) -> Iterator[ScratchRedis]:
+    """``server``, started, and removed once the test (or module) is done with it."""
     try:
         server.start()
         yield server
     finally:
         server.remove()
+
+
+@pytest.fixture(scope="module")
+def password_redis() -> Iterator[ScratchRedis]:
+    yield from running(ScratchRedis(PASSWORD))
 
 
 @pytest.fixture
 def stoppable_redis() -> Iterator[ScratchRedis]:
-    server = ScratchRedis()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.remove()
-
-
-@pytest.fixture
-async def silent_port() -> AsyncIterator[int]:
-    """A port that accepts connections and never says a word."""
-
-    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()  # until the client gives up and closes
-        writer.close()
-
-    server = await asyncio.start_server(hold, "127.0.0.1", 0)
-    yield server.sockets[0].getsockname()[1]
-    server.close()
-    await server.wait_closed()
+    yield from running(ScratchRedis())
 
 
 async def observe(probe: RedisProbe | None = None, **fields: Any) -> Observation:
-    """One observation of a check built the way the stack file builds it."""
-    fields.setdefault("redis", SHARED)
-    probe = probe or RedisProbe()
-    return await probe.observe(RedisCheck.model_validate(fields))
+    """One observation of a check built the way the stack file builds it, on the shared server by default."""
+    return await conftest.observe(KIND, probe, **fields)
 
 
 async def test_a_healthy_server_passes_with_the_ping_time() -> None:
@@ -210,14 +186,6 @@ async def test_a_database_the_server_does_not_have_fails_with_its_error(password
     assert observation.reason == "redis error: DB index is out of range"
 
 
-async def test_a_closed_port_fails_as_connection_refused_with_the_address() -> None:
-    port = free_port()
-
-    observation = await observe(redis=f"redis://:pw-123@127.0.0.1:{port}/0")
-
-    assert observation.reason == f"connection refused (127.0.0.1:{port})"
-
-
 async def test_a_stopped_server_is_seen_and_a_restarted_one_recovers(stoppable_redis: ScratchRedis) -> None:
     probe = RedisProbe()
     try:
@@ -232,20 +200,6 @@ async def test_a_stopped_server_is_seen_and_a_restarted_one_recovers(stoppable_r
 
     assert down.reason == f"connection refused (127.0.0.1:{stoppable_redis.port})"
     assert back.ok, back.reason
-
-
-async def test_a_server_that_never_answers_times_out_within_the_check_timeout(silent_port: int) -> None:
-    check = RedisCheck.model_validate(
-        {"redis": f"redis://:pw-123@127.0.0.1:{silent_port}/0", "timeout": "300ms"}
-    )
-    probes = ProbeSet()
-    try:
-        result = await CheckRunner(probes).run(CheckSpec("cache", "ping", check))
-    finally:
-        await probes.aclose()
-
-    assert result.reason == "timed out after 300ms"
-    assert result.duration_ms < 1000
 
 
 async def test_a_malformed_url_is_refused_with_the_schemes_accepted() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -12,19 +12,12 @@ import psutil
 import pytest
 from pydantic import ValidationError
 
-from vigil.engine.runner import CheckRunner, CheckSpec, ProbeSet
+from vigil.engine.runner import CheckRunner, CheckSpec
 from vigil.probes import system
 from vigil.probes.base import Result
 from vigil.probes.system import Reading, SystemCheck, SystemProbe
 
 PERCENT = r"\d+\.\d"
-
-
-@pytest.fixture
-async def runner() -> AsyncIterator[CheckRunner]:
-    probes = ProbeSet()
-    yield CheckRunner(probes)
-    await probes.aclose()
 
 
 async def run(runner: CheckRunner, **fields: Any) -> Result:

@@ -6,22 +6,14 @@ import asyncio
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from vigil.engine.runner import CheckRunner, CheckSpec, ProbeSet
+from vigil.engine.runner import CheckRunner, CheckSpec
 from vigil.probes.base import Result
 from vigil.probes.tcp import TcpCheck, parse_address
-
-
-@pytest.fixture
-async def runner() -> AsyncIterator[CheckRunner]:
-    probes = ProbeSet()
-    yield CheckRunner(probes)
-    await probes.aclose()
 
 
 async def run(runner: CheckRunner, **fields: Any) -> Result:
@@ -37,13 +29,6 @@ async def listen(host: str) -> tuple[asyncio.Server, list[bool]]:
         writer.close()
 
     return await asyncio.start_server(accept, host, 0), connections
-
-
-def closed_port() -> int:
-    """A port nothing listens on, on 127.0.0.1 or ::1: bound to learn a free number, then let go."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def has_ipv6_loopback() -> bool:
@@ -122,24 +107,22 @@ async def test_an_ipv6_address_in_brackets_is_connected_to(runner: CheckRunner) 
     assert (result.ok, result.reason) == (True, None)
 
 
-async def test_a_refused_port_says_connection_refused_with_the_target(runner: CheckRunner) -> None:
-    port = closed_port()
+async def test_a_refused_port_says_connection_refused_with_the_target(
+    runner: CheckRunner, closed_port: int
+) -> None:
+    result = await run(runner, tcp=f"127.0.0.1:{closed_port}")
 
-    result = await run(runner, tcp=f"127.0.0.1:{port}")
-
-    assert (result.ok, result.reason) == (False, f"127.0.0.1:{port}: connection refused")
+    assert (result.ok, result.reason) == (False, f"127.0.0.1:{closed_port}: connection refused")
 
 
 async def test_a_name_with_several_addresses_still_says_why_each_failed_in_plain_words(
-    runner: CheckRunner,
+    runner: CheckRunner, closed_port: int
 ) -> None:
-    port = closed_port()
-
-    result = await run(runner, tcp=f"localhost:{port}")
+    result = await run(runner, tcp=f"localhost:{closed_port}")
 
     assert not result.ok
     assert result.reason is not None
-    assert result.reason.startswith(f"localhost:{port}: ")
+    assert result.reason.startswith(f"localhost:{closed_port}: ")
     assert "connection refused" in result.reason
     assert "Multiple exceptions" not in result.reason
 

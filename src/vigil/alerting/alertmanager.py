@@ -70,6 +70,7 @@ async def receive(payload: AmPayload, incidents: IncidentService) -> dict[str, l
                 check_id=None,
                 reason=summary or name,
                 channels=None,
+                labels=alert.labels,
                 trigger=f"{name} firing in Alertmanager ({shown}) since {alert.startsAt.isoformat()}",
             )
             if incident is not None:

@@ -94,6 +94,7 @@ class RuleEvaluator:
                 reason=summary or f"{rule.expr} = {alert.value:g}",
                 channels=rule.notify,
                 trigger=trigger,
+                labels=alert.labels,
             )
             if opened is None:
                 await self.incidents.note_key(key, EventKind.NOTE, f"also {trigger}")

@@ -44,17 +44,27 @@ def _humanize(value: float) -> str:
 
 
 def _duration(value: float) -> str:
+    # Prometheus' humanizeDuration: whole units above a minute, 4 significant digits below.
     if math.isnan(value) or math.isinf(value):
         return f"{value:.4g}"
+    if value == 0:
+        return "0s"
     if abs(value) < 1:
-        return f"{value * 1000:.4g}ms" if value else "0s"
-    sign, value = ("-" if value < 0 else ""), abs(value)
-    days, rest = divmod(int(value), 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    parts = [f"{n}{u}" for n, u in ((days, "d"), (hours, "h"), (minutes, "m")) if n]
-    parts.append(f"{seconds}s")
-    return sign + " ".join(parts)
+        prefix = ""
+        for unit in ("m", "u", "n", "p", "f", "a"):
+            if abs(value) >= 1:
+                break
+            prefix, value = unit, value * 1000
+        return f"{value:.4g}{prefix}s"
+    sign, whole = ("-" if value < 0 else ""), int(abs(value))
+    days, hours, minutes, seconds = whole // 86400, whole // 3600 % 24, whole // 60 % 60, whole % 60
+    if days:
+        return f"{sign}{days}d {hours}h {minutes}m {seconds}s"
+    if hours:
+        return f"{sign}{hours}h {minutes}m {seconds}s"
+    if minutes:
+        return f"{sign}{minutes}m {seconds}s"
+    return f"{sign}{abs(value):.4g}s"
 
 
 FUNCTIONS: dict[str, Callable[[float], str]] = {

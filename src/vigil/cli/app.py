@@ -34,9 +34,9 @@ def version() -> None:
 
 
 def _register() -> None:
-    from vigil.cli import check, demo, incident, rules, schema, token, up, validate
+    from vigil.cli import check, demo, incident, maintenance, rules, schema, silence, token, up, validate
 
-    for module in (check, validate, schema, up, demo, token, incident, rules):
+    for module in (check, validate, schema, up, demo, token, incident, rules, silence, maintenance):
         module.register(app)
 
 

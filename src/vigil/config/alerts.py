@@ -24,6 +24,8 @@ LABEL_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class AlertRule(StrictModel):
+    """One alerting rule; its ``notify`` channels are checked against ``notify.channels``."""
+
     name: str = Field(pattern=ALERT_NAME, description="The alert's name (Prometheus: alert).")
     expr: str = Field(min_length=1, description="A PromQL expression; every sample it returns is an alert.")
     for_: Duration = Field(0.0, alias="for", description="How long it must hold before it fires.")

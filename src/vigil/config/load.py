@@ -59,11 +59,70 @@ def parse_stack(name: str, text: str, environ: Mapping[str, str] | None = None) 
         # A value already reported (an unset ${VAR}) is not reported again as invalid.
         known = {fault.path for fault in faults}
         faults += [f for e in err.errors(include_url=False) if (f := _fault(source, e)).path not in known]
-        raise ConfigError(faults + _graph_faults(source)) from None
-    faults += _graph_faults(source)
+        raise ConfigError(faults + _graph_faults(source) + _rule_faults(source)) from None
+    faults += _graph_faults(source) + _rule_faults(source)
     if faults:
         raise ConfigError(faults)
     return Stack(name, model, source.redactor)
+
+
+def _rule_faults(source: Source) -> list[ConfigFault]:
+    """Alert expressions that do not parse or use what the evaluator does not support, templates
+    outside the supported subset, duplicate names; read from the raw data so that they are
+    reported together with every other fault of the file."""
+    from vigil.alerting.template import TemplateError, check
+    from vigil.metrics.promql import PromQLError, compile_expr
+
+    data: dict[str, Any] = source.data if isinstance(source.data, dict) else {}
+    raw_rules = data.get("alerts")
+    rules: list[Any] = raw_rules if isinstance(raw_rules, list) else []
+    remote = bool(data.get("prometheus"))
+    raw_notify = data.get("notify")
+    notify: dict[str, Any] = raw_notify if isinstance(raw_notify, dict) else {}
+    raw_channels = notify.get("channels")
+    channels = list(raw_channels) if isinstance(raw_channels, dict) else []
+    faults: list[ConfigFault] = []
+    names: dict[str, int] = {}
+    for i, rule in enumerate(rules):
+        if not isinstance(rule, dict):
+            continue
+        name = rule.get("name")
+        if isinstance(name, str):
+            if name in names:
+                faults.append(
+                    source.fault(
+                        ("alerts", i, "name"), f"alert {name!r} is defined twice (also alerts[{names[name]}])"
+                    )
+                )
+            names.setdefault(name, i)
+        expr = rule.get("expr")
+        if isinstance(expr, str) and expr.strip() and not remote:
+            try:
+                if compile_expr(expr).returns_scalar:
+                    faults.append(
+                        source.fault(
+                            ("alerts", i, "expr"), "an alert expression must return a vector, not a scalar"
+                        )
+                    )
+            except PromQLError as err:
+                faults.append(source.fault(("alerts", i, "expr"), str(err)))
+        listed = rule.get("notify")
+        for channel in listed if isinstance(listed, list) else []:
+            if channel not in channels:
+                faults.append(
+                    source.fault(
+                        ("alerts", i, "notify"),
+                        f"unknown channel {channel!r}; channels are: {', '.join(channels) or 'none'}",
+                    )
+                )
+        annotations = rule.get("annotations")
+        for key, template in annotations.items() if isinstance(annotations, dict) else []:
+            if isinstance(template, str):
+                try:
+                    check(template)
+                except TemplateError as err:
+                    faults.append(source.fault(("alerts", i, "annotations", key), str(err)))
+    return faults
 
 
 def _fault(source: Source, error: Any) -> ConfigFault:

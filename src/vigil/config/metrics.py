@@ -24,9 +24,9 @@ DEFAULT_TIMEOUT = 10.0
 
 class ServiceMetrics(StrictModel):
     url: str = Field(description="The /metrics URL, in Prometheus text format or OpenMetrics.")
-    every: Duration = Field(15.0, description="Interval between scrapes, e.g. 15s.")
+    every: Duration = Field(default=15.0, description="Interval between scrapes, e.g. 15s.")
     timeout: Duration | None = Field(
-        None, description="Longest a scrape may take; default 10s, or `every` if that is shorter."
+        default=None, description="Longest a scrape may take; default 10s, or `every` if that is shorter."
     )
     headers: dict[str, str] = Field(
         default_factory=dict, description="Request headers, e.g. Authorization: Bearer ${TOKEN}."
@@ -37,8 +37,8 @@ class ServiceMetrics(StrictModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _bare_url(cls, value: Any) -> Any:
-        return {"url": value} if isinstance(value, str) else value
+    def _from_bare_url(cls, value: Any) -> Any:
+        return _bare_url(value)
 
     @field_validator("url")
     @classmethod

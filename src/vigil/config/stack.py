@@ -15,6 +15,8 @@ from pydantic import Discriminator, Field, Tag
 from vigil.config.alerts import AlertRule
 from vigil.config.check import NAME_PATTERN, CheckBase, StrictModel
 from vigil.config.durations import Duration
+from vigil.config.maintenance import MaintenanceSettings
+from vigil.config.metrics import MetricsEndpoint
 from vigil.config.notify import NotifySettings
 from vigil.incidents.severity import DEFAULT_RESPONSE_SECONDS, Severity
 from vigil.probes.registry import KINDS
@@ -65,6 +67,10 @@ class CheckSpec:
 class Service(StrictModel):
     description: str | None = None
     depends_on: list[str] = Field(default_factory=list, description="Services this one needs to work.")
+    metrics: MetricsEndpoint | None = Field(
+        None,
+        description="The service's Prometheus /metrics: a URL, or {url, every, timeout, headers, labels}.",
+    )
     checks: dict[Annotated[str, Field(pattern=NAME_PATTERN)], Check] = Field(default_factory=dict)
 
 
@@ -107,6 +113,14 @@ class StackFile(StrictModel):
     )
     server: ServerSettings = Field(default_factory=ServerSettings)  # type: ignore[arg-type]
     alerts: list[AlertRule] = Field(default_factory=list, description="Alert rules over metrics.")
+    maintenance: MaintenanceSettings = Field(
+        default_factory=MaintenanceSettings,
+        description="Maintenance windows: while one is on, matching alerts page no one.",
+    )
+    prometheus: str | None = Field(
+        default=None,
+        description="Evaluate alert rules in this Prometheus (its URL) instead of Vigil's own evaluator.",
+    )
 
     def response_seconds(self, severity: Severity) -> float:
         target = self.severities.get(severity)

@@ -23,6 +23,7 @@ services:
   api:
     description: The backend's liveness endpoint; unhealthy, degraded and slow answers all fail it.
     depends_on: [postgres, cache]
+    metrics: {{url: {metrics}, every: 2s}}
     checks:
       health:
         http: {health}
@@ -56,6 +57,21 @@ services:
         every: 2s
         expect: {{status: [200, 503], json: ["checks.cache.status == healthy"]}}
         alert: {{after: 2, severity: P2}}
+# Rules over the target's own /metrics, in PromQL, evaluated by Vigil itself.
+alerts:
+  - name: HighErrorRate
+    expr: sum(rate(http_requests_total{{status=~"5.."}}[30s])) / sum(rate(http_requests_total[30s])) > 0.05
+    for: 6s
+    severity: P1
+    labels: {{service: api}}
+    annotations: {{summary: "Error rate {{{{ $value | humanizePercentage }}}}"}}
+  - name: SlowP95
+    expr: histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[30s]))) > 1
+    for: 6s
+    severity: P2
+    labels: {{service: api}}
+    annotations: {{summary: "p95 latency {{{{ $value | humanizeDuration }}}}"}}
+engine: {{evaluate_every: 2s}}
 notify:
   channels:
     {log_channel}: {{log: true}}
@@ -76,6 +92,7 @@ def demo_stack_yaml(target_url: str, webhook_url: str | None = None) -> str:
     return _TEMPLATE.format(
         shown=base,
         health=_scalar(f"{base}/health"),
+        metrics=_scalar(f"{base}/metrics"),
         ready=_scalar(f"{base}/health/ready"),
         log_channel=DEMO_LOG_CHANNEL,
         webhook_line=webhook_line,

@@ -18,6 +18,7 @@ class EventKind(StrEnum):
     RECOVERED = "recovered"
     NOTE = "note"
     SYMPTOM = "symptom"
+    SUPPRESSED = "suppressed"
     NOTIFIED = "notified"
     NOTIFY_FAILED = "notify_failed"
 

@@ -7,9 +7,9 @@ that even when two Vigil instances race, so a check that stays down never opens 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +28,12 @@ from vigil.store.tables import IncidentEventRow, IncidentRow
 OPEN = (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED)
 
 
+class Quiet(Protocol):
+    """Why an alert with these labels should page no one now (a silence, a maintenance window)."""
+
+    def reason(self, labels: Mapping[str, str], now: datetime) -> Awaitable[str | None]: ...
+
+
 def check_key(check_id: str) -> str:
     return f"check:{check_id}"
 
@@ -41,12 +47,14 @@ class IncidentService:
         *,
         dashboard_url: str = "",
         on_enqueued: Callable[[], None] | None = None,
+        quiet: Quiet | None = None,
     ) -> None:
         self.engine = engine
         self.stack = stack
         self.clock = clock
         self.dashboard_url = dashboard_url.rstrip("/")
         self.on_enqueued = on_enqueued or (lambda: None)
+        self.quiet = quiet
         self.expire_after = {name: c.expire_after for name, c in stack.notify.channels.items()}
 
     # --- changes -------------------------------------------------------------------------
@@ -64,6 +72,7 @@ class IncidentService:
             check_id=spec.id,
             reason=result.reason,
             channels=policy.notify,
+            labels={"service": spec.service, "check": spec.id, "alertname": spec.id},
             trigger=f"{spec.id} failed {failures} time{'s' if failures != 1 else ''} in a row: {result.reason}",
         )
 
@@ -78,10 +87,17 @@ class IncidentService:
         reason: str | None,
         channels: list[str] | None,
         trigger: str,
+        labels: Mapping[str, str] | None = None,
     ) -> Incident | None:
-        """Open the incident for ``key`` unless one is open; returns it, or None when it was open."""
+        """Open the incident for ``key`` unless one is open; returns it, or None when it was open.
+        A silence or maintenance window matching its labels keeps it from paging anyone — then
+        or when it is acknowledged or resolved."""
         now = self.clock.now()
         paged = list(channels if channels is not None else self.stack.notify.default)
+        shown = {**(labels or {}), "service": service, "severity": str(severity)}
+        quiet = await self.quiet.reason(shown, now) if self.quiet else None
+        if quiet:
+            paged = []
         try:
             async with self.engine.begin() as conn:
                 if await self._open_row(conn, key) is not None:
@@ -105,6 +121,10 @@ class IncidentService:
                     )
                 ).scalar_one()
                 await self._event(conn, incident_id, EventKind.TRIGGERED, trigger, "vigil", now)
+                if quiet:
+                    await self._event(
+                        conn, incident_id, EventKind.SUPPRESSED, f"not paged: {quiet}", "vigil", now
+                    )
                 incident = await self._get(conn, incident_id)
                 await self._page(conn, incident, MessageEvent.TRIGGERED, now)
         except IntegrityError:

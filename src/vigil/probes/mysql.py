@@ -7,20 +7,11 @@ from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 import aiomysql
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from vigil.config.check import CheckBase
 from vigil.errors import ProbeError
 from vigil.probes.base import Observation, ProbeKind
-from vigil.probes.query import (
-    QueryExpect,
-    connect_failure,
-    elapsed_ms,
-    endpoint,
-    first_line,
-    scrub,
-    verdict,
-)
+from vigil.probes.query import QueryCheck, connect_failure, elapsed_ms, endpoint, first_line, scrub, verdict
 
 DEFAULT_PORT = 3306
 SCHEMES = ("mysql", "mariadb")
@@ -28,18 +19,10 @@ SCHEMES = ("mysql", "mariadb")
 _CLIENT_ERRORS = 2000
 
 
-class MysqlCheck(CheckBase):
+class MysqlCheck(QueryCheck):
     kind: ClassVar[str] = "mysql"
 
     mysql: str = Field(description="Connection URL, e.g. mysql://root@127.0.0.1:3306/test (or mariadb://).")
-    query: str | None = Field(None, description="A query to run after SELECT 1; its first value is kept.")
-    expect: QueryExpect = Field(default_factory=QueryExpect)  # type: ignore[arg-type]
-
-    @model_validator(mode="after")
-    def _expect_needs_query(self) -> MysqlCheck:
-        if self.query is None and not self.expect.is_empty:
-            raise ValueError("expect judges the answer of query, but no query is given")
-        return self
 
 
 class MysqlProbe:

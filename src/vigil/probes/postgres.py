@@ -6,11 +6,11 @@ import time
 from typing import Any, ClassVar
 
 import asyncpg
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from vigil.config.check import CheckBase
 from vigil.probes.base import Observation, ProbeKind
 from vigil.probes.query import (
+    QueryCheck,
     QueryExpect,
     connect_failure,
     elapsed_ms,
@@ -25,18 +25,10 @@ __all__ = ["KIND", "PostgresCheck", "PostgresProbe", "QueryExpect"]
 DEFAULT_PORT = 5432
 
 
-class PostgresCheck(CheckBase):
+class PostgresCheck(QueryCheck):
     kind: ClassVar[str] = "postgres"
 
     postgres: str = Field(description="Connection URL, e.g. postgresql://user@host:5432/db.")
-    query: str | None = Field(None, description="A query to run after SELECT 1; its first value is kept.")
-    expect: QueryExpect = Field(default_factory=QueryExpect)  # type: ignore[arg-type]
-
-    @model_validator(mode="after")
-    def _expect_needs_query(self) -> PostgresCheck:
-        if self.query is None and not self.expect.is_empty:
-            raise ValueError("expect judges the answer of query, but no query is given")
-        return self
 
 
 class PostgresProbe:

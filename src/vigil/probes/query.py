@@ -1,5 +1,6 @@
-"""What the SQL probes (``postgres``, ``mysql``) share: judging a query's first value, and
-saying where a connection failed without ever saying the password.
+"""What the SQL probes (``postgres``, ``mysql``) share: the ``query`` and ``expect`` fields,
+judging a query's first value, and saying where a connection failed without ever saying the
+password.
 
 A stack file's expectation comes from YAML (``1``, ``true``, ``"t"``, ``2.5``) while the value
 comes from a driver (``int``, ``Decimal``, ``bool``, MySQL's ``1`` for TRUE, text), so equality
@@ -15,9 +16,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from vigil.config.check import StrictModel, Threshold
+from vigil.config.check import CheckBase, StrictModel, Threshold
 from vigil.config.secrets import MASK, redact_url
 from vigil.probes.base import Observation
 from vigil.probes.describe import describe_error
@@ -37,6 +38,19 @@ class QueryExpect(StrictModel):
     @property
     def is_empty(self) -> bool:
         return not self.wants_value and self.range is None
+
+
+class QueryCheck(CheckBase):
+    """The fields every SQL kind shares; each subclass adds its ``kind`` and its URL field."""
+
+    query: str | None = Field(None, description="A query to run after SELECT 1; its first value is kept.")
+    expect: QueryExpect = Field(default_factory=QueryExpect)  # type: ignore[arg-type]
+
+    @model_validator(mode="after")
+    def _expect_needs_query(self) -> QueryCheck:
+        if self.query is None and not self.expect.is_empty:
+            raise ValueError("expect judges the answer of query, but no query is given")
+        return self
 
 
 _TRUE = frozenset({"t", "true", "y", "yes", "on", "1"})

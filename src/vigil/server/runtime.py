@@ -12,10 +12,15 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.alerting.check_failures import CheckFailures
+from vigil.alerting.evaluator import RuleEvaluator
 from vigil.alerting.inhibition import DependencyGraph
+from vigil.alerting.local import local_query
+from vigil.alerting.quiet import QuietRules
+from vigil.alerting.remote import prometheus_query
 from vigil.config.load import Stack
 from vigil.engine.board import StatusBoard
 from vigil.engine.clock import Clock, SystemClock
@@ -23,6 +28,8 @@ from vigil.engine.runner import CheckRunner, ProbeSet
 from vigil.engine.scheduler import Scheduler
 from vigil.flow import build_result_flow
 from vigil.incidents.service import IncidentService
+from vigil.metrics.scrape import Scraper
+from vigil.metrics.store import SeriesStore
 from vigil.notify.base import OutboxStatus
 from vigil.notify.registry import build_channels
 from vigil.notify.worker import OutboxWorker
@@ -50,14 +57,36 @@ class Runtime:
         self.channels = build_channels(settings.notify)
         self.outbox = OutboxWorker(engine, self.channels, self.clock, on_outcome=self._delivered)
         public = settings.server.public_url or dashboard_url
+        self.quiet = QuietRules(engine, settings.maintenance, self.clock)
         self.incidents = IncidentService(
-            engine, settings, self.clock, dashboard_url=public, on_enqueued=self.outbox.wake
+            engine, settings, self.clock, dashboard_url=public, on_enqueued=self.outbox.wake, quiet=self.quiet
         )
         graph = DependencyGraph({name: s.depends_on for name, s in settings.services.items()})
         self.failures = CheckFailures(engine, self.specs, self.incidents, graph)
         self.probes = ProbeSet()
+        self.series = SeriesStore()
+        self.scraper = Scraper(
+            {name: service.metrics for name, service in settings.services.items() if service.metrics},
+            self.series,
+            clock=self.clock,
+            jitter=settings.engine.jitter,
+        )
+        self.http = httpx.AsyncClient()
+        query = (
+            prometheus_query(settings.prometheus, self.http)
+            if settings.prometheus
+            else local_query(settings.alerts, self.series)
+        )
+        self.rules = RuleEvaluator(
+            settings.alerts, query, self.incidents, self.clock, every=settings.engine.evaluate_every
+        )
         self.flow = build_result_flow(
-            self.board, self.metrics, self.failures, self.writer, {s.id: s.kind for s in self.specs}
+            self.board,
+            self.metrics,
+            self.failures,
+            self.writer,
+            {s.id: s.kind for s in self.specs},
+            self.series,
         )
         self.scheduler = Scheduler(
             self.specs,
@@ -80,6 +109,10 @@ class Runtime:
         self._spawn(self.outbox.run(), "outbox")
         self._spawn(self.writer.run(), "writer")
         self._spawn(self.scheduler.run(), "scheduler")
+        self._spawn(self.scraper.run(), "scraper")
+        if self.rules.rules:
+            self._spawn(self.rules.run(), "rules")
+        self._spawn(self.series.run(self.clock), "series-prune")
         self._spawn(self._gauges(), "gauges")
         self.started = True
 
@@ -91,6 +124,7 @@ class Runtime:
                 await task
         self._tasks.clear()
         await self.probes.aclose()
+        await self.http.aclose()
         for channel in self.channels.values():
             await channel.close()
         self.started = False

@@ -1,0 +1,93 @@
+"""``vigil maintenance start|stop|list``: maintenance windows by hand, and the stack file's schedule.
+
+During a window, matching alerts still open incidents but page no one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vigil.alerting.quiet import QuietRules
+from vigil.cli.options import DbOption, JsonOption
+from vigil.cli.silence import Actor, ConfigOpt, For, emit, run_quiet, seconds
+
+maintenance_app = typer.Typer(help="Start, stop and list maintenance windows.", no_args_is_help=True)
+Name = Annotated[str, typer.Argument(help="The window's name, e.g. db-upgrade.")]
+
+
+@maintenance_app.command("start")
+def start(
+    name: Name,
+    duration: For = "1h",
+    match: Annotated[
+        list[str] | None,
+        typer.Option("--match", help="Only alerts matching this, e.g. service=api; repeatable."),
+    ] = None,
+    comment: Annotated[str | None, typer.Option(help="What is being done.")] = None,
+    actor: Actor = "cli",
+    config: ConfigOpt = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Start a window now; without --match it quiets every alert."""
+
+    async def work(quiet: QuietRules) -> dict[str, Any]:
+        window = await quiet.maintenance.start(
+            name, duration=seconds(duration), started_by=actor, matchers=match or (), comment=comment
+        )
+        return window.as_dict(quiet.clock.now())
+
+    data = run_quiet(config, db, work)
+    scope = ", ".join(f"{m['name']}{m['op']}{m['value']}" for m in data["matchers"]) or "every alert"
+    emit(data, as_json, f"maintenance {name} on until {_clock(data['ends_at'])} UTC for {scope}")
+
+
+@maintenance_app.command("stop")
+def stop(
+    name: Name,
+    actor: Actor = "cli",
+    config: ConfigOpt = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """End a window started by hand, now."""
+
+    async def work(quiet: QuietRules) -> dict[str, Any]:
+        return (await quiet.maintenance.stop(name, actor)).as_dict(quiet.clock.now())
+
+    emit(run_quiet(config, db, work), as_json, f"maintenance {name} stopped")
+
+
+@maintenance_app.command("list")
+def list_(config: ConfigOpt = None, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Active windows, then the next run of each scheduled one (pass -c for the schedule)."""
+
+    async def work(quiet: QuietRules) -> list[dict[str, Any]]:
+        now = quiet.clock.now()
+        return [w.as_dict(now) for w in await quiet.maintenance.list()]
+
+    windows = run_quiet(config, db, work)
+    if as_json:
+        emit(windows, True, "")
+        return
+    table = Table(box=None, header_style="bold")
+    for column in ("name", "state", "starts (UTC)", "ends (UTC)", "matchers", "source"):
+        table.add_column(column)
+    for w in windows:
+        matchers = ", ".join(f"{m['name']}{m['op']}{m['value']}" for m in w["matchers"]) or "everything"
+        state = "active" if w["active"] else "next"
+        source = w["schedule"] or f"by {w['started_by']}"
+        table.add_row(w["name"], state, _clock(w["starts_at"]), _clock(w["ends_at"]), matchers, source)
+    Console(highlight=False).print(table)
+
+
+def _clock(iso: str) -> str:
+    return iso[:16].replace("T", " ")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(maintenance_app, name="maintenance")

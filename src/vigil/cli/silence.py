@@ -1,0 +1,141 @@
+"""``vigil silence add|list|expire``: silence alerts that match labels, from a shell.
+
+The same service functions as ``/api/v1/silences``; a running ``vigil up`` sees a silence
+made here within a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vigil.alerting.quiet import QuietRules
+from vigil.alerting.silences import QuietError, Silence
+from vigil.cli.app import fail
+from vigil.cli.options import DbOption, JsonOption
+from vigil.config.durations import parse_duration
+from vigil.config.load import load_stack
+from vigil.config.maintenance import MaintenanceSettings
+from vigil.config.stack import StackFile
+from vigil.engine.clock import SystemClock
+from vigil.errors import VigilError
+from vigil.store.database import open_database
+
+silence_app = typer.Typer(help="Silence alerts that match labels, for a while.", no_args_is_help=True)
+T = TypeVar("T")
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Stack file (for its store and maintenance windows).")
+]
+Actor = Annotated[str, typer.Option("--as", help="Your name, shown with the silence.", envvar="USER")]
+For = Annotated[str, typer.Option("--for", help="How long, from now: 30m, 2h, 1d.")]
+Comment = Annotated[str, typer.Option(help="Why, for whoever wonders (required).")]
+
+
+def run_quiet(config: Path | None, db: str | None, work: Callable[[QuietRules], Awaitable[T]]) -> T:
+    """Run ``work`` against the store of ``config`` (or ``db``); a ``VigilError`` is one line and its exit code."""
+
+    async def go() -> T:
+        stack = load_stack(config).model if config else StackFile()
+        engine = await open_database(db or stack.store.url)
+        try:
+            settings: MaintenanceSettings = stack.maintenance
+            return await work(QuietRules(engine, settings, SystemClock()))
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(go())
+    except VigilError as err:
+        fail(err)
+
+
+def seconds(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as err:
+        raise QuietError(f"--for: {err}") from None
+
+
+def emit(data: Any, as_json: bool, text: str) -> None:
+    typer.echo(json.dumps(data, indent=2) if as_json else text)
+
+
+def _line(silence: Silence) -> str:
+    matchers = " ".join(str(m) for m in silence.matchers)
+    return f"silence {silence.id}: {matchers} until {silence.ends_at:%Y-%m-%d %H:%M} UTC ({silence.comment})"
+
+
+@silence_app.command("add")
+def add(
+    matchers: Annotated[list[str], typer.Argument(help="service=api, severity=~P[12], env!=staging …")],
+    duration: For = "1h",
+    comment: Comment = "",
+    actor: Actor = "cli",
+    config: ConfigOpt = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Silence alerts whose labels match every matcher, from now for --for."""
+
+    async def work(quiet: QuietRules) -> dict[str, Any]:
+        silence = await quiet.silences.create(
+            matchers, comment=comment, created_by=actor, duration=seconds(duration)
+        )
+        return silence.as_dict(quiet.clock.now()) | {"text": _line(silence)}
+
+    data = run_quiet(config, db, work)
+    text = data.pop("text")
+    emit(data, as_json, text)
+
+
+@silence_app.command("list")
+def list_(
+    all_: Annotated[bool, typer.Option("--all", help="Expired silences too.")] = False,
+    config: ConfigOpt = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Active and pending silences, newest first."""
+
+    async def work(quiet: QuietRules) -> list[dict[str, Any]]:
+        now = quiet.clock.now()
+        return [s.as_dict(now) for s in await quiet.silences.list(include_expired=all_)]
+
+    silences = run_quiet(config, db, work)
+    if as_json:
+        emit(silences, True, "")
+        return
+    table = Table(box=None, header_style="bold")
+    for column in ("id", "state", "matchers", "ends (UTC)", "by", "comment"):
+        table.add_column(column)
+    for s in silences:
+        matchers = " ".join(f"{m['name']}{m['op']}{m['value']}" for m in s["matchers"])
+        ends = s["ends_at"][:16].replace("T", " ")
+        table.add_row(str(s["id"]), s["state"], matchers, ends, s["created_by"], s["comment"])
+    Console(highlight=False).print(table)
+
+
+@silence_app.command("expire")
+def expire(
+    silence_id: Annotated[int, typer.Argument(help="The silence's id, from `vigil silence list`.")],
+    config: ConfigOpt = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """End a silence now; matching alerts page again."""
+
+    async def work(quiet: QuietRules) -> dict[str, Any]:
+        return (await quiet.silences.expire(silence_id)).as_dict(quiet.clock.now())
+
+    emit(run_quiet(config, db, work), as_json, f"silence {silence_id} expired")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(silence_app, name="silence")

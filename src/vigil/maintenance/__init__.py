@@ -1,0 +1,1 @@
+"""Maintenance: windows during which matching alerts page no one."""

@@ -1,0 +1,217 @@
+"""From ``promql_parser``'s syntax tree to Vigil's evaluation nodes, once per expression.
+
+Everything that can be settled without data is settled here: the value type of each node, the
+matchers (with regexes rewritten for Python, see ``regex``), offsets and ranges in milliseconds,
+grouping and matching keys. Anything this evaluator does not implement is refused here with a
+``PromQLError`` naming it, so that a rule never evaluates to a silently wrong answer.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import promql_parser as pp
+
+from vigil.metrics.promql import aggregate, binary, functions, histogram, rangefuncs
+from vigil.metrics.promql.gofloat import MATH_FUNCTIONS
+from vigil.metrics.promql.model import NAME, Node, PromQLError, ScalarNode, VectorNode
+from vigil.metrics.promql.regex import translate
+from vigil.metrics.promql.selectors import MatrixSelector, VectorSelector, absent_labels, single_name
+from vigil.metrics.series import Matcher, MatchOp
+
+# A compiled sub-expression: a node, a range selector (only valid as a function argument) or a
+# string literal (only valid as a parameter).
+Compiled = ScalarNode | VectorNode | MatrixSelector | str
+
+# The parser's enums are not hashable: they are looked up by their printed names.
+_MATCH_OPS = {
+    "MatchOp.Equal": MatchOp.EQUAL,
+    "MatchOp.NotEqual": MatchOp.NOT_EQUAL,
+    "MatchOp.Re": MatchOp.REGEX,
+    "MatchOp.NotRe": MatchOp.NOT_REGEX,
+}
+_CARDINALITY = {
+    "VectorMatchCardinality.OneToOne": "one-to-one",
+    "VectorMatchCardinality.ManyToOne": "many-to-one",
+    "VectorMatchCardinality.OneToMany": "one-to-many",
+    "VectorMatchCardinality.ManyToMany": "many-to-many",
+}
+
+
+def _ms(delta: timedelta | None) -> int:
+    return 0 if delta is None else delta // timedelta(milliseconds=1)
+
+
+def parse(text: str) -> Node:
+    try:
+        tree = pp.parse(text)
+    except Exception as err:  # the Rust parser reports every syntax problem as some Exception
+        raise PromQLError(f"PromQL syntax error: {err}") from None
+    node = _compile(tree)
+    if isinstance(node, MatrixSelector):
+        raise PromQLError("unsupported: a range vector as the result; wrap it in a function such as rate()")
+    if isinstance(node, str):
+        raise PromQLError("unsupported: a string as the result")
+    return node
+
+
+def _compile(e: Any) -> Compiled:
+    if isinstance(e, pp.ParenExpr):
+        return _compile(e.expr)
+    if isinstance(e, pp.NumberLiteral):
+        return functions.Constant(float(e.val))
+    if isinstance(e, pp.StringLiteral):
+        return str(e.val)
+    if isinstance(e, pp.VectorSelector):
+        return VectorSelector(_matchers(e), _ms(e.offset))
+    if isinstance(e, pp.MatrixSelector):
+        vs = e.vector_selector
+        return MatrixSelector(_matchers(vs), _ms(vs.offset), _ms(e.range))
+    if isinstance(e, pp.SubqueryExpr):
+        raise PromQLError("unsupported: subqueries")
+    if isinstance(e, pp.UnaryExpr):
+        arg = _compile(e.expr)
+        if isinstance(arg, ScalarNode):
+            return binary.NegateScalar(arg)
+        return binary.Negate(_vector(arg, "-"))
+    if isinstance(e, pp.Call):
+        return _call(str(e.func.name), [_compile(a) for a in e.args])
+    if isinstance(e, pp.AggregateExpr):
+        return _aggregate(e)
+    if isinstance(e, pp.BinaryExpr):
+        return _binary(e)
+    raise PromQLError(f"unsupported: {type(e).__name__}")
+
+
+def _matchers(vs: Any) -> list[Matcher]:
+    if vs.at is not None:
+        raise PromQLError("unsupported: @ modifier")
+    if vs.matchers.or_matchers:
+        raise PromQLError("unsupported: 'or' inside a label selector")
+    out = [Matcher(NAME, MatchOp.EQUAL, str(vs.name))] if vs.name else []
+    for m in vs.matchers.matchers:
+        op = _MATCH_OPS[str(m.op)]
+        value = str(m.value)
+        if op in (MatchOp.REGEX, MatchOp.NOT_REGEX):
+            value = translate(value)
+        out.append(Matcher(str(m.name), op, value))
+    return out
+
+
+def _vector(node: Compiled, where: str) -> VectorNode:
+    if not isinstance(node, VectorNode):
+        raise PromQLError(f"{where} expects an instant vector")
+    return node
+
+
+def _scalar(node: Compiled, where: str) -> ScalarNode:
+    if not isinstance(node, ScalarNode):
+        raise PromQLError(f"{where} expects a scalar")
+    return node
+
+
+def _range(node: Compiled, where: str) -> MatrixSelector:
+    if not isinstance(node, MatrixSelector):
+        raise PromQLError(f"{where} expects a range vector selector")
+    return node
+
+
+def _call(name: str, args: list[Compiled]) -> Compiled:
+    where = f"{name}()"
+    if name in rangefuncs.RANGE_FUNCTIONS:
+        param = _scalar(args[0], where) if name == "quantile_over_time" else None
+        selector = _range(args[-1], where)
+        keep_name = name == "last_over_time"
+        check = not keep_name and not single_name(selector.matchers)
+        return rangefuncs.RangeCall(
+            rangefuncs.RANGE_FUNCTIONS[name], selector, param, keep_name=keep_name, check=check
+        )
+    if name in MATH_FUNCTIONS:
+        return functions.MathCall(MATH_FUNCTIONS[name], _vector(args[0], where))
+    if name == "absent_over_time":
+        selector = _range(args[0], where)
+        return rangefuncs.AbsentOverTime(selector, absent_labels(selector.matchers))
+    if name == "absent":
+        arg = _vector(args[0], where)
+        # absent() labels its answer from the selector's matchers only when called directly on one
+        # (parentheses aside), as createLabelsForAbsentFunction does.
+        labels = absent_labels(arg.matchers) if isinstance(arg, VectorSelector) else {}
+        return functions.Absent(arg, labels)
+    if name in ("clamp", "clamp_min", "clamp_max"):
+        arg = _vector(args[0], where)
+        bounds = [_scalar(a, where) for a in args[1:]]
+        if name == "clamp":
+            return functions.Clamp(arg, bounds[0], bounds[1])
+        return (
+            functions.Clamp(arg, bounds[0], None)
+            if name == "clamp_min"
+            else functions.Clamp(arg, None, bounds[0])
+        )
+    if name == "round":
+        return functions.Round(_vector(args[0], where), _scalar(args[1], where) if len(args) > 1 else None)
+    if name == "histogram_quantile":
+        return histogram.HistogramQuantile(_scalar(args[0], where), _vector(args[1], where))
+    if name == "time":
+        return functions.Time()
+    if name == "scalar":
+        return functions.ScalarOf(_vector(args[0], where))
+    if name == "vector":
+        return functions.VectorOf(_scalar(args[0], where))
+    if name in ("sort", "sort_desc"):
+        return functions.Unchanged(_vector(args[0], where))
+    raise PromQLError(f"unsupported function '{name}'")
+
+
+def _aggregate(e: Any) -> Compiled:
+    op = str(e.op)
+    if op not in aggregate.AGGREGATIONS:
+        raise PromQLError(f"unsupported aggregation '{op}'")
+    where = f"{op}()"
+    arg = _vector(_compile(e.expr), where)
+    param = _scalar(_compile(e.param), where) if e.param is not None else None
+    if op in ("topk", "bottomk", "quantile") and param is None:
+        raise PromQLError(f"{where} needs a parameter")
+    modifier = e.modifier
+    without = modifier is not None and modifier.type == pp.AggModifierType.Without
+    labels = [str(label) for label in modifier.labels] if modifier is not None else []
+    if (
+        isinstance(arg, rangefuncs.RangeCall)
+        and not arg.check
+        and op not in ("topk", "bottomk")
+        and (without or NAME not in labels)
+    ):
+        # The group key and result labels never read __name__ here, so rate() and its kin need not
+        # copy every series' labels to drop it (the main cost of `sum by (x) (rate(…))`).
+        arg.keep_name = True
+    return aggregate.Aggregate(op, arg, labels, without, param)
+
+
+def _binary(e: Any) -> Compiled:
+    op = str(e.op)
+    lhs, rhs = _compile(e.lhs), _compile(e.rhs)
+    modifier = e.modifier
+    return_bool = bool(modifier is not None and modifier.return_bool)
+    if modifier is not None and (
+        modifier.fill_values.lhs is not None or modifier.fill_values.rhs is not None
+    ):
+        raise PromQLError("unsupported: fill() in vector matching")
+    if op not in binary.ARITHMETIC and op not in binary.COMPARISONS and op not in binary.SET_OPERATORS:
+        raise PromQLError(f"unsupported operator '{op}'")
+    if isinstance(lhs, ScalarNode) and isinstance(rhs, ScalarNode):
+        return binary.ScalarBinary(op, lhs, rhs)
+    if isinstance(lhs, ScalarNode):
+        return binary.VectorScalar(op, _vector(rhs, op), lhs, scalar_left=True, return_bool=return_bool)
+    if isinstance(rhs, ScalarNode):
+        return binary.VectorScalar(op, _vector(lhs, op), rhs, scalar_left=False, return_bool=return_bool)
+    left, right = _vector(lhs, op), _vector(rhs, op)
+    matching = modifier.matching if modifier is not None else None
+    on = matching is not None and matching.type == pp.LabelModifierType.Include
+    names = [str(n) for n in matching.labels] if matching is not None else []
+    if op in binary.SET_OPERATORS:
+        return binary.SetOperation(op, left, right, binary.signature(on, names))
+    card = _CARDINALITY[str(modifier.card)] if modifier is not None else "one-to-one"
+    include = [str(n) for n in (modifier.group_labels or [])] if modifier is not None else []
+    return binary.VectorVector(
+        op, left, right, on=on, matching=names, card=card, include=include, return_bool=return_bool
+    )

@@ -1,0 +1,45 @@
+"""The evaluator's entry points: compile an expression once, evaluate it at any time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vigil.metrics.promql.compiler import parse
+from vigil.metrics.promql.model import EvalContext, Node, Sample, ScalarNode, Vector
+from vigil.metrics.series import SeriesSource
+
+DEFAULT_LOOKBACK = 300.0  # Prometheus' --query.lookback-delta default: 5 minutes
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledExpr:
+    """A parsed and checked PromQL expression, ready to evaluate as often as needed."""
+
+    text: str
+    root: Node
+
+    @property
+    def returns_scalar(self) -> bool:
+        return isinstance(self.root, ScalarNode)
+
+
+def compile_expr(text: str) -> CompiledExpr:
+    """Parse ``text`` and build its evaluation tree; ``PromQLError`` names what is wrong or not
+    supported (a syntax error, an unknown function, a subquery, an ``@`` modifier, …)."""
+    return CompiledExpr(text, parse(text))
+
+
+def evaluate(
+    expr: CompiledExpr, at: float, source: SeriesSource, *, lookback: float = DEFAULT_LOOKBACK
+) -> Vector | float:
+    """The instant-query result of ``expr`` at Unix time ``at``: a scalar, or one ``Sample`` per
+    series (in no particular order). Like Prometheus' API, ``at`` counts to the millisecond."""
+    ctx = EvalContext(round(at * 1000), source, round(lookback * 1000))
+    root = expr.root
+    if isinstance(root, ScalarNode):
+        return root.scalar(ctx)
+    # Labels built during evaluation are fresh dicts, one per sample; only the store's own
+    # (read-only) mappings need a copy.
+    return [
+        Sample(labels if type(labels) is dict else dict(labels), value) for labels, value in root.vector(ctx)
+    ]

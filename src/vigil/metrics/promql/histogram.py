@@ -1,0 +1,101 @@
+"""``histogram_quantile`` over classic ``le`` buckets: a port of Prometheus 2.42's
+``funcHistogramQuantile`` and ``bucketQuantile`` (``promql/quantile.go``).
+
+Native histograms do not exist in Vigil's store, so only the bucket path is needed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from vigil.metrics.promql.gofloat import INF, NAN, div, parse_float
+from vigil.metrics.promql.model import NAME, EvalContext, Labels, ScalarNode, Vec, VectorNode, ensure_unique
+
+BUCKET_LABEL = "le"
+
+
+def _search(n: int, at_least: Callable[[int], bool]) -> int:
+    """Go's ``sort.Search``, step for step: with NaN counts its answer differs from ``bisect``'s."""
+    i, j = 0, n
+    while i < j:
+        h = (i + j) >> 1
+        if not at_least(h):
+            i = h + 1
+        else:
+            j = h
+    return i
+
+
+def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
+    """The q-quantile of (upper bound, cumulative count) buckets, interpolating linearly inside
+    the bucket it falls in; the lowest bucket starts at 0 unless its bound is not positive, and a
+    quantile in the +Inf bucket is the next-highest bound."""
+    if math.isnan(q):
+        return NAN
+    if q < 0:
+        return -INF
+    if q > 1:
+        return INF
+    buckets.sort(key=lambda b: b[0])
+    if buckets[-1][0] != INF:
+        return NAN
+    bounds: list[float] = []
+    counts: list[float] = []
+    for bound, count in buckets:  # coalesceBuckets: equal bounds (e.g. "1" and "1.0") add up
+        if bounds and bound == bounds[-1]:
+            counts[-1] += count
+        else:
+            bounds.append(bound)
+            counts.append(count)
+    # ensureMonotonic: buckets scraped or rated apart may dip; take the running maximum so the
+    # binary search below stays meaningful.
+    top = counts[0]
+    for i in range(1, len(counts)):
+        if counts[i] > top:
+            top = counts[i]
+        elif counts[i] < top:
+            counts[i] = top
+    if len(counts) < 2:
+        return NAN
+    observations = counts[-1]
+    if observations == 0:
+        return NAN
+    rank = q * observations
+    b = _search(len(counts) - 1, lambda i: counts[i] >= rank)
+    if b == len(counts) - 1:
+        return bounds[-2]
+    if b == 0 and bounds[0] <= 0:
+        return bounds[0]
+    start, end, count = 0.0, bounds[b], counts[b]
+    if b > 0:
+        start = bounds[b - 1]
+        count -= counts[b - 1]
+        rank -= counts[b - 1]
+    return start + (end - start) * div(rank, count)
+
+
+class HistogramQuantile(VectorNode):
+    __slots__ = ("arg", "q")
+
+    def __init__(self, q: ScalarNode, arg: VectorNode) -> None:
+        self.q = q
+        self.arg = arg
+
+    def vector(self, ctx: EvalContext) -> Vec:
+        q = self.q.scalar(ctx)
+        groups: dict[frozenset[tuple[str, str]], tuple[Labels, list[tuple[float, float]]]] = {}
+        for labels, value in self.arg.vector(ctx):
+            bound = parse_float(labels.get(BUCKET_LABEL, ""))
+            if bound is None:
+                continue  # no or a malformed le: not a bucket, skipped as Prometheus does
+            # Buckets of one histogram share every label but le (the name included).
+            key = frozenset((k, v) for k, v in labels.items() if k != BUCKET_LABEL and v)
+            group = groups.get(key)
+            if group is None:
+                kept = {k: v for k, v in labels.items() if k not in (NAME, BUCKET_LABEL)}
+                group = groups[key] = (kept, [])
+            group[1].append((bound, value))
+        out: Vec = [(labels, bucket_quantile(q, buckets)) for labels, buckets in groups.values()]
+        # Two histograms that differ only by name now collide; Prometheus refuses that result.
+        return ensure_unique(out) if len(out) > 1 else out

@@ -1,0 +1,101 @@
+"""What every part of the evaluator shares: the error, the result types and the node interfaces.
+
+A compiled expression is a tree of small node objects built once by ``compile_expr``; evaluating it
+walks the tree with an ``EvalContext`` and touches no parser object. Inside the tree an instant
+vector is a plain list of ``(labels, value)`` tuples, which costs far less to build than one
+dataclass per sample; ``evaluate`` turns the final one into ``Sample``s.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from vigil.errors import VigilError
+from vigil.metrics.series import SeriesSource
+
+NAME = "__name__"
+
+Labels = Mapping[str, str]
+Vec = list[tuple[Labels, float]]
+
+
+class PromQLError(VigilError):
+    """An expression that cannot be compiled (bad syntax, an unsupported construct) or evaluated
+    (e.g. many-to-many matching); the message names the problem in one line."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One element of an instant vector: a series' labels and its value at the evaluation time."""
+
+    labels: dict[str, str]
+    value: float
+
+
+Vector = list[Sample]
+
+
+@dataclass(frozen=True, slots=True)
+class EvalContext:
+    """One evaluation: the time (integer milliseconds, as Prometheus computes), the samples and the
+    instant-selector lookback."""
+
+    at_ms: int
+    source: SeriesSource
+    lookback_ms: int
+
+
+class ScalarNode(ABC):
+    __slots__ = ()
+
+    @abstractmethod
+    def scalar(self, ctx: EvalContext) -> float: ...
+
+
+class VectorNode(ABC):
+    __slots__ = ()
+
+    @abstractmethod
+    def vector(self, ctx: EvalContext) -> Vec: ...
+
+
+Node = ScalarNode | VectorNode
+
+
+def drop_name(labels: Labels) -> Labels:
+    """The labels without ``__name__``; the same object when there is none, so that a chain of
+    functions copies a series' labels at most once."""
+    if NAME not in labels:
+        return labels
+    return {k: v for k, v in labels.items() if k != NAME}
+
+
+def several_names(vec: Vec) -> bool:
+    """Whether ``vec`` mixes metric names: only then can dropping ``__name__`` make two of its
+    (distinct) series equal."""
+    if len(vec) < 2:
+        return False
+    first = vec[0][0].get(NAME)
+    return any(labels.get(NAME) != first for labels, _ in vec)
+
+
+def label_key(labels: Labels) -> frozenset[tuple[str, str]]:
+    # Prometheus never stores an empty label value, so a label set to "" is the same as absent.
+    return frozenset((k, v) for k, v in labels.items() if v)
+
+
+def ensure_unique(vec: Vec) -> Vec:
+    """Prometheus refuses a result with two equal label sets (e.g. ``rate({__name__=~"a|b"}[1m])``
+    when a and b share their other labels); so does Vigil rather than return one of them."""
+    if len({label_key(labels) for labels, _ in vec}) != len(vec):
+        raise PromQLError("vector cannot contain metrics with the same labelset")
+    return vec
+
+
+def format_labels(labels: Labels) -> str:
+    inner = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    return "{" + inner + "}"

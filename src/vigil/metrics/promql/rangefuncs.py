@@ -1,0 +1,258 @@
+"""Functions over range vectors: ``rate``, ``increase``, ``delta``, ``irate`` and ``*_over_time``.
+
+Each is a port of its Prometheus 2.42 counterpart in ``promql/functions.go`` with the same float
+operations in the same order, so that results agree to the last bits wherever Go and Python round
+alike. Timestamps are turned back into integer milliseconds before any duration is computed, since
+Prometheus subtracts int64 milliseconds and only then divides by 1000.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from itertools import islice
+from operator import gt
+
+from vigil.metrics.promql.gofloat import NAN, div, duration_seconds, kahan_sum_inc, quantile
+from vigil.metrics.promql.model import EvalContext, ScalarNode, Vec, VectorNode, drop_name, ensure_unique
+from vigil.metrics.promql.selectors import MatrixSelector
+
+Floats = Sequence[float]
+# (timestamps, values, range start ms, range end ms, range in seconds, scalar parameter) -> value
+# or None for no sample; the window holds at least one sample, stale markers removed.
+RangeFunction = Callable[[Floats, Floats, int, int, float, float], float | None]
+
+
+def _extrapolated(
+    ts: Floats, values: Floats, start: int, end: int, range_s: float, counter: bool, per_second: bool
+) -> float | None:
+    """``extrapolatedRate``: the change over the samples, corrected for counter resets, then
+    extrapolated towards the window's edges unless a gap says the series starts or ends there."""
+    n = len(values)
+    if n < 2:
+        return None
+    first = values[0]
+    result = values[-1] - first
+    # map() over a comparison runs in C: only a window that really holds a reset pays for the loop.
+    if counter and any(map(gt, values, islice(values, 1, None))):
+        prev = first
+        for cur in values:
+            if cur < prev:
+                result += prev
+            prev = cur
+    # round(), not int(): 1700000000.123 * 1000 may land a hair below its millisecond.
+    t_first, t_last = round(ts[0] * 1000), round(ts[-1] * 1000)
+    to_start = (t_first - start) / 1000
+    to_end = (end - t_last) / 1000
+    sampled = (t_last - t_first) / 1000
+    average = sampled / (n - 1)
+    if counter and result > 0 and first >= 0:
+        # A counter cannot go below zero: don't extrapolate the start past where it would be 0.
+        to_zero = sampled * (first / result)
+        to_start = min(to_start, to_zero)
+    # Extrapolate to an edge only if the next sample would have fallen beyond it (10% leeway);
+    # otherwise assume the series starts or ends half an interval past its outer samples.
+    threshold = average * 1.1
+    interval = sampled
+    interval += to_start if to_start < threshold else average / 2
+    interval += to_end if to_end < threshold else average / 2
+    factor = div(interval, sampled)
+    if per_second:
+        factor /= range_s
+    return result * factor
+
+
+def _rate(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
+    return _extrapolated(ts, vs, start, end, range_s, True, True)
+
+
+def _increase(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
+    return _extrapolated(ts, vs, start, end, range_s, True, False)
+
+
+def _delta(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
+    return _extrapolated(ts, vs, start, end, range_s, False, False)
+
+
+def _instant(ts: Floats, values: Floats, per_second: bool) -> float | None:
+    """``instantValue``: from the last two samples only."""
+    if len(values) < 2:
+        return None
+    last, previous = values[-1], values[-2]
+    result = last if per_second and last < previous else last - previous
+    interval = round(ts[-1] * 1000) - round(ts[-2] * 1000)
+    if interval == 0:
+        return None
+    if per_second:
+        result /= interval / 1000
+    return result
+
+
+def _irate(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
+    return _instant(ts, vs, True)
+
+
+def _idelta(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
+    return _instant(ts, vs, False)
+
+
+def _avg_over_time(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
+    mean, count, c = 0.0, 0.0, 0.0
+    for v in vs:
+        count += 1
+        if math.isinf(mean):
+            if math.isinf(v) and (mean > 0) == (v > 0):
+                continue  # Inf plus Inf of the same sign: the mean stays what it is
+            if not math.isinf(v) and not math.isnan(v):
+                continue  # a finite value cannot move an infinite mean (Inf - Inf would be NaN)
+        mean, c = kahan_sum_inc(v / count - mean / count, mean, c)
+    return mean if math.isinf(mean) else mean + c
+
+
+def _sum_over_time(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
+    total, c = 0.0, 0.0
+    for v in vs:
+        total, c = kahan_sum_inc(v, total, c)
+    return total if math.isinf(total) else total + c
+
+
+def _max_over_time(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
+    values = vs
+    best = values[0]
+    for v in values:
+        if v > best or math.isnan(best):  # a NaN is replaced by any later value
+            best = v
+    return best
+
+
+def _min_over_time(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
+    values = vs
+    best = values[0]
+    for v in values:
+        if v < best or math.isnan(best):
+            best = v
+    return best
+
+
+def _count_over_time(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
+    return float(len(vs))
+
+
+def _quantile_over_time(
+    ts: Floats, vs: Floats, start: int, end: int, range_s: float, q: float
+) -> float | None:
+    return quantile(q, vs)
+
+
+def _variance(values: Sequence[float]) -> float:
+    count, mean, c_mean, aux, c_aux = 0.0, 0.0, 0.0, 0.0, 0.0
+    for v in values:
+        count += 1
+        delta = v - (mean + c_mean)
+        mean, c_mean = kahan_sum_inc(delta / count, mean, c_mean)
+        aux, c_aux = kahan_sum_inc(delta * (v - (mean + c_mean)), aux, c_aux)
+    return (aux + c_aux) / count
+
+
+def _stddev_over_time(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
+    return math.sqrt(_variance(vs))
+
+
+def _stdvar_over_time(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
+    return _variance(vs)
+
+
+def _last_over_time(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
+    return vs[-1]
+
+
+def _present_over_time(
+    ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float
+) -> float | None:
+    return 1.0
+
+
+def _changes(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
+    values = vs
+    changes, prev = 0, values[0]
+    for cur in values:
+        if cur != prev and not (math.isnan(cur) and math.isnan(prev)):  # NaN to NaN is no change
+            changes += 1
+        prev = cur
+    return float(changes)
+
+
+def _resets(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
+    values = vs
+    return float(sum(map(gt, values, islice(values, 1, None))))
+
+
+RANGE_FUNCTIONS: dict[str, RangeFunction] = {
+    "rate": _rate,
+    "increase": _increase,
+    "delta": _delta,
+    "irate": _irate,
+    "idelta": _idelta,
+    "avg_over_time": _avg_over_time,
+    "sum_over_time": _sum_over_time,
+    "max_over_time": _max_over_time,
+    "min_over_time": _min_over_time,
+    "count_over_time": _count_over_time,
+    "quantile_over_time": _quantile_over_time,
+    "stddev_over_time": _stddev_over_time,
+    "stdvar_over_time": _stdvar_over_time,
+    "last_over_time": _last_over_time,
+    "present_over_time": _present_over_time,
+    "changes": _changes,
+    "resets": _resets,
+}
+
+
+class RangeCall(VectorNode):
+    """A range function applied to every series of a range selector."""
+
+    __slots__ = ("check", "fn", "keep_name", "param", "range_s", "selector")
+
+    def __init__(
+        self,
+        fn: RangeFunction,
+        selector: MatrixSelector,
+        param: ScalarNode | None,
+        *,
+        keep_name: bool,
+        check: bool,
+    ) -> None:
+        self.fn = fn
+        self.selector = selector
+        self.param = param
+        self.range_s = duration_seconds(selector.range_ms)
+        # last_over_time acts like an offset and keeps __name__; every other one drops it.
+        self.keep_name = keep_name
+        self.check = check
+
+    def vector(self, ctx: EvalContext) -> Vec:
+        start, end = self.selector.bounds(ctx)
+        param = self.param.scalar(ctx) if self.param is not None else NAN
+        fn, range_s, keep_name = self.fn, self.range_s, self.keep_name
+        out: Vec = []
+        for labels, ts, vs in self.selector.windows(ctx):
+            value = fn(ts, vs, start, end, range_s, param)
+            if value is not None:
+                out.append((labels if keep_name else drop_name(labels), value))
+        return ensure_unique(out) if self.check else out
+
+
+class AbsentOverTime(VectorNode):
+    """``absent_over_time``: 1, labelled from the selector's equality matchers, if no series has a
+    sample in the window."""
+
+    __slots__ = ("labels", "selector")
+
+    def __init__(self, selector: MatrixSelector, labels: dict[str, str]) -> None:
+        self.selector = selector
+        self.labels = labels
+
+    def vector(self, ctx: EvalContext) -> Vec:
+        for _ in self.selector.windows(ctx):
+            return []
+        return [(dict(self.labels), 1.0)]

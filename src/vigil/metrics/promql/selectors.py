@@ -1,0 +1,104 @@
+"""Instant and range selectors: which samples of which series an expression reads.
+
+Both follow Prometheus 2.42's engine (``vectorSelectorSingle`` and ``matrixIterSlice``): times are
+integer milliseconds, an instant selector takes the newest sample in ``[t - lookback, t]`` unless that
+sample is a stale marker, and a range selector takes every sample in the closed window
+``[t - range, t]`` except stale markers. ``SeriesSource.select`` returns ``(start, end]``, so the start
+handed to it is the float just below the window's start.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+from vigil.metrics.promql.model import NAME, EvalContext, Labels, Vec, VectorNode
+from vigil.metrics.series import Matcher, MatchOp, is_stale
+
+
+def _below(seconds: float) -> float:
+    return math.nextafter(seconds, -math.inf)
+
+
+def single_name(matchers: Sequence[Matcher]) -> bool:
+    """Whether every selected series has the same ``__name__`` (so dropping it keeps them distinct)."""
+    return any(m.name == NAME and m.op is MatchOp.EQUAL for m in matchers)
+
+
+class VectorSelector(VectorNode):
+    __slots__ = ("matchers", "offset_ms")
+
+    def __init__(self, matchers: Sequence[Matcher], offset_ms: int) -> None:
+        self.matchers = tuple(matchers)
+        self.offset_ms = offset_ms
+
+    def vector(self, ctx: EvalContext) -> Vec:
+        ref = ctx.at_ms - self.offset_ms
+        start = _below((ref - ctx.lookback_ms) / 1000)
+        out: Vec = []
+        append = out.append
+        for series in ctx.source.select(self.matchers, start, ref / 1000):
+            values = series.values
+            if values:
+                value = values[-1]
+                # A stale marker as the newest sample means the series ended: it is absent now,
+                # not for the rest of the lookback delta.
+                if not is_stale(value):
+                    append((series.labels, value))
+        return out
+
+
+# One series inside a range selector's window: labels, timestamps, values, stale markers removed.
+Window = tuple[Labels, Sequence[float], Sequence[float]]
+
+
+class MatrixSelector:
+    """Not a node of its own: PromQL only lets range vectors into functions, which read them
+    through ``windows``."""
+
+    __slots__ = ("matchers", "offset_ms", "range_ms")
+
+    def __init__(self, matchers: Sequence[Matcher], offset_ms: int, range_ms: int) -> None:
+        self.matchers = tuple(matchers)
+        self.offset_ms = offset_ms
+        self.range_ms = range_ms
+
+    def bounds(self, ctx: EvalContext) -> tuple[int, int]:
+        end = ctx.at_ms - self.offset_ms
+        return end - self.range_ms, end
+
+    def windows(self, ctx: EvalContext) -> Iterator[Window]:
+        start, end = self.bounds(ctx)
+        for series in ctx.source.select(self.matchers, _below(start / 1000), end / 1000):
+            timestamps, values = series.timestamps, series.values
+            if not values:
+                continue
+            # sum() runs in C: a finite total proves there is no NaN, so the common case skips a
+            # Python-level look at every sample for stale markers.
+            total = sum(values)
+            if total - total != 0.0:
+                keep = [i for i, v in enumerate(values) if not is_stale(v)]
+                if len(keep) != len(values):
+                    if not keep:
+                        continue
+                    timestamps = [timestamps[i] for i in keep]
+                    values = [values[i] for i in keep]
+            yield series.labels, timestamps, values
+
+
+def absent_labels(matchers: Sequence[Matcher]) -> dict[str, str]:
+    """The labels ``absent()`` gives its 1: those set by exactly one equality matcher
+    (``createLabelsForAbsentFunction``; a label matched twice is dropped, as Prometheus does)."""
+    out: dict[str, str] = {}
+    seen: set[str] = set()
+    for m in matchers:
+        if m.name == NAME:
+            continue
+        if m.op is MatchOp.EQUAL and m.name not in seen:
+            seen.add(m.name)
+            if m.value:
+                out[m.name] = m.value
+                continue
+        # Setting a label to "" removes it in Prometheus' label builder, as does a second matcher.
+        out.pop(m.name, None)
+    return out

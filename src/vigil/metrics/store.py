@@ -1,0 +1,260 @@
+"""Recent samples in memory: the ``SeriesSource`` the PromQL evaluator reads.
+
+Series are filed by metric name (``__name__`` → series), so that a selector naming its metric
+looks at that metric only. A series keeps its samples in two ``array('d')`` (timestamps, values):
+16 bytes a sample, where two lists of Python floats would take ~64. Memory is bounded twice:
+``retention`` drops old samples (``prune``) and ``max_series`` refuses series beyond a count.
+
+As in Prometheus' head block, the samples of a series come in time order: an older or repeated
+timestamp is refused and counted, never inserted. Labels with an empty value are dropped, since
+PromQL treats a missing label and an empty one alike.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from array import array
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import pairwise
+from types import MappingProxyType
+
+from vigil.engine.clock import Clock
+from vigil.metrics.series import Matcher, MatchOp, SeriesData
+
+NAME = "__name__"
+# An hour for `[1h]` ranges, plus Prometheus' 5-minute lookback for an instant selector at its start.
+DEFAULT_RETENTION = 3600.0 + 300.0
+# ~19 bytes a sample, so ~5 KB a series sampled every 15 s for 65 minutes: ~1 GB at the bound.
+DEFAULT_MAX_SERIES = 200_000
+
+Sample = tuple[Mapping[str, str], float, float]
+"""Labels (``__name__`` included), Unix time in seconds, value."""
+
+
+class SeriesRef:
+    """One stored series. Opaque outside this module: a scraper holds it to mark the series stale."""
+
+    __slots__ = ("labels", "live", "timestamps", "values")
+
+    def __init__(self, labels: Mapping[str, str]) -> None:
+        # Read-only view: the evaluator gets these labels as they are, without a copy per query.
+        self.labels = MappingProxyType(dict(labels))
+        self.timestamps = array("d")
+        self.values = array("d")
+        self.live = True
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    series: int
+    samples: int
+    out_of_order: int
+    duplicate: int
+    too_old: int
+    series_limit: int
+    bytes: int
+    """Approximate: sample arrays and per-series containers; label strings are shared, not counted."""
+
+    @property
+    def bytes_per_sample(self) -> float:
+        return self.bytes / self.samples if self.samples else 0.0
+
+
+class SeriesStore:
+    def __init__(self, *, retention: float = DEFAULT_RETENTION, max_series: int = DEFAULT_MAX_SERIES) -> None:
+        self.retention = retention
+        self.max_series = max_series
+        self._by_name: dict[str, dict[tuple[str, ...], SeriesRef]] = {}
+        self._series = 0
+        self._samples = 0
+        self._cutoff = -math.inf  # samples at or before it are gone or refused
+        self._rejected = {"out_of_order": 0, "duplicate": 0, "too_old": 0, "series_limit": 0}
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def append(self, labels: Mapping[str, str], t: float, value: float) -> SeriesRef | None:
+        """Add one sample. Returns its series — also when this sample was refused for its
+        timestamp — or None when the series is new and ``max_series`` is reached."""
+        series = self._series_for(labels)
+        if series is not None:
+            self._add(series, t, value)
+        return series
+
+    def append_many(self, samples: Iterable[Sample]) -> int:
+        """Add samples in any mix of series; returns how many were kept."""
+        before = self._samples
+        for labels, t, value in samples:
+            series = self._series_for(labels)
+            if series is not None:
+                self._add(series, t, value)
+        return self._samples - before
+
+    def append_ref(self, ref: SeriesRef, t: float, value: float) -> bool:
+        """Add a sample to a series already held, e.g. a stale marker; False if it was refused
+        or the series has since been pruned away."""
+        return ref.live and self._add(ref, t, value)
+
+    def extend(self, labels: Mapping[str, str], timestamps: Sequence[float], values: Sequence[float]) -> int:
+        """Add a time-ordered run of one series in bulk (history, benchmarks); returns how many
+        were kept. Samples not after the series' last one are refused, as by ``append``."""
+        series = self._series_for(labels)
+        if series is None or not timestamps:
+            return 0
+        if not all(a < b for a, b in pairwise(timestamps)):
+            return sum(self._add(series, t, v) for t, v in zip(timestamps, values, strict=True))
+        floor = max(self._cutoff, series.timestamps[-1] if series.timestamps else -math.inf)
+        first = bisect_right(timestamps, floor)
+        self._rejected["out_of_order"] += first
+        series.timestamps.extend(timestamps[first:])
+        series.values.extend(values[first:])
+        if not series.timestamps:
+            self._drop(series)
+        self._samples += len(timestamps) - first
+        return len(timestamps) - first
+
+    def _series_for(self, labels: Mapping[str, str]) -> SeriesRef | None:
+        name = labels.get(NAME, "")
+        bucket = self._by_name.get(name)
+        key = _key(labels)
+        series = bucket.get(key) if bucket is not None else None
+        if series is not None:
+            return series
+        if self._series >= self.max_series:
+            self._rejected["series_limit"] += 1
+            return None
+        # Interned: job, instance, le and path values repeat across thousands of series.
+        kept = {sys.intern(k): sys.intern(v) for k, v in labels.items() if v}
+        series = SeriesRef(kept)
+        self._by_name.setdefault(sys.intern(name), {})[_key(kept)] = series
+        self._series += 1
+        return series
+
+    def _add(self, series: SeriesRef, t: float, value: float) -> bool:
+        timestamps = series.timestamps
+        if not t > self._cutoff:  # also refuses a NaN time
+            self._rejected["too_old"] += 1
+        elif timestamps and t <= timestamps[-1]:
+            self._rejected["duplicate" if t == timestamps[-1] else "out_of_order"] += 1
+        else:
+            timestamps.append(t)
+            series.values.append(value)
+            self._samples += 1
+            return True
+        if not timestamps:  # a new series whose only sample was refused holds nothing: drop it
+            self._drop(series)
+        return False
+
+    def _drop(self, series: SeriesRef) -> None:
+        name = series.labels.get(NAME, "")
+        bucket = self._by_name.get(name, {})
+        if bucket.pop(_key(series.labels), None) is not None:
+            series.live = False
+            self._series -= 1
+            if not bucket:
+                del self._by_name[name]
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def select(self, matchers: Sequence[Matcher], start: float, end: float) -> list[SeriesData]:
+        """Series matching every matcher that have samples in ``(start, end]``, with those samples
+        (copies: the evaluator may keep them while scrapes go on)."""
+        names = [m.value for m in matchers if m.name == NAME and m.op is MatchOp.EQUAL]
+        name_tests = [_predicate(m) for m in matchers if m.name == NAME]
+        tests = [(m.name, _predicate(m)) for m in matchers if m.name != NAME]
+        candidates = names[:1] if names else list(self._by_name)
+        found: list[SeriesData] = []
+        for name in candidates:
+            bucket = self._by_name.get(name)
+            if bucket is None or not all(test(name) for test in name_tests):
+                continue
+            for series in bucket.values():
+                labels = series.labels
+                if tests and not all(test(labels.get(label, "")) for label, test in tests):
+                    continue
+                timestamps = series.timestamps
+                low = bisect_right(timestamps, start)
+                high = len(timestamps) if end >= timestamps[-1] else bisect_right(timestamps, end)
+                if low < high:
+                    found.append(SeriesData(labels, timestamps[low:high], series.values[low:high]))
+        return found
+
+    # --- bounds --------------------------------------------------------------------------------
+
+    def prune(self, now: float) -> int:
+        """Drop samples older than ``retention`` and series left empty; returns samples dropped."""
+        cutoff = now - self.retention
+        if cutoff <= self._cutoff:
+            return 0
+        self._cutoff = cutoff
+        dropped = 0
+        for name, bucket in list(self._by_name.items()):
+            empty = []
+            for key, series in bucket.items():
+                timestamps = series.timestamps
+                if timestamps[0] > cutoff:
+                    continue
+                # One bisect and one slice deletion per series, however many samples go.
+                count = bisect_right(timestamps, cutoff)
+                del timestamps[:count]
+                del series.values[:count]
+                dropped += count
+                if not timestamps:
+                    empty.append(key)
+            for key in empty:
+                bucket.pop(key).live = False
+            self._series -= len(empty)
+            if not bucket:
+                del self._by_name[name]
+        self._samples -= dropped
+        return dropped
+
+    async def run(self, clock: Clock, every: float = 60.0) -> None:
+        """Prune every ``every`` seconds until cancelled."""
+        while True:
+            await clock.sleep(every)
+            self.prune(clock.now().timestamp())
+
+    def stats(self) -> StoreStats:
+        size = sys.getsizeof(self._by_name)
+        for bucket in self._by_name.values():
+            size += sys.getsizeof(bucket)
+            for key, series in bucket.items():
+                size += sys.getsizeof(key) + sys.getsizeof(series) + sys.getsizeof(series.labels)
+                size += sys.getsizeof(series.timestamps) + sys.getsizeof(series.values)
+                # The dict behind the read-only view.
+                size += sys.getsizeof(dict(series.labels))
+        return StoreStats(series=self._series, samples=self._samples, bytes=size, **self._rejected)
+
+
+def _key(labels: Mapping[str, str]) -> tuple[str, ...]:
+    # Flat (name, value, name, value, …) in name order: collision-free and a third the size of a
+    # tuple of pairs; the strings are the interned ones held by the labels anyway.
+    return tuple(part for item in sorted(labels.items()) if item[1] and item[0] != NAME for part in item)
+
+
+def _predicate(matcher: Matcher) -> Callable[[str], bool]:
+    """A test on a label's value ("" when absent, as in Prometheus)."""
+    value = matcher.value
+    if matcher.op is MatchOp.EQUAL:
+        return lambda v: v == value
+    if matcher.op is MatchOp.NOT_EQUAL:
+        return lambda v: v != value
+    pattern = _compile(value)
+    if matcher.op is MatchOp.REGEX:
+        return lambda v: pattern.fullmatch(v) is not None
+    return lambda v: pattern.fullmatch(v) is None
+
+
+@lru_cache(maxsize=4096)
+def _compile(pattern: str) -> re.Pattern[str]:
+    # Rules run the same selectors every cycle: compile each regex once. fullmatch() anchors it
+    # at both ends, as Prometheus does (`=~"5.."` matches "500", not "1500").
+    try:
+        return re.compile(pattern)
+    except re.error as err:
+        raise ValueError(f"invalid regular expression {pattern!r}: {err}") from None
