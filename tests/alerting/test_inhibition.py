@@ -102,5 +102,35 @@ async def test_a_dependent_failing_on_its_own_still_pages(alerting: Alerting) ->
     clock, incidents, failures = alerting
     for _ in range(2):
         await failures.handle(Result("postgres.ping", True, 1.0, clock.now()))
+        await failures.handle(Result("worker.queue", True, 1.0, clock.now()))
         await failures.handle(Result("api.health", False, 1.0, clock.now(), "status 500, expected 200"))
+    assert [i.check for i in await incidents.list()] == ["api.health"]
+
+
+async def test_a_dependent_waits_for_its_dependencies_next_probe_before_paging(alerting: Alerting) -> None:
+    clock, incidents, failures = alerting
+    # The API fails first; PostgreSQL (checked every 30 s) has not been probed since.
+    await failures.handle(Result("postgres.ping", True, 1.0, clock.now()))
+    await failures.handle(Result("worker.queue", True, 1.0, clock.now()))
+    await clock.advance(1)
+    for _ in range(3):
+        await failures.handle(Result("api.health", False, 1.0, clock.now(), "status 500, expected 200"))
+        await clock.advance(1)
+    assert await incidents.list() == []
+    # Its probe finds it down: PostgreSQL pages, the API is its symptom.
+    for _ in range(2):
+        await failures.handle(Result("postgres.ping", False, 1.0, clock.now(), "connection refused"))
+        await failures.handle(Result("api.health", False, 1.0, clock.now(), "status 500, expected 200"))
+        await clock.advance(1)
+    assert [i.check for i in await incidents.list()] == ["postgres.ping"]
+
+
+async def test_a_dependent_pages_on_its_own_once_the_hold_is_over(alerting: Alerting) -> None:
+    clock, incidents, failures = alerting
+    await failures.handle(Result("postgres.ping", True, 1.0, clock.now()))
+    await failures.handle(Result("worker.queue", True, 1.0, clock.now()))
+    await clock.advance(1)
+    await failures.handle(Result("api.health", False, 1.0, clock.now(), "status 500, expected 200"))
+    await clock.advance(31)  # longer than the dependencies' 30 s interval, and nothing probed them
+    await failures.handle(Result("api.health", False, 1.0, clock.now(), "status 500, expected 200"))
     assert [i.check for i in await incidents.list()] == ["api.health"]

@@ -420,6 +420,30 @@ def test_unsupported_or_invalid_expressions_are_errors_naming_the_problem(expr: 
 
 
 @pytest.mark.parametrize(
+    "expr",
+    [
+        "+".join(["x"] * 5000),
+        "(" * 20000 + "1" + ")" * 20000,
+        "-" * 20000 + "x",
+        "# '\n" + " or ".join(["x"] * 5000),
+    ],
+)
+def test_expressions_deep_enough_to_crash_the_parser_are_refused_before_it(expr: str) -> None:
+    # The Rust parser overflows the machine stack (a segfault, not an exception) on these.
+    with pytest.raises(PromQLError, match="expression too complex"):
+        compile_expr(expr)
+
+
+def test_the_complexity_bound_leaves_room_for_twenty_error_ratio_rules_in_one() -> None:
+    rule = " or ".join(
+        f'sum by (path) (rate(http_requests_total{{status=~"5..", path="/{i}"}}[5m])) '
+        f"/ sum by (path) (rate(http_requests_total[5m])) > 0.05"
+        for i in range(20)
+    )
+    compile_expr(rule)
+
+
+@pytest.mark.parametrize(
     ("expr", "message"),
     [
         ('rate({__name__=~"dup_.*"}[1m])', "vector cannot contain metrics with the same labelset"),

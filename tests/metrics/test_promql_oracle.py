@@ -83,6 +83,11 @@ EXPRESSIONS = [
     "min by (status) (http_requests_total)",
     "count without (status) (http_requests_total)",
     "topk(2, http_requests_total)",
+    # All values tied: the winners depend on series order alone (Prometheus' is creation order,
+    # which loading the store from Prometheus' unsorted answer reproduces).
+    "topk(3, http_requests_total * 0)",
+    "bottomk(2, http_requests_total * 0)",
+    "topk by (path) (1, http_request_duration_seconds_bucket * 0)",
     "bottomk(2, rate(http_requests_total[30s]))",
     "quantile(0.5, http_requests_total)",
     "stddev by (path) (http_requests_total)",

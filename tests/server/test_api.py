@@ -38,6 +38,8 @@ async def setup(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     engine = await open_database(f"sqlite:///{tmp_path}/v.db")
     runtime = Runtime(parse_stack("vigil.yaml", STACK, {}), engine, clock=clock)
     await runtime.failures.load()
+    # The database was probed and is fine, so the API's failure is its own and pages at once.
+    await runtime.flow(Result("db.ping", True, 3.0, clock.now()))
     failing = Result("api.health", False, 12.0, clock.now(), "status 500, expected 200")
     await runtime.flow(failing)
     await runtime.writer.flush()

@@ -71,7 +71,8 @@ def test_kill_9_between_incident_and_page_still_pages_once_after_restart(
 
     receiver.accepting = True
     vigil.start()
-    wait_until(receiver.events, 15, "the page after restart")
+    # A send cut off by the kill holds its lease (30 s) before another attempt may take it.
+    wait_until(receiver.events, 45, "the page after restart")
     [incident] = incidents(vigil)
     wait_until(lambda: len(receiver.events()) >= 1, 5, "delivery")
     assert receiver.events() == [("triggered", incident["id"])]

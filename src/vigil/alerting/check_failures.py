@@ -26,6 +26,12 @@ from vigil.store.tables import CheckStateRow
 class CheckState:
     ok: bool
     failures: int = 0
+    since: float = 0.0  # when the current run of passes or failures began (Unix seconds)
+    checked: float = 0.0  # when the last result came
+
+
+# How long a dependent's page may wait for its dependencies to be probed once more, at most.
+HOLD_LIMIT = 60.0
 
 
 class CheckFailures:
@@ -51,7 +57,12 @@ class CheckFailures:
         """Pick up where the last run stopped: failure counts and which checks have an open incident."""
         async with self.engine.connect() as conn:
             for row in (await conn.execute(select(CheckStateRow))).all():
-                self.state[row.check_id] = CheckState(row.ok, row.consecutive_failures)
+                self.state[row.check_id] = CheckState(
+                    row.ok,
+                    row.consecutive_failures,
+                    utc(row.changed_at).timestamp(),
+                    utc(row.checked_at).timestamp(),
+                )
         self.open = set(await self.incidents.open_by_check())
 
     async def handle(self, result: Result) -> None:
@@ -60,7 +71,9 @@ class CheckFailures:
             return
         previous = self.state.get(result.check_id)
         if result.ok:
-            self.state[result.check_id] = CheckState(True, 0)
+            at = result.started_at.timestamp()
+            since = previous.since if previous is not None and previous.ok else at
+            self.state[result.check_id] = CheckState(True, 0, since, at)
             if previous is not None and not previous.ok:
                 await self._save(result, 0)
             root_incident = self.symptoms.pop(result.check_id, None)
@@ -71,12 +84,16 @@ class CheckFailures:
                 self.open.discard(result.check_id)
             return
         failures = (previous.failures if previous and not previous.ok else 0) + 1
-        self.state[result.check_id] = CheckState(False, failures)
+        at = result.started_at.timestamp()
+        since = previous.since if previous is not None and not previous.ok and previous.since else at
+        self.state[result.check_id] = CheckState(False, failures, since, at)
         await self._save(result, failures)
         policy = spec.config.alert
         if policy is None or failures < policy.after or result.check_id in self.open:
             return
         root = self.graph.root_cause(spec.service, self._service_failing)
+        if root is None and self._awaiting_dependencies(spec.service, since, at):
+            return  # a dependency not yet probed since this began may turn out to be the cause
         if root is None:
             await self.incidents.open_for_check(spec, result, failures)
             self.open.add(result.check_id)
@@ -91,6 +108,20 @@ class CheckFailures:
             await self.incidents.add_symptom(
                 root_incident, f"{result.check_id} fails too ({result.reason}); it depends on {root}"
             )
+
+    def _awaiting_dependencies(self, service: str, since: float, now: float) -> bool:
+        """True while some dependency's check has not run since this failure began, for at most its
+        interval (capped at ``HOLD_LIMIT``): the first failure seen may be a symptom whose cause
+        is probed a moment later, and then only the cause should page."""
+        for dependency in self.graph.closure.get(service, []):
+            for check_id in self.by_service.get(dependency, []):
+                spec = self.specs[check_id]
+                state = self.state.get(check_id)
+                if spec.config.alert is None or (state is not None and state.checked >= since):
+                    continue
+                if now - since < min(spec.config.every, HOLD_LIMIT):
+                    return True
+        return False
 
     def _service_failing(self, service: str) -> bool:
         # Only checks that can open an incident count: a dependency that never pages must not

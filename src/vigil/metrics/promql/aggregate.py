@@ -163,7 +163,7 @@ _FINISH: dict[str, Callable[[_Group], float]] = {
 
 
 # topk and bottomk keep each group's k best in a heap exactly as Go's container/heap does, so
-# that among equal values the same series win as in Prometheus.
+# that among equal values the same series win as in Prometheus, given the same input order.
 Entry = tuple[Labels, float]
 
 
@@ -205,10 +205,12 @@ def _select_k(vec: Vec, key: Callable[[Labels], Hashable], param: float, *, top:
     if k < 1:
         return []
     less = _top_less if top else _bottom_less
-    # Prometheus reads series in label order; feeding the heap in that order settles ties alike.
-    ordered = sorted(vec, key=lambda s: sorted(s[0].items()))
+    # Among equal values the winners depend on the order series arrive in. Prometheus 2.42 reads
+    # them unsorted, in the order its head created them, and keeps that order through functions,
+    # operators and aggregations; so does Vigil with its source's order (the store's is creation
+    # order too), rather than impose one of its own.
     heaps: dict[Hashable, list[Entry]] = {}
-    for labels, v in ordered:
+    for labels, v in vec:
         g = key(labels)
         heap = heaps.get(g)
         if heap is None:

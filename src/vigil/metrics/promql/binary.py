@@ -173,14 +173,22 @@ class SetOperation(VectorNode):
         return [s for s in lhs if sig(s[0]) not in right]
 
 
+def _element(op: str) -> Callable[[float, float], tuple[float, bool]]:
+    """``vectorElemBinop``: the value and whether to keep it; a comparison keeps the left value."""
+    cmp = COMPARISONS.get(op)
+    if cmp is not None:
+        return lambda a, b: (a, cmp(a, b))
+    fn = ARITHMETIC[op]
+    return lambda a, b: (fn(a, b), True)
+
+
 class VectorVector(VectorNode):
     """Arithmetic or comparison between two vectors, element by element on matching signatures.
     For ``group_right`` the sides are swapped so that the right is always the "one" side."""
 
     __slots__ = (
-        "cmp",
         "drop",
-        "fn",
+        "element",
         "include",
         "lhs",
         "matching",
@@ -213,8 +221,7 @@ class VectorVector(VectorNode):
         self.include = tuple(include)
         self.return_bool = return_bool
         self.sig = signature(on, matching)
-        self.cmp = COMPARISONS.get(op)
-        self.fn = ARITHMETIC.get(op)
+        self.element = _element(op)
         self.drop = drops_name(op)
 
     def vector(self, ctx: EvalContext) -> Vec:
@@ -243,17 +250,11 @@ class VectorVector(VectorNode):
             if found is None:
                 continue
             rs, rv = found
-            a, b = (rv, lv) if self.swapped else (lv, rv)
-            if self.cmp is not None:
-                keep = self.cmp(a, b)
-                if self.return_bool:
-                    value = 1.0 if keep else 0.0
-                elif not keep:
-                    continue
-                else:
-                    value = a
-            else:
-                value = self.fn(a, b)  # type: ignore[misc]
+            value, keep = self.element(*((rv, lv) if self.swapped else (lv, rv)))
+            if self.return_bool:
+                value = 1.0 if keep else 0.0
+            elif not keep:
+                continue
             labels = self._result_labels(ls, rs)
             if self.one_to_one:
                 if key in matched_once:

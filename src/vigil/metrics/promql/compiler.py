@@ -8,6 +8,7 @@ grouping and matching keys. Anything this evaluator does not implement is refuse
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -43,7 +44,24 @@ def _ms(delta: timedelta | None) -> int:
     return 0 if delta is None else delta // timedelta(milliseconds=1)
 
 
+# The Rust parser recurses on the machine stack and crashes the whole process (a segfault, not an
+# exception) at a few thousand nested operators; Prometheus' Go stacks grow instead. Real rules
+# have a few dozen; 256 also keeps this module's own recursion far from Python's limit.
+MAX_OPERATORS = 256
+_STRING = r'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|`[^`]*`'
+_SKIPPED = re.compile(rf"{_STRING}|#[^\n]*|\{{(?:{_STRING}|[^}}\"'`])*\}}")  # strings, comments, {…}
+_OPERATORS = re.compile(r"[-(+*/%^<>=!]|\b(?:and|or|unless|atan2)\b")
+
+
+def _operators(text: str) -> int:
+    """Parentheses and operators outside strings, comments and label braces: a bound on the depth
+    of the syntax tree."""
+    return len(_OPERATORS.findall(_SKIPPED.sub(" ", text)))
+
+
 def parse(text: str) -> Node:
+    if _operators(text) > MAX_OPERATORS:
+        raise PromQLError(f"expression too complex: more than {MAX_OPERATORS} operators and parentheses")
     try:
         tree = pp.parse(text)
     except Exception as err:  # the Rust parser reports every syntax problem as some Exception

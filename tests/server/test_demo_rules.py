@@ -1,0 +1,44 @@
+"""The demo stack's rules over the demo target's own /metrics: breaking the target with /chaos
+fires the error-rate rule, slowing it fires the p95 rule, each paging once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.server.conftest import Switch, wait_until
+from vigil.demo.process import start_target_process, stop_target_process
+from vigil.demo.stack import demo_stack_yaml
+
+
+@pytest.fixture
+def demo_target() -> Iterator[str]:
+    process, url = start_target_process()
+    yield url
+    stop_target_process(process)
+
+
+def titles(vigil: Any) -> list[str]:
+    return [i["title"] for i in vigil.api("/incidents")]
+
+
+def test_chaos_fires_the_error_rate_and_p95_rules(demo_target: str, receiver: Switch, vigil_up: Any) -> None:
+    vigil = vigil_up(demo_stack_yaml(demo_target, f"{receiver.url}/hook"))
+    vigil.start()
+    wait_until(lambda: vigil.api("/checks/api.health")["status"] == "ok", 15, "the demo to be healthy")
+
+    httpx.post(f"{demo_target}/chaos", json={"mode": "fail"}, timeout=5)
+    wait_until(lambda: any(t.startswith("Error rate ") for t in titles(vigil)), 40, "HighErrorRate to fire")
+    [error_rate] = [i for i in vigil.api("/incidents") if i["title"].startswith("Error rate ")]
+    assert error_rate["severity"] == "P1"
+    timeline = vigil.api(f"/incidents/{error_rate['id']}")["timeline"]
+    assert timeline[0]["text"].startswith("HighErrorRate firing")
+    wait_until(lambda: ("triggered", error_rate["id"]) in receiver.events(), 10, "the error-rate page")
+
+    httpx.post(f"{demo_target}/chaos", json={"mode": "recover"}, timeout=5)
+    httpx.post(f"{demo_target}/chaos", json={"mode": "slow", "latency_ms": 1500}, timeout=5)
+    wait_until(lambda: any(t.startswith("p95 latency ") for t in titles(vigil)), 40, "SlowP95 to fire")
+    assert sum(1 for t in titles(vigil) if t.startswith("Error rate ")) == 1
