@@ -245,3 +245,28 @@ def test_a_sample_costs_under_80_bytes_with_10000_series_of_100_samples() -> Non
     measured, estimated = (float(figure) for figure in done.stdout.split())
     print(f"\nseries store: {measured:.1f} bytes/sample resident (stats() says {estimated:.1f})")
     assert measured < 80
+
+
+def test_equality_matchers_narrow_through_the_postings_and_keep_creation_order() -> None:
+    store = SeriesStore()
+    for job in range(50):
+        for path in ("/a", "/b", "/c"):
+            store.append({"__name__": "req_total", "job": f"j{job}", "path": path}, 10.0, float(job))
+    eq = [Matcher("__name__", MatchOp.EQUAL, "req_total"), Matcher("job", MatchOp.EQUAL, "j7")]
+    found = store.select(eq, 0, 20)
+    assert [s.labels["path"] for s in found] == ["/a", "/b", "/c"]
+    both = store.select([*eq, Matcher("path", MatchOp.EQUAL, "/b")], 0, 20)
+    assert [dict(s.labels) for s in both] == [{"__name__": "req_total", "job": "j7", "path": "/b"}]
+    assert store.select([*eq, Matcher("path", MatchOp.NOT_EQUAL, "/b")], 0, 20)[1].labels["path"] == "/c"
+    assert store.select([eq[0], Matcher("job", MatchOp.EQUAL, "nope")], 0, 20) == []
+
+
+def test_pruned_series_leave_the_postings() -> None:
+    store = SeriesStore(retention=60)
+    store.append({"__name__": "up", "job": "old"}, 10.0, 1.0)
+    store.append({"__name__": "up", "job": "new"}, 100.0, 1.0)
+    store.prune(150.0)
+    assert store.select([Matcher("job", MatchOp.EQUAL, "old")], 0, 200) == []
+    assert [s.labels["job"] for s in store.select([Matcher("job", MatchOp.EQUAL, "new")], 0, 200)] == ["new"]
+    store.append({"__name__": "up", "job": "old"}, 160.0, 1.0)
+    assert [s.labels["job"] for s in store.select([Matcher("job", MatchOp.EQUAL, "old")], 0, 200)] == ["old"]

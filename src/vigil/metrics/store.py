@@ -39,14 +39,15 @@ Sample = tuple[Mapping[str, str], float, float]
 class SeriesRef:
     """One stored series. Opaque outside this module: a scraper holds it to mark the series stale."""
 
-    __slots__ = ("labels", "live", "timestamps", "values")
+    __slots__ = ("labels", "live", "seq", "timestamps", "values")
 
-    def __init__(self, labels: Mapping[str, str]) -> None:
+    def __init__(self, labels: Mapping[str, str], seq: int = 0) -> None:
         # Read-only view: the evaluator gets these labels as they are, without a copy per query.
         self.labels = MappingProxyType(dict(labels))
         self.timestamps = array("d")
         self.values = array("d")
         self.live = True
+        self.seq = seq  # creation order: ties (topk) resolve in it, as in Prometheus 2.42
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,11 @@ class SeriesStore:
         self.retention = retention
         self.max_series = max_series
         self._by_name: dict[str, dict[tuple[str, ...], SeriesRef]] = {}
+        # Postings, as Prometheus' index has them: per metric name, (label, value) → series keys,
+        # so that {job="api"} reads the few series of one job instead of every series of the name.
+        self._postings: dict[str, dict[tuple[str, str], set[tuple[str, ...]]]] = {}
         self._series = 0
+        self._created = 0
         self._samples = 0
         self._cutoff = -math.inf  # samples at or before it are gone or refused
         self._rejected = {"out_of_order": 0, "duplicate": 0, "too_old": 0, "series_limit": 0}
@@ -129,10 +134,29 @@ class SeriesStore:
             return None
         # Interned: job, instance, le and path values repeat across thousands of series.
         kept = {sys.intern(k): sys.intern(v) for k, v in labels.items() if v}
-        series = SeriesRef(kept)
-        self._by_name.setdefault(sys.intern(name), {})[_key(kept)] = series
+        self._created += 1
+        series = SeriesRef(kept, self._created)
+        key = _key(kept)
+        self._by_name.setdefault(sys.intern(name), {})[key] = series
+        postings = self._postings.setdefault(name, {})
+        for pair in kept.items():
+            if pair[0] != NAME:
+                postings.setdefault(pair, set()).add(key)
         self._series += 1
         return series
+
+    def _unpost(self, name: str, series: SeriesRef, key: tuple[str, ...]) -> None:
+        postings = self._postings.get(name)
+        if postings is None:
+            return
+        for pair in series.labels.items():
+            keys = postings.get(pair)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del postings[pair]
+        if not postings:
+            del self._postings[name]
 
     def _add(self, series: SeriesRef, t: float, value: float) -> bool:
         timestamps = series.timestamps
@@ -152,9 +176,11 @@ class SeriesStore:
     def _drop(self, series: SeriesRef) -> None:
         name = series.labels.get(NAME, "")
         bucket = self._by_name.get(name, {})
-        if bucket.pop(_key(series.labels), None) is not None:
+        key = _key(series.labels)
+        if bucket.pop(key, None) is not None:
             series.live = False
             self._series -= 1
+            self._unpost(name, series, key)
             if not bucket:
                 del self._by_name[name]
 
@@ -166,13 +192,14 @@ class SeriesStore:
         names = [m.value for m in matchers if m.name == NAME and m.op is MatchOp.EQUAL]
         name_tests = [_predicate(m) for m in matchers if m.name == NAME]
         tests = [(m.name, _predicate(m)) for m in matchers if m.name != NAME]
+        exact = [(m.name, m.value) for m in matchers if m.name != NAME and m.op is MatchOp.EQUAL and m.value]
         candidates = names[:1] if names else list(self._by_name)
         found: list[SeriesData] = []
         for name in candidates:
             bucket = self._by_name.get(name)
             if bucket is None or not all(test(name) for test in name_tests):
                 continue
-            for series in bucket.values():
+            for series in self._candidates(name, bucket, exact):
                 labels = series.labels
                 if tests and not all(test(labels.get(label, "")) for label, test in tests):
                     continue
@@ -182,6 +209,18 @@ class SeriesStore:
                 if low < high:
                     found.append(SeriesData(labels, timestamps[low:high], series.values[low:high]))
         return found
+
+    def _candidates(
+        self, name: str, bucket: dict[tuple[str, ...], SeriesRef], exact: list[tuple[str, str]]
+    ) -> Iterable[SeriesRef]:
+        """The series an equality matcher with a value can narrow to through the postings (the
+        other matchers are still tested on each); every series of the name otherwise."""
+        if not exact:
+            return bucket.values()
+        postings = self._postings.get(name, {})
+        sets = sorted((postings.get(pair, set()) for pair in exact), key=len)
+        keys = sets[0].intersection(*sets[1:]) if len(sets) > 1 else sets[0]
+        return sorted((bucket[key] for key in keys if key in bucket), key=lambda series: series.seq)
 
     # --- bounds --------------------------------------------------------------------------------
 
@@ -206,7 +245,9 @@ class SeriesStore:
                 if not timestamps:
                     empty.append(key)
             for key in empty:
-                bucket.pop(key).live = False
+                series = bucket.pop(key)
+                series.live = False
+                self._unpost(name, series, key)
             self._series -= len(empty)
             if not bucket:
                 del self._by_name[name]

@@ -29,6 +29,9 @@ async def serve(stack: Stack, *, db: str | None, host: str, port: int, announce:
         # of the collector's walk.
         gc.collect()
         gc.freeze()
+        # Fewer automatic full collections while the board first fills; the runtime freezes
+        # survivors every 15 s after that (see Runtime._collector).
+        gc.set_threshold(700, 10, 100)
         config = uvicorn.Config(
             app, host=host, port=port, log_level="warning", access_log=False, lifespan="on"
         )
