@@ -191,8 +191,13 @@ class SeriesStore:
         (copies: the evaluator may keep them while scrapes go on)."""
         names = [m.value for m in matchers if m.name == NAME and m.op is MatchOp.EQUAL]
         name_tests = [_predicate(m) for m in matchers if m.name == NAME]
-        tests = [(m.name, _predicate(m)) for m in matchers if m.name != NAME]
         exact = [(m.name, m.value) for m in matchers if m.name != NAME and m.op is MatchOp.EQUAL and m.value]
+        # Matchers the postings answer need no second test on each series.
+        tests = [
+            (m.name, _predicate(m))
+            for m in matchers
+            if m.name != NAME and not (m.op is MatchOp.EQUAL and m.value)
+        ]
         candidates = names[:1] if names else list(self._by_name)
         found: list[SeriesData] = []
         for name in candidates:
