@@ -80,3 +80,46 @@ async def test_a_rule_that_fails_to_evaluate_is_reported_and_does_not_stop_the_o
     assert evaluator.errors == {"Broken": "division by zero in a rule"}
     assert [i.title for i in await incidents.list()] == ["Fine"]
     await engine.dispose()
+
+
+async def test_an_alert_of_a_service_whose_dependency_is_down_joins_that_incident(tmp_path: Path) -> None:
+    clock = FakeClock()
+    engine = await open_database(f"sqlite:///{tmp_path}/v.db")
+    stack = parse_stack("t.yaml", STACK, {})
+    incidents = IncidentService(engine, stack.model, clock)
+    root = await incidents.open(
+        key="check:postgres.ping",
+        title="postgres.ping is failing",
+        severity=Severity.P1,
+        service="postgres",
+        check_id="postgres.ping",
+        reason="connection refused",
+        channels=None,
+        trigger="postgres.ping failed",
+    )
+    assert root is not None
+    down = {"api": ("postgres", root.id)}
+
+    async def root_incident(service: str) -> tuple[str, int] | None:
+        return down.get(service)
+
+    current: list[tuple[Mapping[str, str], float]] = [({"service": "api"}, 0.3)]
+
+    async def query(rule: AlertRule, at: float) -> list[tuple[Mapping[str, str], float]]:
+        return list(current)
+
+    evaluator = RuleEvaluator(
+        stack.model.alerts, query, incidents, clock, every=15, root_incident=root_incident
+    )
+    await evaluator.evaluate_once()
+    await clock.advance(30)
+    await evaluator.evaluate_once()
+    assert [i.id for i in await incidents.list()] == [root.id]
+    current.clear()
+    await clock.advance(15)
+    await evaluator.evaluate_once()
+    symptoms = [e.text for e in await incidents.timeline(root.id) if e.kind.value == "symptom"]
+    assert symptoms[0].startswith("HighErrorRate firing (service=api): value 0.3")
+    assert symptoms[0].endswith("it depends on postgres")
+    assert symptoms[1] == "HighErrorRate resolved (service=api)"
+    await engine.dispose()

@@ -132,6 +132,14 @@ class CheckFailures:
             if (state := self.state.get(cid))
         )
 
+    async def root_incident(self, service: str) -> tuple[str, int] | None:
+        """The failing dependency of ``service`` and its open incident, when there is one."""
+        root = self.graph.root_cause(service, self._service_failing)
+        if root is None:
+            return None
+        incident = await self._open_incident_of(root)
+        return (root, incident) if incident is not None else None
+
     async def _open_incident_of(self, service: str) -> int | None:
         for check_id in self.by_service.get(service, []):
             if check_id in self.open:

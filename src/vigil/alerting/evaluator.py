@@ -22,6 +22,8 @@ from vigil.incidents.service import IncidentService
 log = logging.getLogger("vigil.rules")
 Samples = list[tuple[Mapping[str, str], float]]
 Query = Callable[[AlertRule, float], Awaitable[Samples]]
+# The open incident of a failing dependency of this service, if any (see CheckFailures.root_incident).
+RootIncident = Callable[[str], Awaitable[tuple[str, int] | None]]
 
 
 @dataclass
@@ -33,8 +35,17 @@ class EvaluationStats:
 
 class RuleEvaluator:
     def __init__(
-        self, rules: list[AlertRule], query: Query, incidents: IncidentService, clock: Clock, *, every: float
+        self,
+        rules: list[AlertRule],
+        query: Query,
+        incidents: IncidentService,
+        clock: Clock,
+        *,
+        every: float,
+        root_incident: RootIncident | None = None,
     ) -> None:
+        self.root_incident = root_incident
+        self.symptoms: dict[str, int] = {}  # alert group key → the dependency's incident it joined
         self.rules = [RuleAlerts(rule) for rule in rules]
         self.query = query
         self.incidents = incidents
@@ -81,15 +92,24 @@ class RuleEvaluator:
             f"{k}={v}" for k, v in sorted(alert.labels.items()) if k not in ("alertname", "severity")
         )
         summary = alert.annotations.get("summary") or alert.annotations.get("description")
+        service = alert.labels.get("service") or alert.labels.get("job") or "alerts"
         if transition.to is AlertState.FIRING:
             trigger = f"{rule.name} firing{f' ({shown})' if shown else ''}: value {alert.value:g}"
             if rule.runbook:
                 trigger += f"; runbook: {rule.runbook}"
+            # A service whose dependency is down: the alert is that outage's symptom, not a page.
+            root = await self.root_incident(service) if self.root_incident else None
+            if root is not None and key not in self.symptoms:
+                self.symptoms[key] = root[1]
+                await self.incidents.add_symptom(root[1], f"{trigger}; it depends on {root[0]}")
+                return
+            if key in self.symptoms:
+                return
             opened = await self.incidents.open(
                 key=key,
                 title=summary or rule.name,
                 severity=rule.severity,
-                service=alert.labels.get("service") or alert.labels.get("job") or "alerts",
+                service=service,
                 check_id=None,
                 reason=summary or f"{rule.expr} = {alert.value:g}",
                 channels=rule.notify,
@@ -103,6 +123,10 @@ class RuleEvaluator:
             a for a in alerts.active.values() if a.state is AlertState.FIRING and alerts.group_key(a) == key
         ]
         text = f"{rule.name} resolved{f' ({shown})' if shown else ''}"
+        if key in self.symptoms:
+            if not still_firing:
+                await self.incidents.add_symptom(self.symptoms.pop(key), text)
+            return
         if still_firing:
             await self.incidents.note_key(key, EventKind.NOTE, text)
         else:

@@ -79,7 +79,12 @@ class Runtime:
             else local_query(settings.alerts, self.series)
         )
         self.rules = RuleEvaluator(
-            settings.alerts, query, self.incidents, self.clock, every=settings.engine.evaluate_every
+            settings.alerts,
+            query,
+            self.incidents,
+            self.clock,
+            every=settings.engine.evaluate_every,
+            root_incident=self.failures.root_incident,
         )
         self.flow = build_result_flow(
             self.board,
