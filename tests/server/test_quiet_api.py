@@ -10,13 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.routing import APIRoute
 
 from vigil.alerting.quiet import QuietRules
 from vigil.config.load import parse_stack
 from vigil.config.maintenance import MaintenanceSettings
 from vigil.engine.clock import FakeClock
-from vigil.server import quiet_api
 from vigil.server.app import create_app
 from vigil.server.runtime import Runtime
 from vigil.server.tokens import Role, create_token
@@ -46,8 +44,6 @@ async def setup(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     runtime = Runtime(parse_stack("vigil.yaml", STACK, {}), engine, clock=clock)
     runtime.quiet = QuietRules(engine, WINDOWS, clock)  # type: ignore[attr-defined]  # this test's schedule
     app = create_app(runtime, manage_runtime=False)
-    if not any(isinstance(r, APIRoute) and r.path == "/api/v1/silences" for r in app.routes):
-        app.include_router(quiet_api.router)
     tokens = {role: await create_token(engine, clock, f"{role}-user", role) for role in Role}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://vigil.test") as client:

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from vigil import __version__
 from vigil.errors import AuthError, VigilError
-from vigil.server import api, dashboard, health, quiet_api
+from vigil.server import api, dashboard, health, history_api, quiet_api
 from vigil.server.runtime import Runtime
 
 
@@ -39,6 +39,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(api.router)
     app.include_router(health.router)
     app.include_router(quiet_api.router)
+    app.include_router(history_api.router)
     dashboard.install(app)
 
     @app.exception_handler(VigilError)

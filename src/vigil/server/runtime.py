@@ -29,6 +29,7 @@ from vigil.engine.runner import CheckRunner, ProbeSet
 from vigil.engine.scheduler import Scheduler
 from vigil.flow import build_result_flow
 from vigil.incidents.service import IncidentService
+from vigil.metrics.history import HistoryWriter
 from vigil.metrics.scrape import Scraper
 from vigil.metrics.store import SeriesStore
 from vigil.notify.base import OutboxStatus
@@ -66,6 +67,7 @@ class Runtime:
         self.failures = CheckFailures(engine, self.specs, self.incidents, graph)
         self.probes = ProbeSet()
         self.series = SeriesStore()
+        self.history = HistoryWriter(self.series, engine, self.clock)
         self.scraper = Scraper(
             {name: service.metrics for name, service in settings.services.items() if service.metrics},
             self.series,
@@ -119,6 +121,7 @@ class Runtime:
         if self.rules.rules:
             self._spawn(self.rules.run(), "rules")
         self._spawn(self.series.run(self.clock), "series-prune")
+        self._spawn(self.history.run(), "history")
         self._spawn(self._gauges(), "gauges")
         self._spawn(self._collector(), "gc")
         self.started = True

@@ -150,3 +150,23 @@ class MaintenanceWindowRow(Base):
     started_by: Mapped[str] = mapped_column(String(200))
     stopped_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class MetricHistoryRow(Base):
+    """One series' samples over one step-aligned bucket, downsampled for charts beyond the
+    in-memory store's hour (see ``vigil.metrics.history``)."""
+
+    __tablename__ = "metric_history"
+    __table_args__ = (Index("ix_metric_history_key_bucket", "series_key", "bucket_start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    series_key: Mapped[str] = mapped_column(String(1000))
+    name: Mapped[str] = mapped_column(String(200))
+    labels: Mapped[dict[str, str]] = mapped_column(JSON)
+    # Indexed alone too: pruning and a chart's time range both cut on it.
+    bucket_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    count: Mapped[int] = mapped_column(Integer)
+    avg: Mapped[float] = mapped_column(Float)
+    min: Mapped[float] = mapped_column(Float)
+    max: Mapped[float] = mapped_column(Float)
+    last: Mapped[float] = mapped_column(Float)
