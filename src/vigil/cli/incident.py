@@ -6,7 +6,6 @@ outbox and are sent by the running ``vigil up``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,37 +15,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vigil.cli.app import fail
-from vigil.cli.options import DbOption, JsonOption
-from vigil.config.load import load_stack
-from vigil.config.stack import StackFile
+from vigil.cli.options import ActorOption, DbOption, JsonOption, StackOption
+from vigil.cli.store_session import with_store
 from vigil.engine.clock import SystemClock
-from vigil.errors import VigilError
 from vigil.incidents.service import IncidentService
 from vigil.incidents.severity import IncidentStatus
-from vigil.store.database import open_database
 
 incident_app = typer.Typer(help="List, acknowledge, resolve and annotate incidents.", no_args_is_help=True)
 T = TypeVar("T")
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="Stack file (for its store and channels).")
-]
-Actor = Annotated[str, typer.Option("--as", help="Your name, for the timeline.", envvar="USER")]
+ConfigOpt = StackOption
+Actor = ActorOption
 
 
 def _run(config: Path | None, db: str | None, work: Callable[[IncidentService], Awaitable[T]]) -> T:
-    async def go() -> T:
-        stack = load_stack(config).model if config else StackFile()
-        engine = await open_database(db or stack.store.url)
-        try:
-            return await work(IncidentService(engine, stack, SystemClock()))
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(go())
-    except VigilError as err:
-        fail(err)
+    return with_store(config, db, lambda stack, engine: work(IncidentService(engine, stack, SystemClock())))
 
 
 def _print(data: Any, as_json: bool, text: str) -> None:

@@ -20,3 +20,9 @@ DbOption = Annotated[
         envvar="VIGIL_DB",
     ),
 ]
+StackOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Stack file (for its store, channels and windows).")
+]
+ActorOption = Annotated[
+    str, typer.Option("--as", help="Your name, for the timeline and the audit.", envvar="USER")
+]

@@ -6,7 +6,6 @@ made here within a second.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -18,22 +17,15 @@ from rich.table import Table
 
 from vigil.alerting.quiet import QuietRules
 from vigil.alerting.silences import QuietError, Silence
-from vigil.cli.app import fail
-from vigil.cli.options import DbOption, JsonOption
+from vigil.cli.options import ActorOption, DbOption, JsonOption, StackOption
+from vigil.cli.store_session import with_store
 from vigil.config.durations import parse_duration
-from vigil.config.load import load_stack
-from vigil.config.maintenance import MaintenanceSettings
-from vigil.config.stack import StackFile
 from vigil.engine.clock import SystemClock
-from vigil.errors import VigilError
-from vigil.store.database import open_database
 
 silence_app = typer.Typer(help="Silence alerts that match labels, for a while.", no_args_is_help=True)
 T = TypeVar("T")
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="Stack file (for its store and maintenance windows).")
-]
-Actor = Annotated[str, typer.Option("--as", help="Your name, shown with the silence.", envvar="USER")]
+ConfigOpt = StackOption
+Actor = ActorOption
 For = Annotated[str, typer.Option("--for", help="How long, from now: 30m, 2h, 1d.")]
 Comment = Annotated[str, typer.Option(help="Why, for whoever wonders (required).")]
 
@@ -41,19 +33,9 @@ Comment = Annotated[str, typer.Option(help="Why, for whoever wonders (required).
 def run_quiet(config: Path | None, db: str | None, work: Callable[[QuietRules], Awaitable[T]]) -> T:
     """Run ``work`` against the store of ``config`` (or ``db``); a ``VigilError`` is one line and its exit code."""
 
-    async def go() -> T:
-        stack = load_stack(config).model if config else StackFile()
-        engine = await open_database(db or stack.store.url)
-        try:
-            settings: MaintenanceSettings = stack.maintenance
-            return await work(QuietRules(engine, settings, SystemClock()))
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(go())
-    except VigilError as err:
-        fail(err)
+    return with_store(
+        config, db, lambda stack, engine: work(QuietRules(engine, stack.maintenance, SystemClock()))
+    )
 
 
 def seconds(text: str) -> float:
