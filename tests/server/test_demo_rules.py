@@ -3,6 +3,7 @@ fires the error-rate rule, slowing it fires the p95 rule, each paging once."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,3 +43,21 @@ def test_chaos_fires_the_error_rate_and_p95_rules(demo_target: str, receiver: Sw
     httpx.post(f"{demo_target}/chaos", json={"mode": "slow", "latency_ms": 1500}, timeout=5)
     wait_until(lambda: any(t.startswith("p95 latency ") for t in titles(vigil)), 40, "SlowP95 to fire")
     assert sum(1 for t in titles(vigil) if t.startswith("Error rate ")) == 1
+
+
+def test_a_database_outage_pages_once_for_the_database(
+    demo_target: str, receiver: Switch, vigil_up: Any
+) -> None:
+    vigil = vigil_up(demo_stack_yaml(demo_target, f"{receiver.url}/hook"))
+    vigil.start()
+    wait_until(lambda: vigil.api("/checks/postgres.status")["status"] == "ok", 15, "the demo to be healthy")
+
+    httpx.post(f"{demo_target}/chaos", json={"mode": "db_down"}, timeout=5)
+    wait_until(receiver.events, 20, "a page")
+    wait_until(lambda: vigil.api("/checks/api.health")["status"] == "failing", 10, "the API to fail too")
+    time.sleep(12)  # long enough for the API's checks and the error-rate rule to have fired on their own
+    incidents = vigil.api("/incidents")
+    assert [i["check"] for i in incidents] == ["postgres.status"]
+    assert [event for event, _ in receiver.events()] == ["triggered"]
+    kinds = [e["kind"] for e in vigil.api(f"/incidents/{incidents[0]['id']}")["timeline"]]
+    assert "symptom" in kinds
