@@ -111,7 +111,7 @@ class CheckFailures:
 
     def _awaiting_dependencies(self, service: str, since: float, now: float) -> bool:
         """True while some dependency's check has not run since this failure began, for at most its
-        interval (capped at ``HOLD_LIMIT``): the first failure seen may be a symptom whose cause
+        interval and a half (capped at ``HOLD_LIMIT``): the first failure seen may be a symptom whose cause
         is probed a moment later, and then only the cause should page."""
         for dependency in self.graph.closure.get(service, []):
             for check_id in self.by_service.get(dependency, []):
@@ -119,7 +119,8 @@ class CheckFailures:
                 state = self.state.get(check_id)
                 if spec.config.alert is None or (state is not None and state.checked >= since):
                     continue
-                if now - since < min(spec.config.every, HOLD_LIMIT):
+                # One and a half intervals: a probe due just as this threshold is reached still counts.
+                if now - since < min(1.5 * spec.config.every, HOLD_LIMIT):
                     return True
         return False
 
