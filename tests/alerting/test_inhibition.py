@@ -131,6 +131,6 @@ async def test_a_dependent_pages_on_its_own_once_the_hold_is_over(alerting: Aler
     await failures.handle(Result("worker.queue", True, 1.0, clock.now()))
     await clock.advance(1)
     await failures.handle(Result("api.health", False, 1.0, clock.now(), "status 500, expected 200"))
-    await clock.advance(46)  # longer than 1.5 × the dependencies' 30 s interval, and nothing probed them
+    await clock.advance(46)  # longer than 1.5 times the dependencies' 30 s interval, and nothing probed them
     await failures.handle(Result("api.health", False, 1.0, clock.now(), "status 500, expected 200"))
     assert [i.check for i in await incidents.list()] == ["api.health"]
