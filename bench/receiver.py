@@ -47,7 +47,7 @@ if __package__ in (None, ""):
     # Run as a script (python bench/receiver.py): make `bench` importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.target import _wait_accepting, _wait_for_port_line
+from bench.target import start_fixture
 
 HOST = "127.0.0.1"
 # Failing answers kept per trial: a monitor pages after a handful; the rest is noise.
@@ -186,35 +186,8 @@ async def serve(port: int, parent_pid: int | None = None) -> None:
 
 
 def start_receiver(port: int = 0, timeout_s: float = 10.0) -> tuple[subprocess.Popen[bytes], int]:
-    """Launch the fixture in its own process; return it and its port once it accepts.
-
-    The caller owns the process: terminate() and wait() it when done.
-    """
-    proc = subprocess.Popen(
-        # --parent-pid: a benchmark killed hard (SIGKILL) must not leave the fixture behind.
-        [
-            sys.executable,
-            str(Path(__file__).resolve()),
-            "--port",
-            str(port),
-            "--parent-pid",
-            str(os.getpid()),
-        ],
-        stdout=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + timeout_s
-        bound = _wait_for_port_line(proc, deadline)
-        _wait_accepting(bound, deadline)
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-    finally:
-        assert proc.stdout is not None
-        proc.stdout.close()
-    return proc, bound
+    """Launch the fixture in its own process; return it and its port once it accepts."""
+    return start_fixture(Path(__file__).resolve(), port, timeout_s)
 
 
 def main(argv: list[str] | None = None) -> None:

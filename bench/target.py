@@ -213,21 +213,14 @@ def _wait_accepting(port: int, deadline: float) -> None:
             time.sleep(0.02)
 
 
-def start_target(port: int = 0, timeout_s: float = 10.0) -> tuple[subprocess.Popen[bytes], int]:
-    """Launch the target in its own process; return it and its port once it accepts.
-
-    The caller owns the process: terminate() and wait() it when done.
-    """
+def start_fixture(
+    script: Path, port: int = 0, timeout_s: float = 10.0
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Launch a benchmark fixture script (it prints its port first, then serves) in its own
+    process; return it and its port once it accepts. The caller terminate()s and wait()s it."""
     proc = subprocess.Popen(
-        # --parent-pid: a benchmark killed hard (SIGKILL) must not leave the target behind.
-        [
-            sys.executable,
-            str(Path(__file__).resolve()),
-            "--port",
-            str(port),
-            "--parent-pid",
-            str(os.getpid()),
-        ],
+        # --parent-pid: a benchmark killed hard (SIGKILL) must not leave the fixture behind.
+        [sys.executable, str(script), "--port", str(port), "--parent-pid", str(os.getpid())],
         stdout=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
     )
@@ -244,6 +237,11 @@ def start_target(port: int = 0, timeout_s: float = 10.0) -> tuple[subprocess.Pop
         assert proc.stdout is not None
         proc.stdout.close()
     return proc, bound
+
+
+def start_target(port: int = 0, timeout_s: float = 10.0) -> tuple[subprocess.Popen[bytes], int]:
+    """Launch the target in its own process; return it and its port once it accepts."""
+    return start_fixture(Path(__file__).resolve(), port, timeout_s)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,7 +10,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,11 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
+from vigil.config.load import parse_stack
+from vigil.engine.clock import FakeClock
+from vigil.server.app import create_app
+from vigil.server.runtime import Runtime
+from vigil.store.database import open_database
 
 VIGIL = str(Path(sys.executable).parent / "vigil")
 
@@ -158,3 +164,21 @@ def vigil_up(tmp_path: Path) -> Iterator[Any]:
         if process.proc and process.proc.poll() is None:
             process.proc.kill()
             process.proc.wait()
+
+
+@asynccontextmanager
+async def served(
+    tmp_path: Path, stack_text: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime, FakeClock]]:
+    """The app over a Runtime on a fake clock and a fresh SQLite store, not started: the test
+    feeds results itself and talks to the app in process."""
+    clock = FakeClock()
+    engine = await open_database(f"sqlite:///{tmp_path}/v.db")
+    runtime = Runtime(parse_stack("vigil.yaml", stack_text, {}), engine, clock=clock)
+    await runtime.failures.load()
+    transport = httpx.ASGITransport(app=create_app(runtime, manage_runtime=False))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://vigil.test") as client:
+            yield client, runtime, clock
+    finally:
+        await engine.dispose()

@@ -6,16 +6,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from vigil.config.load import parse_stack
-from vigil.engine.clock import FakeClock
+from tests.server.conftest import served
 from vigil.probes.base import Result
-from vigil.server.app import create_app
-from vigil.server.runtime import Runtime
 from vigil.server.tokens import Role, create_token
-from vigil.store.database import open_database
 
 STACK = """
 notify:
@@ -34,20 +29,14 @@ services:
 
 @pytest.fixture
 async def setup(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
-    clock = FakeClock()
-    engine = await open_database(f"sqlite:///{tmp_path}/v.db")
-    runtime = Runtime(parse_stack("vigil.yaml", STACK, {}), engine, clock=clock)
-    await runtime.failures.load()
-    # The database was probed and is fine, so the API's failure is its own and pages at once.
-    await runtime.flow(Result("db.ping", True, 3.0, clock.now()))
-    failing = Result("api.health", False, 12.0, clock.now(), "status 500, expected 200")
-    await runtime.flow(failing)
-    await runtime.writer.flush()
-    tokens = {role: await create_token(engine, clock, f"{role}-user", role) for role in Role}
-    transport = httpx.ASGITransport(app=create_app(runtime, manage_runtime=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://vigil.test") as client:
+    async with served(tmp_path, STACK) as (client, runtime, clock):
+        # The database was probed and is fine, so the API's failure is its own and pages at once.
+        await runtime.flow(Result("db.ping", True, 3.0, clock.now()))
+        failing = Result("api.health", False, 12.0, clock.now(), "status 500, expected 200")
+        await runtime.flow(failing)
+        await runtime.writer.flush()
+        tokens = {role: await create_token(runtime.engine, clock, f"{role}-user", role) for role in Role}
         yield {"client": client, "tokens": tokens, "runtime": runtime}
-    await engine.dispose()
 
 
 def auth(setup: dict[str, Any], role: Role) -> dict[str, str]:

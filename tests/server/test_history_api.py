@@ -6,16 +6,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from vigil.config.load import parse_stack
-from vigil.engine.clock import FakeClock
+from tests.server.conftest import served
 from vigil.metrics.history import HistoryWriter
 from vigil.probes.base import Result
-from vigil.server.app import create_app
-from vigil.server.runtime import Runtime
-from vigil.store.database import open_database
 
 STACK = """
 services:
@@ -30,15 +25,8 @@ services:
 
 @pytest.fixture
 async def setup(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
-    clock = FakeClock()
-    engine = await open_database(f"sqlite:///{tmp_path}/v.db")
-    runtime = Runtime(parse_stack("vigil.yaml", STACK, {}), engine, clock=clock)
-    await runtime.failures.load()
-    app = create_app(runtime, manage_runtime=False)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://vigil.test") as client:
+    async with served(tmp_path, STACK) as (client, runtime, clock):
         yield {"client": client, "runtime": runtime, "clock": clock}
-    await engine.dispose()
 
 
 async def test_history_shows_each_flushed_bucket_of_the_check(setup: dict[str, Any]) -> None:

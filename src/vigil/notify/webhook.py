@@ -80,7 +80,7 @@ class WebhookChannel:
 
 def shown_url(url: str) -> str:
     """``url`` fit for an error message: scheme, host and port. Chat services put their tokens
-    in the path (``/services/T000/B000/XXXX``), so the path is shown only by its length."""
+    in the path (``/services/T000/B000/<token>``), so a path is shown only as ``/…``."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from vigil.metrics.promql.compiler import parse
 from vigil.metrics.promql.model import EvalContext, Node, Sample, ScalarNode, Vector
@@ -23,6 +24,7 @@ class CompiledExpr:
         return isinstance(self.root, ScalarNode)
 
 
+@lru_cache(maxsize=65_536)  # validation and the rule stage compile the same rules; do it once
 def compile_expr(text: str) -> CompiledExpr:
     """Parse ``text`` and build its evaluation tree; ``PromQLError`` names what is wrong or not
     supported (a syntax error, an unknown function, a subquery, an ``@`` modifier, …)."""
