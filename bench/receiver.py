@@ -27,7 +27,6 @@ the monitors under test probe and page it while the harness only watches.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -47,7 +46,7 @@ if __package__ in (None, ""):
     # Run as a script (python bench/receiver.py): make `bench` importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.target import start_fixture
+from bench.target import fixture_main, start_fixture
 
 HOST = "127.0.0.1"
 # Failing answers kept per trial: a monitor pages after a handful; the rest is noise.
@@ -191,12 +190,7 @@ def start_receiver(port: int = 0, timeout_s: float = 10.0) -> tuple[subprocess.P
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: pick a free one)")
-    parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone")
-    args = parser.parse_args(argv)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.port, args.parent_pid))
+    fixture_main(serve, __doc__ or "", argv)
 
 
 if __name__ == "__main__":

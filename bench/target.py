@@ -33,7 +33,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 HOST = "127.0.0.1"
 BODY = b'{"status":"healthy"}'
@@ -244,13 +246,20 @@ def start_target(port: int = 0, timeout_s: float = 10.0) -> tuple[subprocess.Pop
     return start_fixture(Path(__file__).resolve(), port, timeout_s)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+def fixture_main(
+    serve_fixture: Callable[[int, int | None], Coroutine[Any, Any, None]], doc: str, argv: list[str] | None
+) -> None:
+    """The command line every benchmark fixture shares: ``--port`` and ``--parent-pid``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n", 1)[0])
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: pick a free one)")
     parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone")
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.port, args.parent_pid))
+        asyncio.run(serve_fixture(args.port, args.parent_pid))
+
+
+def main(argv: list[str] | None = None) -> None:
+    fixture_main(serve, __doc__ or "", argv)
 
 
 if __name__ == "__main__":
