@@ -378,7 +378,7 @@ async def run_vigil(
             clock = FakeClock(datetime.fromtimestamp(eval_times[0], UTC))
             incidents = IncidentService(database, parse_stack("bench.yaml", STACK, {}).model, clock)
             every = eval_times[1] - eval_times[0] if len(eval_times) > 1 else STEP
-            evaluator = RuleEvaluator(rules, query, incidents, clock, every=every)
+            evaluator = RuleEvaluator(rules, query, incidents, clock, every=every, cycle=query.inner.cycle)
             used, cycles, engines, counts = await run_cycles(evaluator, clock, query, eval_times, budget)
             alerts = evaluator.alerts()
             async with database.connect() as conn:

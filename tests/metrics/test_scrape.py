@@ -315,7 +315,8 @@ async def test_the_scraper_scrapes_each_target_on_its_interval_and_a_bad_one_sto
                 break
             await asyncio.sleep(0.01)
         assert scraper.scrapes == 2 * turn
-        await clock.advance(15)
+        if turn < 3:  # a fourth turn could start before the cancel below
+            await clock.advance(15)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

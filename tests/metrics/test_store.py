@@ -186,12 +186,17 @@ def test_a_stale_marker_keeps_its_bits_through_the_store_and_is_told_from_nan() 
     assert not is_stale(1.0)
 
 
-def test_each_regex_is_compiled_once(store: SeriesStore) -> None:
+def test_each_regex_is_compiled_once_and_each_selector_planned_once(store: SeriesStore) -> None:
     store_module._compile.cache_clear()
+    store_module._plan.cache_clear()
     for _ in range(3):
         statuses(store, Matcher("status", MatchOp.REGEX, "5.."))
-    info = store_module._compile.cache_info()
-    assert (info.misses, info.hits) == (1, 2)
+    assert store_module._compile.cache_info().misses == 1
+    plans = store_module._plan.cache_info()
+    assert (plans.misses, plans.hits) == (1, 2)
+    # The same regex in another selector is not compiled again.
+    statuses(store, Matcher("status", MatchOp.REGEX, "5.."), Matcher("path", MatchOp.EQUAL, "/"))
+    assert store_module._compile.cache_info().misses == 1
 
 
 def test_an_invalid_regex_says_which_one() -> None:

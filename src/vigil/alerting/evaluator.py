@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 from vigil.alerting.alerts import Alert, AlertState, RuleAlerts, Transition
@@ -43,8 +44,11 @@ class RuleEvaluator:
         *,
         every: float,
         root_incident: RootIncident | None = None,
+        cycle: Callable[[], AbstractContextManager[None]] | None = None,
     ) -> None:
         self.root_incident = root_incident
+        # Entered around each cycle's queries (LocalQuery.cycle: shared sub-expressions).
+        self.cycle = cycle or nullcontext
         self.symptoms: dict[str, int] = {}  # alert group key → the dependency's incident it joined
         self.rules = [RuleAlerts(rule) for rule in rules]
         self.query = query
@@ -64,20 +68,23 @@ class RuleEvaluator:
         now = self.clock.now().timestamp()
         started = self.clock.monotonic()
         transitions: list[Transition] = []
-        for i, alerts in enumerate(self.rules):
-            try:
-                samples = await self.query(alerts.rule, now)
-            except Exception as err:  # one broken rule must not stop the others
-                self.stats.failures += 1
-                self.errors[alerts.rule.name] = str(err).splitlines()[0] if str(err) else type(err).__name__
-                continue
-            self.errors.pop(alerts.rule.name, None)
-            changed = alerts.update(samples, now)
-            for transition in changed:
-                await self._incident(alerts, transition)
-            transitions += changed
-            if i % 200 == 199:
-                await asyncio.sleep(0)
+        with self.cycle():
+            for i, alerts in enumerate(self.rules):
+                try:
+                    samples = await self.query(alerts.rule, now)
+                except Exception as err:  # one broken rule must not stop the others
+                    self.stats.failures += 1
+                    self.errors[alerts.rule.name] = (
+                        str(err).splitlines()[0] if str(err) else type(err).__name__
+                    )
+                    continue
+                self.errors.pop(alerts.rule.name, None)
+                changed = alerts.update(samples, now)
+                for transition in changed:
+                    await self._incident(alerts, transition)
+                transitions += changed
+                if i % 200 == 199:
+                    await asyncio.sleep(0)
         self.stats.cycles += 1
         self.stats.last_seconds = self.clock.monotonic() - started
         return transitions

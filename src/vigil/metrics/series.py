@@ -12,7 +12,7 @@ import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 # Prometheus' stale marker: a NaN with its own bit pattern (``value.StaleNaN`` in Prometheus), written
 # when a series vanishes from a scrape so that instant queries stop returning it at once instead of
@@ -37,13 +37,22 @@ class Matcher:
     value: str
 
 
-@dataclass(frozen=True)
-class SeriesData:
-    """One series: its labels (``__name__`` included) and its samples in time order."""
+class SeriesData(NamedTuple):
+    """One series: its labels (``__name__`` included) and its samples in time order.
+
+    A source may say more about the samples it returns, so that evaluation can skip a look at each
+    of them: ``nameless`` is ``labels`` without ``__name__``, shared between queries; ``nan_free``
+    that no value is NaN (so none is a stale marker); ``monotonic`` that no value is lower than the
+    one before it (so a counter did not reset). False only means "not known".
+    A tuple, not a dataclass: a rule cycle builds hundreds of thousands of them.
+    """
 
     labels: Mapping[str, str]
     timestamps: Sequence[float]
     values: Sequence[float]
+    nameless: Mapping[str, str] | None = None
+    nan_free: bool = False
+    monotonic: bool = False
 
 
 class SeriesSource(Protocol):

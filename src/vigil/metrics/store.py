@@ -8,6 +8,12 @@ looks at that metric only. A series keeps its samples in two ``array('d')`` (tim
 As in Prometheus' head block, the samples of a series come in time order: an older or repeated
 timestamp is refused and counted, never inserted. Labels with an empty value are dropped, since
 PromQL treats a missing label and an empty one alike.
+
+Each series also notes, as it is written, the few samples that make evaluation slow: NaNs (stale
+markers among them) and drops (a value below the one before it: a counter reset). A window holding
+neither is returned as ``nan_free`` and ``monotonic``, so that ``rate`` and the ``*_over_time``
+functions need not look at each sample for them. A series with more than ``MAX_MARKS`` of either
+(a gauge goes down all the time) stops noting them and is always looked at.
 """
 
 from __future__ import annotations
@@ -16,11 +22,12 @@ import math
 import re
 import sys
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import pairwise
+from itertools import islice, pairwise
+from operator import gt
 from types import MappingProxyType
 
 from vigil.engine.clock import Clock
@@ -31,6 +38,10 @@ NAME = "__name__"
 DEFAULT_RETENTION = 3600.0 + 300.0
 # ~19 bytes a sample, so ~5 KB a series sampled every 15 s for 65 minutes: ~1 GB at the bound.
 DEFAULT_MAX_SERIES = 200_000
+# Resets and NaNs noted per series, beyond which it is taken to have them anywhere.
+MAX_MARKS = 8
+# Shared, never written: "too many marks to note".
+_UNTRACKED = array("d")
 
 Sample = tuple[Mapping[str, str], float, float]
 """Labels (``__name__`` included), Unix time in seconds, value."""
@@ -39,15 +50,58 @@ Sample = tuple[Mapping[str, str], float, float]
 class SeriesRef:
     """One stored series. Opaque outside this module: a scraper holds it to mark the series stale."""
 
-    __slots__ = ("labels", "live", "seq", "timestamps", "values")
+    __slots__ = ("drop_at", "labels", "live", "nameless", "nan_at", "seq", "timestamps", "values")
 
     def __init__(self, labels: Mapping[str, str], seq: int = 0) -> None:
-        # Read-only view: the evaluator gets these labels as they are, without a copy per query.
+        # Read-only views: the evaluator gets these labels as they are, without a copy per query,
+        # and most functions drop __name__, so that copy is made once here.
         self.labels = MappingProxyType(dict(labels))
+        self.nameless = (
+            MappingProxyType({k: v for k, v in labels.items() if k != NAME})
+            if NAME in labels
+            else self.labels
+        )
         self.timestamps = array("d")
         self.values = array("d")
         self.live = True
         self.seq = seq  # creation order: ties (topk) resolve in it, as in Prometheus 2.42
+        # Times of NaN samples and of drops (None: none; _UNTRACKED: more than MAX_MARKS).
+        self.nan_at: array[float] | None = None
+        self.drop_at: array[float] | None = None
+
+    def note(self, t: float, value: float, previous: float) -> None:
+        """Note the sample at ``t`` if it is NaN or lower than ``previous``."""
+        if value != value:  # noqa: PLR0124 - NaN is the only value unequal to itself
+            self.nan_at = _mark(self.nan_at, t)
+        elif value < previous:
+            self.drop_at = _mark(self.drop_at, t)
+
+
+def _mark(marks: array[float] | None, t: float) -> array[float]:
+    if marks is None:
+        return array("d", (t,))
+    if marks is not _UNTRACKED:
+        if len(marks) >= MAX_MARKS:
+            return _UNTRACKED
+        marks.append(t)
+    return marks
+
+
+def _none_in(marks: array[float] | None, low: float, high: float, *, closed: bool) -> bool:
+    """Whether no mark lies in ``[low, high]`` (``closed``) or ``(low, high]``."""
+    if marks is None:
+        return True
+    if marks is _UNTRACKED:
+        return False
+    i = (bisect_left if closed else bisect_right)(marks, low)
+    return i == len(marks) or marks[i] > high
+
+
+def _trim(marks: array[float] | None, cutoff: float) -> array[float] | None:
+    if marks is None or marks is _UNTRACKED:
+        return marks
+    del marks[: bisect_right(marks, cutoff)]
+    return marks or None
 
 
 @dataclass(frozen=True)
@@ -73,7 +127,8 @@ class SeriesStore:
         self._by_name: dict[str, dict[tuple[str, ...], SeriesRef]] = {}
         # Postings, as Prometheus' index has them: per metric name, (label, value) → series keys,
         # so that {job="api"} reads the few series of one job instead of every series of the name.
-        self._postings: dict[str, dict[tuple[str, str], set[tuple[str, ...]]]] = {}
+        # Each posting list is a dict in creation order, so an intersection keeps that order.
+        self._postings: dict[str, dict[tuple[str, str], dict[tuple[str, ...], SeriesRef]]] = {}
         self._series = 0
         self._created = 0
         self._samples = 0
@@ -115,12 +170,32 @@ class SeriesStore:
         floor = max(self._cutoff, series.timestamps[-1] if series.timestamps else -math.inf)
         first = bisect_right(timestamps, floor)
         self._rejected["out_of_order"] += first
+        if not series.timestamps and first == len(timestamps):
+            self._drop(series)
+            return 0
+        held = len(series.values)
         series.timestamps.extend(timestamps[first:])
         series.values.extend(values[first:])
-        if not series.timestamps:
-            self._drop(series)
+        self._note_run(series, held)
         self._samples += len(timestamps) - first
         return len(timestamps) - first
+
+    @staticmethod
+    def _note_run(series: SeriesRef, held: int) -> None:
+        """Note the NaNs and drops among the samples after the first ``held``; the look runs in C
+        and only a run that has some pays for a loop."""
+        values = series.values
+        total = sum(islice(values, held, None))
+        lead = max(held - 1, 0)  # the last sample held is compared with the first new one
+        if total - total == 0.0 and not any(
+            map(gt, islice(values, lead, None), islice(values, lead + 1, None))
+        ):
+            return
+        timestamps = series.timestamps
+        previous = values[held - 1] if held else math.nan
+        for i in range(held, len(values)):
+            series.note(timestamps[i], values[i], previous)
+            previous = values[i]
 
     def _series_for(self, labels: Mapping[str, str]) -> SeriesRef | None:
         name = labels.get(NAME, "")
@@ -141,7 +216,7 @@ class SeriesStore:
         postings = self._postings.setdefault(name, {})
         for pair in kept.items():
             if pair[0] != NAME:
-                postings.setdefault(pair, set()).add(key)
+                postings.setdefault(pair, {})[key] = series
         self._series += 1
         return series
 
@@ -152,7 +227,7 @@ class SeriesStore:
         for pair in series.labels.items():
             keys = postings.get(pair)
             if keys is not None:
-                keys.discard(key)
+                keys.pop(key, None)
                 if not keys:
                     del postings[pair]
         if not postings:
@@ -165,8 +240,11 @@ class SeriesStore:
         elif timestamps and t <= timestamps[-1]:
             self._rejected["duplicate" if t == timestamps[-1] else "out_of_order"] += 1
         else:
+            values = series.values
+            if value != value or (values and value < values[-1]):  # noqa: PLR0124 - a NaN test
+                series.note(t, value, values[-1] if values else math.nan)
             timestamps.append(t)
-            series.values.append(value)
+            values.append(value)
             self._samples += 1
             return True
         if not timestamps:  # a new series whose only sample was refused holds nothing: drop it
@@ -189,43 +267,59 @@ class SeriesStore:
     def select(self, matchers: Sequence[Matcher], start: float, end: float) -> list[SeriesData]:
         """Series matching every matcher that have samples in ``(start, end]``, with those samples
         (copies: the evaluator may keep them while scrapes go on)."""
-        names = [m.value for m in matchers if m.name == NAME and m.op is MatchOp.EQUAL]
-        name_tests = [_predicate(m) for m in matchers if m.name == NAME]
-        exact = [(m.name, m.value) for m in matchers if m.name != NAME and m.op is MatchOp.EQUAL and m.value]
-        # Matchers the postings answer need no second test on each series.
-        tests = [
-            (m.name, _predicate(m))
-            for m in matchers
-            if m.name != NAME and not (m.op is MatchOp.EQUAL and m.value)
-        ]
-        candidates = names[:1] if names else list(self._by_name)
+        plan = _plan(tuple(matchers))
+        tests = plan.tests
+        test = tests[0] if len(tests) == 1 else None
         found: list[SeriesData] = []
-        for name in candidates:
+        append = found.append
+        for name in plan.names or list(self._by_name):
             bucket = self._by_name.get(name)
-            if bucket is None or not all(test(name) for test in name_tests):
+            if bucket is None or not all(test(name) for test in plan.name_tests):
                 continue
-            for series in self._candidates(name, bucket, exact):
+            for series in self._candidates(name, bucket, plan.exact):
                 labels = series.labels
-                if tests and not all(test(labels.get(label, "")) for label, test in tests):
+                if test is not None:
+                    if not test[1](labels.get(test[0], "")):
+                        continue
+                elif tests and not all(check(labels.get(label, "")) for label, check in tests):
                     continue
                 timestamps = series.timestamps
                 low = bisect_right(timestamps, start)
                 high = len(timestamps) if end >= timestamps[-1] else bisect_right(timestamps, end)
                 if low < high:
-                    found.append(SeriesData(labels, timestamps[low:high], series.values[low:high]))
+                    nan_at, drop_at = series.nan_at, series.drop_at
+                    append(
+                        SeriesData(
+                            labels,
+                            timestamps[low:high],
+                            series.values[low:high],
+                            series.nameless,
+                            nan_at is None
+                            or _none_in(nan_at, timestamps[low], timestamps[high - 1], closed=True),
+                            # A drop at the window's first sample is from outside it: no reset in it.
+                            drop_at is None
+                            or _none_in(drop_at, timestamps[low], timestamps[high - 1], closed=False),
+                        )
+                    )
         return found
 
     def _candidates(
-        self, name: str, bucket: dict[tuple[str, ...], SeriesRef], exact: list[tuple[str, str]]
+        self, name: str, bucket: dict[tuple[str, ...], SeriesRef], exact: tuple[tuple[str, str], ...]
     ) -> Iterable[SeriesRef]:
         """The series an equality matcher with a value can narrow to through the postings (the
-        other matchers are still tested on each); every series of the name otherwise."""
+        other matchers are still tested on each), in creation order; every series of the name
+        otherwise."""
         if not exact:
             return bucket.values()
         postings = self._postings.get(name, {})
-        sets = sorted((postings.get(pair, set()) for pair in exact), key=len)
-        keys = sets[0].intersection(*sets[1:]) if len(sets) > 1 else sets[0]
-        return sorted((bucket[key] for key in keys if key in bucket), key=lambda series: series.seq)
+        lists = sorted((postings.get(pair, {}) for pair in exact), key=len)
+        if len(lists) == 1:
+            return lists[0].values()
+        smallest, rest = lists[0], lists[1:]
+        if len(rest) == 1:
+            other = rest[0]
+            return [series for key, series in smallest.items() if key in other]
+        return [series for key, series in smallest.items() if all(key in other for other in rest)]
 
     # --- bounds --------------------------------------------------------------------------------
 
@@ -246,6 +340,8 @@ class SeriesStore:
                 count = bisect_right(timestamps, cutoff)
                 del timestamps[:count]
                 del series.values[:count]
+                series.nan_at = _trim(series.nan_at, cutoff)
+                series.drop_at = _trim(series.drop_at, cutoff)
                 dropped += count
                 if not timestamps:
                     empty.append(key)
@@ -272,8 +368,13 @@ class SeriesStore:
             for key, series in bucket.items():
                 size += sys.getsizeof(key) + sys.getsizeof(series) + sys.getsizeof(series.labels)
                 size += sys.getsizeof(series.timestamps) + sys.getsizeof(series.values)
-                # The dict behind the read-only view.
+                # The dicts behind the read-only views, and the noted marks.
                 size += sys.getsizeof(dict(series.labels))
+                if series.nameless is not series.labels:
+                    size += sys.getsizeof(series.nameless) + sys.getsizeof(dict(series.nameless))
+                for marks in (series.nan_at, series.drop_at):
+                    if marks is not None and marks is not _UNTRACKED:
+                        size += sys.getsizeof(marks)
         return StoreStats(series=self._series, samples=self._samples, bytes=size, **self._rejected)
 
 
@@ -281,6 +382,35 @@ def _key(labels: Mapping[str, str]) -> tuple[str, ...]:
     # Flat (name, value, name, value, …) in name order: collision-free and a third the size of a
     # tuple of pairs; the strings are the interned ones held by the labels anyway.
     return tuple(part for item in sorted(labels.items()) if item[1] and item[0] != NAME for part in item)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How ``select`` answers a set of matchers: the one metric name (if fixed), tests on the
+    name, label pairs the postings answer, and tests left for each series."""
+
+    names: tuple[str, ...]
+    name_tests: tuple[Callable[[str], bool], ...]
+    exact: tuple[tuple[str, str], ...]
+    tests: tuple[tuple[str, Callable[[str], bool]], ...]
+
+
+@lru_cache(maxsize=16_384)  # rules run the same selectors every cycle
+def _plan(matchers: tuple[Matcher, ...]) -> _Plan:
+    names = [m.value for m in matchers if m.name == NAME and m.op is MatchOp.EQUAL]
+    return _Plan(
+        names=tuple(names[:1]),
+        name_tests=tuple(_predicate(m) for m in matchers if m.name == NAME),
+        exact=tuple(
+            (m.name, m.value) for m in matchers if m.name != NAME and m.op is MatchOp.EQUAL and m.value
+        ),
+        # Matchers the postings answer need no second test on each series.
+        tests=tuple(
+            (m.name, _predicate(m))
+            for m in matchers
+            if m.name != NAME and not (m.op is MatchOp.EQUAL and m.value)
+        ),
+    )
 
 
 def _predicate(matcher: Matcher) -> Callable[[str], bool]:

@@ -17,9 +17,9 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.alerting.check_failures import CheckFailures
-from vigil.alerting.evaluator import RuleEvaluator
+from vigil.alerting.evaluator import Query, RuleEvaluator
 from vigil.alerting.inhibition import DependencyGraph
-from vigil.alerting.local import local_query
+from vigil.alerting.local import LocalQuery, local_query
 from vigil.alerting.quiet import QuietRules
 from vigil.alerting.remote import prometheus_query
 from vigil.config.load import Stack
@@ -75,11 +75,12 @@ class Runtime:
             jitter=settings.engine.jitter,
         )
         self.http = httpx.AsyncClient()
-        query = (
-            prometheus_query(settings.prometheus, self.http)
-            if settings.prometheus
-            else local_query(settings.alerts, self.series)
-        )
+        local: LocalQuery | None = None
+        query: Query
+        if settings.prometheus:
+            query = prometheus_query(settings.prometheus, self.http)
+        else:
+            query = local = local_query(settings.alerts, self.series)
         self.rules = RuleEvaluator(
             settings.alerts,
             query,
@@ -87,6 +88,7 @@ class Runtime:
             self.clock,
             every=settings.engine.evaluate_every,
             root_incident=self.failures.root_incident,
+            cycle=local.cycle if local else None,
         )
         self.flow = build_result_flow(
             self.board,

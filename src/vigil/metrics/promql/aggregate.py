@@ -9,7 +9,16 @@ import math
 from collections.abc import Callable, Hashable, Sequence
 
 from vigil.metrics.promql.gofloat import quantile
-from vigil.metrics.promql.model import NAME, EvalContext, Labels, PromQLError, ScalarNode, Vec, VectorNode
+from vigil.metrics.promql.model import (
+    NAME,
+    Constant,
+    EvalContext,
+    Labels,
+    PromQLError,
+    ScalarNode,
+    Vec,
+    VectorNode,
+)
 
 AGGREGATIONS = frozenset(
     {"sum", "avg", "min", "max", "count", "group", "stddev", "stdvar", "quantile", "topk", "bottomk"}
@@ -41,7 +50,7 @@ def grouping(
 
 
 class Aggregate(VectorNode):
-    __slots__ = ("arg", "key", "op", "param", "result_labels")
+    __slots__ = ("arg", "group_key", "key", "op", "param", "result_labels")
 
     def __init__(
         self, op: str, arg: VectorNode, labels: Sequence[str], without: bool, param: ScalarNode | None
@@ -49,12 +58,16 @@ class Aggregate(VectorNode):
         self.op = op
         self.arg = arg
         self.param = param
-        self.key, self.result_labels = grouping(labels, without)
+        self.group_key, self.result_labels = grouping(labels, without)
+        shareable = arg.key is not None and (param is None or isinstance(param, Constant))
+        shown = repr(param.value) if isinstance(param, Constant) else ""
+        grouped = f"{'without' if without else 'by'}({','.join(sorted(set(labels)))})"
+        self.key = f"{op}({shown}){grouped}({arg.key})" if shareable else None
 
-    def vector(self, ctx: EvalContext) -> Vec:
+    def compute(self, ctx: EvalContext) -> Vec:
         param = self.param.scalar(ctx) if self.param is not None else 0.0
         vec = self.arg.vector(ctx)
-        op, key = self.op, self.key
+        op, key = self.op, self.group_key
         if op in ("topk", "bottomk"):
             return _select_k(vec, key, param, top=op == "topk")
         if op == "quantile":

@@ -85,7 +85,7 @@ class Negate(VectorNode):
     def __init__(self, arg: VectorNode) -> None:
         self.arg = arg
 
-    def vector(self, ctx: EvalContext) -> Vec:
+    def compute(self, ctx: EvalContext) -> Vec:
         vec = self.arg.vector(ctx)
         out: Vec = [(drop_name(labels), -value) for labels, value in vec]
         return ensure_unique(out) if several_names(vec) else out
@@ -116,7 +116,7 @@ class VectorScalar(VectorNode):
         self.scalar_left = scalar_left
         self.return_bool = return_bool
 
-    def vector(self, ctx: EvalContext) -> Vec:
+    def compute(self, ctx: EvalContext) -> Vec:
         vec = self.vector_node.vector(ctx)
         s = self.scalar_node.scalar(ctx)
         cmp = COMPARISONS.get(self.op)
@@ -154,7 +154,7 @@ class SetOperation(VectorNode):
         self.rhs = rhs
         self.sig = sig
 
-    def vector(self, ctx: EvalContext) -> Vec:
+    def compute(self, ctx: EvalContext) -> Vec:
         lhs, rhs = self.lhs.vector(ctx), self.rhs.vector(ctx)
         sig = self.sig
         if self.op == "and":
@@ -224,7 +224,7 @@ class VectorVector(VectorNode):
         self.element = _element(op)
         self.drop = drops_name(op)
 
-    def vector(self, ctx: EvalContext) -> Vec:
+    def compute(self, ctx: EvalContext) -> Vec:
         lhs, rhs = self.lhs.vector(ctx), self.rhs.vector(ctx)
         if not lhs or not rhs:
             return []

@@ -16,7 +16,7 @@ import promql_parser as pp
 
 from vigil.metrics.promql import aggregate, binary, functions, histogram, rangefuncs
 from vigil.metrics.promql.gofloat import MATH_FUNCTIONS
-from vigil.metrics.promql.model import NAME, Node, PromQLError, ScalarNode, VectorNode
+from vigil.metrics.promql.model import NAME, Constant, Node, PromQLError, ScalarNode, VectorNode
 from vigil.metrics.promql.regex import translate
 from vigil.metrics.promql.selectors import MatrixSelector, VectorSelector, absent_labels, single_name
 from vigil.metrics.series import Matcher, MatchOp
@@ -78,7 +78,7 @@ def _compile(e: Any) -> Compiled:
     if isinstance(e, pp.ParenExpr):
         return _compile(e.expr)
     if isinstance(e, pp.NumberLiteral):
-        return functions.Constant(float(e.val))
+        return Constant(float(e.val))
     if isinstance(e, pp.StringLiteral):
         return str(e.val)
     if isinstance(e, pp.VectorSelector):
@@ -193,15 +193,6 @@ def _aggregate(e: Any) -> Compiled:
     modifier = e.modifier
     without = modifier is not None and modifier.type == pp.AggModifierType.Without
     labels = [str(label) for label in modifier.labels] if modifier is not None else []
-    if (
-        isinstance(arg, rangefuncs.RangeCall)
-        and not arg.check
-        and op not in ("topk", "bottomk")
-        and (without or NAME not in labels)
-    ):
-        # The group key and result labels never read __name__ here, so rate() and its kin need not
-        # copy every series' labels to drop it (the main cost of `sum by (x) (rate(…))`).
-        arg.keep_name = True
     return aggregate.Aggregate(op, arg, labels, without, param)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from vigil.metrics.promql.compiler import parse
-from vigil.metrics.promql.model import EvalContext, Node, Sample, ScalarNode, Vector
+from vigil.metrics.promql.model import EvalContext, Node, Sample, ScalarNode, Vec, Vector
 from vigil.metrics.series import SeriesSource
 
 DEFAULT_LOOKBACK = 300.0  # Prometheus' --query.lookback-delta default: 5 minutes
@@ -32,16 +32,26 @@ def compile_expr(text: str) -> CompiledExpr:
 
 
 def evaluate(
-    expr: CompiledExpr, at: float, source: SeriesSource, *, lookback: float = DEFAULT_LOOKBACK
+    expr: CompiledExpr,
+    at: float,
+    source: SeriesSource,
+    *,
+    lookback: float = DEFAULT_LOOKBACK,
+    shared: dict[str, Vec] | None = None,
 ) -> Vector | float:
     """The instant-query result of ``expr`` at Unix time ``at``: a scalar, or one ``Sample`` per
-    series (in no particular order). Like Prometheus' API, ``at`` counts to the millisecond."""
-    ctx = EvalContext(round(at * 1000), source, round(lookback * 1000))
+    series (in no particular order). Like Prometheus' API, ``at`` counts to the millisecond.
+
+    ``shared``: one dict passed to several evaluations at the same ``at`` over unchanged samples
+    (say, the rules of one cycle) lets them compute each common sub-expression once; a caller
+    must not reuse it at another time or after samples it may read have been written."""
+    ctx = EvalContext(round(at * 1000), source, round(lookback * 1000), shared)
     root = expr.root
     if isinstance(root, ScalarNode):
         return root.scalar(ctx)
+    vec = root.vector(ctx)
+    if shared is not None:  # another evaluation may hold the same label dicts
+        return [Sample(dict(labels), value) for labels, value in vec]
     # Labels built during evaluation are fresh dicts, one per sample; only the store's own
     # (read-only) mappings need a copy.
-    return [
-        Sample(labels if type(labels) is dict else dict(labels), value) for labels, value in root.vector(ctx)
-    ]
+    return [Sample(labels if type(labels) is dict else dict(labels), value) for labels, value in vec]

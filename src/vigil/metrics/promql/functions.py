@@ -35,7 +35,7 @@ class MathCall(VectorNode):
         self.fn = fn
         self.arg = arg
 
-    def vector(self, ctx: EvalContext) -> Vec:
+    def compute(self, ctx: EvalContext) -> Vec:
         return _map_values(self.arg.vector(ctx), self.fn)
 
 
@@ -49,7 +49,7 @@ class Clamp(VectorNode):
         self.low = low
         self.high = high
 
-    def vector(self, ctx: EvalContext) -> Vec:
+    def compute(self, ctx: EvalContext) -> Vec:
         vec = self.arg.vector(ctx)
         low = self.low.scalar(ctx) if self.low is not None else None
         high = self.high.scalar(ctx) if self.high is not None else None
@@ -71,7 +71,7 @@ class Round(VectorNode):
         self.arg = arg
         self.to_nearest = to_nearest
 
-    def vector(self, ctx: EvalContext) -> Vec:
+    def compute(self, ctx: EvalContext) -> Vec:
         to_nearest = self.to_nearest.scalar(ctx) if self.to_nearest is not None else 1.0
         # Prometheus multiplies by the inverse, which it finds rounds more accurately; ties go up.
         inverse = 1.0 / to_nearest if to_nearest else math.copysign(math.inf, to_nearest)
@@ -92,7 +92,7 @@ class Absent(VectorNode):
         self.arg = arg
         self.labels = labels
 
-    def vector(self, ctx: EvalContext) -> Vec:
+    def compute(self, ctx: EvalContext) -> Vec:
         if self.arg.vector(ctx):
             return []
         return [(dict(self.labels), 1.0)]
@@ -106,7 +106,7 @@ class Unchanged(VectorNode):
     def __init__(self, arg: VectorNode) -> None:
         self.arg = arg
 
-    def vector(self, ctx: EvalContext) -> Vec:
+    def compute(self, ctx: EvalContext) -> Vec:
         return self.arg.vector(ctx)
 
 
@@ -136,15 +136,5 @@ class VectorOf(VectorNode):
     def __init__(self, arg: ScalarNode) -> None:
         self.arg = arg
 
-    def vector(self, ctx: EvalContext) -> Vec:
+    def compute(self, ctx: EvalContext) -> Vec:
         return [({}, self.arg.scalar(ctx))]
-
-
-class Constant(ScalarNode):
-    __slots__ = ("value",)
-
-    def __init__(self, value: float) -> None:
-        self.value = value
-
-    def scalar(self, ctx: EvalContext) -> float:
-        return self.value

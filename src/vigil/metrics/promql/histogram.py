@@ -82,7 +82,7 @@ class HistogramQuantile(VectorNode):
         self.q = q
         self.arg = arg
 
-    def vector(self, ctx: EvalContext) -> Vec:
+    def compute(self, ctx: EvalContext) -> Vec:
         q = self.q.scalar(ctx)
         groups: dict[frozenset[tuple[str, str]], tuple[Labels, list[tuple[float, float]]]] = {}
         for labels, value in self.arg.vector(ctx):

@@ -9,11 +9,11 @@ dataclass per sample; ``evaluate`` turns the final one into ``Sample``s.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from vigil.errors import VigilError
-from vigil.metrics.series import SeriesSource
+from vigil.metrics.series import Matcher, SeriesSource
 
 NAME = "__name__"
 
@@ -42,11 +42,14 @@ Vector = list[Sample]
 @dataclass(frozen=True, slots=True)
 class EvalContext:
     """One evaluation: the time (integer milliseconds, as Prometheus computes), the samples and the
-    instant-selector lookback."""
+    instant-selector lookback. ``shared`` holds results of sub-expressions by their ``share_key``
+    for evaluations at the same time over the same samples (the rules of one cycle): a selector or
+    ``rate(…)`` that several rules contain is computed once. Results in it are never modified."""
 
     at_ms: int
     source: SeriesSource
     lookback_ms: int
+    shared: dict[str, Vec] | None = None
 
 
 class ScalarNode(ABC):
@@ -56,14 +59,43 @@ class ScalarNode(ABC):
     def scalar(self, ctx: EvalContext) -> float: ...
 
 
+class Constant(ScalarNode):
+    __slots__ = ("value",)
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def scalar(self, ctx: EvalContext) -> float:
+        return self.value
+
+
 class VectorNode(ABC):
     __slots__ = ()
+    # What the node computes, as text: equal keys, equal results at one time over the same samples.
+    # None (here) keeps a node out of sharing; shareable kinds set it in a slot of their own.
+    key: str | None = None
+
+    def vector(self, ctx: EvalContext) -> Vec:
+        """The node's result, from ``ctx.shared`` when another rule of the cycle computed it."""
+        shared, key = ctx.shared, self.key
+        if shared is None or key is None:
+            return self.compute(ctx)
+        found = shared.get(key)
+        if found is None:
+            found = shared[key] = self.compute(ctx)
+        return found
 
     @abstractmethod
-    def vector(self, ctx: EvalContext) -> Vec: ...
+    def compute(self, ctx: EvalContext) -> Vec: ...
 
 
 Node = ScalarNode | VectorNode
+
+
+def selector_key(matchers: Sequence[Matcher], offset_ms: int, range_ms: int = 0) -> str:
+    """A selector in one canonical text, matcher order aside: the base of ``share_key``s."""
+    inner = ",".join(sorted(f"{m.name}{m.op}{m.value!r}" for m in matchers))
+    return f"{{{inner}}}[{range_ms}]@-{offset_ms}"
 
 
 def drop_name(labels: Labels) -> Labels:

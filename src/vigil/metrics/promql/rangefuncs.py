@@ -4,6 +4,10 @@ Each is a port of its Prometheus 2.42 counterpart in ``promql/functions.go`` wit
 operations in the same order, so that results agree to the last bits wherever Go and Python round
 alike. Timestamps are turned back into integer milliseconds before any duration is computed, since
 Prometheus subtracts int64 milliseconds and only then divides by 1000.
+
+Where the source vouches for a window (no NaN, no drop: see ``SeriesData``) the per-sample loops
+that only look for those are skipped, and a NaN- and Inf-free window is summed by ``math.fsum``
+(correctly rounded) instead of Prometheus' Kahan loop, which agrees with it to within an ulp or two.
 """
 
 from __future__ import annotations
@@ -14,27 +18,42 @@ from itertools import islice
 from operator import gt
 
 from vigil.metrics.promql.gofloat import NAN, div, duration_seconds, kahan_sum_inc, quantile
-from vigil.metrics.promql.model import EvalContext, ScalarNode, Vec, VectorNode, drop_name, ensure_unique
-from vigil.metrics.promql.selectors import MatrixSelector
+from vigil.metrics.promql.model import (
+    Constant,
+    EvalContext,
+    ScalarNode,
+    Vec,
+    VectorNode,
+    drop_name,
+    ensure_unique,
+)
+from vigil.metrics.promql.selectors import MatrixSelector, Window
 
 Floats = Sequence[float]
-# (timestamps, values, range start ms, range end ms, range in seconds, scalar parameter) -> value
-# or None for no sample; the window holds at least one sample, stale markers removed.
-RangeFunction = Callable[[Floats, Floats, int, int, float, float], float | None]
+# (window, range start ms, range end ms, range in seconds, scalar parameter) -> value or None for
+# no sample; the window holds at least one sample, stale markers removed.
+RangeFunction = Callable[[Window, int, int, float, float], float | None]
+
+
+def _finite_total(values: Floats) -> float | None:
+    """The correctly rounded sum when no value is NaN or infinite (checked in C), else None."""
+    total = sum(values)
+    return math.fsum(values) if total - total == 0.0 else None
 
 
 def _extrapolated(
-    ts: Floats, values: Floats, start: int, end: int, range_s: float, counter: bool, per_second: bool
+    w: Window, start: int, end: int, range_s: float, counter: bool, per_second: bool
 ) -> float | None:
     """``extrapolatedRate``: the change over the samples, corrected for counter resets, then
     extrapolated towards the window's edges unless a gap says the series starts or ends there."""
+    ts, values = w.timestamps, w.values
     n = len(values)
     if n < 2:
         return None
     first = values[0]
     result = values[-1] - first
     # map() over a comparison runs in C: only a window that really holds a reset pays for the loop.
-    if counter and any(map(gt, values, islice(values, 1, None))):
+    if counter and not w.monotonic and any(map(gt, values, islice(values, 1, None))):
         prev = first
         for cur in values:
             if cur < prev:
@@ -62,16 +81,16 @@ def _extrapolated(
     return result * factor
 
 
-def _rate(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
-    return _extrapolated(ts, vs, start, end, range_s, True, True)
+def _rate(w: Window, start: int, end: int, range_s: float, _: float) -> float | None:
+    return _extrapolated(w, start, end, range_s, True, True)
 
 
-def _increase(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
-    return _extrapolated(ts, vs, start, end, range_s, True, False)
+def _increase(w: Window, start: int, end: int, range_s: float, _: float) -> float | None:
+    return _extrapolated(w, start, end, range_s, True, False)
 
 
-def _delta(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
-    return _extrapolated(ts, vs, start, end, range_s, False, False)
+def _delta(w: Window, start: int, end: int, range_s: float, _: float) -> float | None:
+    return _extrapolated(w, start, end, range_s, False, False)
 
 
 def _instant(ts: Floats, values: Floats, per_second: bool) -> float | None:
@@ -88,15 +107,19 @@ def _instant(ts: Floats, values: Floats, per_second: bool) -> float | None:
     return result
 
 
-def _irate(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
-    return _instant(ts, vs, True)
+def _irate(w: Window, start: int, end: int, range_s: float, _: float) -> float | None:
+    return _instant(w.timestamps, w.values, True)
 
 
-def _idelta(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
-    return _instant(ts, vs, False)
+def _idelta(w: Window, start: int, end: int, range_s: float, _: float) -> float | None:
+    return _instant(w.timestamps, w.values, False)
 
 
-def _avg_over_time(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
+def _avg_over_time(w: Window, start: int, end: int, range_s: float, _: float) -> float | None:
+    vs = w.values
+    total = _finite_total(vs)
+    if total is not None:
+        return total / len(vs)
     mean, count, c = 0.0, 0.0, 0.0
     for v in vs:
         count += 1
@@ -109,15 +132,21 @@ def _avg_over_time(ts: Floats, vs: Floats, start: int, end: int, range_s: float,
     return mean if math.isinf(mean) else mean + c
 
 
-def _sum_over_time(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
+def _sum_over_time(w: Window, start: int, end: int, range_s: float, _: float) -> float | None:
+    vs = w.values
+    exact = _finite_total(vs)
+    if exact is not None:
+        return exact
     total, c = 0.0, 0.0
     for v in vs:
         total, c = kahan_sum_inc(v, total, c)
     return total if math.isinf(total) else total + c
 
 
-def _max_over_time(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
-    values = vs
+def _max_over_time(w: Window, start: int, end: int, range_s: float, _: float) -> float | None:
+    values = w.values
+    if w.nan_free:
+        return max(values)  # the first of equal maxima, as Prometheus' strict comparison keeps
     best = values[0]
     for v in values:
         if v > best or math.isnan(best):  # a NaN is replaced by any later value
@@ -125,8 +154,10 @@ def _max_over_time(ts: Floats, vs: Floats, start: int, end: int, range_s: float,
     return best
 
 
-def _min_over_time(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
-    values = vs
+def _min_over_time(w: Window, start: int, end: int, range_s: float, _: float) -> float | None:
+    values = w.values
+    if w.nan_free:
+        return min(values)
     best = values[0]
     for v in values:
         if v < best or math.isnan(best):
@@ -134,14 +165,12 @@ def _min_over_time(ts: Floats, vs: Floats, start: int, end: int, range_s: float,
     return best
 
 
-def _count_over_time(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
-    return float(len(vs))
+def _count_over_time(w: Window, start: int, end: int, range_s: float, _: float) -> float | None:
+    return float(len(w.values))
 
 
-def _quantile_over_time(
-    ts: Floats, vs: Floats, start: int, end: int, range_s: float, q: float
-) -> float | None:
-    return quantile(q, vs)
+def _quantile_over_time(w: Window, start: int, end: int, range_s: float, q: float) -> float | None:
+    return quantile(q, w.values)
 
 
 def _variance(values: Sequence[float]) -> float:
@@ -154,26 +183,24 @@ def _variance(values: Sequence[float]) -> float:
     return (aux + c_aux) / count
 
 
-def _stddev_over_time(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
-    return math.sqrt(_variance(vs))
+def _stddev_over_time(w: Window, start: int, end: int, range_s: float, _: float) -> float | None:
+    return math.sqrt(_variance(w.values))
 
 
-def _stdvar_over_time(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
-    return _variance(vs)
+def _stdvar_over_time(w: Window, start: int, end: int, range_s: float, _: float) -> float | None:
+    return _variance(w.values)
 
 
-def _last_over_time(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
-    return vs[-1]
+def _last_over_time(w: Window, start: int, end: int, range_s: float, _: float) -> float | None:
+    return w.values[-1]
 
 
-def _present_over_time(
-    ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float
-) -> float | None:
+def _present_over_time(w: Window, start: int, end: int, range_s: float, _: float) -> float | None:
     return 1.0
 
 
-def _changes(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
-    values = vs
+def _changes(w: Window, start: int, end: int, range_s: float, _: float) -> float | None:
+    values = w.values
     changes, prev = 0, values[0]
     for cur in values:
         if cur != prev and not (math.isnan(cur) and math.isnan(prev)):  # NaN to NaN is no change
@@ -182,8 +209,10 @@ def _changes(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: fl
     return float(changes)
 
 
-def _resets(ts: Floats, vs: Floats, start: int, end: int, range_s: float, _: float) -> float | None:
-    values = vs
+def _resets(w: Window, start: int, end: int, range_s: float, _: float) -> float | None:
+    values = w.values
+    if w.monotonic:
+        return 0.0
     return float(sum(map(gt, values, islice(values, 1, None))))
 
 
@@ -211,7 +240,7 @@ RANGE_FUNCTIONS: dict[str, RangeFunction] = {
 class RangeCall(VectorNode):
     """A range function applied to every series of a range selector."""
 
-    __slots__ = ("check", "fn", "keep_name", "param", "range_s", "selector")
+    __slots__ = ("check", "fn", "keep_name", "key", "param", "range_s", "selector")
 
     def __init__(
         self,
@@ -229,16 +258,29 @@ class RangeCall(VectorNode):
         # last_over_time acts like an offset and keeps __name__; every other one drops it.
         self.keep_name = keep_name
         self.check = check
+        self.key = self._key()
 
-    def vector(self, ctx: EvalContext) -> Vec:
+    def _key(self) -> str | None:
+        # A parameter that is not a number (rare) keeps the call out of sharing.
+        param = self.param
+        if param is not None and not isinstance(param, Constant):
+            return None
+        shown = "" if param is None else repr(param.value)
+        return f"{self.fn.__name__}({shown}){self.keep_name:d}{self.check:d}{self.selector.key}"
+
+    def compute(self, ctx: EvalContext) -> Vec:
         start, end = self.selector.bounds(ctx)
         param = self.param.scalar(ctx) if self.param is not None else NAN
         fn, range_s, keep_name = self.fn, self.range_s, self.keep_name
         out: Vec = []
-        for labels, ts, vs in self.selector.windows(ctx):
-            value = fn(ts, vs, start, end, range_s, param)
+        for w in self.selector.windows(ctx):
+            value = fn(w, start, end, range_s, param)
             if value is not None:
-                out.append((labels if keep_name else drop_name(labels), value))
+                if keep_name:
+                    out.append((w.labels, value))
+                else:
+                    nameless = w.nameless
+                    out.append((drop_name(w.labels) if nameless is None else nameless, value))
         return ensure_unique(out) if self.check else out
 
 
@@ -252,7 +294,7 @@ class AbsentOverTime(VectorNode):
         self.selector = selector
         self.labels = labels
 
-    def vector(self, ctx: EvalContext) -> Vec:
+    def compute(self, ctx: EvalContext) -> Vec:
         for _ in self.selector.windows(ctx):
             return []
         return [(dict(self.labels), 1.0)]

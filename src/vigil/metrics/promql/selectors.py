@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 
-from vigil.metrics.promql.model import NAME, EvalContext, Labels, Vec, VectorNode
-from vigil.metrics.series import Matcher, MatchOp, is_stale
+from vigil.metrics.promql.model import NAME, EvalContext, Vec, VectorNode, selector_key
+from vigil.metrics.series import Matcher, MatchOp, SeriesData, is_stale
 
 
 def _below(seconds: float) -> float:
@@ -26,13 +26,14 @@ def single_name(matchers: Sequence[Matcher]) -> bool:
 
 
 class VectorSelector(VectorNode):
-    __slots__ = ("matchers", "offset_ms")
+    __slots__ = ("key", "matchers", "offset_ms")
 
     def __init__(self, matchers: Sequence[Matcher], offset_ms: int) -> None:
         self.matchers = tuple(matchers)
         self.offset_ms = offset_ms
+        self.key = selector_key(matchers, offset_ms)
 
-    def vector(self, ctx: EvalContext) -> Vec:
+    def compute(self, ctx: EvalContext) -> Vec:
         ref = ctx.at_ms - self.offset_ms
         start = _below((ref - ctx.lookback_ms) / 1000)
         out: Vec = []
@@ -48,20 +49,21 @@ class VectorSelector(VectorNode):
         return out
 
 
-# One series inside a range selector's window: labels, timestamps, values, stale markers removed.
-Window = tuple[Labels, Sequence[float], Sequence[float]]
+# One series inside a range selector's window: its samples, stale markers removed.
+Window = SeriesData
 
 
 class MatrixSelector:
     """Not a node of its own: PromQL only lets range vectors into functions, which read them
     through ``windows``."""
 
-    __slots__ = ("matchers", "offset_ms", "range_ms")
+    __slots__ = ("key", "matchers", "offset_ms", "range_ms")
 
     def __init__(self, matchers: Sequence[Matcher], offset_ms: int, range_ms: int) -> None:
         self.matchers = tuple(matchers)
         self.offset_ms = offset_ms
         self.range_ms = range_ms
+        self.key = selector_key(matchers, offset_ms, range_ms)
 
     def bounds(self, ctx: EvalContext) -> tuple[int, int]:
         end = ctx.at_ms - self.offset_ms
@@ -70,20 +72,25 @@ class MatrixSelector:
     def windows(self, ctx: EvalContext) -> Iterator[Window]:
         start, end = self.bounds(ctx)
         for series in ctx.source.select(self.matchers, _below(start / 1000), end / 1000):
-            timestamps, values = series.timestamps, series.values
+            values = series.values
             if not values:
                 continue
-            # sum() runs in C: a finite total proves there is no NaN, so the common case skips a
-            # Python-level look at every sample for stale markers.
-            total = sum(values)
-            if total - total != 0.0:
-                keep = [i for i, v in enumerate(values) if not is_stale(v)]
-                if len(keep) != len(values):
+            if not series.nan_free:
+                # sum() runs in C: a finite total proves there is no NaN, so a source that cannot
+                # tell still skips a Python-level look at every sample for stale markers.
+                total = sum(values)
+                if total - total != 0.0:
+                    keep = [i for i, v in enumerate(values) if not is_stale(v)]
                     if not keep:
                         continue
-                    timestamps = [timestamps[i] for i in keep]
-                    values = [values[i] for i in keep]
-            yield series.labels, timestamps, values
+                    if len(keep) != len(values):
+                        ts = series.timestamps
+                        # Removing a marker joins the samples around it: whether they drop is unknown.
+                        yield SeriesData(
+                            series.labels, [ts[i] for i in keep], [values[i] for i in keep], series.nameless
+                        )
+                        continue
+            yield series
 
 
 def absent_labels(matchers: Sequence[Matcher]) -> dict[str, str]:
