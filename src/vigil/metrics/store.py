@@ -272,6 +272,8 @@ class SeriesStore:
         test = tests[0] if len(tests) == 1 else None
         found: list[SeriesData] = []
         append = found.append
+        # SeriesData's own constructor is a Python function; this one builds the same tuple in C.
+        new_tuple = tuple.__new__
         for name in plan.names or list(self._by_name):
             bucket = self._by_name.get(name)
             if bucket is None or not all(test(name) for test in plan.name_tests):
@@ -289,16 +291,19 @@ class SeriesStore:
                 if low < high:
                     nan_at, drop_at = series.nan_at, series.drop_at
                     append(
-                        SeriesData(
-                            labels,
-                            timestamps[low:high],
-                            series.values[low:high],
-                            series.nameless,
-                            nan_at is None
-                            or _none_in(nan_at, timestamps[low], timestamps[high - 1], closed=True),
-                            # A drop at the window's first sample is from outside it: no reset in it.
-                            drop_at is None
-                            or _none_in(drop_at, timestamps[low], timestamps[high - 1], closed=False),
+                        new_tuple(
+                            SeriesData,
+                            (
+                                labels,
+                                timestamps[low:high],
+                                series.values[low:high],
+                                series.nameless,
+                                nan_at is None
+                                or _none_in(nan_at, timestamps[low], timestamps[high - 1], closed=True),
+                                # A drop at the window's first sample is from outside it: no reset in it.
+                                drop_at is None
+                                or _none_in(drop_at, timestamps[low], timestamps[high - 1], closed=False),
+                            ),
                         )
                     )
         return found

@@ -43,10 +43,17 @@ def grouping(
     if len(kept) == 1:
         only = kept[0]
         return (lambda ls: ls.get(only, "")), (lambda ls: {only: ls[only]} if ls.get(only) else {})
-    return (
-        lambda ls: tuple([ls.get(name, "") for name in kept]),
-        lambda ls: {name: ls[name] for name in kept if ls.get(name)},
-    )
+    # Two or three labels (by (job, path), by (job, instance, le)) are the common case: spelt
+    # out, the key costs no loop per series.
+    if len(kept) == 2:
+        a, b = kept
+        key: Callable[[Labels], Hashable] = lambda ls: (ls.get(a, ""), ls.get(b, ""))  # noqa: E731
+    elif len(kept) == 3:
+        a, b, c = kept
+        key = lambda ls: (ls.get(a, ""), ls.get(b, ""), ls.get(c, ""))  # noqa: E731
+    else:
+        key = lambda ls: tuple([ls.get(name, "") for name in kept])  # noqa: E731
+    return key, lambda ls: {name: ls[name] for name in kept if ls.get(name)}
 
 
 class Aggregate(VectorNode):
@@ -79,6 +86,8 @@ class Aggregate(VectorNode):
                 else:
                     found[1].append(v)
             return [(self.result_labels(first), quantile(param, vs)) for first, vs in values.values()]
+        if op == "sum":
+            return self._sum(vec)
         groups: dict[Hashable, _Group] = {}
         step = _STEPS[op]
         for labels, v in vec:
@@ -93,6 +102,22 @@ class Aggregate(VectorNode):
         if finish is None:
             return [(result(g.labels), g.value) for g in groups.values()]
         return [(result(g.labels), finish(g)) for g in groups.values()]
+
+    def _sum(self, vec: Vec) -> Vec:
+        """``sum``, the aggregation of nearly every rule, without a group object and a call per
+        series; the same additions in the same order as the general path."""
+        key = self.group_key
+        totals: dict[Hashable, float] = {}
+        firsts: dict[Hashable, Labels] = {}
+        for labels, v in vec:
+            k = key(labels)
+            if k in totals:
+                totals[k] += v
+            else:
+                totals[k] = v
+                firsts[k] = labels
+        result = self.result_labels
+        return [(result(firsts[k]), total) for k, total in totals.items()]
 
 
 class _Group:

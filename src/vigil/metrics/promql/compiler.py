@@ -14,7 +14,7 @@ from typing import Any
 
 import promql_parser as pp
 
-from vigil.metrics.promql import aggregate, binary, functions, histogram, rangefuncs
+from vigil.metrics.promql import aggregate, binary, extrapolate, functions, histogram, rangefuncs
 from vigil.metrics.promql.gofloat import MATH_FUNCTIONS
 from vigil.metrics.promql.model import NAME, Constant, Node, PromQLError, ScalarNode, VectorNode
 from vigil.metrics.promql.regex import translate
@@ -137,6 +137,9 @@ def _range(node: Compiled, where: str) -> MatrixSelector:
 
 def _call(name: str, args: list[Compiled]) -> Compiled:
     where = f"{name}()"
+    if name in extrapolate.EXTRAPOLATED:
+        selector = _range(args[0], where)
+        return extrapolate.ExtrapolatedRate(name, selector, check=not single_name(selector.matchers))
     if name in rangefuncs.RANGE_FUNCTIONS:
         param = _scalar(args[0], where) if name == "quantile_over_time" else None
         selector = _range(args[-1], where)

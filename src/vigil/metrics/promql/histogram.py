@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import lru_cache
 
 from vigil.metrics.promql.gofloat import INF, NAN, div, parse_float
 from vigil.metrics.promql.model import NAME, EvalContext, Labels, ScalarNode, Vec, VectorNode, ensure_unique
@@ -75,6 +76,10 @@ def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
     return start + (end - start) * div(rank, count)
 
 
+# A few le values ("0.1", "0.5", "+Inf") recur in every histogram: each is parsed once.
+_bound = lru_cache(maxsize=4096)(parse_float)
+
+
 class HistogramQuantile(VectorNode):
     __slots__ = ("arg", "q")
 
@@ -86,11 +91,15 @@ class HistogramQuantile(VectorNode):
         q = self.q.scalar(ctx)
         groups: dict[frozenset[tuple[str, str]], tuple[Labels, list[tuple[float, float]]]] = {}
         for labels, value in self.arg.vector(ctx):
-            bound = parse_float(labels.get(BUCKET_LABEL, ""))
+            le = labels.get(BUCKET_LABEL, "")
+            bound = _bound(le)
             if bound is None:
                 continue  # no or a malformed le: not a bucket, skipped as Prometheus does
-            # Buckets of one histogram share every label but le (the name included).
-            key = frozenset((k, v) for k, v in labels.items() if k != BUCKET_LABEL and v)
+            # Buckets of one histogram share every label but le (the name included); a label set
+            # to "" counts as absent, which the set difference (in C) leaves to the rare case.
+            key = frozenset(labels.items()).difference(((BUCKET_LABEL, le),))
+            if "" in labels.values():
+                key = frozenset((k, v) for k, v in key if v)
             group = groups.get(key)
             if group is None:
                 kept = {k: v for k, v in labels.items() if k not in (NAME, BUCKET_LABEL)}

@@ -1,4 +1,5 @@
-"""Functions over range vectors: ``rate``, ``increase``, ``delta``, ``irate`` and ``*_over_time``.
+"""Functions over range vectors: ``irate``, ``idelta``, ``*_over_time``, ``changes`` and ``resets``
+(``rate``, ``increase`` and ``delta`` are in ``extrapolate``).
 
 Each is a port of its Prometheus 2.42 counterpart in ``promql/functions.go`` with the same float
 operations in the same order, so that results agree to the last bits wherever Go and Python round
@@ -17,7 +18,7 @@ from collections.abc import Callable, Sequence
 from itertools import islice
 from operator import gt
 
-from vigil.metrics.promql.gofloat import NAN, div, duration_seconds, kahan_sum_inc, quantile
+from vigil.metrics.promql.gofloat import NAN, duration_seconds, kahan_sum_inc, quantile
 from vigil.metrics.promql.model import (
     Constant,
     EvalContext,
@@ -39,58 +40,6 @@ def _finite_total(values: Floats) -> float | None:
     """The correctly rounded sum when no value is NaN or infinite (checked in C), else None."""
     total = sum(values)
     return math.fsum(values) if total - total == 0.0 else None
-
-
-def _extrapolated(
-    w: Window, start: int, end: int, range_s: float, counter: bool, per_second: bool
-) -> float | None:
-    """``extrapolatedRate``: the change over the samples, corrected for counter resets, then
-    extrapolated towards the window's edges unless a gap says the series starts or ends there."""
-    ts, values = w.timestamps, w.values
-    n = len(values)
-    if n < 2:
-        return None
-    first = values[0]
-    result = values[-1] - first
-    # map() over a comparison runs in C: only a window that really holds a reset pays for the loop.
-    if counter and not w.monotonic and any(map(gt, values, islice(values, 1, None))):
-        prev = first
-        for cur in values:
-            if cur < prev:
-                result += prev
-            prev = cur
-    # round(), not int(): 1700000000.123 * 1000 may land a hair below its millisecond.
-    t_first, t_last = round(ts[0] * 1000), round(ts[-1] * 1000)
-    to_start = (t_first - start) / 1000
-    to_end = (end - t_last) / 1000
-    sampled = (t_last - t_first) / 1000
-    average = sampled / (n - 1)
-    if counter and result > 0 and first >= 0:
-        # A counter cannot go below zero: don't extrapolate the start past where it would be 0.
-        to_zero = sampled * (first / result)
-        to_start = min(to_start, to_zero)
-    # Extrapolate to an edge only if the next sample would have fallen beyond it (10% leeway);
-    # otherwise assume the series starts or ends half an interval past its outer samples.
-    threshold = average * 1.1
-    interval = sampled
-    interval += to_start if to_start < threshold else average / 2
-    interval += to_end if to_end < threshold else average / 2
-    factor = div(interval, sampled)
-    if per_second:
-        factor /= range_s
-    return result * factor
-
-
-def _rate(w: Window, start: int, end: int, range_s: float, _: float) -> float | None:
-    return _extrapolated(w, start, end, range_s, True, True)
-
-
-def _increase(w: Window, start: int, end: int, range_s: float, _: float) -> float | None:
-    return _extrapolated(w, start, end, range_s, True, False)
-
-
-def _delta(w: Window, start: int, end: int, range_s: float, _: float) -> float | None:
-    return _extrapolated(w, start, end, range_s, False, False)
 
 
 def _instant(ts: Floats, values: Floats, per_second: bool) -> float | None:
@@ -217,9 +166,6 @@ def _resets(w: Window, start: int, end: int, range_s: float, _: float) -> float 
 
 
 RANGE_FUNCTIONS: dict[str, RangeFunction] = {
-    "rate": _rate,
-    "increase": _increase,
-    "delta": _delta,
     "irate": _irate,
     "idelta": _idelta,
     "avg_over_time": _avg_over_time,

@@ -10,7 +10,7 @@ handed to it is the float just below the window's start.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from vigil.metrics.promql.model import NAME, EvalContext, Vec, VectorNode, selector_key
 from vigil.metrics.series import Matcher, MatchOp, SeriesData, is_stale
@@ -69,28 +69,36 @@ class MatrixSelector:
         end = ctx.at_ms - self.offset_ms
         return end - self.range_ms, end
 
-    def windows(self, ctx: EvalContext) -> Iterator[Window]:
+    def windows(self, ctx: EvalContext) -> Sequence[Window]:
         start, end = self.bounds(ctx)
-        for series in ctx.source.select(self.matchers, _below(start / 1000), end / 1000):
-            values = series.values
-            if not values:
-                continue
-            if not series.nan_free:
-                # sum() runs in C: a finite total proves there is no NaN, so a source that cannot
-                # tell still skips a Python-level look at every sample for stale markers.
-                total = sum(values)
-                if total - total != 0.0:
-                    keep = [i for i, v in enumerate(values) if not is_stale(v)]
-                    if not keep:
-                        continue
-                    if len(keep) != len(values):
-                        ts = series.timestamps
-                        # Removing a marker joins the samples around it: whether they drop is unknown.
-                        yield SeriesData(
-                            series.labels, [ts[i] for i in keep], [values[i] for i in keep], series.nameless
-                        )
-                        continue
-            yield series
+        found = ctx.source.select(self.matchers, _below(start / 1000), end / 1000)
+        if not isinstance(found, list):
+            found = list(found)
+        if all([series.nan_free and series.values for series in found]):  # vouched for: nothing to look at
+            return found
+        return [w for w in map(_without_stale, found) if w is not None]
+
+
+def _without_stale(series: SeriesData) -> Window | None:
+    """The series without its stale markers; None if nothing is left."""
+    values = series.values
+    if not values:
+        return None
+    if not series.nan_free:
+        # sum() runs in C: a finite total proves there is no NaN, so a source that cannot tell
+        # still skips a Python-level look at every sample for stale markers.
+        total = sum(values)
+        if total - total != 0.0:
+            keep = [i for i, v in enumerate(values) if not is_stale(v)]
+            if not keep:
+                return None
+            if len(keep) != len(values):
+                ts = series.timestamps
+                # Removing a marker joins the samples around it: whether they drop is unknown.
+                return SeriesData(
+                    series.labels, [ts[i] for i in keep], [values[i] for i in keep], series.nameless
+                )
+    return series
 
 
 def absent_labels(matchers: Sequence[Matcher]) -> dict[str, str]:
