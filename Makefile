@@ -5,8 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The rule cycle's hot path, compiled in place by mypyc (the same source, about 1.4x faster);
+# `make pure` removes the compiled modules and Vigil runs as plain Python.
+COMPILED := src/vigil/metrics/series.py src/vigil/metrics/store.py $(wildcard src/vigil/metrics/promql/*.py)
+COMPILED_STAMP := src/.compiled
 
-.PHONY: demo test lint typecheck unit bench services clean
+.PHONY: demo test lint typecheck unit bench services clean compiled pure
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +20,17 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-demo: $(STAMP)
+$(COMPILED_STAMP): $(STAMP) $(COMPILED)
+	cd src && ../$(BIN)/mypyc $(COMPILED:src/%=%) > ../.venv/mypyc.log 2>&1 || (tail -20 ../.venv/mypyc.log; exit 1)
+	rm -rf src/build
+	touch $(COMPILED_STAMP)
+
+compiled: $(COMPILED_STAMP)
+
+pure:
+	rm -f $(COMPILED_STAMP) src/*__mypyc*.so $(COMPILED:.py=.cpython-*.so)
+
+demo: $(STAMP) $(COMPILED_STAMP)
 	$(BIN)/vigil demo
 
 services:
@@ -31,13 +45,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) services
+unit: $(STAMP) $(COMPILED_STAMP) services
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
 
-bench: $(STAMP)
+bench: $(STAMP) $(COMPILED_STAMP)
 	$(BIN)/python bench/probe_throughput.py
 
-clean:
+clean: pure
 	rm -rf $(VENV) .vigil .mypy_cache .ruff_cache .pytest_cache

@@ -69,6 +69,7 @@ from vigil.config.alerts import AlertRule
 from vigil.config.load import parse_stack
 from vigil.engine.clock import FakeClock
 from vigil.incidents.service import IncidentService
+from vigil.metrics.compiled import compiled
 from vigil.metrics.store import SeriesStore, StoreStats
 from vigil.store.database import open_database
 from vigil.store.tables import IncidentRow
@@ -670,7 +671,9 @@ def main() -> int:
     )
     if args.rules > jobs * KINDS:
         print(f"  note: more rules than {KINDS} per job, so expressions repeat")
-    print("Vigil …", flush=True)
+    print(
+        f"Vigil ({'compiled by mypyc' if compiled() else 'plain Python: run `make compiled`'}) …", flush=True
+    )
     vigil = asyncio.run(run_vigil(jobs, rules, times, eval_times, args.budget))
     prom = None
     if not args.no_peer:

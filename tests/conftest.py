@@ -11,9 +11,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from vigil.metrics import compiled
 from vigil.store.database import open_database
 
 SHARED_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # An old compiled module would be tested in place of the edited source.
+    if edited := compiled.stale():
+        names = ", ".join(path.name for path in edited)
+        pytest.exit(f"edited since compiled: {names}; run `make compiled` (or `make pure`)", returncode=2)
 
 
 def free_port() -> int:

@@ -1,0 +1,20 @@
+"""The guard against testing or running an old compiled module in place of its edited source."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from vigil.metrics.compiled import stale
+
+
+def test_a_source_edited_after_its_build_is_found(tmp_path: Path) -> None:
+    package = tmp_path / "promql"
+    package.mkdir()
+    for name in ("fresh", "edited"):
+        (package / f"{name}.py").write_text("x = 1\n")
+        (package / f"{name}.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")
+    (package / "plain.py").write_text("x = 1\n")  # never compiled: not a concern
+    os.utime(package / "edited.cpython-311-x86_64-linux-gnu.so", (1_000_000, 1_000_000))
+    os.utime(package / "fresh.py", (1_000_000, 1_000_000))
+    assert stale(tmp_path) == [package / "edited.py"]
