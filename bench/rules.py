@@ -1,6 +1,6 @@
 """Alert-rule evaluation at scale: Vigil's in-process PromQL beside a real Prometheus.
 
-    python bench/rules.py                              # 100,000 series, 10,000 rules (~8 min)
+    python bench/rules.py                              # 100,000 series, 10,000 rules (~15 min)
     python bench/rules.py --series 10000 --rules 1000  # quick run (~20 s)
     python bench/rules.py --no-peer                    # Vigil only
 
@@ -22,14 +22,17 @@ wall time, and the part of it spent inside the PromQL evaluator ("engine"). When
 slow, ``--budget`` (default 600 s) cuts the middle ones so the run stays bounded.
 
 Prometheus: the same samples are written as OpenMetrics text and backfilled with
-``promtool tsdb create-blocks-from openmetrics``; a private Prometheus then serves them and each
-rule expression is sent to ``/api/v1/query`` at the same timestamps, with ``stats=all`` so that
-Prometheus reports its own engine time per query (``execTotalTime``, HTTP and JSON excluded). Its
-rule manager is not used: it evaluates only at wall-clock time, and by the time Prometheus is up
-(after Vigil's cycles, the OpenMetrics file and the backfill: minutes at full size) data ending at
-T has slid out of the 5-minute windows, so it would evaluate other, emptier windows than Vigil.
-The results of the last timestamp are compared series by series as a check that both sides
-computed the same thing.
+``promtool tsdb create-blocks-from openmetrics``; a private Prometheus then serves them. First
+each rule expression is sent to ``/api/v1/query`` at the same timestamps, with ``stats=all`` so
+that Prometheus reports its own engine time per query (``execTotalTime``, HTTP and JSON
+excluded); the results of the last timestamp are compared series by series as a check that both
+sides computed the same thing. Then the same rules are loaded as one rule group (``vigil rules
+export``) and Prometheus' rule manager evaluates it every 15 s: its own ``evaluationTime`` per
+group evaluation is the figure beside Vigil's cycle. It evaluates at wall-clock time only, so the
+samples go in shifted forward to end then (see ``rule_peer``).
+
+The Vigil side needs the compiled hot path for its figures (``make compiled``; the first line
+says which ran).
 """
 
 from __future__ import annotations
@@ -37,19 +40,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import http.client
-import json
 import math
-import random
 import resource
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
-from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,7 +57,20 @@ if __package__ in (None, ""):
     # Run as a script (python bench/rules.py): make `bench` importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.peer import HOST, PROMETHEUS_BIN, _free_port, _log_tail, _rss_mb, _spawn, _stop, _wait_http
+from bench.rule_data import (
+    FOR,
+    KINDS,
+    SAMPLES,
+    SERIES_PER_JOB,
+    STACK,
+    STEP,
+    Result,
+    _key,
+    all_series,
+    build_rules,
+    sample_times,
+)
+from bench.rule_peer import PromFigures, run_prometheus
 from vigil.alerting.alerts import AlertState
 from vigil.alerting.evaluator import RuleEvaluator, Samples
 from vigil.alerting.local import local_query
@@ -73,197 +82,6 @@ from vigil.metrics.compiled import compiled
 from vigil.metrics.store import SeriesStore, StoreStats
 from vigil.store.database import open_database
 from vigil.store.tables import IncidentRow
-
-STEP = 15.0  # seconds between samples
-SAMPLES = 240  # one hour of them
-SERIES_PER_JOB = 100
-INSTANCES = 4
-PATHS = 5
-QUEUES = 5
-LE = ("0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "+Inf")
-FOR = 300.0  # every rule's `for`
-KINDS = 10  # rule kinds, see rule_exprs
-
-STACK = """
-services: {}
-notify:
-  channels: {log: {log: true}}
-  default: [log]
-"""
-
-# A rule's result at one timestamp: label set → value.
-Result = dict[frozenset[tuple[str, str]], float]
-
-
-# --- data ---------------------------------------------------------------------------------------
-
-
-def _health(job: int) -> tuple[bool, bool, bool, bool]:
-    """(errors, slow, backlog, quiet): each true for a few jobs in a hundred, at different ones."""
-    return job % 17 == 5, job % 23 == 9, job % 29 == 13, job % 31 == 17
-
-
-def _counter(rng: random.Random, per_second: float) -> list[float]:
-    """A counter: integer increments around per_second x STEP; 5 % of them reset once."""
-    reset_at = rng.randrange(1, SAMPLES) if rng.random() < 0.05 else -1
-    value = float(rng.randrange(0, 100_000))
-    out = []
-    for i in range(SAMPLES):
-        if i == reset_at:
-            value = 0.0
-        value += round(per_second * STEP * (0.7 + 0.6 * rng.random()))
-        out.append(value)
-    return out
-
-
-def _lognormal_cdf(x: float, median: float, sigma: float = 0.8) -> float:
-    return 0.5 * (1 + math.erf((math.log(x) - math.log(median)) / (sigma * math.sqrt(2))))
-
-
-def job_series(job: int) -> Iterator[tuple[dict[str, str], list[float]]]:
-    """The 100 series of one job with their 240 values; the same numbers on every call."""
-    rng = random.Random(job)
-    errors, slow, backlog, quiet = _health(job)
-    name = f"svc{job}"
-    for i in range(INSTANCES):
-        instance = f"i{i}"
-        for p in range(PATHS):
-            ok_rate = rng.uniform(0.5, 8.0) * (0.01 if quiet else 1.0)
-            error_share = rng.uniform(0.1, 0.3) if errors else rng.uniform(0.001, 0.01)
-            for status, rate in (("200", ok_rate), ("500", ok_rate * error_share)):
-                labels = {
-                    "__name__": "http_requests_total",
-                    "job": name,
-                    "instance": instance,
-                    "path": f"/p{p}",
-                    "status": status,
-                }
-                yield labels, _counter(rng, rate)
-        # A histogram's buckets must grow together: draw each step's request count once and
-        # give every bucket its (monotone in le) share of it.
-        per_second = rng.uniform(5.0, 40.0)
-        median = 1.5 if slow else rng.uniform(0.03, 0.12)
-        shares = [1.0 if le == "+Inf" else _lognormal_cdf(float(le), median) for le in LE]
-        totals = [0.0] * len(LE)
-        columns: list[list[float]] = [[] for _ in LE]
-        for _ in range(SAMPLES):
-            count = per_second * STEP * (0.7 + 0.6 * rng.random())
-            for b, share in enumerate(shares):
-                totals[b] += round(count * share)
-                columns[b].append(totals[b])
-        for le, column in zip(LE, columns, strict=True):
-            labels = {
-                "__name__": "http_request_duration_seconds_bucket",
-                "job": name,
-                "instance": instance,
-                "le": le,
-            }
-            yield labels, column
-        for q in range(QUEUES):
-            level = 150.0 if backlog else rng.uniform(5.0, 40.0)
-            value = level
-            column = []
-            for _ in range(SAMPLES):
-                value = max(0.0, round(level + 0.8 * (value - level) + rng.gauss(0.0, level * 0.15)))
-                column.append(value)
-            yield {"__name__": "queue_depth", "job": name, "instance": instance, "queue": f"q{q}"}, column
-
-
-def all_series(jobs: int) -> Iterator[tuple[dict[str, str], list[float]]]:
-    for job in range(jobs):
-        yield from job_series(job)
-
-
-def sample_times(end: float) -> list[float]:
-    return [end - (SAMPLES - 1 - i) * STEP for i in range(SAMPLES)]
-
-
-# --- rules --------------------------------------------------------------------------------------
-
-
-def rule_exprs(job: int) -> list[tuple[str, str, str]]:
-    """(alert name, expression, summary) of the ten rule kinds, for one job."""
-    sel = f'job="svc{job}"'
-    req = f"http_requests_total{{{sel}}}"
-    err = f'http_requests_total{{{sel},status=~"5.."}}'
-    bucket = f"http_request_duration_seconds_bucket{{{sel}}}"
-    return [
-        (
-            "HighErrorRate",
-            f"sum by (job) (rate({err}[5m])) / sum by (job) (rate({req}[5m])) > 0.05",
-            "Error rate {{ $value | humanizePercentage }}",
-        ),
-        (
-            "PathErrorRate",
-            f'sum by (job, path) (rate(http_requests_total{{{sel},status="500"}}[5m]))'
-            f" / sum by (job, path) (rate({req}[5m])) > 0.1",
-            "{{ $labels.path }} fails {{ $value | humanizePercentage }}",
-        ),
-        (
-            "HighRequestRate",
-            f"sum by (job, instance) (rate({req}[5m])) > 35",
-            "{{ $labels.instance }} serves {{ $value }} req/s",
-        ),
-        (
-            "TrafficDrop",
-            f'sum by (job) (rate(http_requests_total{{{sel},status="200"}}[5m])) < 1',
-            "Only {{ $value }} req/s",
-        ),
-        (
-            "SlowP95",
-            f"histogram_quantile(0.95, sum by (job, le) (rate({bucket}[5m]))) > 2",
-            "p95 latency {{ $value }}s",
-        ),
-        (
-            "SlowP99Instance",
-            f"histogram_quantile(0.99, sum by (job, instance, le) (rate({bucket}[5m]))) > 4",
-            "p99 latency on {{ $labels.instance }} {{ $value }}s",
-        ),
-        (
-            "QueueBacklog",
-            f"avg_over_time(queue_depth{{{sel}}}[10m]) > 100",
-            "{{ $labels.queue }} holds {{ $value }} on average",
-        ),
-        (
-            "QueueSpike",
-            f'max_over_time(queue_depth{{{sel},queue="q0"}}[5m]) > 200',
-            "q0 reached {{ $value }}",
-        ),
-        ("MetricsAbsent", f'absent(http_requests_total{{{sel},status="200"}})', "No request metrics"),
-        (
-            "ErrorBudgetBurn",
-            f"sum by (job) (increase({err}[1h])) > 20000",
-            "{{ $value }} errors in an hour",
-        ),
-    ]
-
-
-def build_rules(count: int, jobs: int) -> list[AlertRule]:
-    """``count`` rules, the ten kinds of each job in turn; past ten per job they start over
-    (the same expressions again, as in a rule file that repeats itself)."""
-    rules = []
-    for i in range(count):
-        name, expr, summary = rule_exprs((i // KINDS) % jobs)[i % KINDS]
-        rules.append(
-            AlertRule.model_validate(
-                {
-                    "name": name,
-                    "expr": expr,
-                    "for": "5m",
-                    "severity": "P2",
-                    "annotations": {"summary": summary},
-                    # One incident per alert and job: a realistic routing, and every firing
-                    # (rule, job) costs the database transaction it would cost in production.
-                    "group_by": ["alertname", "job"],
-                }
-            )
-        )
-    return rules
-
-
-def _key(labels: Mapping[str, str]) -> frozenset[tuple[str, str]]:
-    return frozenset((k, v) for k, v in labels.items() if k != "__name__")
-
 
 # --- Vigil --------------------------------------------------------------------------------------
 
@@ -405,167 +223,6 @@ async def run_vigil(
     )
 
 
-# --- Prometheus ---------------------------------------------------------------------------------
-
-
-@dataclass
-class PromFigures:
-    write_s: float
-    input_mb: float
-    backfill_s: float
-    start_s: float
-    engine_s: list[float]  # per cycle, sum of Prometheus' execTotalTime over the queries
-    http_s: list[float]  # per cycle, wall time of the sequential HTTP queries
-    results: list[int]
-    rss_mb: float
-    tsdb_mb: float
-    last: list[Result] = field(repr=False)
-
-
-def write_openmetrics(path: Path, jobs: int, times: Sequence[float]) -> None:
-    """The same samples as OpenMetrics text, streamed one series at a time.
-
-    No ``# TYPE`` lines: every family is then "unknown" and keeps its name as written, which is
-    all PromQL needs (rate() and histogram_quantile() go by values and the le label)."""
-    stamps = [f" {t:.0f}\n" for t in times]
-    with path.open("w", buffering=1 << 20) as out:
-        for labels, values in all_series(jobs):
-            head = labels["__name__"] + "{"
-            head += ",".join(f'{k}="{v}"' for k, v in labels.items() if k != "__name__") + "} "
-            out.write("".join([head + repr(v) + s for v, s in zip(values, stamps, strict=True)]))
-        out.write("# EOF\n")
-
-
-def _query_all(
-    conn: http.client.HTTPConnection, exprs: list[str], at: float, keep: bool
-) -> tuple[float, float, int, list[Result]]:
-    """Every expression at ``at``, one after another, as a rule group runs them.
-    Returns (engine seconds, wall seconds, samples, per-rule results if ``keep``)."""
-    engine = 0.0
-    samples = 0
-    kept: list[Result] = []
-    started = time.perf_counter()
-    for expr in exprs:
-        qs = urllib.parse.urlencode({"query": expr, "time": f"{at:.3f}", "stats": "all"})
-        conn.request("GET", f"/api/v1/query?{qs}")
-        body = json.loads(conn.getresponse().read())
-        if body.get("status") != "success":
-            raise RuntimeError(f"Prometheus refused {expr!r}: {body.get('error')}")
-        engine += body["data"]["stats"]["timings"]["execTotalTime"]
-        result = body["data"]["result"]
-        samples += len(result)
-        if keep:
-            kept.append({_key(r["metric"]): float(r["value"][1]) for r in result})
-    return engine, time.perf_counter() - started, samples, kept
-
-
-def _dir_mb(path: Path) -> float:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
-
-
-def backfill(workdir: Path, jobs: int, times: list[float]) -> tuple[Path, float, float, float]:
-    """Write the samples as OpenMetrics and turn them into TSDB blocks under workdir/data.
-    Returns (data dir, seconds writing, MiB written, seconds in promtool)."""
-    source, data = workdir / "series.om", workdir / "data"
-    started = time.perf_counter()
-    write_openmetrics(source, jobs, times)
-    write_s = time.perf_counter() - started
-    input_mb = source.stat().st_size / 2**20
-    print(f"  OpenMetrics written: {input_mb:.0f} MiB in {write_s:.1f}s; backfilling …", flush=True)
-    started = time.perf_counter()
-    with (workdir / "promtool.log").open("wb") as log:
-        done = subprocess.run(
-            ["promtool", "tsdb", "create-blocks-from", "openmetrics", "-q", str(source), str(data)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            timeout=1800,
-            check=False,
-        )
-    if done.returncode != 0:
-        raise RuntimeError(f"promtool failed:\n{_log_tail(workdir, 'promtool.log')}")
-    backfill_s = time.perf_counter() - started
-    source.unlink()  # gigabytes at full size; the blocks are all Prometheus reads
-    return data, write_s, input_mb, backfill_s
-
-
-def start_prometheus(workdir: Path, data: Path, started: list[subprocess.Popen[bytes]]) -> int:
-    """Start Prometheus on the blocks in ``data``; returns its port once it is ready. The process
-    goes into ``started`` as soon as it exists, for the caller's cleanup."""
-    # No scrape configs and no rules: the queries are Prometheus' only work.
-    config = workdir / "prometheus.yml"
-    config.write_text(json.dumps({"global": {"scrape_interval": "1h", "evaluation_interval": "1h"}}))
-    port = _free_port()
-    prom = _spawn(
-        [
-            PROMETHEUS_BIN,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={data}",
-            f"--web.listen-address={HOST}:{port}",
-            "--log.level=warn",
-        ],
-        workdir,
-        "prometheus.log",
-    )
-    started.append(prom)
-    try:
-        _wait_http(f"http://{HOST}:{port}/-/ready", prom, time.monotonic() + 120, PROMETHEUS_BIN)
-    except (RuntimeError, TimeoutError) as exc:
-        raise RuntimeError(f"{exc}\n{_log_tail(workdir, 'prometheus.log')}") from exc
-    return port
-
-
-def run_prometheus(jobs: int, exprs: list[str], times: list[float], eval_times: list[float]) -> PromFigures:
-    for binary in (PROMETHEUS_BIN, "promtool"):
-        if shutil.which(binary) is None:
-            raise FileNotFoundError(f"{binary} not found: run scripts/install-peers.sh")
-    workdir = Path(tempfile.mkdtemp(prefix="vigil-rules-prom-"))
-    started: list[subprocess.Popen[bytes]] = []
-    try:
-        data, write_s, input_mb, backfill_s = backfill(workdir, jobs, times)
-        tsdb_mb = _dir_mb(data)
-        t0 = time.perf_counter()
-        port = start_prometheus(workdir, data, started)
-        start_s = time.perf_counter() - t0
-
-        engines: list[float] = []
-        walls: list[float] = []
-        counts: list[int] = []
-        last: list[Result] = []
-        conn = http.client.HTTPConnection(HOST, port, timeout=60)  # one keep-alive connection
-        try:
-            for n, at in enumerate(eval_times):
-                engine, wall, samples, kept = _query_all(conn, exprs, at, n == len(eval_times) - 1)
-                engines.append(engine)
-                walls.append(wall)
-                counts.append(samples)
-                last = kept or last
-                print(
-                    f"  cycle {n + 1}/{len(eval_times)} at T{at - eval_times[-1]:+.0f}s: "
-                    f"engine {engine:.2f}s, over HTTP {wall:.2f}s, {samples} samples",
-                    flush=True,
-                )
-        finally:
-            conn.close()
-        return PromFigures(
-            write_s=write_s,
-            input_mb=input_mb,
-            backfill_s=backfill_s,
-            start_s=start_s,
-            engine_s=engines,
-            http_s=walls,
-            results=counts,
-            rss_mb=_rss_mb(started[0].pid),
-            tsdb_mb=tsdb_mb,
-            last=last,
-        )
-    finally:
-        try:
-            for proc in started:
-                _stop(proc)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-
 # --- report -------------------------------------------------------------------------------------
 
 
@@ -618,7 +275,12 @@ def report(series: int, rules: int, vigil: VigilFigures, prom: PromFigures | Non
     )
     print(f"  engine s   {spread(prom.engine_s)}   (sum of execTotalTime)")
     print(f"  HTTP s     {spread(prom.http_s)}   (sequential queries, one connection)")
-    print(f"  RSS {prom.rss_mb:.0f} MiB after the queries")
+    print(f"  RSS {prom.rss_mb:.0f} MiB after the queries, {prom.rules_rss_mb:.0f} MiB after the rule group")
+    if prom.group_s:
+        late = f"; {prom.group_late} after the samples' end" if prom.group_late else ""
+        print(
+            f"  rule group s {spread(prom.group_s)}   ({len(prom.group_s)} evaluations by its rule manager{late})"
+        )
     wrong = mismatches(vigil.last, prom.last)
     agree = "all agree" if not wrong else f"{len(wrong)} differ, e.g. {'; '.join(wrong[:3])}"
     print(f"  results at T: {vigil.results[-1]} samples in Vigil, {prom.results[-1]} in Prometheus; {agree}")
@@ -631,6 +293,11 @@ def report(series: int, rules: int, vigil: VigilFigures, prom: PromFigures | Non
     print(
         f"{'Vigil cycle vs Prometheus HTTP, s':34} {v_cycle:>9.3f} {p_http:>11.3f} {v_cycle / p_http:>11.1f}"
     )
+    if prom.group_s:
+        p_group = statistics.median(prom.group_s)
+        print(
+            f"{'Vigil cycle vs rule group, s':34} {v_cycle:>9.3f} {p_group:>11.3f} {v_cycle / p_group:>11.2f}"
+        )
     print(
         f"{'resident memory, MiB':34} {vigil.rss_mb:>9.0f} {prom.rss_mb:>11.0f} {vigil.rss_mb / prom.rss_mb:>11.1f}"
     )
@@ -679,7 +346,7 @@ def main() -> int:
     if not args.no_peer:
         print("Prometheus …", flush=True)
         # The same timestamps as Vigil's cycles, so that the medians compare like with like.
-        prom = run_prometheus(jobs, [rule.expr for rule in rules], times, vigil.times)
+        prom = run_prometheus(jobs, rules, times, vigil.times)
     report(args.series, args.rules, vigil, prom)
     return 0
 
