@@ -7,6 +7,7 @@ import math
 import re
 
 import pytest
+import regex
 
 from vigil.errors import VigilError
 from vigil.metrics.promql import PromQLError, Sample, compile_expr, evaluate
@@ -229,10 +230,33 @@ def test_label_matchers_select_as_prometheus_does(selector: str, matched: list[s
         ("(?i)a|b", "B", True),
         ("a(?i)b|c", "C", True),  # the flag holds to the end of the group, across |
         ("a(?i)b|c", "aB", True),
+        # Unicode categories and scripts, as RE2 names them.
+        ("\\pL+", "h\u00e9llo", True),
+        ("\\pL+", "h3", False),
+        ("\\PL+", "123", True),
+        ("\\p{Greek}+", "\u03b1\u03b2", True),
+        ("\\p{^Greek}+", "ab", True),
+        ("[\\p{Lu}\\d]+", "A1", True),
+        ("[\\p{Lu}\\d]+", "a1", False),
+        ("[^\\pN]", "7", False),
     ],
 )
 def test_regexes_are_translated_with_re2_meaning(pattern: str, text: str, matches: bool) -> None:
-    assert (re.fullmatch(translate(pattern), text) is not None) is matches
+    assert (regex.fullmatch(translate(pattern), text) is not None) is matches
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("\\p{Klingon}", "unknown Unicode class 'Klingon'"),
+        ("\\p{L", "without its closing"),
+        ("\\p", "without a class name"),
+        ("(?U)a+", "the U (ungreedy) flag"),
+    ],
+)
+def test_regexes_with_no_python_meaning_are_refused_by_name(pattern: str, message: str) -> None:
+    with pytest.raises(PromQLError, match=re.escape(message)):
+        translate(pattern)
 
 
 LAT_A = {"path": "/a"}

@@ -53,6 +53,9 @@ EXPRESSIONS = [
     '{__name__=~"http_request_duration_seconds_(sum|count)", path=~"/api/.*"}',
     'up{job="demo", nope=""}',
     "demo_queue_depth offset 10s",
+    # Unicode classes and case folding, as Go's regexp reads them
+    'http_requests_total{path=~"/\\\\pL+", method=~"(?i)get"}',
+    'count by (path) (http_requests_total{path=~"/[\\\\p{Ll}/]+(\\\\PL)?"})',
     # range functions
     "rate(http_requests_total[30s])",
     'rate(http_requests_total{status="500"}[10s])',

@@ -19,7 +19,6 @@ functions need not look at each sample for them. A series with more than ``MAX_M
 from __future__ import annotations
 
 import math
-import re
 import sys
 from array import array
 from bisect import bisect_left, bisect_right
@@ -29,6 +28,8 @@ from functools import lru_cache
 from itertools import islice, pairwise
 from operator import gt
 from types import MappingProxyType
+
+import regex
 
 from vigil.engine.clock import Clock
 from vigil.metrics.series import Matcher, MatchOp, SeriesData
@@ -432,10 +433,10 @@ def _predicate(matcher: Matcher) -> Callable[[str], bool]:
 
 
 @lru_cache(maxsize=4096)
-def _compile(pattern: str) -> re.Pattern[str]:
+def _compile(pattern: str) -> regex.Pattern[str]:
     # Rules run the same selectors every cycle: compile each regex once. fullmatch() anchors it
     # at both ends, as Prometheus does (`=~"5.."` matches "500", not "1500").
     try:
-        return re.compile(pattern)
-    except re.error as err:
+        return regex.compile(pattern)
+    except regex.error as err:
         raise ValueError(f"invalid regular expression {pattern!r}: {err}") from None

@@ -1,7 +1,7 @@
-"""Label-matcher regexes with Go's (RE2) meaning, written for Python's ``re``.
+"""Label-matcher regexes with Go's (RE2) meaning, written for the ``regex`` package.
 
 Prometheus compiles ``=~`` patterns with Go's ``regexp``; the series store matches them with
-``re.fullmatch``. The two agree on most syntax, but not all, and a silent difference would select
+``regex.fullmatch`` (the ``re``-compatible package that also knows Unicode properties). The two agree on most syntax, but not all, and a silent difference would select
 the wrong series. So each pattern is rewritten here once, at compile time:
 
 - ``\\d``, ``\\w``, ``\\s``, ``\\b`` are ASCII in Go, Unicode in Python: spelt out as ASCII sets;
@@ -9,15 +9,19 @@ the wrong series. So each pattern is rewritten here once, at compile time:
 - ``$`` is the end of the text in Go, also "before a final newline" in Python: becomes ``\\Z``;
 - ``(?i)`` in mid-pattern is an error in Python: becomes a scoped ``(?i:…)`` group;
 - ``x{,3}`` is literal text in Go, a repetition in Python: its brace is escaped;
-- ``\\z``, ``\\Q…\\E`` and ``\\x{…}`` have Python spellings.
+- ``\\z``, ``\\Q…\\E`` and ``\\x{…}`` have Python spellings;
+- ``\\pL``, ``\\p{Greek}``, ``\\PN`` and ``\\p{^Lu}`` (Unicode categories and scripts) are
+  spelt ``\\p{L}``, ``\\p{Greek}``, ``\\P{N}`` and ``\\P{Lu}``.
 
-What has none (``\\pL`` Unicode classes, the ``U`` flag, negated POSIX or Perl classes inside a
-bracket) is a ``PromQLError``, never a guess.
+What has none (the ``U`` flag, negated POSIX or Perl classes inside a bracket, an unknown
+Unicode class) is a ``PromQLError``, never a guess.
 """
 
 from __future__ import annotations
 
 import re
+
+import regex
 
 from vigil.metrics.promql.model import PromQLError
 
@@ -113,7 +117,7 @@ class _Translator:
                 raise self.fail(f"\\{c} inside a bracket")
             return f"[^{_PERL[c.lower()]}]"
         if c in "pP":
-            raise self.fail(f"Unicode class \\{c}")
+            return self.unicode_class(negated=c == "P")
         if c == "x" and src.startswith("{", self.i):
             end = src.index("}", self.i)
             char = chr(int(src[self.i + 1 : end], 16))
@@ -133,6 +137,33 @@ class _Translator:
             if c == "B":
                 return _NOT_BOUNDARY
         return "\\" + c
+
+    def unicode_class(self, *, negated: bool) -> str:
+        """``\\pL`` or ``\\p{Name}`` (``^`` inside the braces negates, as in RE2), checked
+        against the names ``regex`` knows so that a typo is an error here, not at match time."""
+        src = self.src
+        if src.startswith("{", self.i):
+            end = src.find("}", self.i)
+            if end < 0:
+                raise self.fail("\\p{ without its closing }")
+            name = src[self.i + 1 : end]
+            self.i = end + 1
+        elif self.i < len(src):
+            name = src[self.i]
+            self.i += 1
+        else:
+            raise self.fail("\\p without a class name")
+        if name.startswith("^"):
+            name, negated = name[1:], not negated
+        # RE2 knows general categories, their one-letter groups, scripts and Any.
+        if not re.fullmatch(r"[A-Za-z_]+", name):
+            raise self.fail(f"Unicode class name {name!r}")
+        spelt = "\\P" if negated else "\\p"
+        try:
+            regex.compile(f"{spelt}{{{name}}}")
+        except regex.error:
+            raise self.fail(f"unknown Unicode class {name!r}") from None
+        return f"{spelt}{{{name}}}"
 
     @staticmethod
     def literal(char: str, in_class: bool) -> str:
@@ -174,10 +205,10 @@ class _Translator:
 
 
 def translate(pattern: str) -> str:
-    """The Python ``re`` pattern that matches what Go's ``regexp`` does for ``pattern``."""
+    """The ``regex`` pattern that matches what Go's ``regexp`` does for ``pattern``."""
     translated = _Translator(pattern).run()
     try:
-        re.compile(translated)
-    except re.error as err:
+        regex.compile(translated)
+    except regex.error as err:
         raise PromQLError(f"invalid regex {pattern!r}: {err}") from None
     return translated
