@@ -1,6 +1,6 @@
 """Alert-rule evaluation at scale: Vigil's in-process PromQL beside a real Prometheus.
 
-    python bench/rules.py                              # 100,000 series, 10,000 rules (~15 min)
+    python bench/rules.py                              # 100,000 series, 10,000 rules (~6 min)
     python bench/rules.py --series 10000 --rules 1000  # quick run (~20 s)
     python bench/rules.py --no-peer                    # Vigil only
 

@@ -52,6 +52,20 @@ async def test_a_firing_rule_opens_one_incident_for_its_group_and_resolves_it(tm
     )
     assert timeline[1].startswith("also HighErrorRate firing (path=/b)")
 
+    # Alerts of the group that fire later join the open incident: noted, not paged again.
+    current[:] = [({"path": "/a"}, 0.08), ({"path": "/b"}, 0.2), ({"path": "/c"}, 0.3), ({"path": "/d"}, 0.4)]
+    await clock.advance(15)
+    await evaluator.evaluate_once()
+    await clock.advance(30)
+    await evaluator.evaluate_once()
+    assert (await incidents.get(incident.id)).status is IncidentStatus.TRIGGERED
+    joined = [e.text for e in await incidents.timeline(incident.id)][len(timeline) :]
+    assert [text.split(":")[0] for text in joined] == [
+        "also HighErrorRate firing (path=/c)",
+        "also HighErrorRate firing (path=/d)",
+    ]
+    assert len(await incidents.list()) == 1
+
     current[:] = [({"path": "/b"}, 0.2)]
     await clock.advance(15)
     await evaluator.evaluate_once()

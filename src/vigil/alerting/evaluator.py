@@ -80,8 +80,7 @@ class RuleEvaluator:
                     continue
                 self.errors.pop(alerts.rule.name, None)
                 changed = alerts.update(samples, now)
-                for transition in changed:
-                    await self._incident(alerts, transition)
+                await self._incidents(alerts, changed)
                 transitions += changed
                 if i % 200 == 199:
                     await asyncio.sleep(0)
@@ -92,40 +91,50 @@ class RuleEvaluator:
     def alerts(self) -> list[Alert]:
         return [alert for rule in self.rules for alert in rule.active.values()]
 
-    async def _incident(self, alerts: RuleAlerts, transition: Transition) -> None:
-        rule, alert = alerts.rule, transition.alert
-        key = alerts.group_key(alert)
-        shown = ", ".join(
-            f"{k}={v}" for k, v in sorted(alert.labels.items()) if k not in ("alertname", "severity")
-        )
-        summary = alert.annotations.get("summary") or alert.annotations.get("description")
-        service = alert.labels.get("service") or alert.labels.get("job") or "alerts"
-        if transition.to is AlertState.FIRING:
-            trigger = f"{rule.name} firing{f' ({shown})' if shown else ''}: value {alert.value:g}"
-            if rule.runbook:
-                trigger += f"; runbook: {rule.runbook}"
-            # A service whose dependency is down: the alert is that outage's symptom, not a page.
-            root = await self.root_incident(service) if self.root_incident else None
-            if root is not None and key not in self.symptoms:
-                self.symptoms[key] = root[1]
-                await self.incidents.add_symptom(root[1], f"{trigger}; it depends on {root[0]}")
-                return
-            if key in self.symptoms:
-                return
-            opened = await self.incidents.open(
-                key=key,
-                title=summary or rule.name,
-                severity=rule.severity,
-                service=service,
-                check_id=None,
-                reason=summary or f"{rule.expr} = {alert.value:g}",
-                channels=rule.notify,
-                trigger=trigger,
-                labels=alert.labels,
-            )
-            if opened is None:
-                await self.incidents.note_key(key, EventKind.NOTE, f"also {trigger}")
+    async def _incidents(self, alerts: RuleAlerts, changed: list[Transition]) -> None:
+        """Open or join one incident per group of alerts that started firing (one transaction
+        each), then note or resolve those that stopped."""
+        firing: dict[tuple[str, str], list[Alert]] = {}
+        for transition in changed:
+            if transition.to is AlertState.FIRING:
+                alert = transition.alert
+                firing.setdefault((alerts.group_key(alert), _service(alert)), []).append(alert)
+        for (key, service), group in firing.items():
+            await self._firing(alerts, key, service, group)
+        for transition in changed:
+            if transition.to is not AlertState.FIRING:
+                await self._resolved(alerts, transition.alert)
+
+    async def _firing(self, alerts: RuleAlerts, key: str, service: str, group: list[Alert]) -> None:
+        rule, alert = alerts.rule, group[0]
+        triggers = [_trigger(rule, a) for a in group]
+        # A service whose dependency is down: the alert is that outage's symptom, not a page.
+        root = await self.root_incident(service) if self.root_incident else None
+        if root is not None and key not in self.symptoms:
+            self.symptoms[key] = root[1]
+            await self.incidents.add_symptom(root[1], f"{triggers[0]}; it depends on {root[0]}")
             return
+        if key in self.symptoms:
+            return
+        summary = alert.annotations.get("summary") or alert.annotations.get("description")
+        await self.incidents.open(
+            key=key,
+            title=summary or rule.name,
+            severity=rule.severity,
+            service=service,
+            check_id=None,
+            reason=summary or f"{rule.expr} = {alert.value:g}",
+            channels=rule.notify,
+            trigger=triggers[0],
+            labels=alert.labels,
+            also=triggers[1:],
+            join=True,
+        )
+
+    async def _resolved(self, alerts: RuleAlerts, alert: Alert) -> None:
+        rule = alerts.rule
+        key = alerts.group_key(alert)
+        shown = _shown(alert)
         still_firing = [
             a for a in alerts.active.values() if a.state is AlertState.FIRING and alerts.group_key(a) == key
         ]
@@ -138,3 +147,19 @@ class RuleEvaluator:
             await self.incidents.note_key(key, EventKind.NOTE, text)
         else:
             await self.incidents.recover(key, text)
+
+
+def _service(alert: Alert) -> str:
+    return alert.labels.get("service") or alert.labels.get("job") or "alerts"
+
+
+def _shown(alert: Alert) -> str:
+    return ", ".join(
+        f"{k}={v}" for k, v in sorted(alert.labels.items()) if k not in ("alertname", "severity")
+    )
+
+
+def _trigger(rule: AlertRule, alert: Alert) -> str:
+    shown = _shown(alert)
+    trigger = f"{rule.name} firing{f' ({shown})' if shown else ''}: value {alert.value:g}"
+    return f"{trigger}; runbook: {rule.runbook}" if rule.runbook else trigger

@@ -88,10 +88,16 @@ class IncidentService:
         channels: list[str] | None,
         trigger: str,
         labels: Mapping[str, str] | None = None,
+        also: Sequence[str] = (),
+        join: bool = False,
     ) -> Incident | None:
         """Open the incident for ``key`` unless one is open; returns it, or None when it was open.
         A silence or maintenance window matching its labels keeps it from paging anyone — then
-        or when it is acknowledged or resolved."""
+        or when it is acknowledged or resolved.
+
+        ``also``: the triggers of more alerts of the same group, noted "also …" on its timeline.
+        With ``join``, an incident already open gets ``trigger`` and ``also`` noted so instead,
+        in the same transaction (an alert storm costs one per group, not two per alert)."""
         now = self.clock.now()
         paged = list(channels if channels is not None else self.stack.notify.default)
         shown = {**(labels or {}), "service": service, "severity": str(severity)}
@@ -100,7 +106,10 @@ class IncidentService:
             paged = []
         try:
             async with self.engine.begin() as conn:
-                if await self._open_row(conn, key) is not None:
+                row = await self._open_row(conn, key)
+                if row is not None:
+                    for text in (trigger, *also) if join else ():
+                        await self._event(conn, row.id, EventKind.NOTE, f"also {text}", "vigil", now)
                     return None
                 incident_id = (
                     await conn.execute(
@@ -121,6 +130,8 @@ class IncidentService:
                     )
                 ).scalar_one()
                 await self._event(conn, incident_id, EventKind.TRIGGERED, trigger, "vigil", now)
+                for text in also:
+                    await self._event(conn, incident_id, EventKind.NOTE, f"also {text}", "vigil", now)
                 if quiet:
                     await self._event(
                         conn, incident_id, EventKind.SUPPRESSED, f"not paged: {quiet}", "vigil", now
