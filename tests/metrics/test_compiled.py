@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vigil.metrics.compiled import stale
+from vigil.metrics.compiled import compiled, stale
 
 
 def test_a_source_edited_after_its_build_is_found(tmp_path: Path) -> None:
@@ -18,3 +18,9 @@ def test_a_source_edited_after_its_build_is_found(tmp_path: Path) -> None:
     os.utime(package / "edited.cpython-311-x86_64-linux-gnu.so", (1_000_000, 1_000_000))
     os.utime(package / "fresh.py", (1_000_000, 1_000_000))
     assert stale(tmp_path) == [package / "edited.py"]
+
+
+def test_the_run_uses_the_modules_it_was_started_for() -> None:
+    # `make test` runs the suite compiled, then the evaluator's tests as plain Python.
+    expected = os.environ.get("VIGIL_EXPECT_COMPILED", "1" if compiled() else "0")
+    assert compiled() is (expected == "1")
