@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The rule cycle's hot path, compiled in place by mypyc (the same source, about 1.4x faster);
 # `make pure` removes the compiled modules and Vigil runs as plain Python.
-COMPILED := src/vigil/metrics/series.py src/vigil/metrics/store.py $(wildcard src/vigil/metrics/promql/*.py)
+COMPILED := src/vigil/metrics/series.py src/vigil/metrics/matchers.py src/vigil/metrics/store.py \
+	$(wildcard src/vigil/metrics/promql/*.py)
 COMPILED_STAMP := src/.compiled
 
 .PHONY: demo test lint typecheck unit bench services clean compiled pure

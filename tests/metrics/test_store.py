@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from vigil.engine.clock import FakeClock
-from vigil.metrics import store as store_module
+from vigil.metrics import matchers
 from vigil.metrics.series import STALE_NAN, Matcher, MatchOp, SeriesSource, is_stale
 from vigil.metrics.store import SeriesStore
 
@@ -187,16 +187,16 @@ def test_a_stale_marker_keeps_its_bits_through_the_store_and_is_told_from_nan() 
 
 
 def test_each_regex_is_compiled_once_and_each_selector_planned_once(store: SeriesStore) -> None:
-    store_module._compile.cache_clear()
-    store_module._plan.cache_clear()
+    matchers._compile.cache_clear()
+    matchers.plan.cache_clear()
     for _ in range(3):
         statuses(store, Matcher("status", MatchOp.REGEX, "5.."))
-    assert store_module._compile.cache_info().misses == 1
-    plans = store_module._plan.cache_info()
+    assert matchers._compile.cache_info().misses == 1
+    plans = matchers.plan.cache_info()
     assert (plans.misses, plans.hits) == (1, 2)
     # The same regex in another selector is not compiled again.
     statuses(store, Matcher("status", MatchOp.REGEX, "5.."), Matcher("path", MatchOp.EQUAL, "/"))
-    assert store_module._compile.cache_info().misses == 1
+    assert matchers._compile.cache_info().misses == 1
 
 
 def test_an_invalid_regex_says_which_one() -> None:

@@ -22,17 +22,15 @@ import math
 import sys
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from itertools import islice, pairwise
 from operator import gt
 from types import MappingProxyType
 
-import regex
-
 from vigil.engine.clock import Clock
-from vigil.metrics.series import Matcher, MatchOp, SeriesData
+from vigil.metrics.matchers import plan as matchers_plan
+from vigil.metrics.series import Matcher, SeriesData
 
 NAME = "__name__"
 # An hour for `[1h]` ranges, plus Prometheus' 5-minute lookback for an instant selector at its start.
@@ -268,7 +266,7 @@ class SeriesStore:
     def select(self, matchers: Sequence[Matcher], start: float, end: float) -> list[SeriesData]:
         """Series matching every matcher that have samples in ``(start, end]``, with those samples
         (copies: the evaluator may keep them while scrapes go on)."""
-        plan = _plan(tuple(matchers))
+        plan = matchers_plan(tuple(matchers))
         tests = plan.tests
         test = tests[0] if len(tests) == 1 else None
         found: list[SeriesData] = []
@@ -388,55 +386,3 @@ def _key(labels: Mapping[str, str]) -> tuple[str, ...]:
     # Flat (name, value, name, value, …) in name order: collision-free and a third the size of a
     # tuple of pairs; the strings are the interned ones held by the labels anyway.
     return tuple(part for item in sorted(labels.items()) if item[1] and item[0] != NAME for part in item)
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """How ``select`` answers a set of matchers: the one metric name (if fixed), tests on the
-    name, label pairs the postings answer, and tests left for each series."""
-
-    names: tuple[str, ...]
-    name_tests: tuple[Callable[[str], bool], ...]
-    exact: tuple[tuple[str, str], ...]
-    tests: tuple[tuple[str, Callable[[str], bool]], ...]
-
-
-@lru_cache(maxsize=16_384)  # rules run the same selectors every cycle
-def _plan(matchers: tuple[Matcher, ...]) -> _Plan:
-    names = [m.value for m in matchers if m.name == NAME and m.op is MatchOp.EQUAL]
-    return _Plan(
-        names=tuple(names[:1]),
-        name_tests=tuple(_predicate(m) for m in matchers if m.name == NAME),
-        exact=tuple(
-            (m.name, m.value) for m in matchers if m.name != NAME and m.op is MatchOp.EQUAL and m.value
-        ),
-        # Matchers the postings answer need no second test on each series.
-        tests=tuple(
-            (m.name, _predicate(m))
-            for m in matchers
-            if m.name != NAME and not (m.op is MatchOp.EQUAL and m.value)
-        ),
-    )
-
-
-def _predicate(matcher: Matcher) -> Callable[[str], bool]:
-    """A test on a label's value ("" when absent, as in Prometheus)."""
-    value = matcher.value
-    if matcher.op is MatchOp.EQUAL:
-        return lambda v: v == value
-    if matcher.op is MatchOp.NOT_EQUAL:
-        return lambda v: v != value
-    pattern = _compile(value)
-    if matcher.op is MatchOp.REGEX:
-        return lambda v: pattern.fullmatch(v) is not None
-    return lambda v: pattern.fullmatch(v) is None
-
-
-@lru_cache(maxsize=4096)
-def _compile(pattern: str) -> regex.Pattern[str]:
-    # Rules run the same selectors every cycle: compile each regex once. fullmatch() anchors it
-    # at both ends, as Prometheus does (`=~"5.."` matches "500", not "1500").
-    try:
-        return regex.compile(pattern)
-    except regex.error as err:
-        raise ValueError(f"invalid regular expression {pattern!r}: {err}") from None
