@@ -21,8 +21,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# Without a C compiler Vigil still runs, as plain Python; `make test` then fails on purpose
+# (tests/metrics/test_compiled.py), since CI must test the compiled modules.
 $(COMPILED_STAMP): $(STAMP) $(COMPILED)
-	cd src && ../$(BIN)/mypyc $(COMPILED:src/%=%) > ../.venv/mypyc.log 2>&1 || (tail -20 ../.venv/mypyc.log; exit 1)
+	cd src && ../$(BIN)/mypyc $(COMPILED:src/%=%) > ../.venv/mypyc.log 2>&1 \
+		|| (tail -5 ../.venv/mypyc.log; echo "vigil: compiling failed (.venv/mypyc.log): running as plain Python"; \
+		    cd .. && $(MAKE) --no-print-directory pure)
 	rm -rf src/build
 	touch $(COMPILED_STAMP)
 

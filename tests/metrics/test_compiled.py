@@ -23,4 +23,5 @@ def test_a_source_edited_after_its_build_is_found(tmp_path: Path) -> None:
 def test_the_run_uses_the_modules_it_was_started_for() -> None:
     # `make test` runs the suite compiled, then the evaluator's tests as plain Python.
     expected = os.environ.get("VIGIL_EXPECT_COMPILED", "1" if compiled() else "0")
-    assert compiled() is (expected == "1")
+    built = "the compiled modules (see .venv/mypyc.log)" if expected == "1" else "plain Python"
+    assert compiled() is (expected == "1"), f"this run should use {built}"
