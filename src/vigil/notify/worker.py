@@ -182,11 +182,12 @@ class OutboxWorker:
                 self.delivered[entry.channel] += 1
                 status = OutboxStatus.DELIVERED
             else:
-                self.failures[entry.channel] += 1
                 # Never later than the expiry, so that a message is given up on when it says.
                 later = now + timedelta(seconds=self.backoff(entry.attempts))
                 retry_at = None if permanent else min(entry.expires_at, later)
                 await outbox.mark_failed(self.engine, entry, error, retry_at)
+                # Counted once recorded, as deliveries are: whoever reads the count finds the row.
+                self.failures[entry.channel] += 1
                 status = OutboxStatus.FAILED if retry_at is None else OutboxStatus.PENDING
                 log.warning(
                     "notify %s to %s failed (attempt %d, %s): %s",
