@@ -16,7 +16,7 @@ request rate per instance, traffic drop, p95 and per-instance p99 from the histo
 avg_over_time and max_over_time of the gauge, absent(), increase over 1 h), each for one job.
 
 Vigil: the series go into a ``SeriesStore``; a ``RuleEvaluator`` runs the rules through
-``local_query`` and drives a real ``IncidentService`` on a temporary SQLite database, for
+``LocalQuery`` and drives a real ``IncidentService`` on a temporary SQLite database, for
 ``--cycles`` evaluations from T-5m to T (so ``for: 5m`` alerts fire in the last one). Per cycle:
 wall time, and the part of it spent inside the PromQL evaluator ("engine"). When cycles are
 slow, ``--budget`` (default 600 s) cuts the middle ones so the run stays bounded.
@@ -73,7 +73,7 @@ from bench.rule_data import (
 from bench.rule_peer import PromFigures, run_prometheus
 from vigil.alerting.alerts import AlertState
 from vigil.alerting.evaluator import RuleEvaluator, Samples
-from vigil.alerting.local import local_query
+from vigil.alerting.local import LocalQuery
 from vigil.config.alerts import AlertRule
 from vigil.config.load import parse_stack
 from vigil.engine.clock import FakeClock
@@ -114,11 +114,11 @@ def peak_rss_mb() -> float:
 
 
 class TimedQuery:
-    """``local_query`` with a stopwatch: time inside the evaluator and samples returned, per
+    """``LocalQuery`` with a stopwatch: time inside the evaluator and samples returned, per
     cycle, and each rule's result when ``keep`` is set (for the comparison with Prometheus)."""
 
     def __init__(self, rules: list[AlertRule], store: SeriesStore) -> None:
-        self.inner = local_query(rules, store)
+        self.inner = LocalQuery(rules, store)
         self.index = {id(rule): i for i, rule in enumerate(rules)}
         self.engine = 0.0
         self.samples = 0

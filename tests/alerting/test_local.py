@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from vigil.alerting.local import local_query
+from vigil.alerting.local import LocalQuery
 from vigil.config.alerts import AlertRule
 from vigil.metrics.store import SeriesStore
 
@@ -17,7 +17,7 @@ async def test_a_cycle_shares_results_at_its_time_and_sees_new_samples_in_the_ne
     store = SeriesStore()
     store.append({"__name__": "queue_depth", "queue": "q"}, 100.0, 5.0)
     rules = [_rule("Deep", "max(queue_depth) > 1"), _rule("Deeper", "max(queue_depth) > 3")]
-    query = local_query(rules, store)
+    query = LocalQuery(rules, store)
     with query.cycle():
         assert gc.isenabled() is False  # paused while shared results pile up
         assert [v for _, v in await query(rules[0], 110.0)] == [5.0]
@@ -35,7 +35,7 @@ async def test_a_cycle_shares_results_at_its_time_and_sees_new_samples_in_the_ne
 
 
 async def test_a_cycle_leaves_a_paused_collector_paused() -> None:
-    query = local_query([], SeriesStore())
+    query = LocalQuery([], SeriesStore())
     gc.disable()
     try:
         with query.cycle():

@@ -57,7 +57,3 @@ class LocalQuery:
             raise VigilError(f"alert {rule.name}: the expression returns a scalar; an alert needs a vector")
         out: list[tuple[Mapping[str, str], float]] = [(sample.labels, sample.value) for sample in result]
         return out
-
-
-def local_query(rules: list[AlertRule], source: SeriesSource) -> LocalQuery:
-    return LocalQuery(rules, source)

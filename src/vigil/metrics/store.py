@@ -240,8 +240,7 @@ class SeriesStore:
             self._rejected["duplicate" if t == timestamps[-1] else "out_of_order"] += 1
         else:
             values = series.values
-            if value != value or (values and value < values[-1]):  # noqa: PLR0124 - a NaN test
-                series.note(t, value, values[-1] if values else math.nan)
+            series.note(t, value, values[-1] if values else math.nan)
             timestamps.append(t)
             values.append(value)
             self._samples += 1
@@ -268,7 +267,6 @@ class SeriesStore:
         (copies: the evaluator may keep them while scrapes go on)."""
         plan = matchers_plan(tuple(matchers))
         tests = plan.tests
-        test = tests[0] if len(tests) == 1 else None
         found: list[SeriesData] = []
         append = found.append
         # SeriesData's own constructor is a Python function; this one builds the same tuple in C.
@@ -279,10 +277,7 @@ class SeriesStore:
                 continue
             for series in self._candidates(name, bucket, plan.exact):
                 labels = series.labels
-                if test is not None:
-                    if not test[1](labels.get(test[0], "")):
-                        continue
-                elif tests and not all(check(labels.get(label, "")) for label, check in tests):
+                if tests and not all(check(labels.get(label, "")) for label, check in tests):
                     continue
                 timestamps = series.timestamps
                 low = bisect_right(timestamps, start)
@@ -320,9 +315,6 @@ class SeriesStore:
         if len(lists) == 1:
             return lists[0].values()
         smallest, rest = lists[0], lists[1:]
-        if len(rest) == 1:
-            other = rest[0]
-            return [series for key, series in smallest.items() if key in other]
         return [series for key, series in smallest.items() if all(key in other for other in rest)]
 
     # --- bounds --------------------------------------------------------------------------------

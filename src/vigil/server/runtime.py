@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from vigil.alerting.check_failures import CheckFailures
 from vigil.alerting.evaluator import Query, RuleEvaluator
 from vigil.alerting.inhibition import DependencyGraph
-from vigil.alerting.local import LocalQuery, local_query
+from vigil.alerting.local import LocalQuery
 from vigil.alerting.quiet import QuietRules
 from vigil.alerting.remote import prometheus_query
 from vigil.config.load import Stack
@@ -80,7 +80,7 @@ class Runtime:
         if settings.prometheus:
             query = prometheus_query(settings.prometheus, self.http)
         else:
-            query = local = local_query(settings.alerts, self.series)
+            query = local = LocalQuery(settings.alerts, self.series)
         self.rules = RuleEvaluator(
             settings.alerts,
             query,

@@ -11,13 +11,13 @@ from collections.abc import Callable, Hashable, Sequence
 from vigil.metrics.promql.gofloat import quantile
 from vigil.metrics.promql.model import (
     NAME,
-    Constant,
     EvalContext,
     Labels,
     PromQLError,
     ScalarNode,
     Vec,
     VectorNode,
+    param_key,
 )
 
 AGGREGATIONS = frozenset(
@@ -43,17 +43,10 @@ def grouping(
     if len(kept) == 1:
         only = kept[0]
         return (lambda ls: ls.get(only, "")), (lambda ls: {only: ls[only]} if ls.get(only) else {})
-    # Two or three labels (by (job, path), by (job, instance, le)) are the common case: spelt
-    # out, the key costs no loop per series.
-    if len(kept) == 2:
-        a, b = kept
-        key: Callable[[Labels], Hashable] = lambda ls: (ls.get(a, ""), ls.get(b, ""))  # noqa: E731
-    elif len(kept) == 3:
-        a, b, c = kept
-        key = lambda ls: (ls.get(a, ""), ls.get(b, ""), ls.get(c, ""))  # noqa: E731
-    else:
-        key = lambda ls: tuple([ls.get(name, "") for name in kept])  # noqa: E731
-    return key, lambda ls: {name: ls[name] for name in kept if ls.get(name)}
+    return (
+        lambda ls: tuple([ls.get(name, "") for name in kept]),
+        lambda ls: {name: ls[name] for name in kept if ls.get(name)},
+    )
 
 
 class Aggregate(VectorNode):
@@ -66,10 +59,9 @@ class Aggregate(VectorNode):
         self.arg = arg
         self.param = param
         self.group_key, self.result_labels = grouping(labels, without)
-        shareable = arg.key is not None and (param is None or isinstance(param, Constant))
-        shown = repr(param.value) if isinstance(param, Constant) else ""
+        shown = param_key(param)
         grouped = f"{'without' if without else 'by'}({','.join(sorted(set(labels)))})"
-        self.key = f"{op}({shown}){grouped}({arg.key})" if shareable else None
+        self.key = None if arg.key is None or shown is None else f"{op}({shown}){grouped}({arg.key})"
 
     def compute(self, ctx: EvalContext) -> Vec:
         param = self.param.scalar(ctx) if self.param is not None else 0.0

@@ -12,8 +12,8 @@ from itertools import islice
 from operator import gt
 
 from vigil.metrics.promql.gofloat import div, duration_seconds
-from vigil.metrics.promql.model import EvalContext, Vec, VectorNode, drop_name, ensure_unique
-from vigil.metrics.promql.selectors import MatrixSelector
+from vigil.metrics.promql.model import EvalContext, Vec, VectorNode, ensure_unique
+from vigil.metrics.promql.selectors import MatrixSelector, nameless
 
 # name -> (counter: corrected for resets and kept from extrapolating below zero, per second)
 EXTRAPOLATED = {"rate": (True, True), "increase": (True, False), "delta": (False, False)}
@@ -70,6 +70,5 @@ class ExtrapolatedRate(VectorNode):
             factor = interval / sampled if sampled else div(interval, sampled)
             if per_second:
                 factor /= range_s
-            nameless = w.nameless
-            append((drop_name(w.labels) if nameless is None else nameless, result * factor))
+            append((nameless(w), result * factor))
         return ensure_unique(out) if self.check else out

@@ -42,7 +42,7 @@ Vector = list[Sample]
 @dataclass(frozen=True, slots=True)
 class EvalContext:
     """One evaluation: the time (integer milliseconds, as Prometheus computes), the samples and the
-    instant-selector lookback. ``shared`` holds results of sub-expressions by their ``share_key``
+    instant-selector lookback. ``shared`` holds results of sub-expressions by their ``key``
     for evaluations at the same time over the same samples (the rules of one cycle): a selector or
     ``rate(…)`` that several rules contain is computed once. Results in it are never modified."""
 
@@ -93,9 +93,17 @@ Node = ScalarNode | VectorNode
 
 
 def selector_key(matchers: Sequence[Matcher], offset_ms: int, range_ms: int = 0) -> str:
-    """A selector in one canonical text, matcher order aside: the base of ``share_key``s."""
+    """A selector in one canonical text, matcher order aside: the base of nodes' ``key``s."""
     inner = ",".join(sorted(f"{m.name}{m.op}{m.value!r}" for m in matchers))
     return f"{{{inner}}}[{range_ms}]@-{offset_ms}"
+
+
+def param_key(param: ScalarNode | None) -> str | None:
+    """A node parameter's part of its ``key``: "" for none, the number for a literal, None (not
+    shareable) for anything computed, which is rare."""
+    if param is None:
+        return ""
+    return repr(param.value) if isinstance(param, Constant) else None
 
 
 def drop_name(labels: Labels) -> Labels:

@@ -19,16 +19,8 @@ from itertools import islice
 from operator import gt
 
 from vigil.metrics.promql.gofloat import NAN, duration_seconds, kahan_sum_inc, quantile
-from vigil.metrics.promql.model import (
-    Constant,
-    EvalContext,
-    ScalarNode,
-    Vec,
-    VectorNode,
-    drop_name,
-    ensure_unique,
-)
-from vigil.metrics.promql.selectors import MatrixSelector, Window
+from vigil.metrics.promql.model import EvalContext, ScalarNode, Vec, VectorNode, ensure_unique, param_key
+from vigil.metrics.promql.selectors import MatrixSelector, Window, nameless
 
 Floats = Sequence[float]
 # (window, range start ms, range end ms, range in seconds, scalar parameter) -> value or None for
@@ -204,15 +196,8 @@ class RangeCall(VectorNode):
         # last_over_time acts like an offset and keeps __name__; every other one drops it.
         self.keep_name = keep_name
         self.check = check
-        self.key = self._key()
-
-    def _key(self) -> str | None:
-        # A parameter that is not a number (rare) keeps the call out of sharing.
-        param = self.param
-        if param is not None and not isinstance(param, Constant):
-            return None
-        shown = "" if param is None else repr(param.value)
-        return f"{self.fn.__name__}({shown}){self.keep_name:d}{self.check:d}{self.selector.key}"
+        shown = param_key(param)
+        self.key = None if shown is None else f"{fn.__name__}({shown}){keep_name:d}{check:d}{selector.key}"
 
     def compute(self, ctx: EvalContext) -> Vec:
         start, end = self.selector.bounds(ctx)
@@ -222,11 +207,7 @@ class RangeCall(VectorNode):
         for w in self.selector.windows(ctx):
             value = fn(w, start, end, range_s, param)
             if value is not None:
-                if keep_name:
-                    out.append((w.labels, value))
-                else:
-                    nameless = w.nameless
-                    out.append((drop_name(w.labels) if nameless is None else nameless, value))
+                out.append((w.labels if keep_name else nameless(w), value))
         return ensure_unique(out) if self.check else out
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from vigil.metrics.promql.model import NAME, EvalContext, Vec, VectorNode, selector_key
+from vigil.metrics.promql.model import NAME, EvalContext, Labels, Vec, VectorNode, drop_name, selector_key
 from vigil.metrics.series import Matcher, MatchOp, SeriesData, is_stale
 
 
@@ -72,11 +72,12 @@ class MatrixSelector:
     def windows(self, ctx: EvalContext) -> Sequence[Window]:
         start, end = self.bounds(ctx)
         found = ctx.source.select(self.matchers, _below(start / 1000), end / 1000)
-        if not isinstance(found, list):
-            found = list(found)
-        if all([series.nan_free and series.values for series in found]):  # vouched for: nothing to look at
-            return found
         return [w for w in map(_without_stale, found) if w is not None]
+
+
+def nameless(w: Window) -> Labels:
+    """A window's labels without ``__name__``: the source's copy when it made one."""
+    return drop_name(w.labels) if w.nameless is None else w.nameless
 
 
 def _without_stale(series: SeriesData) -> Window | None:
@@ -84,7 +85,7 @@ def _without_stale(series: SeriesData) -> Window | None:
     values = series.values
     if not values:
         return None
-    if not series.nan_free:
+    if not series.nan_free:  # vouched for: nothing to look at
         # sum() runs in C: a finite total proves there is no NaN, so a source that cannot tell
         # still skips a Python-level look at every sample for stale markers.
         total = sum(values)
