@@ -271,6 +271,15 @@ class IncidentService:
             ).all()
         return {r.check_id: Incident.from_row(r) for r in rows if r.check_id}  # type: ignore[arg-type]
 
+    async def open_keys(self, prefix: str) -> list[str]:
+        """The keys of open incidents that start with ``prefix`` (``alert:`` for rule incidents)."""
+        query = select(IncidentRow.key).where(
+            IncidentRow.key.startswith(prefix, autoescape=True),
+            IncidentRow.status.in_([str(s) for s in OPEN]),
+        )
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(query)).scalars())
+
     async def open_for(self, check_id: str) -> Incident | None:
         async with self.engine.connect() as conn:
             row = await self._open_row(conn, check_key(check_id))
