@@ -153,12 +153,16 @@ async def test_a_silenced_check_opens_a_visible_incident_that_pages_no_one(
     incidents = IncidentService(engine, stack.model, clock, quiet=quiet)
     incident = await incidents.open_for_check(stack.specs()[0], failing(clock), 3)
     assert incident is not None
-    assert incident.channels == []
     timeline = [(e.kind, e.text) for e in await incidents.timeline(incident.id)]
     assert timeline[1][0] is EventKind.SUPPRESSED
     assert timeline[1][1].startswith(f"not paged: silenced by #{silence.id} (deploy")
-    await incidents.recover_check("api.health", passing(clock))
-    assert await outbox(engine) == []
+    # The trigger is queued for the incident's channels with the labels quiet is judged by:
+    # the outbox holds it while the silence lasts and sends it if the incident outlives it.
+    assert incident.channels == ["hook", "log"]
+    async with engine.connect() as conn:
+        payloads = (await conn.execute(select(OutboxRow.payload).order_by(OutboxRow.id))).scalars().all()
+    assert [p["labels"]["service"] for p in payloads] == ["api", "api"]
+    assert payloads[0]["labels"]["check"] == "api.health"
 
 
 async def test_a_maintenance_window_keeps_matching_checks_from_paging_and_others_page(
@@ -187,8 +191,7 @@ async def test_a_maintenance_window_keeps_matching_checks_from_paging_and_others
     silent = await incidents.open_for_check(stack.specs()[0], failing(clock, "api.health"), 3)
     paged = await incidents.open_for_check(stack.specs()[2], failing(clock, "api.manual"), 1)
     assert silent and paged
-    assert silent.channels == []
     assert paged.channels == ["log"]
     texts = [e.text for e in await incidents.timeline(silent.id)]
     assert texts[1] == "not paged: maintenance window nightly (until 02:00 UTC)"
-    assert [channel for channel, _, _ in await outbox(engine)] == ["log"]
+    assert [e.kind for e in await incidents.timeline(paged.id)] == [EventKind.TRIGGERED]

@@ -3,11 +3,24 @@
 The count lives in memory for speed and in ``check_state`` for restarts; it is written only
 while a check is failing or when it changes, so a healthy fleet costs no writes. A page goes
 out on the failing result itself — nothing waits for a later evaluation tick.
+
+Whether a check has an open incident is asked of the store, never remembered here: an incident
+resolved by hand, or by another Vigil instance, while the check still fails must let the next
+failure page again.
+
+A failing check whose dependency has not been probed since the failure began is *held*: the
+dependency may turn out to be the cause, and then only the cause should page. The hold is a
+timer (at most one and a half of the dependency's intervals, ``HOLD_LIMIT`` at most), and it
+ends early when the dependency reports — never does it wait for the held check's own next result.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -16,10 +29,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.alerting.inhibition import DependencyGraph
 from vigil.config.stack import CheckSpec
+from vigil.engine.clock import Clock
 from vigil.incidents.model import utc
 from vigil.incidents.service import IncidentService
 from vigil.probes.base import Result
 from vigil.store.tables import CheckStateRow
+
+log = logging.getLogger("vigil.checks")
 
 
 @dataclass
@@ -41,6 +57,7 @@ class CheckFailures:
         specs: list[CheckSpec],
         incidents: IncidentService,
         graph: DependencyGraph | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.engine = engine
         self.specs = {spec.id: spec for spec in specs}
@@ -48,13 +65,16 @@ class CheckFailures:
         for spec in specs:
             self.by_service.setdefault(spec.service, []).append(spec.id)
         self.incidents = incidents
+        self.clock = clock or incidents.clock
         self.graph = graph or DependencyGraph({})
         self.state: dict[str, CheckState] = {}
-        self.open: set[str] = set()
         self.symptoms: dict[str, int] = {}  # check id → the root-cause incident it is attached to
+        self.held: dict[str, Result] = {}  # check id → its latest failure, waiting to be judged
+        self._timers: dict[str, tuple[float, asyncio.Task[None]]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def load(self) -> None:
-        """Pick up where the last run stopped: failure counts and which checks have an open incident."""
+        """Pick up where the last run stopped: failure counts and since when."""
         async with self.engine.connect() as conn:
             for row in (await conn.execute(select(CheckStateRow))).all():
                 self.state[row.check_id] = CheckState(
@@ -63,56 +83,96 @@ class CheckFailures:
                     utc(row.changed_at).timestamp(),
                     utc(row.checked_at).timestamp(),
                 )
-        self.open = set(await self.incidents.open_by_check())
+
+    async def close(self) -> None:
+        """Stop the hold timers (on shutdown); a held check is judged again on its next result."""
+        timers = [task for _, task in self._timers.values()]
+        self._timers.clear()
+        for task in timers:
+            task.cancel()
+        for task in timers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def handle(self, result: Result) -> None:
         spec = self.specs.get(result.check_id)
         if spec is None:
             return
         previous = self.state.get(result.check_id)
+        at = result.started_at.timestamp()
         if result.ok:
-            at = result.started_at.timestamp()
             since = previous.since if previous is not None and previous.ok else at
             self.state[result.check_id] = CheckState(True, 0, since, at)
+            self.held.pop(result.check_id, None)
+            self._disarm(result.check_id)
             if previous is not None and not previous.ok:
-                await self._save(result, 0)
-            root_incident = self.symptoms.pop(result.check_id, None)
-            if root_incident is not None:
-                await self.incidents.add_symptom(root_incident, f"{result.check_id} passes again")
-            if result.check_id in self.open and spec.config.alert and spec.config.alert.auto_resolve:
-                await self.incidents.recover_check(result.check_id, result)
-                self.open.discard(result.check_id)
-            return
-        failures = (previous.failures if previous and not previous.ok else 0) + 1
-        at = result.started_at.timestamp()
-        since = previous.since if previous is not None and not previous.ok and previous.since else at
-        self.state[result.check_id] = CheckState(False, failures, since, at)
-        await self._save(result, failures)
-        policy = spec.config.alert
-        if policy is None or failures < policy.after or result.check_id in self.open:
-            return
-        root = self.graph.root_cause(spec.service, self._service_failing)
-        if root is None and self._awaiting_dependencies(spec.service, since, at):
-            return  # a dependency not yet probed since this began may turn out to be the cause
-        if root is None:
-            await self.incidents.open_for_check(spec, result, failures)
-            self.open.add(result.check_id)
-            return
-        # A dependency is down: this failure is its symptom. Attach it to the dependency's
-        # incident once that exists; until then, wait rather than page for the symptom.
-        if result.check_id in self.symptoms:
-            return
-        root_incident = await self._open_incident_of(root)
-        if root_incident is not None:
-            self.symptoms[result.check_id] = root_incident
+                await self._save(result, 0, since)
+                root_incident = self.symptoms.pop(result.check_id, None)
+                if root_incident is not None:
+                    await self.incidents.add_symptom(root_incident, f"{result.check_id} passes again")
+                if spec.config.alert and spec.config.alert.auto_resolve:
+                    await self.incidents.recover_check(result.check_id, result)
+        else:
+            failures = (previous.failures if previous and not previous.ok else 0) + 1
+            since = previous.since if previous is not None and not previous.ok and previous.since else at
+            self.state[result.check_id] = CheckState(False, failures, since, at)
+            await self._save(result, failures, since)
+            policy = spec.config.alert
+            if policy is not None and failures >= policy.after:
+                self.held[result.check_id] = result
+                await self._judge(result.check_id)
+        if self.held:
+            # A dependent held for this service's probe is judged now. One that is a symptom
+            # of this service may join its incident, but pages only on its own next result:
+            # what it saw was measured while this service was down.
+            for check_id in [c for c in self.held if spec.service in self._needs(c)]:
+                await self._judge(check_id, may_page=check_id in self._timers)
+
+    async def _judge(self, check_id: str, *, may_page: bool = True) -> None:
+        """Page for a held failure, attach it to its dependency's incident, or keep holding it."""
+        lock = self._locks.setdefault(check_id, asyncio.Lock())
+        async with lock:
+            result = self.held.get(check_id)
+            state = self.state.get(check_id)
+            if result is None or state is None or state.ok:
+                return
+            spec = self.specs[check_id]
+            if await self.incidents.open_for(check_id) is not None:
+                self._disarm(check_id)
+                del self.held[check_id]
+                return
+            root = self.graph.root_cause(spec.service, self._service_failing)
+            if root is None:
+                deadline = self._hold_until(spec.service, state.since)
+                if deadline is not None and self.clock.now().timestamp() < deadline:
+                    self._arm(check_id, deadline)
+                    return
+                if not may_page:
+                    return
+                self._disarm(check_id)
+                del self.held[check_id]
+                await self.incidents.open_for_check(spec, result, state.failures)
+                return
+            # A dependency is down: this failure is its symptom. Attach it to the dependency's
+            # incident once that exists; until then, wait rather than page for the symptom.
+            self._disarm(check_id)
+            root_incident = await self._open_incident_of(root)
+            if root_incident is None or self.symptoms.get(check_id) == root_incident:
+                return
+            self.symptoms[check_id] = root_incident
             await self.incidents.add_symptom(
-                root_incident, f"{result.check_id} fails too ({result.reason}); it depends on {root}"
+                root_incident, f"{check_id} fails too ({result.reason}); it depends on {root}"
             )
 
-    def _awaiting_dependencies(self, service: str, since: float, now: float) -> bool:
-        """True while some dependency's check has not run since this failure began, for at most its
-        interval and a half (capped at ``HOLD_LIMIT``): the first failure seen may be a symptom whose cause
-        is probed a moment later, and then only the cause should page."""
+    def _needs(self, check_id: str) -> list[str]:
+        return self.graph.closure.get(self.specs[check_id].service, [])
+
+    def _hold_until(self, service: str, since: float) -> float | None:
+        """Until when a failure of ``service`` that began at ``since`` waits for a dependency's
+        check that has not run since (one and a half of its intervals, at most ``HOLD_LIMIT``):
+        the first failure seen may be a symptom whose cause is probed a moment later. None when
+        every dependency has been probed since."""
+        until: float | None = None
         for dependency in self.graph.closure.get(service, []):
             for check_id in self.by_service.get(dependency, []):
                 spec = self.specs[check_id]
@@ -120,9 +180,34 @@ class CheckFailures:
                 if spec.config.alert is None or (state is not None and state.checked >= since):
                     continue
                 # One and a half intervals: a probe due just as this threshold is reached still counts.
-                if now - since < min(1.5 * spec.config.every, HOLD_LIMIT):
-                    return True
-        return False
+                end = since + min(1.5 * spec.config.every, HOLD_LIMIT)
+                until = end if until is None else max(until, end)
+        return until
+
+    def _arm(self, check_id: str, deadline: float) -> None:
+        armed = self._timers.get(check_id)
+        if armed is not None and armed[0] == deadline and not armed[1].done():
+            return
+        if armed is not None:
+            armed[1].cancel()
+        task = asyncio.create_task(self._hold_over(check_id, deadline), name=f"vigil-hold-{check_id}")
+        self._timers[check_id] = (deadline, task)
+
+    def _disarm(self, check_id: str) -> None:
+        armed = self._timers.pop(check_id, None)
+        if armed is not None and armed[1] is not asyncio.current_task():
+            armed[1].cancel()
+
+    async def _hold_over(self, check_id: str, deadline: float) -> None:
+        await self.clock.sleep(max(0.0, deadline - self.clock.now().timestamp()))
+        try:
+            await self._judge(check_id)
+        except Exception:
+            # Kept held: the check's next result judges it again.
+            log.exception("judging held failure of %s failed", check_id)
+        finally:
+            if (current := self._timers.get(check_id)) is not None and current[0] == deadline:
+                del self._timers[check_id]
 
     def _service_failing(self, service: str) -> bool:
         # Only checks that can open an incident count: a dependency that never pages must not
@@ -143,26 +228,27 @@ class CheckFailures:
 
     async def _open_incident_of(self, service: str) -> int | None:
         for check_id in self.by_service.get(service, []):
-            if check_id in self.open:
+            state = self.state.get(check_id)
+            if state is not None and not state.ok:
                 incident = await self.incidents.open_for(check_id)
                 if incident is not None:
                     return incident.id
         return None
 
-    async def _save(self, result: Result, failures: int) -> None:
+    async def _save(self, result: Result, failures: int, since: float) -> None:
         values = {
             "check_id": result.check_id,
             "ok": result.ok,
             "consecutive_failures": failures,
             "reason": result.reason,
-            "changed_at": utc(result.started_at),
+            "changed_at": datetime.fromtimestamp(since, UTC),
             "checked_at": utc(result.started_at),
         }
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         statement = insert(CheckStateRow).values(**values)
         statement = statement.on_conflict_do_update(
             index_elements=[CheckStateRow.check_id],
-            set_={k: v for k, v in values.items() if k not in ("check_id", "changed_at")},
+            set_={k: v for k, v in values.items() if k != "check_id"},
         )
         async with self.engine.begin() as conn:
             await conn.execute(statement)

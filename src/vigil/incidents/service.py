@@ -92,8 +92,8 @@ class IncidentService:
         join: bool = False,
     ) -> Incident | None:
         """Open the incident for ``key`` unless one is open; returns it, or None when it was open.
-        A silence or maintenance window matching its labels keeps it from paging anyone — then
-        or when it is acknowledged or resolved.
+        While a silence or maintenance window matches its labels, its pages are held (the
+        outbox asks when it sends); when the quiet ends on a still-open incident, it pages.
 
         ``also``: the triggers of more alerts of the same group, noted "also …" on its timeline.
         With ``join``, an incident already open gets ``trigger`` and ``also`` noted so instead,
@@ -101,9 +101,9 @@ class IncidentService:
         now = self.clock.now()
         paged = list(channels if channels is not None else self.stack.notify.default)
         shown = {**(labels or {}), "service": service, "severity": str(severity)}
+        # Noted now for the timeline; the outbox asks again when it sends, and holds the page
+        # until the silence or window ends (``notify.worker``).
         quiet = await self.quiet.reason(shown, now) if self.quiet else None
-        if quiet:
-            paged = []
         try:
             async with self.engine.begin() as conn:
                 row = await self._open_row(conn, key)
@@ -137,7 +137,7 @@ class IncidentService:
                         conn, incident_id, EventKind.SUPPRESSED, f"not paged: {quiet}", "vigil", now
                     )
                 incident = await self._get(conn, incident_id)
-                await self._page(conn, incident, MessageEvent.TRIGGERED, now)
+                await self._page(conn, incident, MessageEvent.TRIGGERED, now, labels=shown)
         except IntegrityError:
             return None  # another instance opened it between our check and our insert
         self.on_enqueued()
@@ -155,8 +155,9 @@ class IncidentService:
                 return None
             now = self.clock.now()
             took = _span(now - utc(row.opened_at))
-            await self._event(conn, row.id, EventKind.RECOVERED, f"{text} after {took}", "vigil", now)
-            incident = await self._set_resolved(conn, row.id, "vigil", now)
+            incident = await self._set_resolved(conn, row.id, "vigil", now, recovered=f"{text} after {took}")
+            if incident is None:
+                return None  # resolved meanwhile, by hand or by another instance
         self.on_enqueued()
         return incident
 
@@ -171,17 +172,18 @@ class IncidentService:
 
     async def acknowledge(self, incident_id: int, actor: str) -> Incident:
         async with self.engine.begin() as conn:
-            incident = await self._get(conn, incident_id)
-            if incident.status is not IncidentStatus.TRIGGERED:
+            now = self.clock.now()
+            # Conditional: a resolve that commits between a read and this write must win.
+            changed = await conn.execute(
+                update(IncidentRow)
+                .where(IncidentRow.id == incident_id, IncidentRow.status == str(IncidentStatus.TRIGGERED))
+                .values(status=str(IncidentStatus.ACKNOWLEDGED), acknowledged_at=now, acknowledged_by=actor)
+            )
+            if changed.rowcount != 1:
+                incident = await self._get(conn, incident_id)
                 raise ConflictError(
                     f"incident {incident_id} is {incident.status}; only a triggered one can be acknowledged"
                 )
-            now = self.clock.now()
-            await conn.execute(
-                update(IncidentRow)
-                .where(IncidentRow.id == incident_id)
-                .values(status=str(IncidentStatus.ACKNOWLEDGED), acknowledged_at=now, acknowledged_by=actor)
-            )
             await self._event(
                 conn, incident_id, EventKind.ACKNOWLEDGED, f"acknowledged by {actor}", actor, now
             )
@@ -192,15 +194,15 @@ class IncidentService:
 
     async def resolve(self, incident_id: int, actor: str, note: str | None = None) -> Incident:
         async with self.engine.begin() as conn:
-            incident = await self._get(conn, incident_id)
-            if not incident.is_open:
-                raise ConflictError(f"incident {incident_id} is already resolved")
             now = self.clock.now()
-            if note:
+            await self._get(conn, incident_id)  # 404 for an unknown id
+            if note:  # rolled back with the rest when the resolve loses
                 await self._event(conn, incident_id, EventKind.NOTE, note, actor, now)
-            incident = await self._set_resolved(conn, incident_id, actor, now)
+            resolved = await self._set_resolved(conn, incident_id, actor, now)
+            if resolved is None:
+                raise ConflictError(f"incident {incident_id} is already resolved")
         self.on_enqueued()
-        return incident
+        return resolved
 
     async def add_note(self, incident_id: int, actor: str, text: str) -> TimelineEntry:
         async with self.engine.begin() as conn:
@@ -271,14 +273,14 @@ class IncidentService:
             ).all()
         return {r.check_id: Incident.from_row(r) for r in rows if r.check_id}  # type: ignore[arg-type]
 
-    async def open_keys(self, prefix: str) -> list[str]:
+    async def open_keys(self, prefix: str) -> tuple[str, ...]:
         """The keys of open incidents that start with ``prefix`` (``alert:`` for rule incidents)."""
         query = select(IncidentRow.key).where(
             IncidentRow.key.startswith(prefix, autoescape=True),
             IncidentRow.status.in_([str(s) for s in OPEN]),
         )
         async with self.engine.connect() as conn:
-            return list((await conn.execute(query)).scalars())
+            return tuple((await conn.execute(query)).scalars())
 
     async def open_for(self, check_id: str) -> Incident | None:
         async with self.engine.connect() as conn:
@@ -309,13 +311,19 @@ class IncidentService:
         return Incident.from_row(row)  # type: ignore[arg-type]
 
     async def _set_resolved(
-        self, conn: AsyncConnection, incident_id: int, actor: str, now: datetime
-    ) -> Incident:
-        await conn.execute(
+        self, conn: AsyncConnection, incident_id: int, actor: str, now: datetime, recovered: str = ""
+    ) -> Incident | None:
+        """Resolve the incident if it is open; None when it was resolved already (by a
+        concurrent change: the update is conditional, so exactly one resolve wins)."""
+        changed = await conn.execute(
             update(IncidentRow)
-            .where(IncidentRow.id == incident_id)
+            .where(IncidentRow.id == incident_id, IncidentRow.status != str(IncidentStatus.RESOLVED))
             .values(status=str(IncidentStatus.RESOLVED), resolved_at=now, resolved_by=actor)
         )
+        if changed.rowcount != 1:
+            return None
+        if recovered:
+            await self._event(conn, incident_id, EventKind.RECOVERED, recovered, "vigil", now)
         await self._event(conn, incident_id, EventKind.RESOLVED, f"resolved by {actor}", actor, now)
         incident = await self._get(conn, incident_id)
         await self._page(conn, incident, MessageEvent.RESOLVED, now)
@@ -337,10 +345,19 @@ class IncidentService:
         )
 
     async def _page(
-        self, conn: AsyncConnection, incident: Incident, event: MessageEvent, now: datetime
+        self,
+        conn: AsyncConnection,
+        incident: Incident,
+        event: MessageEvent,
+        now: datetime,
+        *,
+        labels: Mapping[str, str] | None = None,
     ) -> None:
-        # Resolved and acknowledged notices go to the channels the incident paged when it opened.
+        # Acknowledged and resolved notices go to the incident's channels; the outbox sends
+        # them only to a channel that got the trigger, and after it.
         payload = self.payload(incident, event)
+        if labels is not None:
+            payload["labels"] = dict(labels)  # what the outbox judges quiet by
         messages = [
             Message(f"incident-{incident.id}-{event}-{channel}", channel, event, payload)
             for channel in incident.channels

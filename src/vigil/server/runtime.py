@@ -64,7 +64,7 @@ class Runtime:
             engine, settings, self.clock, dashboard_url=public, on_enqueued=self.outbox.wake, quiet=self.quiet
         )
         graph = DependencyGraph({name: s.depends_on for name, s in settings.services.items()})
-        self.failures = CheckFailures(engine, self.specs, self.incidents, graph)
+        self.failures = CheckFailures(engine, self.specs, self.incidents, graph, self.clock)
         self.probes = ProbeSet()
         self.series = SeriesStore()
         self.history = HistoryWriter(self.series, engine, self.clock)
@@ -135,6 +135,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await self.failures.close()
         await self.probes.aclose()
         await self.http.aclose()
         for channel in self.channels.values():
