@@ -21,6 +21,7 @@ from vigil.alerting.silences import Silence, SilenceService, SilenceState
 from vigil.config.maintenance import MaintenanceSettings
 from vigil.engine.clock import Clock
 from vigil.maintenance.windows import MaintenanceService, Window
+from vigil.store.outbox import OutboxEntry
 
 COMMENT_SHOWN = 60  # characters of a silence's comment quoted in a timeline line
 
@@ -71,6 +72,14 @@ class QuietRules:
             if window.active(now) and window.matches(labels):
                 return f"maintenance window {window.name} (until {clock_time(window.ends_at, now)})"
         return None
+
+    async def hold(self, entry: OutboxEntry) -> str | None:
+        """Why the outbox must hold this queued page now (asked when it sends, and again for each
+        held page until the quiet ends); None when it may go. Only a trigger carries ``labels``."""
+        labels = entry.payload.get("labels")
+        if not isinstance(labels, dict):
+            return None
+        return await self.reason({str(k): str(v) for k, v in labels.items()}, self.clock.now())
 
     async def active(self) -> QuietState:
         now = self.clock.now()

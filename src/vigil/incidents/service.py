@@ -11,21 +11,20 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vigil.config.stack import CheckSpec, StackFile
 from vigil.engine.clock import Clock
-from vigil.errors import ConflictError, NotFoundError
+from vigil.errors import ConflictError
 from vigil.incidents.model import EventKind, Incident, TimelineEntry, utc
+from vigil.incidents.reads import IncidentReads, check_key
 from vigil.incidents.severity import IncidentStatus, Severity
 from vigil.notify.base import Message, MessageEvent
 from vigil.probes.base import Result
 from vigil.store.outbox import enqueue
 from vigil.store.tables import IncidentEventRow, IncidentRow
-
-OPEN = (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED)
 
 
 class Quiet(Protocol):
@@ -34,11 +33,7 @@ class Quiet(Protocol):
     def reason(self, labels: Mapping[str, str], now: datetime) -> Awaitable[str | None]: ...
 
 
-def check_key(check_id: str) -> str:
-    return f"check:{check_id}"
-
-
-class IncidentService:
+class IncidentService(IncidentReads):
     def __init__(
         self,
         engine: AsyncEngine,
@@ -227,88 +222,34 @@ class IncidentService:
         async with self.engine.begin() as conn:
             await self._event(conn, incident_id, kind, text, "vigil", self.clock.now())
 
-    # --- reads ---------------------------------------------------------------------------
-
-    async def get(self, incident_id: int) -> Incident:
-        async with self.engine.connect() as conn:
-            return await self._get(conn, incident_id)
-
-    async def timeline(self, incident_id: int) -> list[TimelineEntry]:
-        query = (
-            select(IncidentEventRow)
-            .where(IncidentEventRow.incident_id == incident_id)
-            .order_by(IncidentEventRow.at, IncidentEventRow.id)
-        )
-        async with self.engine.connect() as conn:
-            await self._get(conn, incident_id)
-            return [TimelineEntry.from_row(r) for r in (await conn.execute(query)).all()]  # type: ignore[arg-type]
-
-    async def list(
-        self,
-        *,
-        status: Sequence[IncidentStatus] = (),
-        service: str | None = None,
-        severity: Severity | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[Incident]:
-        """Open incidents first (newest first), then resolved ones, newest first."""
-        query = select(IncidentRow)
-        if status:
-            query = query.where(IncidentRow.status.in_([str(s) for s in status]))
-        if service:
-            query = query.where(IncidentRow.service == service)
-        if severity:
-            query = query.where(IncidentRow.severity == str(severity))
-        resolved_last = (IncidentRow.status == str(IncidentStatus.RESOLVED)).asc()
-        query = query.order_by(resolved_last, IncidentRow.opened_at.desc(), IncidentRow.id.desc())
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query.limit(limit).offset(offset))).all()
-        return [Incident.from_row(r) for r in rows]  # type: ignore[arg-type]
-
-    async def open_by_check(self) -> dict[str, Incident]:
-        async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(select(IncidentRow).where(IncidentRow.status.in_([str(s) for s in OPEN])))
-            ).all()
-        return {r.check_id: Incident.from_row(r) for r in rows if r.check_id}  # type: ignore[arg-type]
-
-    async def open_keys(self, prefix: str) -> tuple[str, ...]:
-        """The keys of open incidents that start with ``prefix`` (``alert:`` for rule incidents)."""
-        query = select(IncidentRow.key).where(
-            IncidentRow.key.startswith(prefix, autoescape=True),
-            IncidentRow.status.in_([str(s) for s in OPEN]),
-        )
-        async with self.engine.connect() as conn:
-            return tuple((await conn.execute(query)).scalars())
-
-    async def open_for(self, check_id: str) -> Incident | None:
-        async with self.engine.connect() as conn:
-            row = await self._open_row(conn, check_key(check_id))
-        return Incident.from_row(row) if row is not None else None
-
-    async def open_count(self) -> int:
-        query = (
-            select(func.count())
-            .select_from(IncidentRow)
-            .where(IncidentRow.status.in_([str(s) for s in OPEN]))
-        )
-        async with self.engine.connect() as conn:
-            return int((await conn.execute(query)).scalar_one())
+    async def record_hold(self, incident_id: int | None, channel: str, reason: str | None) -> None:
+        """A timeline line when the outbox holds a page for quiet (once per reason) or sends it
+        once the quiet has ended."""
+        if incident_id is None:
+            return
+        now = self.clock.now()
+        async with self.engine.begin() as conn:
+            if reason is None:
+                await self._event(
+                    conn, incident_id, EventKind.NOTE, f"quiet ended: paging {channel}", "vigil", now
+                )
+                return
+            text = f"not paged: {reason}"
+            last = (
+                await conn.execute(
+                    select(IncidentEventRow.text)
+                    .where(
+                        IncidentEventRow.incident_id == incident_id,
+                        IncidentEventRow.kind == str(EventKind.SUPPRESSED),
+                    )
+                    .order_by(IncidentEventRow.id.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+            if last != text:
+                await self._event(conn, incident_id, EventKind.SUPPRESSED, text, "vigil", now)
 
     # --- inside a transaction ------------------------------------------------------------
-
-    async def _open_row(self, conn: AsyncConnection, key: str) -> Any:
-        query = select(IncidentRow).where(
-            IncidentRow.key == key, IncidentRow.status.in_([str(s) for s in OPEN])
-        )
-        return (await conn.execute(query)).first()
-
-    async def _get(self, conn: AsyncConnection, incident_id: int) -> Incident:
-        row = (await conn.execute(select(IncidentRow).where(IncidentRow.id == incident_id))).first()
-        if row is None:
-            raise NotFoundError(f"no incident {incident_id}")
-        return Incident.from_row(row)  # type: ignore[arg-type]
 
     async def _set_resolved(
         self, conn: AsyncConnection, incident_id: int, actor: str, now: datetime, recovered: str = ""

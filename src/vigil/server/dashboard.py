@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from vigil.errors import NotFoundError, VigilError
-from vigil.incidents.service import OPEN
+from vigil.incidents.reads import OPEN
 from vigil.server import summary, templating, ui_auth
 from vigil.server.tokens import Principal
 from vigil.server.ui_auth import act, page, refuse, runtime_of
