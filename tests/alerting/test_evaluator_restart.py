@@ -80,3 +80,25 @@ async def test_rule_incidents_whose_alerts_cleared_while_vigil_was_down_resolve(
     await r.step()
     assert (await status())["Broken firing"] == "resolved"
     assert len(await r.incidents.list()) == 6  # nothing opened twice
+
+
+async def test_a_left_open_incident_whose_group_fires_only_as_a_symptom_resolves(
+    rules: Callable[[str], Rules],
+) -> None:
+    r = rules(
+        "notify: {channels: {log: {log: true}}, default: [log]}\nalerts: [{name: Errors, expr: e > 1}]\n"
+    )
+    r.samples["Errors"] = [({"service": "api"}, 2.0), ({"service": "worker"}, 2.0)]
+    await r.step()
+    [incident] = await r.incidents.list()
+
+    # While Vigil was down the worker recovered and postgres, which api needs, went down.
+    r.samples["Errors"] = [({"service": "api"}, 2.0)]
+    postgres = await r.dependency_down("postgres")
+    r.down["api"] = ("postgres", postgres)
+    r.restart()
+    await r.step(300)
+    assert await r.status(incident.id) == "resolved"
+    assert await r.lines(postgres, EventKind.SYMPTOM) == [
+        "Errors firing (service=api): value 2; it depends on postgres"
+    ]
