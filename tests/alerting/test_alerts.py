@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from vigil.alerting.alerts import AlertState, RuleAlerts, fingerprint
 from vigil.config.alerts import AlertRule
 
@@ -66,3 +68,19 @@ def test_annotations_are_rendered_with_the_alert_s_labels_and_value() -> None:
     )
     [fired] = alerts.update([({"path": "/a"}, 0.125)], 0)
     assert fired.alert.annotations == {"summary": "/a at 12.5%"}
+
+
+def test_different_label_values_never_share_a_group_key() -> None:
+    alerts = RuleAlerts(rule(group_by=["a", "b"]))
+    alerts.update([({"a": "x,b=y", "b": ""}, 1.0), ({"a": "x", "b": "y,b="}, 1.0)], 0)
+    keys = {alerts.group_key(alert) for alert in alerts.active.values()}
+    assert len(keys) == 2
+    assert all(re.fullmatch(r"alert:HighErrorRate:[0-9a-f]+", key) for key in keys)
+    # Labels outside group_by do not split a group; a missing label is an empty one.
+    alerts.update([({"a": "x", "c": "1"}, 1.0), ({"a": "x", "b": "", "c": "2"}, 1.0)], 15)
+    assert len({alerts.group_key(alert) for alert in alerts.active.values()}) == 1
+
+
+def test_label_values_with_separator_characters_have_their_own_fingerprint() -> None:
+    assert fingerprint({"a": "1\x00b\x012"}) != fingerprint({"a": "1", "b": "2"})
+    assert fingerprint({"a": "1", "b": "2"}) == fingerprint({"b": "2", "a": "1"})

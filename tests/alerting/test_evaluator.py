@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from tests.alerting.conftest import Rules
 from vigil.alerting.evaluator import RuleEvaluator
 from vigil.config.alerts import AlertRule
 from vigil.config.load import parse_stack
@@ -137,3 +138,15 @@ async def test_an_alert_of_a_service_whose_dependency_is_down_joins_that_inciden
     assert symptoms[0].endswith("it depends on postgres")
     assert symptoms[1] == "HighErrorRate resolved (service=api)"
     await engine.dispose()
+
+
+async def test_label_sets_whose_joined_values_look_alike_open_their_own_incidents(
+    rules: Callable[[str], Rules],
+) -> None:
+    r = rules(
+        "notify: {channels: {log: {log: true}}, default: [log]}\n"
+        "alerts: [{name: Split, expr: x > 1, group_by: [a, b]}]\n"
+    )
+    r.samples["Split"] = [({"a": "x,b=y", "b": ""}, 2.0), ({"a": "x", "b": "y,b="}, 2.0)]
+    await r.step()
+    assert await r.rule_incidents() == [("Split", "triggered"), ("Split", "triggered")]

@@ -9,6 +9,7 @@ after the expression stops returning it.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -24,8 +25,13 @@ class AlertState(StrEnum):
 
 
 def fingerprint(labels: Mapping[str, str]) -> str:
-    text = "\x00".join(f"{k}\x01{v}" for k, v in sorted(labels.items()))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return _digest(labels)[:16]
+
+
+def _digest(labels: Mapping[str, str]) -> str:
+    # JSON of the sorted pairs: no label value can pass for a separator, as any character can
+    # appear in one (a joined "k=v,k=v" or "\x00"-separated text lets two label sets collide).
+    return hashlib.sha256(json.dumps(sorted(labels.items())).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -96,5 +102,30 @@ class RuleAlerts:
         return transitions
 
     def group_key(self, alert: Alert) -> str:
-        values = ",".join(f"{name}={alert.labels.get(name, '')}" for name in self.rule.group_by)
-        return f"alert:{self.rule.name}:{fingerprint({'group': values})}"
+        """The key of the incident this alert's group shares: a missing label counts as empty."""
+        grouped = {name: alert.labels.get(name, "") for name in self.rule.group_by}
+        return f"alert:{self.rule.name}:{_digest(grouped)[:32]}"
+
+
+def service_of(alert: Alert) -> str:
+    return alert.labels.get("service") or alert.labels.get("job") or "alerts"
+
+
+def shown(alert: Alert) -> str:
+    """Its labels as a timeline shows them, without those every alert of the rule shares."""
+    return ", ".join(
+        f"{k}={v}" for k, v in sorted(alert.labels.items()) if k not in ("alertname", "severity")
+    )
+
+
+def trigger(rule: AlertRule, alert: Alert) -> str:
+    """The timeline line of an alert that started firing."""
+    labels = shown(alert)
+    text = f"{rule.name} firing{f' ({labels})' if labels else ''}: value {alert.value:g}"
+    return f"{text}; runbook: {rule.runbook}" if rule.runbook else text
+
+
+def ended(alert: Alert) -> str:
+    """The timeline line of an alert that stopped firing."""
+    labels = shown(alert)
+    return f"{alert.rule} resolved{f' ({labels})' if labels else ''}"

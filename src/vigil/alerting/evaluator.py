@@ -1,6 +1,10 @@
 """The rule stage of the flow: evaluate every alert rule on an interval, move its alerts through
 their states, and open or resolve one incident per alert group.
 
+A group's incident is paged by the alerts that are not symptoms of a failing dependency (see
+``alerting/symptoms.py``), and resolves when none of those fires any more. Its key is stored, so
+after a restart the first evaluation settles the incidents an earlier run left open.
+
 Rules run in Vigil's own PromQL evaluator over the series store, or, with ``prometheus: URL``
 in the stack file, in that Prometheus. Evaluation yields to the event loop between rules so
 that thousands of rules never hold up a probe.
@@ -14,7 +18,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
-from vigil.alerting.alerts import Alert, AlertState, RuleAlerts, Transition
+from vigil.alerting.alerts import Alert, AlertState, RuleAlerts, Transition, ended, service_of, trigger
+from vigil.alerting.symptoms import RootIncident, Symptoms
 from vigil.config.alerts import AlertRule
 from vigil.engine.clock import Clock
 from vigil.incidents.model import EventKind
@@ -23,8 +28,6 @@ from vigil.incidents.service import IncidentService
 log = logging.getLogger("vigil.rules")
 Samples = list[tuple[Mapping[str, str], float]]
 Query = Callable[[AlertRule, float], Awaitable[Samples]]
-# The open incident of a failing dependency of this service, if any (see CheckFailures.root_incident).
-RootIncident = Callable[[str], Awaitable[tuple[str, int] | None]]
 
 
 @dataclass
@@ -46,10 +49,12 @@ class RuleEvaluator:
         root_incident: RootIncident | None = None,
         cycle: Callable[[], AbstractContextManager[None]] | None = None,
     ) -> None:
-        self.root_incident = root_incident
         # Entered around each cycle's queries (LocalQuery.cycle: shared sub-expressions).
         self.cycle = cycle or nullcontext
-        self.symptoms: dict[str, int] = {}  # alert group key → the dependency's incident it joined
+        self.symptoms = Symptoms(incidents, root_incident)
+        # Keys of open rule incidents from before this start, until their groups are accounted
+        # for; None until the first evaluation has run.
+        self.leftover: set[str] | None = None
         self.rules = [RuleAlerts(rule) for rule in rules]
         self.query = query
         self.incidents = incidents
@@ -68,6 +73,7 @@ class RuleEvaluator:
         now = self.clock.now().timestamp()
         started = self.clock.monotonic()
         transitions: list[Transition] = []
+        self.symptoms.new_cycle()
         with self.cycle():
             for i, alerts in enumerate(self.rules):
                 try:
@@ -84,6 +90,7 @@ class RuleEvaluator:
                 transitions += changed
                 if i % 200 == 199:
                     await asyncio.sleep(0)
+        await self._settle_leftovers()
         self.stats.cycles += 1
         self.stats.last_seconds = self.clock.monotonic() - started
         return transitions
@@ -92,30 +99,36 @@ class RuleEvaluator:
         return [alert for rule in self.rules for alert in rule.active.values()]
 
     async def _incidents(self, alerts: RuleAlerts, changed: list[Transition]) -> None:
-        """Open or join one incident per group of alerts that started firing (one transaction
+        """Open or join one incident per group of alerts that started paging (one transaction
         each), then note or resolve those that stopped."""
-        firing: dict[tuple[str, str], list[Alert]] = {}
+        rule = alerts.rule
+        paging: dict[tuple[str, str], list[tuple[Alert, str]]] = {}  # (group key, service) → alerts
         for transition in changed:
-            if transition.to is AlertState.FIRING:
-                alert = transition.alert
-                firing.setdefault((alerts.group_key(alert), _service(alert)), []).append(alert)
-        for (key, service), group in firing.items():
-            await self._firing(alerts, key, service, group)
+            alert = transition.alert
+            if transition.to is AlertState.FIRING and not await self.symptoms.hold(rule, alert):
+                paging.setdefault((alerts.group_key(alert), service_of(alert)), []).append(
+                    (alert, trigger(rule, alert))
+                )
+        for alert, root in await self.symptoms.released(alerts):
+            text = f"{trigger(rule, alert)}; held as a symptom of {root} until {root} recovered"
+            paging.setdefault((alerts.group_key(alert), service_of(alert)), []).append((alert, text))
+        for (key, service), group in paging.items():
+            await self._open(rule, key, service, group)
+        paged: dict[str, list[Alert]] | None = None  # see _paging_groups, once there is a use
         for transition in changed:
-            if transition.to is not AlertState.FIRING:
-                await self._resolved(alerts, transition.alert)
+            alert = transition.alert
+            if transition.to is AlertState.FIRING or await self.symptoms.resolved(rule, alert):
+                continue
+            if paged is None:
+                paged = self._paging_groups(alerts)
+            key = alerts.group_key(alert)
+            if any(a.state is AlertState.FIRING for a in paged.get(key, [])):
+                await self.incidents.note_key(key, EventKind.NOTE, ended(alert))
+            else:
+                await self.incidents.recover(key, ended(alert))
 
-    async def _firing(self, alerts: RuleAlerts, key: str, service: str, group: list[Alert]) -> None:
-        rule, alert = alerts.rule, group[0]
-        triggers = [_trigger(rule, a) for a in group]
-        # A service whose dependency is down: the alert is that outage's symptom, not a page.
-        root = await self.root_incident(service) if self.root_incident else None
-        if root is not None and key not in self.symptoms:
-            self.symptoms[key] = root[1]
-            await self.incidents.add_symptom(root[1], f"{triggers[0]}; it depends on {root[0]}")
-            return
-        if key in self.symptoms:
-            return
+    async def _open(self, rule: AlertRule, key: str, service: str, group: list[tuple[Alert, str]]) -> None:
+        alert, triggers = group[0][0], [text for _, text in group]
         summary = alert.annotations.get("summary") or alert.annotations.get("description")
         await self.incidents.open(
             key=key,
@@ -131,35 +144,38 @@ class RuleEvaluator:
             join=True,
         )
 
-    async def _resolved(self, alerts: RuleAlerts, alert: Alert) -> None:
-        rule = alerts.rule
-        key = alerts.group_key(alert)
-        shown = _shown(alert)
-        still_firing = [
-            a for a in alerts.active.values() if a.state is AlertState.FIRING and alerts.group_key(a) == key
-        ]
-        text = f"{rule.name} resolved{f' ({shown})' if shown else ''}"
-        if key in self.symptoms:
-            if not still_firing:
-                await self.incidents.add_symptom(self.symptoms.pop(key), text)
+    async def _settle_leftovers(self) -> None:
+        """Resolve the rule incidents an earlier run left open whose groups no longer page: their
+        alerts cleared while Vigil was down, or their rule left the stack file. A group with
+        pending alerts, or whose rule could not be evaluated, is looked at again next time."""
+        if self.leftover is None:
+            self.leftover = set(await self.incidents.open_keys("alert:"))
+        if not self.leftover:
             return
-        if still_firing:
-            await self.incidents.note_key(key, EventKind.NOTE, text)
-        else:
-            await self.incidents.recover(key, text)
+        by_name = {alerts.rule.name: alerts for alerts in self.rules}
+        groups: dict[str, dict[str, list[Alert]]] = {}  # rule name → its _paging_groups
+        for key in sorted(self.leftover):
+            name = key.split(":")[1]
+            alerts = by_name.get(name)
+            if alerts is None:
+                await self.incidents.recover(key, f"{name} is no longer a rule after Vigil restarted")
+                self.leftover.discard(key)
+                continue
+            if name in self.errors:
+                continue
+            if name not in groups:
+                groups[name] = self._paging_groups(alerts)
+            members = groups[name].get(key, [])
+            if not members:
+                await self.incidents.recover(key, f"{name} no longer firing after Vigil restarted")
+            elif all(a.state is AlertState.PENDING for a in members):
+                continue  # may fire yet, or vanish: looked at again next time
+            self.leftover.discard(key)  # resolved, or its firing alerts joined it: as any other
 
-
-def _service(alert: Alert) -> str:
-    return alert.labels.get("service") or alert.labels.get("job") or "alerts"
-
-
-def _shown(alert: Alert) -> str:
-    return ", ".join(
-        f"{k}={v}" for k, v in sorted(alert.labels.items()) if k not in ("alertname", "severity")
-    )
-
-
-def _trigger(rule: AlertRule, alert: Alert) -> str:
-    shown = _shown(alert)
-    trigger = f"{rule.name} firing{f' ({shown})' if shown else ''}: value {alert.value:g}"
-    return f"{trigger}; runbook: {rule.runbook}" if rule.runbook else trigger
+    def _paging_groups(self, alerts: RuleAlerts) -> dict[str, list[Alert]]:
+        """The active alerts of each group that are no symptom: pending, or firing on their own."""
+        groups: dict[str, list[Alert]] = {}
+        for fingerprint, alert in alerts.active.items():
+            if not self.symptoms.is_held(alerts.rule.name, fingerprint):
+                groups.setdefault(alerts.group_key(alert), []).append(alert)
+        return groups
