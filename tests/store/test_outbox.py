@@ -205,7 +205,7 @@ async def test_rows_the_caller_has_in_flight_are_never_claimed_whatever_their_le
 ) -> None:
     clock = FakeClock()
     await put(engine, clock, [message("a"), message("b")])
-    flying, other = await outbox.due(engine, clock.now(), 10, lease=0.1)
+    flying, _ = await outbox.due(engine, clock.now(), 10, lease=0.1)
     await asyncio.sleep(0.15)
     claimed = await outbox.due(engine, clock.now(), 10, exclude=[flying.id])
     assert [e.key for e in claimed] == ["b"]
