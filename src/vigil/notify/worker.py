@@ -256,7 +256,10 @@ class OutboxWorker:
         if self.hold is None or entry.event != MessageEvent.TRIGGERED or entry.channel not in self.channels:
             return False
         try:
-            reason = await self.hold(entry)
+            # Within the lease's slack beyond the send timeout: judging and sending together
+            # never outlast the lease, so no other worker can claim the row meanwhile.
+            async with asyncio.timeout(self.lease - self.timeout):
+                reason = await self.hold(entry)
         except Exception:
             # Better a page during a silence than none for an outage.
             log.exception("cannot tell whether quiet holds notification %s; sending it", entry.key)
@@ -291,7 +294,8 @@ class OutboxWorker:
             return
         for entry in await outbox_gate.held(self.engine):
             try:
-                reason = await self.hold(entry)
+                async with asyncio.timeout(self.timeout):
+                    reason = await self.hold(entry)
             except Exception:
                 log.exception("cannot tell whether quiet still holds notification %s", entry.key)
                 continue
