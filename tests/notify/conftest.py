@@ -20,7 +20,10 @@ from vigil.store.outbox import enqueue
 
 
 class Receiver:
-    """Records every request; answers ``fail_with`` to the first ``fail_first`` ones, then ``status``."""
+    """Records every request; answers ``fail_with`` to the first ``fail_first`` ones, then ``status``.
+
+    Each answer waits ``delay`` seconds; only the first ``delay_first`` ones when that is set.
+    """
 
     def __init__(self, port: int = 0) -> None:
         self.port = port
@@ -28,6 +31,7 @@ class Receiver:
         self.fail_first = 0
         self.fail_with = 500
         self.delay = 0.0
+        self.delay_first = 0
         self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
         self.accepted: list[tuple[dict[str, str], dict[str, Any]]] = []
         self._runner: web.AppRunner | None = None
@@ -67,7 +71,7 @@ class Receiver:
         body = await request.json()
         headers = dict(request.headers)
         self.requests.append((headers, body))
-        if self.delay:
+        if self.delay and (not self.delay_first or len(self.requests) <= self.delay_first):
             await asyncio.sleep(self.delay)
         if len(self.requests) <= self.fail_first:
             return web.Response(status=self.fail_with)

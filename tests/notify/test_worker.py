@@ -307,9 +307,10 @@ async def test_two_workers_on_one_outbox_deliver_each_message_exactly_once(
     keys = [f"incident-{i}-triggered-ops-hook" for i in range(50)]
     try:
         async with running(*workers):
-            await put(first, clock, [message(k) for k in keys[:25]])
+            # One incident each: messages of one incident to one channel leave one at a time.
+            for i, key in enumerate(keys):
+                await put(first if i < 25 else second, clock, [message(key)], incident_id=i)
             workers[0].wake()
-            await put(second, clock, [message(k) for k in keys[25:]])
             workers[1].wake()
             await until(lambda: sum(w.delivered["ops-hook"] for w in workers) >= 50)
             await asyncio.sleep(0.3)  # time for any duplicate to arrive

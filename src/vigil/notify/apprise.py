@@ -5,6 +5,11 @@ event loop; one thread per channel also keeps a slow service from taking threads
 needs, and keeps calls on the channel's Apprise object sequential. Apprise reports only
 success or failure; the reason given is the last warning it logged during the call.
 
+A call cannot be stopped once it runs: when the worker's timeout gives up on it, it goes on
+and may still deliver. So the call is kept under its message's key, and a retry of that key
+first waits for it: if it delivered, the retry reports success without sending again; only if
+it failed is the message sent anew.
+
 Apprise URLs carry their tokens anywhere (host, path, user), so errors show only the scheme.
 """
 
@@ -36,11 +41,43 @@ class AppriseChannel:
         self.timeout = timeout
         self._apprise: apprise.Apprise | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"vigil-apprise-{name}")
+        # Calls whose sender stopped waiting (timed out) while they ran on, by message key.
+        self._unfinished: dict[str, asyncio.Future[None]] = {}
 
     async def send(self, message: Message) -> None:
-        loop = asyncio.get_running_loop()
-        # If the worker's timeout cancels this await, a call still queued on the thread is dropped.
-        await loop.run_in_executor(self._executor, self._notify, message)
+        earlier = self._unfinished.pop(message.key, None)
+        if earlier is not None and await self._delivered(message.key, earlier):
+            return
+        call = asyncio.get_running_loop().run_in_executor(self._executor, self._notify, message)
+        try:
+            # Shielded: a cancelled wait must leave the call's outcome to be read by the retry.
+            await asyncio.shield(call)
+        except asyncio.CancelledError:
+            self._keep(message.key, call)
+            raise
+
+    async def _delivered(self, key: str, earlier: asyncio.Future[None]) -> bool:
+        """Whether the earlier call for ``key`` delivered; waits for it to end."""
+        try:
+            await asyncio.shield(earlier)
+        except asyncio.CancelledError:
+            self._keep(key, earlier)
+            raise
+        except Exception:
+            return False  # it failed: send anew
+        return True
+
+    def _keep(self, key: str, call: asyncio.Future[None]) -> None:
+        self._unfinished[key] = call
+
+        def forget_failure(done: asyncio.Future[None]) -> None:
+            # A failed call is as good as none for the retry; a delivered one is kept until a
+            # retry of its key asks (the worker recorded a failure, so one comes).
+            failed = done.cancelled() or done.exception() is not None
+            if failed and self._unfinished.get(key) is done:
+                del self._unfinished[key]
+
+        call.add_done_callback(forget_failure)
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

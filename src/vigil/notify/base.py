@@ -27,6 +27,8 @@ class OutboxStatus(StrEnum):
     DELIVERED = "delivered"
     EXPIRED = "expired"
     FAILED = "failed"  # a permanent error: retrying cannot help
+    HELD = "held"  # a page kept back while quiet (a silence, a maintenance window) holds
+    DROPPED = "dropped"  # never to be sent: its incident ended while held, or its trigger never went out
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,12 @@ instance are found within that), and ``wake()`` ends the sleep at once: a page e
 process leaves as soon as its transaction commits, not on the next tick.
 
 Each row is sent in its own task under a per-message timeout, and each channel has its own
-budget of rows in flight: a channel that is down or slow delays its own messages only.
+budget of rows in flight: a channel that is down or slow delays its own messages only. A row
+this worker has in flight is never claimed again by it, whatever its lease says.
+
+Quiet is judged when a page is sent, not only when its incident opened: ``hold`` says why a
+trigger must not go out now (a silence, a maintenance window); the row is then held, judged
+again on later passes, and sent when quiet ends while its incident is still open.
 """
 
 from __future__ import annotations
@@ -22,14 +27,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.config.secrets import redact_url
 from vigil.engine.clock import Clock
-from vigil.notify.base import Channel, DeliveryError, OutboxStatus
-from vigil.store import outbox
+from vigil.notify.base import Channel, DeliveryError, MessageEvent, OutboxStatus
+from vigil.store import outbox, outbox_gate
 from vigil.store.outbox import OutboxEntry
 
 log = logging.getLogger("vigil.notify")
 
 # Called after every attempt with the entry as it now stands (status PENDING: will be retried).
 OutcomeHandler = Callable[[OutboxEntry, bool, str | None], Awaitable[None]]
+# Why a trigger must not be sent now (its payload's "labels" are quiet), or None to send it.
+HoldJudge = Callable[[OutboxEntry], Awaitable[str | None]]
+# Called once when a trigger is held (with the reason) and once when it is released (None).
+HoldHandler = Callable[[OutboxEntry, str | None], Awaitable[None]]
 
 
 class OutboxWorker:
@@ -47,6 +56,8 @@ class OutboxWorker:
         lease: float = outbox.LEASE_SECONDS,
         on_outcome: OutcomeHandler | None = None,
         rng: random.Random | None = None,
+        hold: HoldJudge | None = None,
+        on_hold: HoldHandler | None = None,
     ) -> None:
         if lease <= timeout:
             raise ValueError("the lease must outlast the send timeout, or a slow send could be claimed twice")
@@ -56,6 +67,7 @@ class OutboxWorker:
         self.base_delay, self.max_delay = base_delay, max_delay
         self.timeout, self.poll, self.per_channel, self.lease = timeout, poll, per_channel, lease
         self.on_outcome = on_outcome
+        self.hold, self.on_hold = hold, on_hold
         self.rng = rng or random.Random()
         # For Vigil's /metrics: attempts that delivered or failed, by channel; messages waiting.
         self.delivered: Counter[str] = Counter()
@@ -65,6 +77,8 @@ class OutboxWorker:
         self._wake = asyncio.Event()
         self._busy: Counter[str] = Counter()
         self._tasks: dict[asyncio.Task[None], OutboxEntry] = {}
+        # Held rows are judged again at most once per ``poll`` (monotonic), not on every pass.
+        self._review_at = float("-inf")
 
     def wake(self) -> None:
         """Look at the outbox now (called after a transaction that enqueued messages commits)."""
@@ -101,21 +115,34 @@ class OutboxWorker:
         delay = min(self.max_delay, self.base_delay * 2.0 ** min(max(attempts - 1, 0), 40))
         return delay * self.rng.uniform(0.9, 1.1)
 
+    def _flying(self) -> set[int]:
+        return {entry.id for entry in self._tasks.values()}
+
     async def _pass(self) -> int:
-        # Claims first: a fresh page should not wait for housekeeping (``due`` skips expired rows).
         now = self.clock.now()
+        if self.clock.monotonic() >= self._review_at:
+            self._review_at = self.clock.monotonic() + self.poll
+            await self._review_held()
+        for entry in await outbox_gate.drop_follow_ups_without_trigger(self.engine):
+            log.info("notify %s to %s dropped: %s", entry.event, entry.channel, entry.last_error)
+        # Claims before expiry: a fresh page should not wait for housekeeping (``due`` skips expired rows).
         started = 0
         for name in self.channels:
             room = self.per_channel - self._busy[name]
             if room > 0:
-                for entry in await outbox.due(self.engine, now, room, lease=self.lease, channels=[name]):
+                for entry in await outbox.due(
+                    self.engine, now, room, lease=self.lease, channels=[name], exclude=self._flying()
+                ):
                     self._start(entry)
                     started += 1
         # Rows for channels no longer configured: each fails for good, with a reason.
-        for entry in await outbox.due(self.engine, now, 100, lease=self.lease, skip_channels=self.channels):
+        stale = await outbox.due(
+            self.engine, now, 100, lease=self.lease, skip_channels=self.channels, exclude=self._flying()
+        )
+        for entry in stale:
             self._start(entry)
             started += 1
-        for entry in await outbox.expire(self.engine, now):
+        for entry in await outbox.expire(self.engine, now, exclude=self._flying()):
             self.expired[entry.channel] += 1
             tried = f"after {entry.attempts} attempt{'s' if entry.attempts != 1 else ''}"
             error = f"expired {tried}" + (f"; last error: {entry.last_error}" if entry.last_error else "")
@@ -126,7 +153,7 @@ class OutboxWorker:
 
     async def _delay(self, started: int) -> float:
         busy = [name for name in self.channels if self._busy[name] >= self.per_channel]
-        moment = await outbox.next_due(self.engine, skip_channels=busy)
+        moment = await outbox.next_due(self.engine, skip_channels=busy, exclude=self._flying())
         if moment is None:
             return self.poll
         delay = (moment - self.clock.now()).total_seconds()
@@ -169,23 +196,34 @@ class OutboxWorker:
         now = self.clock.now()
         for _, entry in cut:
             try:
-                await outbox.mark_failed(self.engine, entry, "sending was interrupted by a shutdown", now)
+                if not await outbox.mark_failed(
+                    self.engine, entry, "sending was interrupted by a shutdown", now
+                ):
+                    log.warning(
+                        "notification %s was not released: its lease had passed to another", entry.key
+                    )
             except Exception:
                 log.exception("cannot release notification %s; it is sent again after its lease", entry.key)
 
     async def _deliver(self, entry: OutboxEntry) -> None:
+        if await self._held(entry):
+            return
         error, permanent = await self._send(entry)
         now = self.clock.now()
         try:
             if error is None:
-                await outbox.mark_delivered(self.engine, entry, now)
+                if not await outbox.mark_delivered(self.engine, entry, now):
+                    self._lost(entry, "delivered")
+                    return
                 self.delivered[entry.channel] += 1
                 status = OutboxStatus.DELIVERED
             else:
                 # Never later than the expiry, so that a message is given up on when it says.
                 later = now + timedelta(seconds=self.backoff(entry.attempts))
                 retry_at = None if permanent else min(entry.expires_at, later)
-                await outbox.mark_failed(self.engine, entry, error, retry_at)
+                if not await outbox.mark_failed(self.engine, entry, error, retry_at):
+                    self._lost(entry, f"failed ({error})")
+                    return
                 # Counted once recorded, as deliveries are: whoever reads the count finds the row.
                 self.failures[entry.channel] += 1
                 status = OutboxStatus.FAILED if retry_at is None else OutboxStatus.PENDING
@@ -202,6 +240,78 @@ class OutboxWorker:
             log.exception("cannot record the outcome of notification %s", entry.key)
             return
         await self._report(replace(entry, status=status, last_error=error), error is None, error)
+
+    def _lost(self, entry: OutboxEntry, outcome: str) -> None:
+        # The lease ran out and another worker claimed the row, or it expired meanwhile: the row
+        # is theirs now, and this outcome changes nothing.
+        log.warning(
+            "notify %s to %s %s, but the row is no longer this worker's to record; left as it is",
+            entry.event,
+            entry.channel,
+            outcome,
+        )
+
+    async def _held(self, entry: OutboxEntry) -> bool:
+        """Whether quiet keeps this claimed trigger back; if so it is now held (or not ours)."""
+        if self.hold is None or entry.event != MessageEvent.TRIGGERED or entry.channel not in self.channels:
+            return False
+        try:
+            # Within the lease's slack beyond the send timeout: judging and sending together
+            # never outlast the lease, so no other worker can claim the row meanwhile.
+            async with asyncio.timeout(self.lease - self.timeout):
+                reason = await self.hold(entry)
+        except Exception:
+            # Better a page during a silence than none for an outage.
+            log.exception("cannot tell whether quiet holds notification %s; sending it", entry.key)
+            return False
+        if reason is None:
+            return False
+        try:
+            if not await outbox_gate.hold(self.engine, entry, reason):
+                self._lost(entry, "was to be held")
+                return True
+        except Exception:
+            # Still leased: judged again once the lease ends.
+            log.exception("cannot hold notification %s", entry.key)
+            return True
+        log.info("notify %s to %s held: %s", entry.event, entry.channel, reason)
+        kept = replace(
+            entry,
+            status=OutboxStatus.HELD,
+            attempts=entry.attempts - 1,
+            last_error=reason,
+            leased_until=None,
+            lease_token=None,
+        )
+        await self._report_hold(kept, reason)
+        return True
+
+    async def _review_held(self) -> None:
+        """Drop held pages of resolved incidents; release those that quiet no longer holds."""
+        for entry in await outbox_gate.drop_resolved(self.engine):
+            log.info("notify %s to %s dropped: %s", entry.event, entry.channel, entry.last_error)
+        if self.hold is None:
+            return
+        for entry in await outbox_gate.held(self.engine):
+            try:
+                async with asyncio.timeout(self.timeout):
+                    reason = await self.hold(entry)
+            except Exception:
+                log.exception("cannot tell whether quiet still holds notification %s", entry.key)
+                continue
+            if reason is None and (
+                released := await outbox_gate.release(self.engine, entry, self.clock.now())
+            ):
+                log.info("notify %s to %s released: quiet ended", entry.event, entry.channel)
+                await self._report_hold(released, None)
+
+    async def _report_hold(self, entry: OutboxEntry, reason: str | None) -> None:
+        if self.on_hold is None:
+            return
+        try:
+            await self.on_hold(entry, reason)
+        except Exception:
+            log.exception("recording the hold of notification %s failed", entry.key)
 
     async def _send(self, entry: OutboxEntry) -> tuple[str | None, bool]:
         """``(error, permanent)``; ``(None, False)`` when the channel took the message."""

@@ -3,22 +3,32 @@
 ``enqueue`` runs inside the caller's transaction (an incident opening and its pages commit
 together or not at all); the unique ``key`` makes a second enqueue of the same message a no-op.
 
-Sending is at-least-once: ``due`` claims rows by pushing their ``next_attempt_at`` forward by a
-lease, in one ``UPDATE … RETURNING``. On PostgreSQL the rows are picked ``FOR UPDATE SKIP
-LOCKED``, so several Vigil instances never claim the same row at once; on SQLite the single
-statement holds the database's write lock, which gives the same guarantee. A worker that dies
-mid-send leaves its rows leased; they become due again when the lease runs out.
+Sending is at-least-once. ``due`` claims rows with a lease in one ``UPDATE … RETURNING``: the
+lease runs until ``leased_until``, in the *database's* time, so that instances whose clocks
+differ, or a clock that steps, agree on when it ends; each claim gets a fresh ``lease_token``,
+and an outcome is recorded only by the holder of the current token. On PostgreSQL the rows are
+picked ``FOR UPDATE SKIP LOCKED``, so several Vigil instances never claim the same row at once;
+on SQLite the single statement holds the database's write lock, which gives the same guarantee.
+A worker that dies mid-send leaves its rows leased; they become due again when the lease ends.
+
+Messages of one incident to one channel leave in the order they were queued: a row is not
+claimable while an earlier one of the same incident and channel is pending or held, and an
+acknowledgement or resolve goes only to a channel that got the trigger (``outbox_gate``).
+``next_attempt_at`` is the backoff, in the application's clock.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Float, Row, and_, cast, exists, extract, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from vigil.notify.base import Message, MessageEvent, OutboxStatus
 from vigil.store.tables import OutboxRow
@@ -27,12 +37,17 @@ from vigil.store.tables import OutboxRow
 # sender died (kill -9) is sent again within half a minute.
 LEASE_SECONDS = 30.0
 PENDING = str(OutboxStatus.PENDING)
-_COLUMNS = tuple(OutboxRow.__table__.columns)
+HELD = str(OutboxStatus.HELD)
+TRIGGERED = str(MessageEvent.TRIGGERED)
+COLUMNS = tuple(OutboxRow.__table__.columns)
 
 
 @dataclass(frozen=True)
 class OutboxEntry:
-    """One outbox row as the worker and the API see it; times are UTC."""
+    """One outbox row as the worker and the API see it; times are UTC.
+
+    ``lease_token`` is set on an entry ``due`` handed out: the claim its outcome must match.
+    """
 
     id: int
     key: str
@@ -47,10 +62,60 @@ class OutboxEntry:
     expires_at: datetime
     delivered_at: datetime | None = None
     last_error: str | None = None
+    leased_until: float | None = None
+    lease_token: str | None = None
 
     @property
     def message(self) -> Message:
         return Message(self.key, self.channel, MessageEvent(self.event), self.payload)
+
+
+def db_now(dialect: str) -> ColumnElement[float]:
+    """The database's current time in Unix seconds, read at each use (not the transaction's start)."""
+    if dialect == "postgresql":
+        return cast(extract("epoch", func.clock_timestamp()), Float)
+    return (func.julianday("now") - 2440587.5) * 86400.0
+
+
+def unleased(dialect: str) -> ColumnElement[bool]:
+    """No live lease on the row: never claimed, released, or its holder's lease ran out."""
+    return or_(OutboxRow.leased_until.is_(None), OutboxRow.leased_until <= db_now(dialect))
+
+
+def first_in_line() -> ColumnElement[bool]:
+    """Nothing earlier of the row's incident and channel still waits (rows of no incident: always)."""
+    earlier = aliased(OutboxRow)
+    return ~exists().where(
+        earlier.incident_id == OutboxRow.incident_id,
+        earlier.channel == OutboxRow.channel,
+        earlier.id < OutboxRow.id,
+        earlier.status.in_([PENDING, HELD]),
+    )
+
+
+def trigger_delivered() -> ColumnElement[bool]:
+    """The trigger of the row's incident reached the row's channel."""
+    trigger = aliased(OutboxRow)
+    return exists().where(
+        trigger.incident_id == OutboxRow.incident_id,
+        trigger.channel == OutboxRow.channel,
+        trigger.event == TRIGGERED,
+        trigger.status == str(OutboxStatus.DELIVERED),
+    )
+
+
+def sendable(dialect: str, exclude: Collection[int]) -> ColumnElement[bool]:
+    """Pending, unleased, not in ``exclude`` (rows the caller has in flight), first in line, and
+    for an acknowledgement or resolve, after a delivered trigger."""
+    condition = and_(
+        OutboxRow.status == PENDING,
+        unleased(dialect),
+        first_in_line(),
+        or_(OutboxRow.event == TRIGGERED, OutboxRow.incident_id.is_(None), trigger_delivered()),
+    )
+    if exclude:
+        condition = and_(condition, OutboxRow.id.not_in(list(exclude)))
+    return condition
 
 
 async def enqueue(
@@ -97,15 +162,18 @@ async def due(
     lease: float = LEASE_SECONDS,
     channels: Collection[str] | None = None,
     skip_channels: Collection[str] = (),
+    exclude: Collection[int] = (),
 ) -> list[OutboxEntry]:
-    """Claim up to ``limit`` pending rows that are due and not expired, oldest first.
+    """Claim up to ``limit`` sendable rows that are due and not expired, oldest first.
 
-    Each claimed row counts an attempt and is leased until ``now + lease``. Only rows of
-    ``channels`` when given, and none of ``skip_channels``.
+    Each claimed row counts an attempt and is leased for ``lease`` seconds of the database's
+    clock under a fresh token. Only rows of ``channels`` when given, none of ``skip_channels``,
+    and none of ``exclude`` (the caller's rows in flight, whatever their lease says).
     """
+    dialect = engine.dialect.name
     picked = (
         select(OutboxRow.id)
-        .where(OutboxRow.status == PENDING, OutboxRow.next_attempt_at <= now, OutboxRow.expires_at > now)
+        .where(sendable(dialect, exclude), OutboxRow.next_attempt_at <= now, OutboxRow.expires_at > now)
         .order_by(OutboxRow.created_at, OutboxRow.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -119,88 +187,110 @@ async def due(
     statement = (
         update(OutboxRow)
         .where(OutboxRow.id.in_(select(claim.c.id)))
-        .values(next_attempt_at=now + timedelta(seconds=lease), attempts=OutboxRow.attempts + 1)
-        .returning(*_COLUMNS)
+        .values(
+            leased_until=db_now(dialect) + lease,
+            # One token per claim, not per row: the rows of one claim share one holder.
+            lease_token=uuid.uuid4().hex,
+            attempts=OutboxRow.attempts + 1,
+        )
+        .returning(*COLUMNS)
     )
     async with engine.begin() as conn:
         rows = (await conn.execute(statement)).all()
-    return sorted((_entry(row) for row in rows), key=lambda e: (e.created_at, e.id))
+    return sorted((entry(row) for row in rows), key=lambda e: (e.created_at, e.id))
 
 
-async def mark_delivered(engine: AsyncEngine, entry: OutboxEntry, now: datetime) -> bool:
-    """Record a delivery; False if the row was no longer pending (expired meanwhile)."""
-    return await _finish(entry, engine, status=str(OutboxStatus.DELIVERED), delivered_at=now, last_error=None)
+async def mark_delivered(engine: AsyncEngine, claimed: OutboxEntry, now: datetime) -> bool:
+    """Record a delivery; False if the claim is no longer ours (expired, or leased by another)."""
+    return await finish(
+        engine, claimed, status=str(OutboxStatus.DELIVERED), delivered_at=now, last_error=None
+    )
 
 
 async def mark_failed(
-    engine: AsyncEngine, entry: OutboxEntry, error: str, next_attempt_at: datetime | None
+    engine: AsyncEngine, claimed: OutboxEntry, error: str, next_attempt_at: datetime | None
 ) -> bool:
     """Record a failed attempt: retried at ``next_attempt_at``, or failed for good when None."""
     if next_attempt_at is None:
-        return await _finish(entry, engine, status=str(OutboxStatus.FAILED), last_error=error)
-    return await _finish(entry, engine, next_attempt_at=next_attempt_at, last_error=error)
+        return await finish(engine, claimed, status=str(OutboxStatus.FAILED), last_error=error)
+    return await finish(engine, claimed, next_attempt_at=next_attempt_at, last_error=error)
 
 
-async def expire(engine: AsyncEngine, now: datetime) -> list[OutboxEntry]:
-    """Give up on pending rows past their ``expires_at``; returns them.
-
-    Rows still leased (being sent right now) are left to their sender and expire afterwards.
-    """
+async def finish(engine: AsyncEngine, claimed: OutboxEntry, **values: Any) -> bool:
+    """Change a claimed row and end its lease, if the claim still holds; False when it does not."""
+    # Only a pending row under this claim's token changes: one that expired, was finished by
+    # another worker, or was claimed again after its lease ran out stays as it is.
     statement = (
         update(OutboxRow)
-        .where(OutboxRow.status == PENDING, OutboxRow.expires_at <= now, OutboxRow.next_attempt_at <= now)
-        .values(status=str(OutboxStatus.EXPIRED))
-        .returning(*_COLUMNS)
-    )
-    async with engine.begin() as conn:
-        rows = (await conn.execute(statement)).all()
-    return sorted((_entry(row) for row in rows), key=lambda e: (e.created_at, e.id))
-
-
-async def depth(engine: AsyncEngine) -> int:
-    """How many messages are waiting to be sent."""
-    query = select(func.count()).select_from(OutboxRow).where(OutboxRow.status == PENDING)
-    async with engine.connect() as conn:
-        return int((await conn.execute(query)).scalar_one())
-
-
-async def next_due(engine: AsyncEngine, *, skip_channels: Collection[str] = ()) -> datetime | None:
-    """When the earliest pending row is due (in the past when one is due now); None when none waits."""
-    query = select(func.min(OutboxRow.next_attempt_at)).where(OutboxRow.status == PENDING)
-    if skip_channels:
-        query = query.where(OutboxRow.channel.not_in(list(skip_channels)))
-    async with engine.connect() as conn:
-        moment = (await conn.execute(query)).scalar_one_or_none()
-    return _utc(moment) if moment is not None else None
-
-
-async def for_incident(engine: AsyncEngine, incident_id: int) -> list[OutboxEntry]:
-    """Every message sent or to be sent for an incident, in the order they were queued."""
-    query = (
-        select(*_COLUMNS)
-        .where(OutboxRow.incident_id == incident_id)
-        .order_by(OutboxRow.created_at, OutboxRow.id)
-    )
-    async with engine.connect() as conn:
-        return [_entry(row) for row in (await conn.execute(query)).all()]
-
-
-async def get(engine: AsyncEngine, key: str) -> OutboxEntry | None:
-    async with engine.connect() as conn:
-        row = (await conn.execute(select(*_COLUMNS).where(OutboxRow.key == key))).first()
-    return _entry(row) if row is not None else None
-
-
-async def _finish(entry: OutboxEntry, engine: AsyncEngine, **values: Any) -> bool:
-    # Only a pending row changes: a row that expired or was finished by another worker stays as it is.
-    statement = (
-        update(OutboxRow).where(OutboxRow.id == entry.id, OutboxRow.status == PENDING).values(**values)
+        .where(
+            OutboxRow.id == claimed.id,
+            OutboxRow.status == PENDING,
+            OutboxRow.lease_token == claimed.lease_token,
+        )
+        .values(leased_until=None, lease_token=None, **values)
     )
     async with engine.begin() as conn:
         return (await conn.execute(statement)).rowcount == 1
 
 
-def _entry(row: Row[Any]) -> OutboxEntry:
+async def expire(engine: AsyncEngine, now: datetime, *, exclude: Collection[int] = ()) -> list[OutboxEntry]:
+    """Give up on pending rows past their ``expires_at``; returns them.
+
+    Rows under a live lease or in ``exclude`` (being sent right now) are left to their sender
+    and expire afterwards.
+    """
+    condition = and_(OutboxRow.status == PENDING, OutboxRow.expires_at <= now, unleased(engine.dialect.name))
+    if exclude:
+        condition = and_(condition, OutboxRow.id.not_in(list(exclude)))
+    statement = (
+        update(OutboxRow).where(condition).values(status=str(OutboxStatus.EXPIRED)).returning(*COLUMNS)
+    )
+    async with engine.begin() as conn:
+        rows = (await conn.execute(statement)).all()
+    return sorted((entry(row) for row in rows), key=lambda e: (e.created_at, e.id))
+
+
+async def depth(engine: AsyncEngine) -> int:
+    """How many messages are waiting to be sent (held ones are not: they wait for quiet to end)."""
+    query = select(func.count()).select_from(OutboxRow).where(OutboxRow.status == PENDING)
+    async with engine.connect() as conn:
+        return int((await conn.execute(query)).scalar_one())
+
+
+async def next_due(
+    engine: AsyncEngine, *, skip_channels: Collection[str] = (), exclude: Collection[int] = ()
+) -> datetime | None:
+    """When the earliest sendable row is due (in the past when one is due now); None when none waits.
+
+    Rows under a live lease, in ``exclude``, or waiting behind an earlier row of their incident
+    and channel are not counted: they are due when something else happens, not at a time.
+    """
+    query = select(func.min(OutboxRow.next_attempt_at)).where(sendable(engine.dialect.name, exclude))
+    if skip_channels:
+        query = query.where(OutboxRow.channel.not_in(list(skip_channels)))
+    async with engine.connect() as conn:
+        moment = (await conn.execute(query)).scalar_one_or_none()
+    return utc(moment) if moment is not None else None
+
+
+async def for_incident(engine: AsyncEngine, incident_id: int) -> list[OutboxEntry]:
+    """Every message sent or to be sent for an incident, in the order they were queued."""
+    query = (
+        select(*COLUMNS)
+        .where(OutboxRow.incident_id == incident_id)
+        .order_by(OutboxRow.created_at, OutboxRow.id)
+    )
+    async with engine.connect() as conn:
+        return [entry(row) for row in (await conn.execute(query)).all()]
+
+
+async def get(engine: AsyncEngine, key: str) -> OutboxEntry | None:
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(*COLUMNS).where(OutboxRow.key == key))).first()
+    return entry(row) if row is not None else None
+
+
+def entry(row: Row[Any]) -> OutboxEntry:
     return OutboxEntry(
         id=row.id,
         key=row.key,
@@ -210,14 +300,16 @@ def _entry(row: Row[Any]) -> OutboxEntry:
         status=OutboxStatus(row.status),
         attempts=row.attempts,
         incident_id=row.incident_id,
-        created_at=_utc(row.created_at),
-        next_attempt_at=_utc(row.next_attempt_at),
-        expires_at=_utc(row.expires_at),
-        delivered_at=_utc(row.delivered_at) if row.delivered_at is not None else None,
+        created_at=utc(row.created_at),
+        next_attempt_at=utc(row.next_attempt_at),
+        expires_at=utc(row.expires_at),
+        delivered_at=utc(row.delivered_at) if row.delivered_at is not None else None,
         last_error=row.last_error,
+        leased_until=row.leased_until,
+        lease_token=row.lease_token,
     )
 
 
-def _utc(moment: datetime) -> datetime:
+def utc(moment: datetime) -> datetime:
     # SQLite hands back naive datetimes; everything Vigil stores is UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -106,6 +106,10 @@ class OutboxRow(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Unix seconds by the database's clock, which every instance shares (their own clocks may
+    # differ); the token tells the lease holder's outcome from a late one after a takeover.
+    leased_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class ApiTokenRow(Base):
