@@ -57,9 +57,17 @@ class Runtime:
         self.results = ResultStore(engine)
         self.writer = ResultWriter(self.results, retention=settings.store.retention, clock=self.clock)
         self.channels = build_channels(settings.notify)
-        self.outbox = OutboxWorker(engine, self.channels, self.clock, on_outcome=self._delivered)
-        public = settings.server.public_url or dashboard_url
         self.quiet = QuietRules(engine, settings.maintenance, self.clock)
+        # Quiet is judged when a trigger is sent, and again for a held one until the quiet ends.
+        self.outbox = OutboxWorker(
+            engine,
+            self.channels,
+            self.clock,
+            on_outcome=self._delivered,
+            hold=self.quiet.hold,
+            on_hold=self._held,
+        )
+        public = settings.server.public_url or dashboard_url
         self.incidents = IncidentService(
             engine, settings, self.clock, dashboard_url=public, on_enqueued=self.outbox.wake, quiet=self.quiet
         )
@@ -177,6 +185,9 @@ class Runtime:
     async def _refresh(self) -> None:
         self.open_incidents = await self.incidents.open_count()
         self.outbox_depth = await outbox.depth(self.engine)
+
+    async def _held(self, entry: OutboxEntry, reason: str | None) -> None:
+        await self.incidents.record_hold(entry.incident_id, entry.channel, reason)
 
     async def _delivered(self, entry: OutboxEntry, delivered: bool, error: str | None) -> None:
         if delivered:
