@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -211,3 +211,19 @@ async def test_a_bad_matcher_on_a_window_is_refused(engine: AsyncEngine, clock: 
     service = MaintenanceService(engine, MaintenanceSettings(), clock)
     with pytest.raises(QuietError, match="is not a matcher"):
         await service.start("deploy", duration=600, started_by="ana", matchers=["service"])
+
+
+async def test_a_window_started_on_a_clock_with_an_offset_is_stored_at_its_instant(
+    engine: AsyncEngine, clock: FakeClock
+) -> None:
+    # Started where the clock reads 05:00+02:00, read where it reads 03:00 UTC: the same instant.
+    cest = FakeClock(clock.now().astimezone(timezone(timedelta(hours=2))))
+    started = await MaintenanceService(engine, MaintenanceSettings(), cest).start(
+        "deploy", duration=3600, started_by="ana"
+    )
+    assert (started.starts_at, started.ends_at) == (at(SUNDAY, 3), at(SUNDAY, 4))
+    service = MaintenanceService(engine, MaintenanceSettings(), clock)
+    [window] = await service.manual(clock.now())
+    assert (window.starts_at, window.ends_at) == (at(SUNDAY, 3), at(SUNDAY, 4))
+    assert window.active(clock.now())
+    assert await service.manual(at(SUNDAY, 4)) == []
