@@ -9,6 +9,7 @@ bound to one, makes both databases hold the same instant and compare as instants
 from __future__ import annotations
 
 from datetime import UTC, datetime
+
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
