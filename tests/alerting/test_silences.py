@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,6 +14,7 @@ from vigil.engine.clock import FakeClock
 from vigil.errors import ConflictError, NotFoundError
 
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+CEST = timezone(timedelta(hours=2))
 API_P1 = {"service": "api", "severity": "P1", "alertname": "HighErrorRate"}
 
 
@@ -207,3 +208,34 @@ async def test_quiet_rules_read_the_store_about_once_a_second(engine: AsyncEngin
     assert await quiet.reason(API_P1, clock.now()) is not None
     state = await quiet.active()
     assert [s.comment for s in state.silences] == ["deploy"]
+
+
+async def test_a_silence_given_in_another_offset_ends_at_that_instant(
+    engine: AsyncEngine, clock: FakeClock
+) -> None:
+    # 13:00+02:00 and 16:00+02:00 are 11:00 and 14:00 UTC, not 13:00 and 16:00 UTC.
+    quiet = QuietRules(engine, MaintenanceSettings(), clock)
+    made = await quiet.silences.create(
+        ["service=api"],
+        comment="deploy",
+        created_by="ana",
+        starts_at=datetime(2026, 3, 2, 13, 0, tzinfo=CEST),
+        ends_at=datetime(2026, 3, 2, 16, 0, tzinfo=CEST),
+    )
+    stored = await quiet.silences.get(made.id)
+    assert (stored.starts_at, stored.ends_at) == (START - timedelta(hours=1), START + timedelta(hours=2))
+    assert stored.ends_at.utcoffset() == timedelta(0)
+    assert made == stored
+    assert await quiet.reason(API_P1, clock.now()) == f"silenced by #{made.id} (deploy, until 14:00 UTC)"
+
+    await clock.advance(2.5 * 3600)
+    assert await quiet.reason(API_P1, clock.now()) is None
+    assert await quiet.silences.list() == []
+    assert stored.state(clock.now()) is SilenceState.EXPIRED
+
+
+async def test_a_silence_time_without_a_zone_is_refused(silences: SilenceService) -> None:
+    with pytest.raises(QuietError, match="no time zone"):
+        await silences.create(
+            ["service=api"], comment="deploy", created_by="ana", ends_at=datetime(2026, 3, 2, 16, 0)
+        )

@@ -141,3 +141,49 @@ async def test_no_more_checks_run_at_once_than_the_concurrency_bound() -> None:
     await probes.aclose()
     assert peak == 2
     assert scheduler.runs == 6
+
+
+async def test_waiting_for_a_slot_held_by_a_hanging_check_still_beats(silent_port: int) -> None:
+    # An outage where every slot waits out a timeout: the scheduler is busy, not dead.
+    clock = FakeClock()
+    text = "services:\n  s:\n    checks:\n" + "".join(
+        f"      c{i}: {{http: 'http://127.0.0.1:{silent_port}/', every: 60s, timeout: 2s}}\n"
+        for i in range(2)
+    )
+
+    async def collect(_result: Result) -> None:
+        return None
+
+    probes = ProbeSet()
+    stack = parse_stack("t.yaml", text, {})
+    scheduler = Scheduler(
+        stack.specs(), CheckRunner(probes, clock), collect, clock=clock, concurrency=1, jitter=0
+    )
+    task = asyncio.create_task(scheduler.run())
+    for _ in range(10):
+        await clock.advance(1)
+    assert len(scheduler._running) == 1  # the first check hangs; the second waits for its slot
+    assert scheduler.runs == 0
+    assert scheduler.alive_at == clock.monotonic() == 10
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await probes.aclose()
+    assert scheduler._slots._value == 1  # the cancelled wait took no slot with it
+
+
+async def test_a_scheduler_without_checks_keeps_beating() -> None:
+    clock = FakeClock()
+
+    async def collect(_result: Result) -> None:
+        return None
+
+    scheduler = Scheduler([], CheckRunner(ProbeSet(), clock), collect, clock=clock)
+    task = asyncio.create_task(scheduler.run())
+    for _ in range(10):
+        await clock.advance(1)
+    assert not task.done()
+    assert scheduler.alive_at == 10
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -88,6 +88,46 @@ def test_a_start_skipped_by_the_spring_change_happens_when_the_clocks_jump() -> 
     berlin = schedule(cron="30 2 * * SUN", duration="1h", timezone="Europe/Berlin")
     window = berlin.window(datetime(2026, 3, 29, 1, 10, tzinfo=UTC))
     assert window.starts_at == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)  # 03:00 CEST
+
+
+def runs_between(window_schedule: Schedule, start: datetime, hours: int) -> list[tuple[datetime, datetime]]:
+    """Every run that is active at some minute from ``start`` on, asked minute by minute."""
+    runs: list[tuple[datetime, datetime]] = []
+    for minute in range(hours * 60):
+        now = start + timedelta(minutes=minute)
+        window = window_schedule.window(now)
+        if window.active(now) and (window.starts_at, window.ends_at) not in runs:
+            runs.append((window.starts_at, window.ends_at))
+    return runs
+
+
+def test_a_start_in_the_hour_the_autumn_change_repeats_runs_once() -> None:
+    # 25 October 2026, 03:00 CEST becomes 02:00 CET: 02:30 Berlin comes at 00:30 and 01:30 UTC.
+    berlin = schedule(cron="30 2 * * SUN", duration="30m", timezone="Europe/Berlin")
+    assert runs_between(berlin, datetime(2026, 10, 24, 22, tzinfo=UTC), 6) == [
+        (datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 1, 0, tzinfo=UTC))
+    ]
+    assert not berlin.window(datetime(2026, 10, 25, 1, 45, tzinfo=UTC)).active(
+        datetime(2026, 10, 25, 1, 45, tzinfo=UTC)
+    )
+    # The week after, and the next run named during the second 02:30, are ordinary.
+    assert berlin.window(datetime(2026, 10, 25, 1, 35, tzinfo=UTC)).starts_at == datetime(
+        2026, 11, 1, 1, 30, tzinfo=UTC
+    )
+
+
+def test_an_hourly_schedule_runs_through_both_goes_of_the_repeated_hour() -> None:
+    # The repeated hour passes twice in real time; an hourly window covers both, as cron does.
+    hourly = schedule(cron="0 * * * *", duration="10m", timezone="Europe/Berlin")
+    starts = [start for start, _ in runs_between(hourly, datetime(2026, 10, 24, 23, 30, tzinfo=UTC), 3)]
+    assert starts == [datetime(2026, 10, 25, hour, tzinfo=UTC) for hour in (0, 1, 2)]
+
+
+def test_a_start_the_spring_change_skips_runs_exactly_once() -> None:
+    berlin = schedule(cron="30 2 * * SUN", duration="30m", timezone="Europe/Berlin")
+    assert runs_between(berlin, datetime(2026, 3, 28, 22, tzinfo=UTC), 6) == [
+        (datetime(2026, 3, 29, 1, 0, tzinfo=UTC), datetime(2026, 3, 29, 1, 30, tzinfo=UTC))  # 03:00 CEST
+    ]
 
 
 @pytest.mark.parametrize(
@@ -211,3 +251,19 @@ async def test_a_bad_matcher_on_a_window_is_refused(engine: AsyncEngine, clock: 
     service = MaintenanceService(engine, MaintenanceSettings(), clock)
     with pytest.raises(QuietError, match="is not a matcher"):
         await service.start("deploy", duration=600, started_by="ana", matchers=["service"])
+
+
+async def test_a_window_started_on_a_clock_with_an_offset_is_stored_at_its_instant(
+    engine: AsyncEngine, clock: FakeClock
+) -> None:
+    # Started where the clock reads 05:00+02:00, read where it reads 03:00 UTC: the same instant.
+    cest = FakeClock(clock.now().astimezone(timezone(timedelta(hours=2))))
+    started = await MaintenanceService(engine, MaintenanceSettings(), cest).start(
+        "deploy", duration=3600, started_by="ana"
+    )
+    assert (started.starts_at, started.ends_at) == (at(SUNDAY, 3), at(SUNDAY, 4))
+    service = MaintenanceService(engine, MaintenanceSettings(), clock)
+    [window] = await service.manual(clock.now())
+    assert (window.starts_at, window.ends_at) == (at(SUNDAY, 3), at(SUNDAY, 4))
+    assert window.active(clock.now())
+    assert await service.manual(at(SUNDAY, 4)) == []

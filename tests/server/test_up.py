@@ -3,10 +3,21 @@ recovery resolves it — and a ``kill -9`` at the worst moment loses nothing and
 
 from __future__ import annotations
 
+import asyncio
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+import httpx
+
 from tests.server.conftest import Switch, wait_until
+from vigil.config.load import parse_stack
+from vigil.engine.clock import FakeClock
+from vigil.server.app import create_app
+from vigil.server.runtime import Runtime
+from vigil.store.database import open_database
 
 
 def stack(target: Switch, receiver: Switch) -> str:
@@ -91,3 +102,54 @@ def test_kill_9_before_the_incident_opens_it_once_after_restart(
     wait_until(receiver.events, 15, "the page after restart")
     assert len(incidents(vigil)) == 1
     assert receiver.events() == [("triggered", incidents(vigil)[0]["id"])]
+
+
+@asynccontextmanager
+async def started(
+    tmp_path: Path, stack_text: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime, FakeClock]]:
+    """The app over a started Runtime on a fake clock: every background task runs, time moves by hand."""
+    clock = FakeClock()
+    engine = await open_database(f"sqlite:///{tmp_path}/v.db")
+    runtime = Runtime(parse_stack("vigil.yaml", stack_text, {}), engine, clock=clock)
+    await runtime.start()
+    transport = httpx.ASGITransport(app=create_app(runtime, manage_runtime=False))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://vigil.test") as client:
+            yield client, runtime, clock
+    finally:
+        await runtime.stop()
+        await engine.dispose()
+
+
+async def test_livez_is_ok_for_a_stack_of_only_metrics_and_rules(tmp_path: Path) -> None:
+    rules_only = """
+alerts:
+  - name: Up
+    expr: up == 0
+    severity: P3
+"""
+    async with started(tmp_path, rules_only) as (client, runtime, clock):
+        for _ in range(30):
+            await clock.advance(1)
+        answer = await client.get("/livez")
+        assert (answer.status_code, answer.json()) == (200, {"status": "ok"})
+
+        # A scheduler task that died is dead at once, not five seconds later.
+        [scheduler] = [t for t in runtime._tasks if t.get_name() == "vigil-scheduler"]
+        scheduler.cancel()
+        await asyncio.sleep(0)
+        assert (await client.get("/livez")).status_code == 503
+
+
+async def test_livez_is_ok_while_every_slot_waits_out_a_timeout(tmp_path: Path, silent_port: int) -> None:
+    busy = "engine: {concurrency: 1, jitter: 0}\nservices:\n  api:\n    checks:\n" + "".join(
+        f"      c{i}: {{http: 'http://127.0.0.1:{silent_port}/', every: 60s, timeout: 2s}}\n"
+        for i in range(3)
+    )
+    async with started(tmp_path, busy) as (client, _runtime, clock):
+        for _ in range(30):
+            await clock.advance(1)
+        answer = await client.get("/livez")
+        assert (answer.status_code, answer.json()) == (200, {"status": "ok"})
+        assert (await client.get("/readyz")).status_code == 200

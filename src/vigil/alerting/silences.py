@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -176,18 +176,27 @@ class Silence:
 def span(
     now: datetime, starts_at: datetime | None, ends_at: datetime | None, duration: float | None
 ) -> tuple[datetime, datetime]:
-    """Start and end of a silence or window from what a person gave: an end, or a duration."""
-    start = starts_at or now
+    """Start and end of a silence or window from what a person gave: an end, or a duration; in
+    UTC, whatever offset the times came with, so what is shown and stored is one instant."""
+    start = _instant(starts_at, "start") if starts_at else now.astimezone(UTC)
     if (ends_at is None) == (duration is None):
         raise QuietError("give either an end time or a duration (e.g. 2h), not both or neither")
     if duration is not None and duration <= 0:
         raise QuietError("the duration must be longer than 0s")
-    end = ends_at if ends_at is not None else start + timedelta(seconds=duration or 0)
+    end = _instant(ends_at, "end") if ends_at is not None else start + timedelta(seconds=duration or 0)
     if end <= start:
         raise QuietError(f"the end ({iso(end)}) must come after the start ({iso(start)})")
     if end <= now:
         raise QuietError(f"the end ({iso(end)}) is already past")
     return start, end
+
+
+def _instant(moment: datetime, what: str) -> datetime:
+    if moment.utcoffset() is None:
+        raise QuietError(
+            f"the {what} ({moment.isoformat()}) has no time zone; add one, e.g. {moment.isoformat()}Z"
+        )
+    return moment.astimezone(UTC)
 
 
 class SilenceService:

@@ -4,6 +4,10 @@ Fixed-rate: a check due at ``t`` is next due at ``t + every`` however long it ra
 slow target does not drift its own schedule; a check still running when it is due again
 skips that turn rather than piling up. Lag (start - due) is kept for ``vigil``'s own metrics
 and the scheduling benchmark.
+
+``alive_at`` is the heartbeat ``/livez`` reads: it beats at least once a second, also while the
+loop waits for a free slot (an outage where every check runs into its timeout) and when there
+are no checks at all (a stack of only metrics and rules) — busy or idle is not dead.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from vigil.engine.runner import CheckRunner
 from vigil.probes.base import Result
 
 ResultHandler = Callable[[Result], Awaitable[None]]
+_BEAT = 1.0  # seconds between heartbeats at most, whatever the loop is waiting for
 
 
 class Scheduler:
@@ -60,19 +65,22 @@ class Scheduler:
             offset = self.rng.uniform(0, spec.config.every * self.jitter)
             heapq.heappush(self._queue, (start + offset, next(self._seq), spec))
         try:
-            while self._queue:
+            while True:
                 self.alive_at = self.clock.monotonic()
+                if not self._queue:
+                    await self.clock.sleep(_BEAT)
+                    continue
                 due = self._queue[0][0]
                 wait = due - self.clock.monotonic()
                 if wait > 0:
-                    await self.clock.sleep(min(wait, 1.0))
+                    await self.clock.sleep(min(wait, _BEAT))
                     continue
                 _, _, spec = heapq.heappop(self._queue)
                 heapq.heappush(self._queue, (self._next_due(due, spec), next(self._seq), spec))
                 if spec.id in self._running:
                     self.skipped += 1
                     continue
-                await self._slots.acquire()
+                await self._acquire_slot()
                 self._running.add(spec.id)
                 task = asyncio.create_task(self._run_one(spec, due))
                 self._tasks.add(task)
@@ -80,6 +88,28 @@ class Scheduler:
         finally:
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _acquire_slot(self) -> None:
+        """Wait for a concurrency slot, beating every second while every slot is taken."""
+        if not self._slots.locked():
+            await self._slots.acquire()
+            return
+        acquiring = asyncio.ensure_future(self._slots.acquire())
+        try:
+            while not acquiring.done():
+                beat = asyncio.ensure_future(self.clock.sleep(_BEAT))
+                try:
+                    await asyncio.wait((acquiring, beat), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    beat.cancel()
+                self.alive_at = self.clock.monotonic()
+            acquiring.result()
+        except BaseException:
+            # Cancelled while waiting: give back a slot that was granted in the same instant.
+            if acquiring.done() and not acquiring.cancelled() and acquiring.exception() is None:
+                self._slots.release()
+            acquiring.cancel()
+            raise
 
     def _next_due(self, due: float, spec: CheckSpec) -> float:
         every = spec.config.every

@@ -2,8 +2,13 @@
 
 A scheduled window is active when its most recent cron start plus its duration lies after
 ``now``. The start is computed by croniter on an aware datetime in the window's own time zone,
-so ``0 4 * * SUN`` in Europe/Berlin is 03:00 UTC in winter and 02:00 UTC in summer. A start
-that a spring-forward change skips (02:30 on that Sunday) happens when the clocks jump.
+so ``0 4 * * SUN`` in Europe/Berlin is 03:00 UTC in winter and 02:00 UTC in summer.
+
+Daylight saving changes are handled as Vixie cron handles them. A start that the spring change
+skips (02:30 on that Sunday in Berlin) happens once, when the clocks jump to 03:00. A start at
+a fixed time in the hour that the autumn change repeats (``30 2 * * SUN``) happens once, at its
+first 02:30; a schedule that runs every hour or minute (``0 * * * *``, ``*/5 2 * * *``) keeps
+running through the repeated hour, since that hour really passes twice.
 """
 
 from __future__ import annotations
@@ -100,6 +105,7 @@ class Schedule:
         self.length = timedelta(seconds=settings.duration)
         self.matchers = tuple(Matcher(name, MatchOp.EQ, value) for name, value in settings.matchers.items())
         self._around: tuple[datetime, datetime] | None = None  # the cron starts on either side of now
+        self._fixed_time = _fixed_time(settings.cron)
 
     def window(self, now: datetime) -> Window:
         """The run that is active at ``now``, or else the next one."""
@@ -119,10 +125,30 @@ class Schedule:
         if self._around is None or not self._around[0] <= now < self._around[1]:
             # One tick past now, so that a window starting exactly now counts as started.
             local = (now + _TICK).astimezone(self.zone)
-            previous: datetime = croniter(self.settings.cron, local).get_prev(datetime)
-            following: datetime = croniter(self.settings.cron, local).get_next(datetime)
-            self._around = (previous.astimezone(UTC), following.astimezone(UTC))
+            backward, forward = croniter(self.settings.cron, local), croniter(self.settings.cron, local)
+            self._around = (self._start(backward.get_prev), self._start(forward.get_next))
         return self._around
+
+    def _start(self, step: Callable[[type[datetime]], datetime]) -> datetime:
+        """The next start in ``step``'s direction, in UTC, passing over a fixed time's second go."""
+        while True:
+            start = step(datetime).astimezone(UTC)
+            if not (self._fixed_time and _repeated(start.astimezone(self.zone))):
+                return start
+
+
+def _fixed_time(cron: str) -> bool:
+    """Whether a cron names fixed times of day (``30 2 * * SUN``), not every hour or minute of
+    some (``0 * * * *``, ``*/5 2 * * *``): Vixie cron's line between the two."""
+    if cron.startswith("@"):
+        return cron != "@hourly"
+    minute, hour = cron.split()[:2]
+    return not (minute.startswith("*") or hour.startswith("*"))
+
+
+def _repeated(local: datetime) -> bool:
+    """A wall-clock time's second go, in the hour an autumn change repeats."""
+    return local.fold == 1 and local.utcoffset() != local.replace(fold=0).utcoffset()
 
 
 class MaintenanceService:

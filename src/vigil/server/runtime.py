@@ -151,8 +151,11 @@ class Runtime:
         self.started = False
 
     def alive(self) -> bool:
-        """The scheduler loop has turned within the last few seconds."""
-        return self.started and self.clock.monotonic() - self.scheduler.alive_at < 5.0
+        """The event loop turns and the scheduler task has not died: its heartbeat, which beats
+        every second also while it waits for a slot or has no checks, is a few seconds old at most."""
+        scheduler = next((t for t in self._tasks if t.get_name() == "vigil-scheduler"), None)
+        running = scheduler is not None and not scheduler.done()
+        return self.started and running and self.clock.monotonic() - self.scheduler.alive_at < 5.0
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.append(asyncio.create_task(work, name=f"vigil-{name}"))
