@@ -174,3 +174,18 @@ async def test_the_state_records_when_a_check_last_changed_so_a_restart_keeps_th
     assert await incidents.list() == [] or all(i.check != "api.health" for i in await incidents.list())
     await failures.close()
     await restarted.close()
+
+
+async def test_a_failure_counted_just_before_a_crash_pages_when_vigil_starts_again(
+    engine: AsyncEngine,
+) -> None:
+    clock = FakeClock()
+    failures, incidents = instance(engine, clock)
+    await failures.load()
+    await failures._save(failed(clock, "worker.sticky"), 1, clock.now().timestamp())  # then kill -9
+    assert await incidents.list() == []
+    restarted, incidents = instance(engine, clock)
+    await restarted.load()
+    [incident] = await incidents.list()
+    assert (incident.check, incident.reason) == ("worker.sticky", "connection refused")
+    await restarted.close()

@@ -83,6 +83,7 @@ alerts:
     severity: P2
 """
 CHECKS = ("db.ping", "api.health", "queue.depth")
+AFTER = {"db.ping": 1, "api.health": 2, "queue.depth": 1}
 SERVICES = ("db", "api", "queue")
 TRIGGER = re.compile(r"\[\S* (TRIGGERED|ACKNOWLEDGED|RESOLVED)\]")
 
@@ -231,6 +232,11 @@ class PagingModel(RuleBasedStateMachine):
         self.errors: dict[str, float] = {}
         self.instances = [self._instance(), self._instance()]
         self.quiets: list[Quiet] = []
+        self.probes = 0
+        self.resolved_by_hand: dict[
+            str, int
+        ] = {}  # check → probes made when its incident was resolved by hand
+        self.runs: dict[str, tuple[bool, int, int]] = {}  # check → (ok, results in a row, probe number)
         self.resolved: set[int] = set()
 
     def _instance(self) -> Instance:
@@ -257,6 +263,10 @@ class PagingModel(RuleBasedStateMachine):
     def probe(self, check: str, ok: bool) -> None:
         result = Result(check, ok, 1.0, self.clock.now(), None if ok else "connection refused")
         self.run(self.instances[0].failures.handle(result))
+        self.probes += 1
+        last = self.runs.get(check)
+        in_a_row = last[1] + 1 if last is not None and last[0] == ok else 1
+        self.runs[check] = (ok, in_a_row, self.probes)
 
     @rule(service=st.sampled_from(("api", "db")), firing=st.booleans())
     def rule_alert(self, service: str, firing: bool) -> None:
@@ -277,6 +287,8 @@ class PagingModel(RuleBasedStateMachine):
         try:
             if resolve:
                 self.run(service.resolve(incident.id, f"responder{who}"))
+                if incident.check:  # it pages again on its next failure, not before
+                    self.resolved_by_hand[incident.check] = self.probes
             else:
                 self.run(service.acknowledge(incident.id, f"responder{who}"))
         except VigilError:
@@ -335,6 +347,7 @@ class PagingModel(RuleBasedStateMachine):
     def drain(self) -> None:
         """Receiver up, time moving on through backoffs until nothing is pending: then every page owed has arrived."""
         self.receiver.up = True
+        self.run(self._advance(16))  # past any dependent's hold
         for _ in range(12):
             for instance in self.instances:
                 self.run(instance.worker.run_once())
@@ -383,6 +396,22 @@ class PagingModel(RuleBasedStateMachine):
 
     def check_owed(self) -> None:
         rows = self.run(self._rows(select(IncidentRow.id, IncidentRow.service, IncidentRow.status)))
+        open_keys = {
+            key
+            for (key,) in self.run(
+                self._rows(select(IncidentRow.key).where(IncidentRow.status != "resolved"))
+            )
+        }
+        for check, after in AFTER.items():
+            ok, in_a_row, probe = self.runs.get(check, (True, 0, 0))
+            if ok or in_a_row < after or probe <= self.resolved_by_hand.get(check, -1):
+                continue
+            db_ok, _, db_probe = self.runs.get("db.ping", (True, 0, 0))
+            if check == "api.health" and (not db_ok or db_probe > probe):
+                continue  # a symptom of the database, or judged again on its own next result
+            assert f"check:{check}" in open_keys, (
+                f"{check} fails {in_a_row} times in a row and has no incident"
+            )
         got = {(d.channel, d.incident, d.event) for d in self.receiver.accepted}
         now = self.now()
         for incident, service, status in rows:

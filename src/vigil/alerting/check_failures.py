@@ -74,15 +74,25 @@ class CheckFailures:
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def load(self) -> None:
-        """Pick up where the last run stopped: failure counts and since when."""
+        """Pick up where the last run stopped: failure counts and since when. A check that was
+        failing past its threshold is judged again at once: the last run may have stopped
+        between counting the failure and opening its incident, or while it was held."""
         async with self.engine.connect() as conn:
-            for row in (await conn.execute(select(CheckStateRow))).all():
-                self.state[row.check_id] = CheckState(
-                    row.ok,
-                    row.consecutive_failures,
-                    utc(row.changed_at).timestamp(),
-                    utc(row.checked_at).timestamp(),
-                )
+            rows = (await conn.execute(select(CheckStateRow))).all()
+        for row in rows:
+            state = CheckState(
+                row.ok,
+                row.consecutive_failures,
+                utc(row.changed_at).timestamp(),
+                utc(row.checked_at).timestamp(),
+            )
+            self.state[row.check_id] = state
+            spec = self.specs.get(row.check_id)
+            policy = spec.config.alert if spec is not None else None
+            if not state.ok and policy is not None and state.failures >= policy.after:
+                self.held[row.check_id] = Result(row.check_id, False, 0.0, utc(row.checked_at), row.reason)
+        for check_id in list(self.held):
+            await self._judge(check_id)
 
     async def close(self) -> None:
         """Stop the hold timers (on shutdown); a held check is judged again on its next result."""
