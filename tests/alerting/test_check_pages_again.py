@@ -109,16 +109,22 @@ async def test_a_dependent_joins_the_reopened_incident_of_its_dependency(engine:
     assert len(await incidents.list()) == 2
 
 
-async def test_a_held_dependent_pages_when_its_dependency_passes_not_on_its_own_next_probe(
-    engine: AsyncEngine,
-) -> None:
-    clock = FakeClock()
+async def held_api(engine: AsyncEngine, clock: FakeClock) -> tuple[CheckFailures, IncidentService]:
+    """The API (every 5m) fails one second after PostgreSQL passed: held for PostgreSQL's next probe."""
     failures, incidents = instance(engine, clock)
     await failures.load()
     await failures.handle(passed(clock, "postgres.ping"))
     await clock.advance(1)
-    await failures.handle(failed(clock, "api.health"))  # every 5m; PostgreSQL not probed since
+    await failures.handle(failed(clock, "api.health"))
     assert await incidents.list() == []
+    return failures, incidents
+
+
+async def test_a_held_dependent_pages_when_its_dependency_passes_not_on_its_own_next_probe(
+    engine: AsyncEngine,
+) -> None:
+    clock = FakeClock()
+    failures, incidents = await held_api(engine, clock)
     await clock.advance(9)
     await failures.handle(passed(clock, "postgres.ping"))
     [incident] = await incidents.list()
@@ -131,11 +137,7 @@ async def test_a_held_dependent_pages_when_its_hold_runs_out_with_nothing_else_r
     engine: AsyncEngine,
 ) -> None:
     clock = FakeClock()
-    failures, incidents = instance(engine, clock)
-    await failures.load()
-    await failures.handle(passed(clock, "postgres.ping"))
-    await clock.advance(1)
-    await failures.handle(failed(clock, "api.health"))
+    failures, incidents = await held_api(engine, clock)
     await clock.advance(14)  # the hold: one and a half of PostgreSQL's 10 s interval
     assert await incidents.list() == []
     await clock.advance(1)

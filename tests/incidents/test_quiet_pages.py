@@ -13,7 +13,7 @@ from vigil.alerting.quiet import QuietRules
 from vigil.config.load import parse_stack
 from vigil.config.maintenance import MaintenanceSettings
 from vigil.engine.clock import FakeClock
-from vigil.incidents.model import EventKind
+from vigil.incidents.model import EventKind, Incident
 from vigil.incidents.service import IncidentService
 from vigil.notify.registry import build_channels
 from vigil.notify.worker import OutboxWorker
@@ -72,15 +72,21 @@ async def test_a_page_queued_before_a_silence_is_held_by_it(engine: AsyncEngine,
     assert texts == [f"not paged: silenced by #{silence.id} (restart, until 00:10 UTC)"]
 
 
-async def test_an_incident_opened_while_silenced_pages_when_the_silence_ends(
-    engine: AsyncEngine, receiver: Receiver
-) -> None:
-    paging = Paging(engine, receiver)
+async def opened_while_silenced(paging: Paging, receiver: Receiver) -> Incident:
+    """An incident opened under a one-minute silence, its page held."""
     await paging.quiet.silences.create(["service=api"], comment="restart", created_by="alice", duration=60)
     incident = await paging.incidents.open_for_check(paging.spec, paging.failing(), 1)
     assert incident is not None
     await paging.worker.run_once()
     assert receiver.accepted == []
+    return incident
+
+
+async def test_an_incident_opened_while_silenced_pages_when_the_silence_ends(
+    engine: AsyncEngine, receiver: Receiver
+) -> None:
+    paging = Paging(engine, receiver)
+    incident = await opened_while_silenced(paging, receiver)
     await paging.clock.advance(61)
     await paging.worker.run_once()  # sees the silence over: the held page is due again
     await paging.worker.run_once()
@@ -93,10 +99,7 @@ async def test_an_incident_resolved_while_silenced_pages_no_one_not_even_its_res
     engine: AsyncEngine, receiver: Receiver
 ) -> None:
     paging = Paging(engine, receiver)
-    await paging.quiet.silences.create(["service=api"], comment="restart", created_by="alice", duration=60)
-    incident = await paging.incidents.open_for_check(paging.spec, paging.failing(), 1)
-    assert incident is not None
-    await paging.worker.run_once()
+    await opened_while_silenced(paging, receiver)
     await paging.incidents.recover_check("api.health", paging.failing())
     await paging.clock.advance(61)
     for _ in range(3):
