@@ -104,6 +104,7 @@ class VigilProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[str] | None = None
         self.log = stack.parent / "vigil.log"
+        self._tokens: dict[str, str] = {}
 
     def start(self) -> None:
         out = self.log.open("a")
@@ -131,7 +132,32 @@ class VigilProcess:
         return self.proc.wait(timeout=30)
 
     def api(self, path: str) -> Any:
-        return httpx.get(f"{self.url}/api/v1{path}", timeout=5).json()
+        """A read as a viewer: the API is private unless the stack file says ``public_read``."""
+        headers = {"Authorization": f"Bearer {self.token('viewer')}"}
+        return httpx.get(f"{self.url}/api/v1{path}", headers=headers, timeout=5).json()
+
+    def token(self, role: str) -> str:
+        """A token of ``role``, made once per process through ``vigil token create``."""
+        if role not in self._tokens:
+            made = subprocess.run(
+                [
+                    VIGIL,
+                    "token",
+                    "create",
+                    "--role",
+                    role,
+                    "--name",
+                    f"tests-{role}",
+                    "--db",
+                    self.db,
+                    "--json",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            self._tokens[role] = str(json.loads(made.stdout)["token"])
+        return self._tokens[role]
 
 
 def wait_until(condition: Any, seconds: float, what: str) -> None:

@@ -44,7 +44,7 @@ def auth(setup: dict[str, Any], role: Role) -> dict[str, str]:
 
 
 async def test_services_show_each_check_with_its_status_and_no_secret(setup: dict[str, Any]) -> None:
-    response = await setup["client"].get("/api/v1/services")
+    response = await setup["client"].get("/api/v1/services", headers=auth(setup, Role.VIEWER))
     assert response.status_code == 200
     services = {s["name"]: s for s in response.json()}
     assert services["api"]["status"] == "failing"
@@ -59,20 +59,21 @@ async def test_services_show_each_check_with_its_status_and_no_secret(setup: dic
 
 
 async def test_incidents_list_with_the_documented_fields(setup: dict[str, Any]) -> None:
-    [incident] = (await setup["client"].get("/api/v1/incidents")).json()
+    [incident] = (await setup["client"].get("/api/v1/incidents", headers=auth(setup, Role.VIEWER))).json()
     for field in ("id", "title", "status", "severity", "service", "check", "opened_at", "resolved_at"):
         assert field in incident
     assert (incident["status"], incident["check"], incident["service"]) == ("triggered", "api.health", "api")
 
 
 async def test_a_check_s_results_come_from_the_store(setup: dict[str, Any]) -> None:
-    results = (await setup["client"].get("/api/v1/checks/api.health/results")).json()
+    answer = await setup["client"].get("/api/v1/checks/api.health/results", headers=auth(setup, Role.VIEWER))
+    results = answer.json()
     assert [r["ok"] for r in results] == [False]
 
 
 async def test_a_responder_acknowledges_notes_and_resolves(setup: dict[str, Any]) -> None:
     client, headers = setup["client"], auth(setup, Role.RESPONDER)
-    [incident] = (await client.get("/api/v1/incidents")).json()
+    [incident] = (await client.get("/api/v1/incidents", headers=headers)).json()
     path = f"/api/v1/incidents/{incident['id']}"
     acked = await client.post(f"{path}/acknowledge", headers=headers)
     assert acked.status_code == 200
@@ -80,7 +81,7 @@ async def test_a_responder_acknowledges_notes_and_resolves(setup: dict[str, Any]
     assert (await client.post(f"{path}/notes", headers=headers, json={"text": "on it"})).status_code == 201
     done = await client.post(f"{path}/resolve", headers=headers, json={"note": "fixed"})
     assert done.json()["status"] == "resolved"
-    timeline = [e["kind"] for e in (await client.get(path)).json()["timeline"]]
+    timeline = [e["kind"] for e in (await client.get(path, headers=headers)).json()["timeline"]]
     assert timeline == ["triggered", "acknowledged", "note", "note", "resolved"]
 
 
@@ -91,12 +92,13 @@ async def test_a_responder_acknowledges_notes_and_resolves(setup: dict[str, Any]
         ("post", "/api/v1/incidents/1/acknowledge", "bogus", None, 401, "unknown or revoked token"),
         ("post", "/api/v1/incidents/1/acknowledge", Role.VIEWER, None, 403, "needs the responder role"),
         ("post", "/api/v1/incidents/999/acknowledge", Role.RESPONDER, None, 404, "no incident 999"),
-        ("get", "/api/v1/incidents/999", None, None, 404, "no incident 999"),
-        ("get", "/api/v1/checks/nope.nothing", None, None, 404, "no check 'nope.nothing'"),
+        ("get", "/api/v1/incidents/999", Role.VIEWER, None, 404, "no incident 999"),
+        ("get", "/api/v1/checks/nope.nothing", Role.VIEWER, None, 404, "no check 'nope.nothing'"),
         ("post", "/api/v1/incidents/1/notes", Role.RESPONDER, {"txt": "x"}, 422, None),
         ("post", "/api/v1/incidents/1/notes", Role.RESPONDER, "not json", 422, None),
-        ("get", "/api/v1/incidents/abc", None, None, 422, None),
-        ("get", "/api/v1/incidents?status=exploded", None, None, 422, None),
+        ("get", "/api/v1/incidents/abc", Role.VIEWER, None, 422, None),
+        ("get", "/api/v1/incidents?status=exploded", Role.VIEWER, None, 422, None),
+        ("get", "/api/v1/incidents", None, None, 401, "needs a bearer token"),
     ],
 )
 async def test_client_mistakes_answer_4xx_with_a_json_body(

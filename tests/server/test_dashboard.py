@@ -23,7 +23,9 @@ from vigil.server.runtime import Runtime
 from vigil.server.tokens import Role, create_token
 from vigil.store.database import open_database
 
+# Reading is open here (the tests sign in only to act); test_private.py reads signed in.
 STACK = """
+server: {public_read: true}
 notify:
   channels:
     log: {log: true}
@@ -92,12 +94,18 @@ async def open_incident(runtime: Runtime, reason: str = "status 500, expected 20
 async def sign_in(client: httpx.AsyncClient, runtime: Runtime, role: Role = Role.RESPONDER) -> str:
     """Signs in through the login form as ``alice``; returns the CSRF token the pages carry."""
     token = await create_token(runtime.engine, runtime.clock, "alice", role)
-    await client.get("/login")
-    csrf = client.cookies["vigil_csrf"]
+    csrf = csrf_of(await client.get("/login"))
     answer = await client.post("/login", data={"token": token, "csrf": csrf})
     assert answer.status_code == 303
     assert answer.headers["location"] == "/"
-    return client.cookies["vigil_csrf"]
+    return csrf_of(await client.get("/"))
+
+
+def csrf_of(page: httpx.Response) -> str:
+    """The CSRF token a page's forms carry (an HMAC of the session, so never in a readable cookie)."""
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
 
 
 def set_cookie(response: httpx.Response, name: str) -> str:
@@ -194,34 +202,35 @@ async def test_the_service_page_lists_every_check_a_page_at_a_time(client: httpx
 # --- signing in --------------------------------------------------------------------------
 
 
-async def test_signing_in_sets_an_httponly_strict_token_cookie_and_a_readable_csrf_cookie(
+async def test_signing_in_sets_httponly_strict_token_and_session_cookies(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
     token = await create_token(runtime.engine, runtime.clock, "alice", Role.RESPONDER)
-    await client.get("/login")
-    answer = await client.post("/login", data={"token": token, "csrf": client.cookies["vigil_csrf"]})
+    csrf = csrf_of(await client.get("/login"))
+    answer = await client.post("/login", data={"token": token, "csrf": csrf})
     assert answer.status_code == 303
     token_cookie = set_cookie(answer, "vigil_token").lower()
     assert "httponly" in token_cookie
     assert "samesite=strict" in token_cookie
     assert "secure" not in token_cookie  # plain http: a Secure cookie would never come back
-    csrf_cookie = set_cookie(answer, "vigil_csrf").lower()
-    assert "httponly" not in csrf_cookie
-    assert "samesite=strict" in csrf_cookie
+    # The CSRF token derives from the session; no script needs to read either cookie.
+    session_cookie = set_cookie(answer, "vigil_session").lower()
+    assert "httponly" in session_cookie
+    assert "samesite=strict" in session_cookie
 
 
 async def test_cookies_are_secure_when_the_dashboard_is_served_over_https(runtime: Runtime) -> None:
     token = await create_token(runtime.engine, runtime.clock, "alice", Role.RESPONDER)
     transport = httpx.ASGITransport(app=create_app(runtime, manage_runtime=False))
     async with httpx.AsyncClient(transport=transport, base_url="https://vigil.test") as client:
-        await client.get("/login")
-        answer = await client.post("/login", data={"token": token, "csrf": client.cookies["vigil_csrf"]})
+        csrf = csrf_of(await client.get("/login"))
+        answer = await client.post("/login", data={"token": token, "csrf": csrf})
     assert "secure" in set_cookie(answer, "vigil_token").lower()
 
 
 async def test_signing_in_with_an_unknown_token_says_so_and_sets_no_cookie(client: httpx.AsyncClient) -> None:
-    await client.get("/login")
-    answer = await client.post("/login", data={"token": "vgl_nope", "csrf": client.cookies["vigil_csrf"]})
+    csrf = csrf_of(await client.get("/login"))
+    answer = await client.post("/login", data={"token": "vgl_nope", "csrf": csrf})
     assert answer.status_code == 401
     assert "unknown or revoked" in answer.text
     assert "vigil_token" not in client.cookies
@@ -288,7 +297,7 @@ async def test_a_note_goes_on_the_timeline_under_the_responders_name(
     assert "a note needs some text" in empty.text
 
 
-@pytest.mark.parametrize("csrf", [None, "x" * 43], ids=["missing", "not the cookie's value"])
+@pytest.mark.parametrize("csrf", [None, "x" * 43], ids=["missing", "not the session's HMAC"])
 async def test_an_action_without_the_matching_csrf_token_is_refused_with_403(
     client: httpx.AsyncClient, runtime: Runtime, csrf: str | None
 ) -> None:
@@ -305,8 +314,7 @@ async def test_an_action_without_signing_in_leads_to_the_login_page(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
     incident = await open_incident(runtime)
-    await client.get("/")
-    csrf = client.cookies["vigil_csrf"]
+    csrf = csrf_of(await client.get("/"))
     plain = await client.post(f"/incidents/{incident.id}/acknowledge", data={"csrf": csrf})
     assert plain.status_code == 303
     assert plain.headers["location"] == "/login?reason=needed"
@@ -354,6 +362,7 @@ async def test_acting_on_an_unknown_incident_is_a_404_message(
 def big_stack(services: int, checks: int) -> Stack:
     # Built from a dict: parsing 10,000 checks of YAML with line tracking takes seconds.
     spec: dict[str, Any] = {
+        "server": {"public_read": True},
         "notify": {"channels": {"log": {"log": True}}, "default": ["log"]},
         "services": {
             f"svc{s:03d}": {

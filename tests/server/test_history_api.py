@@ -13,6 +13,7 @@ from vigil.metrics.history import HistoryWriter
 from vigil.probes.base import Result
 
 STACK = """
+server: {public_read: true}  # reading is not what this file tests (test_private.py is)
 services:
   api:
     checks:

@@ -21,6 +21,7 @@ from vigil.server.tokens import Role, create_token
 from vigil.store.database import open_database
 
 STACK = """
+server: {public_read: true}  # reading is not what this file tests (test_private.py is)
 services:
   api:
     checks:

@@ -9,6 +9,7 @@ from tests.server.conftest import served
 from vigil.server.tokens import Role, create_token
 
 STACK = """
+server: {public_read: true}  # reading is not what this file tests (test_private.py is)
 services:
   api:
     checks:

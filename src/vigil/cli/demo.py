@@ -17,7 +17,7 @@ from vigil.demo.stack import demo_stack_yaml
 from vigil.engine.clock import SystemClock
 from vigil.errors import VigilError
 from vigil.server.serve import serve
-from vigil.server.tokens import Role, create_token
+from vigil.server.tokens import Role, create_login_link, create_token
 from vigil.store.database import open_database
 
 
@@ -41,15 +41,16 @@ def demo(
         stack_file = directory / "vigil.yaml"
         stack_file.write_text(demo_stack_yaml(target_url, webhook))
         stack = load_stack(stack_file)
-        token = asyncio.run(_token(db))
+        token, link = asyncio.run(_token(db))
         dashboard = f"http://127.0.0.1:{port}"
         typer.echo(
             f"""
 Vigil demo
   target app   {target_url}   (/health, /health/ready, /metrics)
   stack file   {stack_file}
-  dashboard    {dashboard}/
-  log in with  {token}   (a responder token, to acknowledge and resolve)
+  dashboard    {dashboard}/login/link?code={link}
+               (opens the dashboard signed in as a responder; the link works once, for an hour)
+  API token    {token}   (a responder token, for the API and for signing in again)
 
 Try it:
   curl -X POST {target_url}/chaos -H 'Content-Type: application/json' -d '{{"mode": "fail"}}'
@@ -66,10 +67,12 @@ Try it:
         stop_target_process(target)
 
 
-async def _token(db: str) -> str:
+async def _token(db: str) -> tuple[str, str]:
     engine = await open_database(db)
     try:
-        return await create_token(engine, SystemClock(), "demo", Role.RESPONDER)
+        clock = SystemClock()
+        token = await create_token(engine, clock, "demo", Role.RESPONDER)
+        return token, await create_login_link(engine, clock, "demo", Role.RESPONDER)
     finally:
         await engine.dispose()
 

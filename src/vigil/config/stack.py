@@ -98,6 +98,18 @@ class ServerSettings(StrictModel):
         None,
         description="Where the dashboard is reached, for links in notifications; default: the listen address.",
     )
+    public_read: bool = Field(
+        False,
+        description=(
+            "Let anyone who reaches the port read the API and the dashboard without a token "
+            "(for a trusted network); changes still need a token."
+        ),
+    )
+    metrics_token: str | None = Field(
+        None,
+        min_length=16,
+        description="A bearer token /metrics asks scrapers for, e.g. ${METRICS_TOKEN}; default: /metrics is open.",
+    )
 
 
 class StackFile(StrictModel):

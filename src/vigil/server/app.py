@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from vigil import __version__
+from vigil.config.secrets import redact_logs
 from vigil.errors import AuthError, VigilError
-from vigil.server import api, dashboard, health, history_api, quiet_api
+from vigil.server import api, auth, dashboard, health, history_api, quiet_api, ui_auth
+from vigil.server.redacting import RedactingMiddleware
 from vigil.server.runtime import Runtime
 
 
@@ -36,11 +38,17 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    app.include_router(api.router)
-    app.include_router(health.router)
-    app.include_router(quiet_api.router)
-    app.include_router(history_api.router)
+    # Reads need a viewer unless ``server.public_read``; the health checks never do (auth.py).
+    reads = [Depends(ui_auth.reader)]
+    app.include_router(api.router, dependencies=reads)
+    app.include_router(health.router, dependencies=[auth.MetricsReader])
+    app.include_router(quiet_api.router, dependencies=reads)
+    app.include_router(history_api.router, dependencies=reads)
     dashboard.install(app)
+    auth.install(app)
+    # Every answer passes the stack file's redactor, and so does every log line.
+    app.add_middleware(RedactingMiddleware, redactor=runtime.stack.redactor)
+    redact_logs(runtime.stack.redactor)
 
     @app.exception_handler(VigilError)
     async def vigil_error(_request: Request, err: VigilError) -> JSONResponse:

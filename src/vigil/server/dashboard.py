@@ -3,7 +3,8 @@ incident service. No build step and no JavaScript of our own: htmx polls the fra
 2 s and posts the action forms; without JavaScript the same forms work as plain posts.
 
 Routes stay thin: ``summary`` decides what to show, ``ui_auth`` who may act, the incident
-service what an action does.
+service what an action does. Every page and fragment needs a signed-in viewer unless the
+stack file says ``server: {public_read: true}``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from vigil.errors import NotFoundError, VigilError
 from vigil.incidents.reads import OPEN
 from vigil.server import summary, templating, ui_auth
 from vigil.server.tokens import Principal
-from vigil.server.ui_auth import act, page, refuse, runtime_of
+from vigil.server.ui_auth import Page, act, page, refuse, runtime_of
 
 NOTE_LIMIT = 10_000
 
@@ -31,7 +32,7 @@ PageNumber = Annotated[int, Query(alias="page")]
 def install(app: FastAPI) -> None:
     """Add the dashboard's routes and its static files (htmx, the stylesheet) to ``app``."""
     app.include_router(router)
-    app.include_router(ui_auth.router)
+    ui_auth.install(app)
     app.mount("/static", StaticFiles(directory=templating.STATIC), name="static")
 
 
@@ -54,7 +55,7 @@ def services_section(request: Request) -> templating.Cached[tuple[summary.Overvi
 # --- pages and the fragments they poll -------------------------------------------------
 
 
-@router.get("/")
+@router.get("/", dependencies=[Page])
 async def overview(request: Request) -> Response:
     runtime = runtime_of(request)
     board = await summary.incident_board(runtime.incidents)
@@ -71,33 +72,33 @@ async def overview(request: Request) -> Response:
     )
 
 
-@router.get("/fragments/incidents")
+@router.get("/fragments/incidents", dependencies=[Page])
 async def incidents_fragment(request: Request) -> Response:
     return await _incidents(request)
 
 
-@router.get("/fragments/services")
+@router.get("/fragments/services", dependencies=[Page])
 async def services_fragment(request: Request) -> Response:
     return templating.html(services_section(request).get()[1])
 
 
-@router.get("/incidents/{incident_id}")
+@router.get("/incidents/{incident_id}", dependencies=[Page])
 async def incident_page(request: Request, incident_id: int) -> Response:
     return await _incident(request, incident_id, "incident.html")
 
 
-@router.get("/fragments/incidents/{incident_id}")
+@router.get("/fragments/incidents/{incident_id}", dependencies=[Page])
 async def incident_fragment(request: Request, incident_id: int) -> Response:
     return await _incident(request, incident_id, "partials/_incident_live.html")
 
 
-@router.get("/services")
+@router.get("/services", dependencies=[Page])
 async def services_page(request: Request, page_number: PageNumber = 1) -> Response:
     services, where = summary.service_index(runtime_of(request), page_number)
     return page(request, "services.html", services=services, where=where)
 
 
-@router.get("/services/{name}")
+@router.get("/services/{name}", dependencies=[Page])
 async def service_page(request: Request, name: str, page_number: PageNumber = 1) -> Response:
     runtime = runtime_of(request)
     if name not in runtime.stack.model.services:

@@ -95,7 +95,9 @@ def overview(
             shown[name].extend(taken)
             budget -= len(taken)
     summaries = [
-        _summary(name, description, buckets, [check_view(s, now) for s in shown[name]])
+        _summary(
+            name, description, buckets, [check_view(s, now, runtime.stack.redactor) for s in shown[name]]
+        )
         for name, description, buckets in listed
     ]
     return Overview(totals, summaries, max(0, len(grouped) - services_shown))
@@ -111,7 +113,7 @@ def service_page(
     where = _page(page, len(ordered), size)
     start = (where.number - 1) * size
     now = runtime.clock.now()
-    rows = [check_view(s, now) for s in ordered[start : start + size]]
+    rows = [check_view(s, now, runtime.stack.redactor) for s in ordered[start : start + size]]
     return _summary(name, service.description, buckets, rows), where
 
 

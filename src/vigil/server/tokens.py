@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 from sqlalchemy import insert, select, update
@@ -19,6 +20,9 @@ from vigil.errors import AuthError, ForbiddenError
 from vigil.store.tables import ApiTokenRow
 
 PREFIX = "vgl_"
+LINK_PREFIX = "vgl_link_"
+LINK_AGE = timedelta(hours=1)
+LAST_USED_EVERY = timedelta(minutes=1)
 
 
 class Role(StrEnum):
@@ -58,13 +62,18 @@ async def create_token(engine: AsyncEngine, clock: Clock, name: str, role: Role)
 
 
 async def authenticate(engine: AsyncEngine, clock: Clock, token: str) -> Principal:
+    if token.startswith(LINK_PREFIX):
+        # A link may sit in a browser's history; it signs a browser in once and is no API token.
+        raise AuthError("a login link is not an API token; open it in a browser to sign in")
     async with engine.begin() as conn:
         row = (await conn.execute(select(ApiTokenRow).where(ApiTokenRow.token_hash == digest(token)))).first()
         if row is None or row.revoked_at is not None:
             raise AuthError("unknown or revoked token; create one with `vigil token create`")
-        await conn.execute(
-            update(ApiTokenRow).where(ApiTokenRow.id == row.id).values(last_used_at=clock.now())
-        )
+        now = clock.now()
+        # Once a minute is enough to tell a token in use; a write per read would serialise
+        # every dashboard poll and API read on SQLite's one writer.
+        if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
+            await conn.execute(update(ApiTokenRow).where(ApiTokenRow.id == row.id).values(last_used_at=now))
         return Principal(row.name, Role(row.role))
 
 
@@ -76,3 +85,43 @@ async def revoke_token(engine: AsyncEngine, clock: Clock, name: str) -> int:
             .values(revoked_at=clock.now())
         )
     return int(outcome.rowcount or 0)
+
+
+async def create_login_link(engine: AsyncEngine, clock: Clock, name: str, role: Role) -> str:
+    """A one-time code for ``/login/link?code=…``: it signs one browser in within ``LINK_AGE``.
+
+    Only the code's hash is kept, like a token's; redeeming it revokes it and makes the browser
+    a token of its own, so the link left in the browser's history is worth nothing.
+    """
+    code = LINK_PREFIX + secrets.token_urlsafe(32)
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(ApiTokenRow).values(
+                name=name, role=str(role), token_hash=digest(code), created_at=clock.now()
+            )
+        )
+    return code
+
+
+async def redeem_login_link(engine: AsyncEngine, clock: Clock, code: str) -> tuple[Principal, str]:
+    """The principal a login link stands for and a new token for the browser; the link is spent."""
+    refused = AuthError("this login link is unknown, used or expired; sign in with a token instead")
+    if not code.startswith(LINK_PREFIX):
+        raise refused
+    now = clock.now()
+    async with engine.begin() as conn:
+        row = (await conn.execute(select(ApiTokenRow).where(ApiTokenRow.token_hash == digest(code)))).first()
+        if row is None or row.revoked_at is not None or now - row.created_at > LINK_AGE:
+            raise refused
+        spent = await conn.execute(
+            update(ApiTokenRow)
+            .where(ApiTokenRow.id == row.id, ApiTokenRow.revoked_at.is_(None))
+            .values(revoked_at=now, last_used_at=now)
+        )
+        if spent.rowcount != 1:
+            raise refused  # another browser redeemed it first
+        token = PREFIX + secrets.token_urlsafe(32)
+        await conn.execute(
+            insert(ApiTokenRow).values(name=row.name, role=row.role, token_hash=digest(token), created_at=now)
+        )
+    return Principal(row.name, Role(row.role)), token

@@ -1,7 +1,13 @@
-"""Read models shared by the API and the dashboard: services and checks as they stand now."""
+"""Read models shared by the API and the dashboard: services and checks as they stand now.
+
+A check's target may hold a secret (``?apikey=${API_KEY}``): it is shown through the stack
+file's redactor. The server masks every answer with the same redactor again on its way out
+(``redacting.py``), so a caller that passes none still shows no secret.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +16,9 @@ from vigil.engine.board import CheckStatus, StatusBoard
 from vigil.server.runtime import Runtime
 
 
-def check_view(status: CheckStatus, now: datetime) -> dict[str, Any]:
+def check_view(
+    status: CheckStatus, now: datetime, redact: Callable[[str], str] = redact_url
+) -> dict[str, Any]:
     last = status.last
     uptime = status.uptime(now)
     return {
@@ -18,7 +26,7 @@ def check_view(status: CheckStatus, now: datetime) -> dict[str, Any]:
         "service": status.spec.service,
         "check": status.spec.name,
         "kind": status.spec.kind,
-        "target": redact_url(status.spec.config.target) if status.spec.kind != "command" else None,
+        "target": redact(status.spec.config.target) if status.spec.kind != "command" else None,
         "every_s": status.spec.config.every,
         "status": status.state,
         "ok": last.ok if last else None,
@@ -33,6 +41,7 @@ def check_view(status: CheckStatus, now: datetime) -> dict[str, Any]:
 def services_view(runtime: Runtime) -> list[dict[str, Any]]:
     board: StatusBoard = runtime.board
     now = runtime.clock.now()
+    redact = runtime.stack.redactor
     out = []
     for name, service in runtime.stack.model.services.items():
         out.append(
@@ -41,7 +50,7 @@ def services_view(runtime: Runtime) -> list[dict[str, Any]]:
                 "description": service.description,
                 "status": board.service_state(name),
                 "depends_on": list(service.depends_on),
-                "checks": [check_view(s, now) for s in board.services.get(name, [])],
+                "checks": [check_view(s, now, redact) for s in board.services.get(name, [])],
             }
         )
     return out
