@@ -194,13 +194,13 @@ def vigil_up(tmp_path: Path) -> Iterator[Any]:
 
 @asynccontextmanager
 async def served(
-    tmp_path: Path, stack_text: str
+    tmp_path: Path, stack_text: str, environ: dict[str, str] | None = None
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime, FakeClock]]:
     """The app over a Runtime on a fake clock and a fresh SQLite store, not started: the test
     feeds results itself and talks to the app in process."""
     clock = FakeClock()
     engine = await open_database(f"sqlite:///{tmp_path}/v.db")
-    runtime = Runtime(parse_stack("vigil.yaml", stack_text, {}), engine, clock=clock)
+    runtime = Runtime(parse_stack("vigil.yaml", stack_text, environ or {}), engine, clock=clock)
     await runtime.failures.load()
     transport = httpx.ASGITransport(app=create_app(runtime, manage_runtime=False))
     try:

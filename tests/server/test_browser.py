@@ -66,15 +66,16 @@ def test_a_responder_sees_an_incident_appear_without_reload_and_acknowledges_it(
         )
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 720})
+            # Private by default: the dashboard asks to sign in before it shows anything.
             page.goto(f"{vigil.url}/")
-            expect(page.locator("#services")).to_contain_text("web")
-            expect(page.locator("#services")).to_contain_text("web.health")
+            page.wait_for_url(f"{vigil.url}/login?reason=private")
+            expect(page.locator("main")).not_to_contain_text("web.health")
 
-            page.get_by_role("link", name="Sign in").click()
             page.locator("#token").fill(token)
-            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("button", name="Sign in").click()  # a real Origin header and CSRF field
             page.wait_for_url(f"{vigil.url}/")
             expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+            expect(page.locator("#services")).to_contain_text("web.health")
             expect(page.locator("#services tr.check.ok")).to_contain_text("web.health", timeout=SEEN)
 
             # A mark on this very page: still there after the incident shows up means no reload.
