@@ -59,12 +59,22 @@ class Redactor:
 
     def __call__(self, text: str) -> str:
         if self._ordered is None:
-            # Longest first, so a DSN is masked whole before its password is.
-            self._ordered = sorted(self._secrets, key=len, reverse=True)
+            self._ordered = _needed(self._secrets)
         for secret in self._ordered:
             if secret in text:
                 text = text.replace(secret, MASK)
         return redact_url(text)
+
+
+def _needed(secrets: set[str]) -> list[str]:
+    """The secrets worth searching for, longest first: one that contains another is masked
+    in part by it already (``https://host/?key=${KEY}`` by ``${KEY}``'s value), and dropping
+    it keeps a page of 1,000 such URLs a few searches instead of thousands."""
+    kept: list[str] = []
+    for secret in sorted(secrets, key=len):
+        if not any(shorter in secret for shorter in kept):
+            kept.append(secret)
+    return kept[::-1]
 
 
 def redact_url(url: str) -> str:
