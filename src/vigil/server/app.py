@@ -1,7 +1,8 @@
 """The FastAPI application: API, health, metrics and dashboard over one ``Runtime``.
 
-Errors a client caused answer 4xx with ``{"error": "…"}``; the message is the same one-line,
-secret-free text the CLI prints.
+Every error answers JSON ``{"error": "…"}`` (``error_shape``): a client's mistake a 4xx whose
+message is the same one-line, secret-free text the CLI prints, an unexpected failure a 500 with a
+request id; the OpenAPI document declares each (``api_document``).
 """
 
 from __future__ import annotations
@@ -9,12 +10,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from vigil import __version__
-from vigil.errors import AuthError, VigilError
-from vigil.server import api, dashboard, health, history_api, quiet_api
+from vigil.server import api, api_document, dashboard, error_shape, health, history_api, quiet_api
 from vigil.server.runtime import Runtime
 
 
@@ -41,11 +40,6 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(quiet_api.router)
     app.include_router(history_api.router)
     dashboard.install(app)
-
-    @app.exception_handler(VigilError)
-    async def vigil_error(_request: Request, err: VigilError) -> JSONResponse:
-        status = getattr(err, "status_code", 400)
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(err, AuthError) else None
-        return JSONResponse({"error": str(err)}, status_code=status, headers=headers)
-
+    error_shape.install(app, max_body=runtime.stack.model.server.max_body)
+    api_document.document(app)
     return app
