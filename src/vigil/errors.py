@@ -7,8 +7,7 @@
     ├── NotFoundError               an incident, check or token that does not exist (API: 404)
     ├── ConflictError               a change the current state does not allow (API: 409)
     ├── AuthError                   no token, or one that is unknown or revoked (API: 401)
-    ├── ForbiddenError              a token whose role is too low for the call (API: 403)
-    └── TooLargeError               a request body or payload past a limit (API: 413)
+    └── ForbiddenError              a token whose role is too low for the call (API: 403)
 
 Messages say what to fix and where; they never carry a secret (see ``config.secrets``).
 """
@@ -81,10 +80,3 @@ class ForbiddenError(VigilError):
     """The caller's role does not allow the call."""
 
     status_code = 403
-
-
-class TooLargeError(VigilError):
-    """A request is bigger than Vigil takes (its body, or the alerts in one payload); the
-    message names the limit and the setting that raises it."""
-
-    status_code = 413

@@ -4,7 +4,8 @@ Which ones follow from what the operation takes, read off the document FastAPI g
 they stay true as routes change: any parameter or body can be invalid (422); a path parameter
 names something that may not exist (404); a body can be too large (413); a security scheme
 refuses a missing token (401) and, on a change, too low a role (403); anything can fail
-unexpectedly (500). Others an operation declares itself (``responses=CONFLICT``: 409).
+unexpectedly (500).
+A body that is not UTF-8 cannot be read at all (400). Others an operation declares itself (``responses=CONFLICT``: 409).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from vigil.server.error_shape import ErrorBody
 
 REF = {"$ref": "#/components/schemas/ErrorBody"}
 MEANING = {
+    400: "The body cannot be read: it is not JSON in UTF-8.",
     401: "No bearer token, or an unknown or revoked one.",
     403: "The token's role is too low for this call.",
     404: "Nothing by that id or name.",
@@ -62,7 +64,7 @@ def statuses(operation: dict[str, Any], method: str) -> set[int]:
     if "path" in places:
         codes.add(404)
     if "requestBody" in operation:
-        codes |= {413, 422}
+        codes |= {400, 413, 422}
     if operation.get("security"):
         codes |= {401} if method in READS else {401, 403}
     return codes

@@ -26,7 +26,8 @@ from vigil.errors import AuthError, VigilError
 
 log = logging.getLogger("vigil.server")
 SHOWN_ERRORS = 5  # of a request's validation errors, named in its answer
-PART_LIMIT = 300  # characters of each, so an answer never echoes a huge input back
+PART_LIMIT = 300
+BODIES = {"POST", "PUT", "PATCH", "DELETE"}  # characters of each, so an answer never echoes a huge input back
 
 
 class ErrorBody(BaseModel):
@@ -58,6 +59,8 @@ async def _http_error(request: Request, err: HTTPException) -> JSONResponse:
         404: f"nothing at {where}; the API is described at /docs",
         405: f"{where} is not allowed; {request.url.path} takes {Headers(err.headers).get('allow', 'other methods')}",
     }
+    if err.status_code == 400 and request.method in BODIES:  # FastAPI: a body it cannot decode
+        messages[400] = "the body cannot be read; send JSON in UTF-8 (Content-Type: application/json)"
     return error(err.status_code, messages.get(err.status_code) or str(err.detail), err.headers)
 
 
