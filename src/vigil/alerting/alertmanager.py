@@ -1,32 +1,58 @@
 """Alertmanager's webhook payload (version 4), so an existing Prometheus + Alertmanager can feed
 Vigil incidents: each alert, by its fingerprint, opens an incident when firing and resolves it
 when resolved; a repeat of a firing alert changes nothing.
+
+A payload is bounded: at most ``MAX_ALERTS`` alerts (Alertmanager's ``max_alerts`` setting
+keeps a bigger group under it) and ``MAX_LABELS`` labels each; a label value, summary or
+description longer than the store and the pages can carry is cut short with ``TRUNCATED``, so
+a 50 MB summary costs a few kilobytes, not every page of the dashboard.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from vigil.incidents.model import Incident
+from vigil.incidents.opening import OpenRequest
 from vigil.incidents.service import IncidentService
 from vigil.incidents.severity import Severity
 
 SEVERITY_LABELS = {"critical": Severity.P1, "page": Severity.P1, "error": Severity.P2, "warning": Severity.P3}
+MAX_ALERTS = 2000
+MAX_LABELS = 100
+TRUNCATED = "…[truncated]"
+TITLE_LIMIT = 300
+TEXT_LIMIT = 4000
+VALUE_LIMIT = 1000
+NAME_LIMIT = 200  # the store's width for a service name
+
+
+def clip(text: str, limit: int) -> str:
+    """``text``, or its first characters and ``TRUNCATED`` when longer than ``limit``."""
+    return text if len(text) <= limit else text[: limit - len(TRUNCATED)] + TRUNCATED
+
+
+def _clip_values(limit: int) -> AfterValidator:
+    return AfterValidator(lambda values: {k: clip(v, limit) for k, v in values.items()})
+
+
+LabelName = Annotated[str, Field(min_length=1, max_length=NAME_LIMIT)]
+Labels = Annotated[dict[LabelName, str], Field(max_length=MAX_LABELS), _clip_values(VALUE_LIMIT)]
+Annotations = Annotated[dict[LabelName, str], Field(max_length=MAX_LABELS), _clip_values(TEXT_LIMIT)]
 
 
 class AmAlert(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     status: Literal["firing", "resolved"]
-    labels: dict[str, str]
-    annotations: dict[str, str] = Field(default_factory=dict)
+    labels: Labels
+    annotations: Annotations = Field(default_factory=dict)
     startsAt: datetime
     endsAt: datetime | None = None
     generatorURL: str = ""
-    fingerprint: str = Field(min_length=1)
+    fingerprint: str = Field(min_length=1, max_length=200)
 
 
 class AmPayload(BaseModel):
@@ -38,11 +64,14 @@ class AmPayload(BaseModel):
     groupKey: str
     status: Literal["firing", "resolved"]
     receiver: str
-    groupLabels: dict[str, str] = Field(default_factory=dict)
-    commonLabels: dict[str, str] = Field(default_factory=dict)
-    commonAnnotations: dict[str, str] = Field(default_factory=dict)
+    groupLabels: Labels = Field(default_factory=dict)
+    commonLabels: Labels = Field(default_factory=dict)
+    commonAnnotations: Annotations = Field(default_factory=dict)
     externalURL: str = ""
-    alerts: list[AmAlert]
+    alerts: list[AmAlert] = Field(
+        max_length=MAX_ALERTS,
+        description=f"At most {MAX_ALERTS:,}; set max_alerts in Alertmanager's webhook_config to stay under it.",
+    )
 
 
 def severity_of(labels: dict[str, str]) -> Severity:
@@ -52,31 +81,38 @@ def severity_of(labels: dict[str, str]) -> Severity:
     return SEVERITY_LABELS.get(raw.lower(), Severity.P2)
 
 
+def opening(alert: AmAlert) -> OpenRequest:
+    name = alert.labels.get("alertname", "alert")
+    summary = alert.annotations.get("summary") or alert.annotations.get("description")
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()) if k != "alertname")
+    service = alert.labels.get("service") or alert.labels.get("job") or "alertmanager"
+    return OpenRequest(
+        key=f"alertmanager:{alert.fingerprint}",
+        title=clip(summary or name, TITLE_LIMIT),
+        severity=severity_of(alert.labels),
+        service=clip(service, NAME_LIMIT),
+        check_id=None,
+        reason=summary or name,
+        channels=None,
+        labels=alert.labels,
+        trigger=clip(
+            f"{name} firing in Alertmanager ({shown}) since {alert.startsAt.isoformat()}", TEXT_LIMIT
+        ),
+    )
+
+
 async def receive(payload: AmPayload, incidents: IncidentService) -> dict[str, list[int]]:
-    """Apply every alert of the payload; returns the incidents opened and resolved."""
-    opened: list[Incident] = []
-    resolved: list[Incident] = []
-    for alert in payload.alerts:
-        key = f"alertmanager:{alert.fingerprint}"
-        name = alert.labels.get("alertname", "alert")
-        summary = alert.annotations.get("summary") or alert.annotations.get("description")
-        if alert.status == "firing":
-            shown = ", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()) if k != "alertname")
-            incident = await incidents.open(
-                key=key,
-                title=summary or name,
-                severity=severity_of(alert.labels),
-                service=alert.labels.get("service") or alert.labels.get("job") or "alertmanager",
-                check_id=None,
-                reason=summary or name,
-                channels=None,
-                labels=alert.labels,
-                trigger=f"{name} firing in Alertmanager ({shown}) since {alert.startsAt.isoformat()}",
-            )
-            if incident is not None:
-                opened.append(incident)
-        else:
-            done = await incidents.recover(key, f"{name} resolved in Alertmanager")
-            if done is not None:
-                resolved.append(done)
-    return {"opened": [i.id for i in opened], "resolved": [i.id for i in resolved]}
+    """Apply every alert of the payload, all firing ones in one transaction and all resolved
+    ones in another; returns the incidents opened and resolved."""
+    firing = [opening(a) for a in payload.alerts if a.status == "firing"]
+    ended = [
+        (
+            f"alertmanager:{a.fingerprint}",
+            f"{clip(a.labels.get('alertname', 'alert'), TITLE_LIMIT)} resolved in Alertmanager",
+        )
+        for a in payload.alerts
+        if a.status == "resolved"
+    ]
+    opened = await incidents.open_many(firing) if firing else []
+    resolved = await incidents.recover_many(ended) if ended else []
+    return {"opened": [i.id for i in opened if i], "resolved": [i.id for i in resolved if i]}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
@@ -10,6 +12,8 @@ from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _SHAPE = r"^(\d+(\.\d+)?(ms|s|m|h|d|w))+$"
+# Ten years: longer means nothing to a check or a silence, and a date past it soon overflows.
+LONGEST = 10 * 365 * 86400.0
 
 
 def parse_duration(value: Any) -> float:
@@ -19,13 +23,36 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError("a duration cannot be negative")
-        return float(value)
+        return _bounded(float(value), value)
     if not isinstance(value, str):
         raise ValueError(f"expected a duration such as 30s, 5m or 1h, got {type(value).__name__}")
     text = value.strip()
     if not re.fullmatch(_SHAPE, text):
-        raise ValueError(f"{value!r} is not a duration; write it like 500ms, 30s, 5m, 1h or 1h30m")
-    return sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text))
+        shown = repr(value) if len(value) <= 40 else repr(value[:40]) + "…"
+        raise ValueError(f"{shown} is not a duration; write it like 500ms, 30s, 5m, 1h or 1h30m")
+    return _bounded(sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text)), text)
+
+
+def _bounded(seconds: float, given: object) -> float:
+    shown = str(given) if len(str(given)) <= 40 else str(given)[:40] + "…"
+    if not math.isfinite(seconds):
+        raise ValueError(f"{shown} is not a duration; write it like 500ms, 30s, 5m, 1h or 1h30m")
+    if seconds > LONGEST:
+        raise ValueError(f"{shown} is longer than ten years (3650d), the longest duration Vigil takes")
+    return seconds
+
+
+def at_most(longest: float, what: str) -> Callable[[float], float]:
+    """A validator for a ``Duration`` field that takes no more than ``longest`` seconds."""
+
+    def check(seconds: float) -> float:
+        if seconds > longest:
+            raise ValueError(
+                f"{what} lasts at most {format_duration(longest)}, not {format_duration(seconds)}"
+            )
+        return seconds
+
+    return check
 
 
 def format_duration(seconds: float) -> str:

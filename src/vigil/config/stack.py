@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import ByteSize, Discriminator, Field, Tag
 
 from vigil.config.alerts import AlertRule
 from vigil.config.check import NAME_PATTERN, CheckBase, StrictModel
@@ -94,6 +94,12 @@ class SeverityTarget(StrictModel):
 
 
 class ServerSettings(StrictModel):
+    max_body: ByteSize = Field(
+        ByteSize(1_048_576),
+        ge=1_000,
+        le=1_073_741_824,
+        description="The largest request body the server takes, e.g. 1MiB or 500KB; a bigger one answers 413.",
+    )
     public_url: str | None = Field(
         None,
         description="Where the dashboard is reached, for links in notifications; default: the listen address.",

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from vigil.alerting.alertmanager import AmPayload, receive
 from vigil.engine.board import CheckState
 from vigil.errors import NotFoundError
 from vigil.incidents.severity import IncidentStatus, Severity
+from vigil.server.api_document import CONFLICT
 from vigil.server.auth import Responder
 from vigil.server.runtime import Runtime
 from vigil.server.views import check_view, services_view
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
+
+# The store's ids are 32-bit on PostgreSQL: a bigger id or offset is refused (422), never a 500.
+LARGEST_ID = 2**31 - 1
+Id = Annotated[int, Path(ge=1, le=LARGEST_ID)]
+Offset = Annotated[int, Query(ge=0, le=LARGEST_ID)]
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -42,7 +48,7 @@ async def list_checks(
     service: str | None = None,
     status: Annotated[CheckState | None, Query(description="ok, failing or pending")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
     page, total = runtime.board.page(service=service, state=status, limit=limit, offset=offset)
@@ -76,7 +82,7 @@ async def list_incidents(
     service: str | None = None,
     severity: Severity | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[dict[str, Any]]:
     incidents = await runtime_of(request).incidents.list(
         status=status or (), service=service, severity=severity, limit=limit, offset=offset
@@ -85,20 +91,24 @@ async def list_incidents(
 
 
 @router.get("/incidents/{incident_id}", summary="One incident with its timeline")
-async def get_incident(request: Request, incident_id: int) -> dict[str, Any]:
+async def get_incident(request: Request, incident_id: Id) -> dict[str, Any]:
     service = runtime_of(request).incidents
     incident = await service.get(incident_id)
     return {**incident.as_dict(), "timeline": [e.as_dict() for e in await service.timeline(incident_id)]}
 
 
-@router.post("/incidents/{incident_id}/acknowledge", summary="Acknowledge: someone is on it")
-async def acknowledge(request: Request, incident_id: int, who: Responder) -> dict[str, Any]:
+@router.post(
+    "/incidents/{incident_id}/acknowledge", summary="Acknowledge: someone is on it", responses=CONFLICT
+)
+async def acknowledge(request: Request, incident_id: Id, who: Responder) -> dict[str, Any]:
     return (await runtime_of(request).incidents.acknowledge(incident_id, who.name)).as_dict()
 
 
-@router.post("/incidents/{incident_id}/resolve", summary="Resolve, with an optional closing note")
+@router.post(
+    "/incidents/{incident_id}/resolve", summary="Resolve, with an optional closing note", responses=CONFLICT
+)
 async def resolve(
-    request: Request, incident_id: int, who: Responder, body: ResolveBody | None = None
+    request: Request, incident_id: Id, who: Responder, body: ResolveBody | None = None
 ) -> dict[str, Any]:
     note = body.note if body else None
     return (await runtime_of(request).incidents.resolve(incident_id, who.name, note)).as_dict()
@@ -110,5 +120,5 @@ async def alertmanager(request: Request, payload: AmPayload, who: Responder) -> 
 
 
 @router.post("/incidents/{incident_id}/notes", status_code=201, summary="Add a note to the timeline")
-async def add_note(request: Request, incident_id: int, who: Responder, body: NoteBody) -> dict[str, Any]:
+async def add_note(request: Request, incident_id: Id, who: Responder, body: NoteBody) -> dict[str, Any]:
     return (await runtime_of(request).incidents.add_note(incident_id, who.name, body.text)).as_dict()

@@ -1,7 +1,8 @@
 """The FastAPI application: API, health, metrics and dashboard over one ``Runtime``.
 
-Errors a client caused answer 4xx with ``{"error": "…"}``; the message is the same one-line,
-secret-free text the CLI prints.
+Every error answers JSON ``{"error": "…"}`` (``error_shape``): a client's mistake a 4xx whose
+message is the same one-line, secret-free text the CLI prints, an unexpected failure a 500 with a
+request id; the OpenAPI document declares each (``api_document``).
 """
 
 from __future__ import annotations
@@ -9,13 +10,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI
 
 from vigil import __version__
 from vigil.config.secrets import redact_logs
-from vigil.errors import AuthError, VigilError
-from vigil.server import api, auth, dashboard, health, history_api, quiet_api, ui_auth
+from vigil.server import (
+    api,
+    api_document,
+    auth,
+    dashboard,
+    error_shape,
+    health,
+    history_api,
+    quiet_api,
+    ui_auth,
+)
 from vigil.server.redacting import RedactingMiddleware
 from vigil.server.runtime import Runtime
 
@@ -45,15 +54,10 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(quiet_api.router, dependencies=reads)
     app.include_router(history_api.router, dependencies=reads)
     dashboard.install(app)
-    auth.install(app)
+    error_shape.install(app, max_body=runtime.stack.model.server.max_body)
+    auth.install(app)  # after the general handler: a limited client's 429 carries Retry-After
     # Every answer passes the stack file's redactor, and so does every log line.
     app.add_middleware(RedactingMiddleware, redactor=runtime.stack.redactor)
     redact_logs(runtime.stack.redactor)
-
-    @app.exception_handler(VigilError)
-    async def vigil_error(_request: Request, err: VigilError) -> JSONResponse:
-        status = getattr(err, "status_code", 400)
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(err, AuthError) else None
-        return JSONResponse({"error": str(err)}, status_code=status, headers=headers)
-
+    api_document.document(app)
     return app

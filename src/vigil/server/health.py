@@ -4,15 +4,19 @@ and ``/metrics`` in Prometheus text format."""
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from vigil.server.runtime import Runtime
 
 router = APIRouter(tags=["health"])
+UNHEALTHY: dict[int | str, dict[str, Any]] = {
+    503: {"description": "Not alive, or not ready: the body says which part."}
+}
 
 
 def _runtime(request: Request) -> Runtime:
@@ -20,13 +24,13 @@ def _runtime(request: Request) -> Runtime:
     return runtime
 
 
-@router.get("/livez", summary="The process and its scheduler loop are turning")
+@router.get("/livez", summary="The process and its scheduler loop are turning", responses=UNHEALTHY)
 async def livez(request: Request) -> JSONResponse:
     alive = _runtime(request).alive()
     return JSONResponse({"status": "ok" if alive else "stalled"}, status_code=200 if alive else 503)
 
 
-@router.get("/readyz", summary="The store answers and the scheduler is alive")
+@router.get("/readyz", summary="The store answers and the scheduler is alive", responses=UNHEALTHY)
 async def readyz(request: Request) -> JSONResponse:
     runtime = _runtime(request)
     store = False
@@ -41,12 +45,14 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/healthz", summary="Liveness and readiness together")
+@router.get("/healthz", summary="Liveness and readiness together", responses=UNHEALTHY)
 async def healthz(request: Request) -> JSONResponse:
     return await readyz(request)
 
 
-@router.get("/metrics", summary="Vigil's own metrics, Prometheus text format")
+@router.get(
+    "/metrics", summary="Vigil's own metrics, Prometheus text format", response_class=PlainTextResponse
+)
 async def metrics(request: Request) -> Response:
     runtime = _runtime(request)
     return Response(runtime.metrics.render(runtime.board), media_type=CONTENT_TYPE_LATEST)

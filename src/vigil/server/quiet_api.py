@@ -9,15 +9,19 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from vigil.alerting.quiet import QuietRules
 from vigil.alerting.silences import COMMENT_LIMIT, MATCHER_LIMIT, Matcher, MatchOp
-from vigil.config.durations import Duration
+from vigil.config.durations import Duration, at_most
 from vigil.server import templating
+from vigil.server.api import Id
+from vigil.server.api_document import CONFLICT
 from vigil.server.auth import Responder
 
 router = APIRouter(tags=["api"])
+LONGEST_QUIET = 365 * 86400.0
+MATCHER_TEXT_LIMIT = 1000
 
 
 def quiet_of(request: Request) -> QuietRules:
@@ -38,7 +42,10 @@ class MatcherBody(Body):
         return Matcher(self.name, self.op, self.value)
 
 
-Matchers = list[MatcherBody | str]
+MatcherText = Annotated[str, Field(min_length=1, max_length=MATCHER_TEXT_LIMIT)]
+Matchers = list[MatcherBody | MatcherText]
+# A silence or window past a year is a forgotten one; longer ones overflow dates besides.
+QuietDuration = Annotated[Duration, AfterValidator(at_most(LONGEST_QUIET, "a silence or window"))]
 
 
 class SilenceBody(Body):
@@ -49,13 +56,15 @@ class SilenceBody(Body):
     )
     starts_at: AwareDatetime | None = Field(None, description="Default: now.")
     ends_at: AwareDatetime | None = Field(None, description="When it ends; or give a duration.")
-    duration: Duration | None = Field(None, description="How long it lasts, e.g. 2h; or give ends_at.")
+    duration: QuietDuration | None = Field(
+        None, description="How long it lasts, e.g. 2h, at most 365d; or give ends_at."
+    )
     comment: str = Field(min_length=1, max_length=COMMENT_LIMIT, description="Why, for whoever wonders.")
 
 
 class WindowBody(Body):
     name: str = Field(min_length=1, max_length=200)
-    duration: Duration = Field(description="How long it lasts from now, e.g. 1h.")
+    duration: QuietDuration = Field(description="How long it lasts from now, e.g. 1h; at most 365d.")
     matchers: Matchers = Field(
         default_factory=list, max_length=MATCHER_LIMIT, description="None quiets every alert."
     )
@@ -92,13 +101,13 @@ async def list_silences(
 
 
 @router.get("/api/v1/silences/{silence_id}", summary="One silence")
-async def get_silence(request: Request, silence_id: int) -> dict[str, Any]:
+async def get_silence(request: Request, silence_id: Id) -> dict[str, Any]:
     quiet = quiet_of(request)
     return (await quiet.silences.get(silence_id)).as_dict(quiet.clock.now())
 
 
-@router.delete("/api/v1/silences/{silence_id}", summary="Expire a silence: it ends now")
-async def expire_silence(request: Request, silence_id: int, who: Responder) -> dict[str, Any]:
+@router.delete("/api/v1/silences/{silence_id}", summary="Expire a silence: it ends now", responses=CONFLICT)
+async def expire_silence(request: Request, silence_id: Id, who: Responder) -> dict[str, Any]:
     quiet = quiet_of(request)
     return (await quiet.silences.expire(silence_id)).as_dict(quiet.clock.now())
 
@@ -110,7 +119,9 @@ async def list_windows(request: Request) -> list[dict[str, Any]]:
     return [w.as_dict(now) for w in await quiet.maintenance.list()]
 
 
-@router.post("/api/v1/maintenance", status_code=201, summary="Start a maintenance window now")
+@router.post(
+    "/api/v1/maintenance", status_code=201, summary="Start a maintenance window now", responses=CONFLICT
+)
 async def start_window(request: Request, who: Responder, body: WindowBody) -> dict[str, Any]:
     quiet = quiet_of(request)
     window = await quiet.maintenance.start(

@@ -1,0 +1,85 @@
+"""Resolving many incidents at once: the resolved notices of an alert storm in one transaction.
+
+``IncidentService.recover`` resolves one key per transaction; when Alertmanager sends a group of
+two thousand resolved alerts, that is two thousand commits. ``recover_many`` gives each the same
+timeline lines and pages, a few hundred to a transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select, update
+
+from vigil.incidents.model import EventKind, Incident, utc
+from vigil.incidents.reads import OPEN
+from vigil.incidents.severity import IncidentStatus
+from vigil.notify.base import MessageEvent
+from vigil.store.tables import IncidentEventRow, IncidentRow
+
+if TYPE_CHECKING:
+    from vigil.incidents.service import IncidentService
+
+CHUNK = 200
+ACTOR = "vigil"
+
+
+async def recover_many(
+    incidents: IncidentService, recoveries: Sequence[tuple[str, str]]
+) -> list[Incident | None]:
+    """What ``recover(key, text)`` answers for each pair, in order; a key given twice resolves once."""
+    answers: list[Incident | None] = []
+    for start in range(0, len(recoveries), CHUNK):
+        answers += await _recover_batch(incidents, recoveries[start : start + CHUNK])
+    if any(answers):
+        incidents.on_enqueued()
+    return answers
+
+
+async def _recover_batch(
+    incidents: IncidentService, batch: Sequence[tuple[str, str]]
+) -> list[Incident | None]:
+    from vigil.incidents.service import _span  # the service imports this module
+
+    async with incidents.engine.begin() as conn:
+        now = incidents.clock.now()
+        found = await conn.execute(
+            select(IncidentRow.key, IncidentRow.id, IncidentRow.opened_at).where(
+                IncidentRow.key.in_(sorted({key for key, _ in batch})),
+                IncidentRow.status.in_([str(s) for s in OPEN]),
+            )
+        )
+        open_rows = {key: (incident_id, utc(opened)) for key, incident_id, opened in found.all()}
+        # Conditional, as ``recover`` is: a resolve by hand that committed first wins.
+        changed = await conn.execute(
+            update(IncidentRow)
+            .where(
+                IncidentRow.id.in_([incident_id for incident_id, _ in open_rows.values()]),
+                IncidentRow.status != str(IncidentStatus.RESOLVED),
+            )
+            .values(status=str(IncidentStatus.RESOLVED), resolved_at=now, resolved_by=ACTOR)
+            .returning(*IncidentRow.__table__.columns)
+        )
+        resolved = {row.key: Incident.from_row(row) for row in changed.all()}  # type: ignore[arg-type]
+        events: list[dict[str, Any]] = []
+        answers: list[Incident | None] = []
+        for key, text in batch:
+            incident = resolved.pop(key, None)
+            answers.append(incident)
+            if incident is None:
+                continue
+            took = _span(now - open_rows[key][1])
+            for kind, line in (
+                (EventKind.RECOVERED, f"{text} after {took}"),
+                (EventKind.RESOLVED, f"resolved by {ACTOR}"),
+            ):
+                events.append(
+                    {"incident_id": incident.id, "at": now, "kind": str(kind), "text": line, "actor": ACTOR}
+                )
+        if events:
+            await conn.execute(insert(IncidentEventRow), events)
+        for incident in answers:
+            if incident is not None:
+                await incidents._page(conn, incident, MessageEvent.RESOLVED, now)
+    return answers
