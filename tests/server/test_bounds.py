@@ -16,7 +16,7 @@ from vigil.alerting.alertmanager import MAX_ALERTS, TITLE_LIMIT, TRUNCATED
 from vigil.server.tokens import Role, create_token
 
 STACK = """
-server: {max_body: 64KiB}
+server: {max_body: 64KiB, public_read: true}
 services:
   api:
     checks:

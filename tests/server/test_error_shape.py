@@ -15,6 +15,7 @@ from sqlalchemy import text
 from tests.server.conftest import served
 
 STACK = """
+server: {public_read: true}
 services:
   api:
     checks:
