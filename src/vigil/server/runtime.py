@@ -81,6 +81,7 @@ class Runtime:
             on_outcome=self._delivered,
             hold=self.quiet.hold,
             on_hold=self._held,
+            stage=self.supervisor.stage("outbox"),
         )
         public = settings.server.public_url or dashboard_url
         self.incidents = IncidentService(
@@ -141,7 +142,7 @@ class Runtime:
         await self.failures.load()
         await self.store.open()
         await self._refresh()
-        self._spawn(self.outbox.run, "outbox")
+        self._spawn(self.outbox.run, "outbox", reports_recovery=True)
         self._spawn(self.writer.run, "writer", reports_recovery=True)
         self._spawn(self.scheduler.run, "scheduler")
         if self.scraper.targets:  # with none to scrape its run ends at once, which is no failure
