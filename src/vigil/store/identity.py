@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -28,10 +30,17 @@ _IDS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 
 
 async def store_id(conn: AsyncConnection) -> str:
-    """The id of the store ``conn`` belongs to; read once per engine, it never changes."""
+    """The id of the store ``conn`` belongs to; read once per engine, it never changes.
+
+    Migration 0006 makes it; a store whose row was wiped by hand is a new store and gets a new
+    id here, in ``conn``'s transaction."""
     known = _IDS.get(conn.sync_engine)
     if known is None:
-        known = (await conn.execute(select(StoreIdentityRow.id))).scalar_one()
+        first = select(StoreIdentityRow.id).order_by(StoreIdentityRow.created_at).limit(1)
+        known = (await conn.execute(first)).scalar()
+        if known is None:
+            known = uuid.uuid4().hex[:12]
+            await conn.execute(insert(StoreIdentityRow).values(id=known, created_at=datetime.now(UTC)))
         _IDS[conn.sync_engine] = known
     return known
 
@@ -62,7 +71,7 @@ class StoreCheck:
         self._file: _File | None = None
 
     async def open(self) -> None:
-        async with self.engine.connect() as conn:
+        async with self.engine.begin() as conn:
             self.id = await store_id(conn)
         database = self.engine.url.database
         if self.engine.url.get_backend_name() == "sqlite" and database not in (None, "", ":memory:"):
