@@ -15,6 +15,7 @@ from vigil.incidents.model import EventKind
 from vigil.incidents.service import IncidentService
 from vigil.incidents.severity import IncidentStatus, Severity
 from vigil.probes.base import Result
+from vigil.store.identity import store_id
 from vigil.store.tables import OutboxRow
 
 
@@ -49,9 +50,11 @@ async def test_opening_an_incident_records_the_reason_and_pages_the_default_chan
     assert [(e.kind, e.text) for e in timeline] == [
         (EventKind.TRIGGERED, "api.health failed 3 times in a row: status 500, expected 200")
     ]
+    async with engine.connect() as conn:
+        store = await store_id(conn)
     assert await outbox(engine) == [
-        ("hook", "triggered", f"incident-{incident.id}-triggered-hook"),
-        ("log", "triggered", f"incident-{incident.id}-triggered-log"),
+        ("hook", "triggered", f"incident-{store}-{incident.id}-triggered-hook"),
+        ("log", "triggered", f"incident-{store}-{incident.id}-triggered-log"),
     ]
 
 

@@ -25,6 +25,7 @@ from vigil.incidents.recovery import recover_many
 from vigil.incidents.severity import IncidentStatus, Severity
 from vigil.notify.base import Message, MessageEvent
 from vigil.probes.base import Result
+from vigil.store.identity import store_id
 from vigil.store.outbox import enqueue
 from vigil.store.tables import IncidentEventRow, IncidentRow
 
@@ -311,8 +312,11 @@ class IncidentService(IncidentReads):
         payload = self.payload(incident, event)
         if labels is not None:
             payload["labels"] = dict(labels)  # what the outbox judges quiet by
+        # The store's id keeps keys unique across stores: a store made afresh restarts incident
+        # ids at 1, and a receiver that drops repeated keys would drop its real pages.
+        store = await store_id(conn)
         messages = [
-            Message(f"incident-{incident.id}-{event}-{channel}", channel, event, payload)
+            Message(f"incident-{store}-{incident.id}-{event}-{channel}", channel, event, payload)
             for channel in incident.channels
         ]
         await enqueue(conn, messages, now=now, expire_after=self.expire_after, incident_id=incident.id)

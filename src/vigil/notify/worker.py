@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.config.secrets import redact_url
 from vigil.engine.clock import Clock
+from vigil.engine.supervisor import Stage, describe
 from vigil.notify.base import Channel, DeliveryError, MessageEvent, OutboxStatus
 from vigil.store import outbox, outbox_gate
 from vigil.store.outbox import OutboxEntry
@@ -58,6 +59,7 @@ class OutboxWorker:
         rng: random.Random | None = None,
         hold: HoldJudge | None = None,
         on_hold: HoldHandler | None = None,
+        stage: Stage | None = None,
     ) -> None:
         if lease <= timeout:
             raise ValueError("the lease must outlast the send timeout, or a slow send could be claimed twice")
@@ -68,6 +70,7 @@ class OutboxWorker:
         self.timeout, self.poll, self.per_channel, self.lease = timeout, poll, per_channel, lease
         self.on_outcome = on_outcome
         self.hold, self.on_hold = hold, on_hold
+        self.stage = stage  # where a failing pass is told (once per outage) and shown in /readyz
         self.rng = rng or random.Random()
         # For Vigil's /metrics: attempts that delivered or failed, by channel; messages waiting.
         self.delivered: Counter[str] = Counter()
@@ -96,9 +99,14 @@ class OutboxWorker:
                 try:
                     started = await self._pass()
                     delay = await self._delay(started)
-                except Exception:
+                    if self.stage is not None:
+                        self.stage.recovered()
+                except Exception as err:
                     # The database may be briefly unreachable; the worker must outlive that.
-                    log.exception("outbox pass failed; trying again in %gs", self.poll)
+                    if self.stage is not None:
+                        self.stage.failed(describe(err), err)
+                    else:
+                        log.exception("outbox pass failed; trying again in %gs", self.poll)
                     delay = self.poll
                 await self._nap(delay)
         finally:

@@ -3,14 +3,13 @@ and ``/metrics`` in Prometheus text format."""
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import text
 
+from vigil.engine.supervisor import StageStatus
 from vigil.server.runtime import Runtime
 
 router = APIRouter(tags=["health"])
@@ -30,18 +29,29 @@ async def livez(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok" if alive else "stalled"}, status_code=200 if alive else 503)
 
 
-@router.get("/readyz", summary="The store answers and the scheduler is alive", responses=UNHEALTHY)
+@router.get(
+    "/readyz",
+    summary="The store is the one Vigil opened and answers; no stage is failing",
+    responses=UNHEALTHY,
+)
 async def readyz(request: Request) -> JSONResponse:
+    """``checks``: ``store`` and ``scheduler`` ("ok" or what is wrong) and, for each failing stage,
+    its last error; ``stages``: every supervised stage's health. 503 when anything is not ok."""
     runtime = _runtime(request)
-    store = False
-    with contextlib.suppress(Exception):
-        async with runtime.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-            store = True
-    checks = {"store": "ok" if store else "unreachable", "scheduler": "ok" if runtime.alive() else "stalled"}
+    store = await runtime.store.check()
+    checks = {"store": store or "ok", "scheduler": "ok" if runtime.alive() else "stalled"}
+    stages: dict[str, dict[str, object]] = {}
+    for stage in runtime.supervisor.stages.values():
+        stages[stage.name] = {"status": str(stage.status), "restarts": stage.restarts}
+        if stage.status is StageStatus.FAILING:
+            since = stage.failing_since.isoformat() if stage.failing_since else None
+            stages[stage.name].update(since=since, error=stage.last_error)
+            if checks.get(stage.name, "ok") == "ok":
+                checks[stage.name] = f"failing: {stage.last_error}"
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
-        {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
+        {"status": "ready" if ready else "not ready", "checks": checks, "stages": stages},
+        status_code=200 if ready else 503,
     )
 
 

@@ -8,11 +8,14 @@ a whole second of a stalled event loop at 10,000 checks, where joining the lines
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from vigil.engine.board import StatusBoard
+from vigil.engine.supervisor import Stage, StageStatus
 from vigil.probes.base import Result
 
 PROBE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -56,8 +59,41 @@ class VigilMetrics:
     def watch(self, gauge: Gauge, read: Callable[[], float]) -> None:
         gauge.set_function(read)
 
+    def watch_stages(self, stages: Callable[[], list[Stage]], dropped: Callable[[], int]) -> None:
+        """Each supervised stage's health, read from the supervisor at every scrape."""
+        self.registry.register(_StageCollector(stages, dropped))
+
     def render(self, board: StatusBoard) -> bytes:
         return generate_latest(self.registry) + per_check(board).encode()
+
+
+class _StageCollector(Collector):
+    def __init__(self, stages: Callable[[], list[Stage]], dropped: Callable[[], int]) -> None:
+        self.stages = stages
+        self.dropped = dropped
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "vigil_stage_up", "1 while the stage runs well, 0 while it fails.", labels=["stage"]
+        )
+        failing = GaugeMetricFamily(
+            "vigil_stage_failing_seconds",
+            "How long the stage has been failing; 0 when it is well.",
+            labels=["stage"],
+        )
+        restarts = CounterMetricFamily(
+            "vigil_stage_restarts", "Times the stage was started again after it failed.", labels=["stage"]
+        )
+        for stage in self.stages():
+            up.add_metric([stage.name], 1.0 if stage.status is StageStatus.OK else 0.0)
+            failing.add_metric([stage.name], stage.failing_for())
+            restarts.add_metric([stage.name], stage.restarts)
+        yield from (up, failing, restarts)
+        yield CounterMetricFamily(
+            "vigil_results_dropped",
+            "Results dropped because the store refused them too long.",
+            value=self.dropped(),
+        )
 
 
 _PER_CHECK = (

@@ -7,11 +7,9 @@ The API and dashboard read from here (``app.state.runtime``); they never build p
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,6 +25,7 @@ from vigil.engine.board import StatusBoard
 from vigil.engine.clock import Clock, SystemClock
 from vigil.engine.runner import CheckRunner, ProbeSet
 from vigil.engine.scheduler import Scheduler
+from vigil.engine.supervisor import Supervisor
 from vigil.flow import build_result_flow
 from vigil.incidents.service import IncidentService
 from vigil.metrics.history import HistoryWriter
@@ -34,9 +33,11 @@ from vigil.metrics.scrape import Scraper
 from vigil.metrics.store import SeriesStore
 from vigil.notify.base import OutboxStatus
 from vigil.notify.registry import build_channels
+from vigil.notify.store_alarm import StoreAlarm
 from vigil.notify.worker import OutboxWorker
 from vigil.server.metrics import VigilMetrics
 from vigil.store import outbox
+from vigil.store.identity import StoreCheck
 from vigil.store.outbox import OutboxEntry
 from vigil.store.results import ResultStore, ResultWriter
 
@@ -54,9 +55,23 @@ class Runtime:
         self.specs = stack.specs()
         self.board = StatusBoard(self.specs)
         self.metrics = VigilMetrics()
+        self.supervisor = Supervisor(self.clock, redact=stack.redactor)
         self.results = ResultStore(engine)
-        self.writer = ResultWriter(self.results, retention=settings.store.retention, clock=self.clock)
+        self.writer = ResultWriter(
+            self.results,
+            retention=settings.store.retention,
+            clock=self.clock,
+            on_written=self.supervisor.stage("writer").recovered,
+        )
+        self.store = StoreCheck(engine, self.clock)
         self.channels = build_channels(settings.notify)
+        # Told directly, outside the outbox: the outbox lives in the store that is failing.
+        self.store_alarm = StoreAlarm(
+            [self.supervisor.stage("writer"), self.supervisor.stage("store")],
+            self.channels,
+            self.clock,
+            lambda: self.store.id,
+        )
         self.quiet = QuietRules(engine, settings.maintenance, self.clock)
         # Quiet is judged when a trigger is sent, and again for a held one until the quiet ends.
         self.outbox = OutboxWorker(
@@ -66,6 +81,7 @@ class Runtime:
             on_outcome=self._delivered,
             hold=self.quiet.hold,
             on_hold=self._held,
+            stage=self.supervisor.stage("outbox"),
         )
         public = settings.server.public_url or dashboard_url
         self.incidents = IncidentService(
@@ -118,30 +134,32 @@ class Runtime:
         self.outbox_depth = 0
         self.metrics.watch(self.metrics.open_incidents, lambda: float(self.open_incidents))
         self.metrics.watch(self.metrics.outbox_depth, lambda: float(self.outbox_depth))
+        self.metrics.watch_stages(lambda: list(self.supervisor.stages.values()), lambda: self.writer.dropped)
         self._tasks: list[asyncio.Task[None]] = []
         self.started = False
 
     async def start(self) -> None:
         await self.failures.load()
+        await self.store.open()
         await self._refresh()
-        self._spawn(self.outbox.run(), "outbox")
-        self._spawn(self.writer.run(), "writer")
-        self._spawn(self.scheduler.run(), "scheduler")
-        self._spawn(self.scraper.run(), "scraper")
+        self._spawn(self.outbox.run, "outbox", reports_recovery=True)
+        self._spawn(self.writer.run, "writer", reports_recovery=True)
+        self._spawn(self.scheduler.run, "scheduler")
+        if self.scraper.targets:  # with none to scrape its run ends at once, which is no failure
+            self._spawn(self.scraper.run, "scraper")
         if self.rules.rules:
-            self._spawn(self.rules.run(), "rules")
-        self._spawn(self.series.run(self.clock), "series-prune")
-        self._spawn(self.history.run(), "history")
-        self._spawn(self._gauges(), "gauges")
-        self._spawn(self._collector(), "gc")
+            self._spawn(self.rules.run, "rules")
+        self._spawn(lambda: self.series.run(self.clock), "series-prune")
+        self._spawn(self.history.run, "history")
+        self._spawn(lambda: self.store.run(self.supervisor.stage("store")), "store", reports_recovery=True)
+        self._spawn(self.store_alarm.run, "store-alarm")
+        self._spawn(self._gauges, "gauges")
+        self._spawn(self._collector, "gc")
         self.started = True
 
     async def stop(self) -> None:
         """Stop probing first, let in-flight results reach the store and the outbox, then the rest."""
-        for task in reversed(self._tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self.supervisor.stop()
         self._tasks.clear()
         await self.failures.close()
         await self.probes.aclose()
@@ -157,14 +175,16 @@ class Runtime:
         running = scheduler is not None and not scheduler.done()
         return self.started and running and self.clock.monotonic() - self.scheduler.alive_at < 5.0
 
-    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
-        self._tasks.append(asyncio.create_task(work, name=f"vigil-{name}"))
+    def _spawn(
+        self, work: Callable[[], Awaitable[None]], name: str, *, reports_recovery: bool = False
+    ) -> None:
+        # Under the supervisor: a task that raises is logged once, started again, and its health shown.
+        self._tasks.append(self.supervisor.spawn(name, work, reports_recovery=reports_recovery))
 
     async def _gauges(self) -> None:
         while True:
             await self.clock.sleep(2.0)
-            with contextlib.suppress(Exception):
-                await self._refresh()
+            await self._refresh()  # a store that cannot be read shows as this stage failing
 
     async def _collector(self) -> None:
         """Keep full garbage collections off the event loop's critical path.

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.engine.clock import Clock, SystemClock
+from vigil.engine.supervisor import describe
 from vigil.probes.base import Result
 from vigil.store.tables import ResultRow
+
+log = logging.getLogger("vigil.results")
 
 
 class ResultStore:
@@ -74,7 +79,12 @@ def _utc(moment: datetime) -> datetime:
 
 class ResultWriter:
     """Buffers results and writes them in one transaction per batch, so that a thousand checks a
-    second cost a few inserts rather than a thousand commits. Prunes old results as it goes."""
+    second cost a few inserts rather than a thousand commits. Prunes old results as it goes.
+
+    A batch the store refuses (a full disk, a lost connection) is kept and written when the store
+    takes writes again: ``run`` raises, and its supervisor starts it again after a backoff. The
+    backlog is bounded by ``max_backlog``; past it the oldest results go, counted in ``dropped``.
+    """
 
     def __init__(
         self,
@@ -85,6 +95,8 @@ class ResultWriter:
         flush_every: float = 0.5,
         batch: int = 1000,
         prune_every: float = 3600.0,
+        max_backlog: int = 100_000,
+        on_written: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.retention = retention
@@ -92,23 +104,46 @@ class ResultWriter:
         self.flush_every = flush_every
         self.batch = batch
         self.prune_every = prune_every
-        self._pending: list[Result] = []
+        self.max_backlog = max_backlog
+        self.on_written = on_written or (lambda: None)
+        self.dropped = 0
+        self._pending: deque[Result] = deque()
         self._full = asyncio.Event()
         self._last_prune: float | None = None
+        self._dropping = False
+
+    @property
+    def backlog(self) -> int:
+        return len(self._pending)
 
     async def accept(self, result: Result) -> None:
         self._pending.append(result)
+        self._bound()
         if len(self._pending) >= self.batch:
             self._full.set()
 
     async def flush(self) -> None:
-        pending, self._pending = self._pending, []
+        """Write every waiting result, a batch per transaction; a batch the store refuses stays
+        at the head of the backlog and the error is raised."""
         self._full.clear()
-        await self.store.add_many(pending)
+        wrote = False
+        while self._pending:
+            chunk = [self._pending.popleft() for _ in range(min(self.batch, len(self._pending)))]
+            try:
+                await self.store.add_many(chunk)
+            except BaseException:
+                self._pending.extendleft(reversed(chunk))
+                self._bound()
+                raise
+            wrote = True
         now = self.clock.monotonic()
         if self._last_prune is None or now - self._last_prune >= self.prune_every:
-            self._last_prune = now
             await self.store.prune(self.clock.now() - timedelta(seconds=self.retention))
+            self._last_prune = now
+            wrote = True
+        if wrote:
+            self._dropping = False
+            self.on_written()
 
     async def run(self) -> None:
         """Flush on an interval (or when a batch fills) until cancelled; then flush what is left."""
@@ -118,5 +153,25 @@ class ResultWriter:
                     async with asyncio.timeout(self.flush_every):
                         await self._full.wait()
                 await self.flush()
-        finally:
-            await asyncio.shield(self.flush())
+        except asyncio.CancelledError:
+            try:
+                await asyncio.shield(self.flush())
+            except Exception as err:
+                if self._pending:  # a prune that could not run at shutdown loses nothing
+                    log.error("%d results were not stored at shutdown: %s", len(self._pending), describe(err))
+            raise
+
+    def _bound(self) -> None:
+        excess = len(self._pending) - self.max_backlog
+        if excess <= 0:
+            return
+        for _ in range(excess):
+            self._pending.popleft()
+        self.dropped += excess
+        if not self._dropping:  # one line per outage, however long it lasts
+            self._dropping = True
+            log.error(
+                "the store has refused results for a while: over %d wait, the oldest are dropped "
+                "(vigil_results_dropped_total counts them)",
+                self.max_backlog,
+            )

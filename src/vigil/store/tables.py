@@ -176,3 +176,15 @@ class MetricHistoryRow(Base):
     min: Mapped[float] = mapped_column(Float)
     max: Mapped[float] = mapped_column(Float)
     last: Mapped[float] = mapped_column(Float)
+
+
+class StoreIdentityRow(Base):
+    """One row: the store's id, made when the store is created; idempotency keys carry it, so a
+    store made afresh never repeats the keys of the one it replaced."""
+
+    __tablename__ = "store_identity"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Written by the store check: a store that takes this write takes writes.
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
