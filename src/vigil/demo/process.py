@@ -3,6 +3,7 @@ the event loop of the Vigil that watches it."""
 
 from __future__ import annotations
 
+import os
 import queue
 import subprocess
 import sys
@@ -24,6 +25,8 @@ def start_target_process(
     """Start ``python -m vigil.demo.target`` on 127.0.0.1 (port 0: a free one) and return the
     process and its base URL once ``/health`` answers. Stop it with ``stop_target_process``."""
     command = [sys.executable, "-m", "vigil.demo.target", "--host", "127.0.0.1", "--port", str(port)]
+    # The target ends with this process, however this process ends (see vigil.demo.lifeline).
+    command += ["--parent-pid", str(os.getpid())]
     # stderr is inherited: the target's warnings and tracebacks belong on the demo's console.
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
     try:
