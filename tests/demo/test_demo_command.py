@@ -99,10 +99,20 @@ def wait_until_serving(demo: Demo, *, under_shell: bool = False) -> None:
             demo.port = int(found.group(1))
             top = psutil.Process(demo.proc.pid)
             main = top.children()[0] if under_shell else top
-            demo.processes = [main, *main.children(recursive=True)]
+            demo.processes = [main, *_targets(main)]
             return
         time.sleep(0.1)
     raise AssertionError(f"vigil demo did not serve within {START_SECONDS}s:\n{demo.output.read_text()}")
+
+
+def _targets(demo: psutil.Process) -> list[psutil.Process]:
+    # By name: the demo's imports may run short-lived helper processes of their own.
+    found = []
+    for child in demo.children():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if "vigil.demo.target" in child.cmdline():
+                found.append(child)
+    return found
 
 
 def _answers(port: int) -> bool:
@@ -218,4 +228,19 @@ def test_killing_the_demo_outright_ends_its_target(start_demo: StartDemo) -> Non
     demo.demo_process().kill()
     demo.proc.wait(END_SECONDS)
 
+    assert wait_for_end(demo.processes[1:]) == []
+
+
+def test_a_stop_while_the_demo_is_starting_ends_it_and_the_target_it_started(start_demo: StartDemo) -> None:
+    demo = start_demo()
+    main = psutil.Process(demo.proc.pid)
+    deadline = time.monotonic() + START_SECONDS
+    while not (targets := _targets(main)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert targets, f"the target never started:\n{demo.output.read_text()}"
+    demo.processes = [main, *targets]
+
+    demo.proc.send_signal(signal.SIGTERM)
+
+    assert demo.proc.wait(END_SECONDS) == 0
     assert wait_for_end(demo.processes[1:]) == []

@@ -53,8 +53,7 @@ def demo(
         port = bound_port(sock)
         directory.mkdir(parents=True, exist_ok=True)
         db = f"sqlite:///{directory / 'vigil.db'}"
-        target, target_url = start_target_process()
-        stopper.check()
+        target, target_url = start_target_process(interrupt=stopper.check)
         stack_file = directory / "vigil.yaml"
         stack_file.write_text(demo_stack_yaml(target_url, webhook))
         stack = load_stack(stack_file)
