@@ -1,48 +1,65 @@
 """``vigil demo``: a newcomer's first minute — a target app to break, a stack file watching it,
-and the dashboard, in one command."""
+and the dashboard, in one command.
+
+The order is what keeps it from stumbling: the logging is quiet, the dashboard's port is bound
+before a word is printed (a taken default moves to a free port, a taken ``--port`` stops with one
+line), and a stop (Ctrl-C, SIGTERM, SIGHUP, the parent's end) ends the demo and its target.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import logging
+import socket
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from vigil.cli.app import fail
+from vigil.cli.logs import VerboseOption, configure_logging
 from vigil.config.load import load_stack
+from vigil.demo.lifeline import DemoStopped, Stopper
 from vigil.demo.process import start_target_process, stop_target_process
 from vigil.demo.stack import demo_stack_yaml
 from vigil.engine.clock import SystemClock
 from vigil.errors import VigilError
+from vigil.server.listen import bind, bind_first_free, bound_port
 from vigil.server.serve import serve
 from vigil.server.tokens import Role, create_login_link, create_token
 from vigil.store.database import open_database
 
+HOST = "127.0.0.1"
+DEFAULT_PORT = 8484
+
 
 def demo(
-    port: Annotated[int, typer.Option(help="Port for the dashboard.", min=1, max=65535)] = 8484,
+    port: Annotated[
+        int | None,
+        typer.Option(help="Port for the dashboard; without it 8484, or the next free one.", min=1, max=65535),
+    ] = None,
     directory: Annotated[
         Path, typer.Option("--dir", help="Where the demo keeps its stack file and state.")
     ] = Path(".vigil/demo"),
     webhook: Annotated[str | None, typer.Option(help="Also page this webhook URL.")] = None,
+    verbose: VerboseOption = False,
 ) -> None:
     """Start a demo target, a stack file that watches it, and Vigil with its dashboard."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    directory.mkdir(parents=True, exist_ok=True)
-    db = f"sqlite:///{directory / 'vigil.db'}"
+    configure_logging(verbose=verbose)
+    stopper = Stopper()
+    stopper.install()
+    target = None
     try:
-        target, target_url = start_target_process()
-    except VigilError as err:
-        fail(err)
-    try:
+        sock = _dashboard_socket(port)
+        port = bound_port(sock)
+        directory.mkdir(parents=True, exist_ok=True)
+        db = f"sqlite:///{directory / 'vigil.db'}"
+        target, target_url = start_target_process(interrupt=stopper.check)
         stack_file = directory / "vigil.yaml"
         stack_file.write_text(demo_stack_yaml(target_url, webhook))
         stack = load_stack(stack_file)
         token, link = asyncio.run(_token(db))
-        dashboard = f"http://127.0.0.1:{port}"
+        stopper.check()
+        dashboard = f"http://{HOST}:{port}"
         typer.echo(
             f"""
 Vigil demo
@@ -60,11 +77,26 @@ Try it:
   Other modes: slow (with "latency_ms"), db_down, cache_down.   Ctrl-C stops everything.
 """
         )
-        asyncio.run(serve(stack, db=db, host="127.0.0.1", port=port, announce=False))
+        asyncio.run(serve(stack, db=db, host=HOST, port=port, announce=False, sock=sock))
+    except DemoStopped:
+        pass  # asked to stop while setting up: a clean end, like one while serving
     except VigilError as err:
         fail(err)
     finally:
-        stop_target_process(target)
+        if target is not None:
+            stop_target_process(target)
+
+
+def _dashboard_socket(port: int | None) -> socket.socket:
+    """Bound before anything is printed, so that what is printed is true."""
+    if port is not None:
+        return bind(HOST, port, what="the demo's dashboard")
+    sock = bind_first_free(HOST, DEFAULT_PORT, what="the demo's dashboard")
+    if bound_port(sock) != DEFAULT_PORT:
+        typer.echo(
+            f"Port {DEFAULT_PORT} is taken; the demo's dashboard uses port {bound_port(sock)} instead."
+        )
+    return sock
 
 
 async def _token(db: str) -> tuple[str, str]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from vigil.cli.app import fail
+from vigil.cli.logs import VerboseOption, configure_logging
 from vigil.cli.options import ConfigOption, DbOption
 from vigil.config.load import load_stack
 from vigil.errors import VigilError
@@ -21,10 +21,10 @@ def up(
     db: DbOption = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8484,
+    verbose: VerboseOption = False,
 ) -> None:
     """Run Vigil: probe on schedule, open and resolve incidents, notify, serve the API and dashboard."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(verbose=verbose)
     try:
         stack = load_stack(config)
         asyncio.run(serve(stack, db=db, host=host, port=port))

@@ -3,11 +3,13 @@ the event loop of the Vigil that watches it."""
 
 from __future__ import annotations
 
+import os
 import queue
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import IO
 
 import httpx
@@ -19,16 +21,19 @@ START_TIMEOUT = 20.0
 
 
 def start_target_process(
-    port: int = 0, *, timeout: float = START_TIMEOUT
+    port: int = 0, *, timeout: float = START_TIMEOUT, interrupt: Callable[[], None] = lambda: None
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``python -m vigil.demo.target`` on 127.0.0.1 (port 0: a free one) and return the
-    process and its base URL once ``/health`` answers. Stop it with ``stop_target_process``."""
+    process and its base URL once ``/health`` answers. Stop it with ``stop_target_process``.
+    ``interrupt`` is called while waiting; what it raises stops the target and propagates."""
     command = [sys.executable, "-m", "vigil.demo.target", "--host", "127.0.0.1", "--port", str(port)]
+    # The target ends with this process, however this process ends (see vigil.demo.lifeline).
+    command += ["--parent-pid", str(os.getpid())]
     # stderr is inherited: the target's warnings and tracebacks belong on the demo's console.
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
     try:
-        url = _wait_for_url(process, timeout)
-        _wait_for_health(process, url, timeout)
+        url = _wait_for_url(process, timeout, interrupt)
+        _wait_for_health(process, url, timeout, interrupt)
     except BaseException:
         stop_target_process(process)
         raise
@@ -46,7 +51,7 @@ def stop_target_process(process: subprocess.Popen[bytes], grace: float = 5.0) ->
             process.wait()
 
 
-def _wait_for_url(process: subprocess.Popen[bytes], timeout: float) -> str:
+def _wait_for_url(process: subprocess.Popen[bytes], timeout: float, interrupt: Callable[[], None]) -> str:
     assert process.stdout is not None
     lines: queue.Queue[str] = queue.Queue()
     # A thread rather than a non-blocking read: it works the same on every platform, and by
@@ -54,6 +59,7 @@ def _wait_for_url(process: subprocess.Popen[bytes], timeout: float) -> str:
     threading.Thread(target=_drain, args=(process.stdout, lines), daemon=True).start()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        interrupt()
         try:
             line = lines.get(timeout=0.1)
         except queue.Empty:
@@ -75,10 +81,13 @@ def _drain(stream: IO[bytes], lines: queue.Queue[str]) -> None:
             lines.put(raw.decode("utf-8", errors="replace"))
 
 
-def _wait_for_health(process: subprocess.Popen[bytes], url: str, timeout: float) -> None:
+def _wait_for_health(
+    process: subprocess.Popen[bytes], url: str, timeout: float, interrupt: Callable[[], None]
+) -> None:
     deadline = time.monotonic() + timeout
     with httpx.Client(timeout=1.0) as client:
         while time.monotonic() < deadline:
+            interrupt()
             if process.poll() is not None:
                 raise VigilError(f"the demo target exited with code {process.returncode} while starting")
             try:

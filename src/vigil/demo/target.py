@@ -25,8 +25,10 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from vigil import __version__
 from vigil.demo.chaos import Chaos, ChaosRequest
+from vigil.demo.lifeline import die_with_parent
 from vigil.demo.metrics import MetricsMiddleware, TargetMetrics
 from vigil.errors import VigilError
+from vigil.server.listen import bind
 
 TARGET_VERSION = f"{__version__}-demo"
 # What a healthy answer costs: enough spread that the latency histogram has a shape.
@@ -107,7 +109,7 @@ async def serve_target(host: str, port: int, *, on_ready: Callable[[str], None] 
     The socket is bound here, not by uvicorn, so that port 0 yields a real port to announce and a
     port in use is a ``VigilError`` rather than uvicorn's ``sys.exit``.
     """
-    sock = _bind(host, port)
+    sock = bind(host, port, what="the demo target")
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{sock.getsockname()[1]}"
     config = uvicorn.Config(create_target_app(), log_level="warning", access_log=False, lifespan="off")
@@ -131,24 +133,14 @@ class _AnnouncingServer(uvicorn.Server):
             self._on_started()
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    # A restarted demo must not wait out TIME_WAIT connections of the previous run.
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as err:
-        sock.close()
-        raise VigilError(f"the demo target cannot listen on {host}:{port}: {err.strerror}") from None
-    return sock
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m vigil.demo.target", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
+    parser.add_argument("--parent-pid", type=int, help="exit when this process (vigil demo) ends")
     args = parser.parse_args(argv)
+    if args.parent_pid is not None:
+        die_with_parent(args.parent_pid)
     try:
         asyncio.run(
             serve_target(args.host, args.port, on_ready=lambda url: print(f"listening on {url}", flush=True))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import signal
+import socket
 
 import uvicorn
 
@@ -16,9 +17,18 @@ from vigil.store.database import open_database
 log = logging.getLogger("vigil")
 
 
-async def serve(stack: Stack, *, db: str | None, host: str, port: int, announce: bool = True) -> None:
+async def serve(
+    stack: Stack,
+    *,
+    db: str | None,
+    host: str,
+    port: int,
+    announce: bool = True,
+    sock: socket.socket | None = None,
+) -> None:
     """Run until SIGINT/SIGTERM; uvicorn's graceful shutdown stops the runtime, which commits
-    in-flight results and transitions before the process exits."""
+    in-flight results and transitions before the process exits. ``sock``, already bound to
+    ``host:port`` (see ``vigil.server.listen``), is served instead of binding one here."""
     engine = await open_database(db or stack.model.store.url)
     try:
         url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
@@ -45,7 +55,7 @@ async def serve(stack: Stack, *, db: str | None, host: str, port: int, announce:
         # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal with the handler that
         # was in place before it started; a no-op one makes that a clean exit with status 0.
         signal.signal(signal.SIGTERM, lambda *_: None)
-        await server.serve()
+        await server.serve(sockets=None if sock is None else [sock])
         if not server.started:
             from vigil.errors import VigilError
 
