@@ -46,8 +46,12 @@ class IncidentService(IncidentReads):
         dashboard_url: str = "",
         on_enqueued: Callable[[], None] | None = None,
         quiet: Quiet | None = None,
+        redact: Callable[[str], str] | None = None,
     ) -> None:
         self.engine = engine
+        # The stack file's redactor: an alert's annotation or a responder's note may hold a
+        # value from the environment; neither a timeline nor a page shows it.
+        self.redact = redact or (lambda text: text)
         self.stack = stack
         self.clock = clock
         self.dashboard_url = dashboard_url.rstrip("/")
@@ -294,7 +298,7 @@ class IncidentService(IncidentReads):
     ) -> None:
         await conn.execute(
             insert(IncidentEventRow).values(
-                incident_id=incident_id, at=now, kind=str(kind), text=text, actor=actor
+                incident_id=incident_id, at=now, kind=str(kind), text=self.redact(text), actor=actor
             )
         )
 
@@ -311,7 +315,9 @@ class IncidentService(IncidentReads):
         # them only to a channel that got the trigger, and after it.
         payload = self.payload(incident, event)
         if labels is not None:
-            payload["labels"] = dict(labels)  # what the outbox judges quiet by
+            payload["labels"] = {
+                k: self.redact(v) for k, v in labels.items()
+            }  # what the outbox judges quiet by
         # The store's id keeps keys unique across stores: a store made afresh restarts incident
         # ids at 1, and a receiver that drops repeated keys would drop its real pages.
         store = await store_id(conn)
@@ -322,7 +328,7 @@ class IncidentService(IncidentReads):
         await enqueue(conn, messages, now=now, expire_after=self.expire_after, incident_id=incident.id)
 
     def payload(self, incident: Incident, event: MessageEvent) -> dict[str, Any]:
-        body = incident.as_dict()
+        body = {k: self.redact(v) if isinstance(v, str) else v for k, v in incident.as_dict().items()}
         body.pop("id")
         return {
             "incident_id": incident.id,

@@ -85,7 +85,13 @@ class Runtime:
         )
         public = settings.server.public_url or dashboard_url
         self.incidents = IncidentService(
-            engine, settings, self.clock, dashboard_url=public, on_enqueued=self.outbox.wake, quiet=self.quiet
+            engine,
+            settings,
+            self.clock,
+            dashboard_url=public,
+            on_enqueued=self.outbox.wake,
+            quiet=self.quiet,
+            redact=stack.redactor,
         )
         graph = DependencyGraph({name: s.depends_on for name, s in settings.services.items()})
         self.failures = CheckFailures(engine, self.specs, self.incidents, graph, self.clock)
