@@ -112,16 +112,25 @@ def load(file: str, text: str, *, what: str = "file", on_string: OnString | None
             return builder.run(Loader(text))
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
-        problem = f"invalid YAML: {err.problem or err}"
+        problem = f"invalid YAML: {_one_line(str(err.problem or err))}"
         if err.problem == "exceeded maximum nesting depth":  # libyaml's own bound, met in flow style
             problem = f"nested more than {MAX_DEPTH} levels deep; YAML nesting is bounded"
         raise ConfigError([_at(file, mark, problem)]) from None
+    except yaml.reader.ReaderError as err:
+        line = text.count("\n", 0, err.position) + 1
+        column = err.position - text.rfind("\n", 0, err.position)
+        fault = ConfigFault(file, line, column, "", f"invalid YAML: {err.reason} ({err.character!r})")
+        raise ConfigError([fault]) from None
     except yaml.YAMLError as err:
-        raise ConfigError([ConfigFault(file, 1, 1, "", f"invalid YAML: {err}")]) from None
+        raise ConfigError([ConfigFault(file, 1, 1, "", f"invalid YAML: {_one_line(str(err))}")]) from None
     except UnicodeError:
         raise ConfigError(
             [ConfigFault(file, 1, 1, "", "invalid YAML: the text is not valid Unicode")]
         ) from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _at(file: str, mark: yaml.Mark | None, message: str, path: str = "") -> ConfigFault:
@@ -130,7 +139,22 @@ def _at(file: str, mark: yaml.Mark | None, message: str, path: str = "") -> Conf
 
 
 def dotted(path: Path) -> str:
-    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in path).replace(".[", "[")
+    """``services.api.checks[0]``; a key that would not read as one word is quoted: ``services['a b']``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif shown(part) == part:
+            out += f".{part}" if out else part
+        else:
+            out += f"[{part!r}]"
+    return out
+
+
+def shown(name: str) -> str:
+    """A name as a message shows it: as it is when it reads as one word, else quoted (one line)."""
+    plain = name and name.isprintable() and not any(c.isspace() or c in ".[]'\"," for c in name)
+    return name if plain else repr(name)
 
 
 class _Builder:
@@ -140,6 +164,8 @@ class _Builder:
         self.stack: list[_Frame] = []
         self.anchors: dict[str, tuple[Any, int, int]] = {}  # name -> (value, size, height)
         self.open_anchors: set[str] = set()
+        self.anchor_lines: dict[str, int] = {}
+        self.anchor_count = 0
         self.alias_nodes = 0
         self.faults: list[ConfigFault] = []
         self.documents = 0
@@ -151,6 +177,8 @@ class _Builder:
             event = get()
             kind = type(event)
             if kind is yaml.ScalarEvent:
+                if event.anchor is not None:
+                    self._define(event.anchor, event.start_mark)
                 self._add(self._scalar(parser, event), event.start_mark, event.anchor, 1, 0)
             elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
                 self._open(event, {} if kind is yaml.MappingStartEvent else [])
@@ -187,8 +215,23 @@ class _Builder:
         if parent is not None:
             key = _key_name(parent.pending) if isinstance(parent.value, dict) else len(parent.value)
         if event.anchor is not None:
+            self._define(event.anchor, event.start_mark)
             self.open_anchors.add(event.anchor)
         self.stack.append(_Frame(value, key, event.anchor, event.start_mark))
+
+    def _define(self, anchor: str, mark: yaml.Mark) -> None:
+        first = self.anchor_lines.setdefault(anchor, mark.line + 1)
+        if len(self.anchor_lines) == self.anchor_count:
+            raise ConfigError(
+                [
+                    _at(
+                        self.file,
+                        mark,
+                        f"invalid YAML: anchor &{anchor} is defined twice (first on line {first})",
+                    )
+                ]
+            )
+        self.anchor_count += 1
 
     def _alias(self, event: Any) -> None:
         name = event.anchor
@@ -297,7 +340,8 @@ class _Builder:
                         tag = candidate
                         break
         if tag == _STR:
-            if self.on_string is not None and "$" in value:
+            # Values only: a key is a name, never filled from the environment.
+            if self.on_string is not None and "$" in value and not self._at_key():
                 return self.on_string(
                     value, lambda: self._path_of(len(self.stack), pending=True), event.start_mark
                 )
@@ -313,10 +357,9 @@ class _Builder:
         construct = _CONSTRUCTORS.get(tag) or _CONSTRUCTORS[None]
         try:
             value = construct(_CONSTRUCTOR, node)
-        except yaml.MarkedYAMLError:
-            raise
-        except (ValueError, TypeError, AttributeError, OverflowError, yaml.YAMLError):
-            # An implicit timestamp such as 2024-13-45 matches the pattern but is no date.
+        except Exception:
+            # PyYAML's scalar constructors fail in many ways on hostile text (an implicit timestamp
+            # such as 2024-13-45 matches the pattern but is no date; ``!!int ''`` indexes past the end).
             raise ConfigError(
                 [
                     _at(
@@ -331,6 +374,10 @@ class _Builder:
                 [_at(self.file, event.start_mark, f"invalid YAML: the tag {tag} does not apply to a scalar")]
             )
         return value
+
+    def _at_key(self) -> bool:
+        frame = self.stack[-1] if self.stack else None
+        return frame is not None and type(frame.value) is dict and frame.pending is _MISSING
 
     def _path(self) -> str:
         return dotted(self._path_of(len(self.stack)))

@@ -11,13 +11,13 @@ import difflib
 import graphlib
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, Discriminator, ValidationError
 
-from vigil.config.bounded_yaml import Path, dotted, gc_paused, size_fault
+from vigil.config.bounded_yaml import Path, dotted, gc_paused, shown, size_fault
 from vigil.config.secrets import Redactor
 from vigil.config.source import Source, read_source
 from vigil.config.stack import CheckSpec, StackFile, _check_kind
@@ -69,11 +69,16 @@ def _parse(name: str, text: str, environ: Mapping[str, str] | None) -> Stack:
         # A value already reported (an unset ${VAR}) is not reported again as invalid.
         known = {fault.path for fault in faults}
         faults += [f for e in err.errors(include_url=False) if (f := _fault(source, e)).path not in known]
-        raise ConfigError(faults + _graph_faults(source) + _rule_faults(source)) from None
+        raise _error(source, faults + _graph_faults(source) + _rule_faults(source)) from None
     faults += _graph_faults(source) + _rule_faults(source)
     if faults:
-        raise ConfigError(faults)
+        raise _error(source, faults)
     return Stack(name, model, source.redactor)
+
+
+def _error(source: Source, faults: list[ConfigFault]) -> ConfigError:
+    """Every fault's message masked: a name quoted back (``unknown service …``) may come from ``${VAR}``."""
+    return ConfigError([replace(f, message=source.redactor(f.message)) for f in faults])
 
 
 def _rule_faults(source: Source) -> list[ConfigFault]:
@@ -122,7 +127,7 @@ def _rule_faults(source: Source) -> list[ConfigFault]:
                 faults.append(
                     source.fault(
                         ("alerts", i, "notify"),
-                        f"unknown channel {channel!r}; channels are: {', '.join(channels) or 'none'}",
+                        f"unknown channel {channel!r}; channels are: {', '.join(map(shown, channels)) or 'none'}",
                     )
                 )
         annotations = rule.get("annotations")
@@ -268,7 +273,7 @@ class _Hints:
             if close:
                 return f"; did you mean {close[0]!r}?"
         if len(self.names) <= 10:
-            return f"; services are: {', '.join(self.names)}"
+            return f"; services are: {', '.join(map(shown, self.names))}"
         return ""
 
 

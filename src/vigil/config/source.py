@@ -8,6 +8,7 @@ file costs one pass and an invalid one two, each linear in its size.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -62,9 +63,11 @@ class _Marks:
     """Line and column of any path, found by walking the composed file along that path only."""
 
     def __init__(self, text: str) -> None:
-        with bounded_yaml.gc_paused():
-            # Safe to compose: the text passed bounded_yaml's bounds (depth, aliases) already.
-            self.root: yaml.Node | None = yaml.compose(text, Loader=bounded_yaml.Loader)
+        self.root: yaml.Node | None = None
+        with bounded_yaml.gc_paused(), contextlib.suppress(yaml.YAMLError):
+            # Safe to compose: the text passed bounded_yaml's bounds (depth, aliases) already. Should
+            # PyYAML's composer still refuse what the reader took, faults are placed at 1:1.
+            self.root = yaml.compose(text, Loader=bounded_yaml.Loader)
         self.constructor = yaml.SafeLoader("")
         self.index: dict[int, dict[str, tuple[yaml.Node, yaml.Node]]] = {}
 
