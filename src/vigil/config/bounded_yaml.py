@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import sys
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -292,7 +293,8 @@ class _Builder:
         elif type(key) is not str and (not isinstance(key, int | float) or key is None):
             self.faults.append(_at(self.file, key_mark, "keys must be plain strings", self._path()))
         else:
-            key = key if type(key) is str else str(key)
+            # Keys repeat in every service (checks, every, http…): one string each, not one per use.
+            key = sys.intern(key if type(key) is str else str(key))
             if key in frame.lines:
                 where = dotted((*self._path_of(len(self.stack)), key))
                 self.faults.append(
