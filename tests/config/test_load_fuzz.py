@@ -74,8 +74,21 @@ def test_any_text_loads_or_is_refused_clearly(text: str) -> None:
     loads_or_refuses_clearly(text)
 
 
+RULES = st.fixed_dictionaries(
+    {"alert": st.text(max_size=10) | DOCUMENTS, "expr": st.sampled_from(["up", "up ==", "rate(x[5m]) > 1"])},
+    optional={"for": SCALARS, "labels": DOCUMENTS, "annotations": DOCUMENTS, "keep_firing_for": SCALARS},
+)
+RULE_FILES = st.lists(
+    st.fixed_dictionaries({"name": SCALARS, "rules": st.lists(RULES, max_size=3)}), max_size=2
+)
+
+
 @FUZZ
-@given(st.lists(PIECES, max_size=30).map("".join) | DOCUMENTS.map(as_yaml))
+@given(
+    st.lists(PIECES, max_size=30).map("".join)
+    | DOCUMENTS.map(as_yaml)
+    | RULE_FILES.map(lambda g: as_yaml({"groups": g}))
+)
 def test_any_rule_file_imports_or_is_refused_clearly(text: str) -> None:
     try:
         import_rules("rules.yaml", text)

@@ -71,6 +71,9 @@ def import_rules(file: str, text: str) -> tuple[list[AlertRule], list[str]]:
 
 
 def _rule(raw: dict[str, Any]) -> AlertRule:
+    for part in ("labels", "annotations"):
+        if not isinstance(raw.get(part) or {}, dict):
+            raise ValueError(f"{part} must be a mapping of names to values")
     labels = {str(k): str(v) for k, v in (raw.get("labels") or {}).items()}
     annotations = {str(k): str(v) for k, v in (raw.get("annotations") or {}).items()}
     severity = severity_of(labels)

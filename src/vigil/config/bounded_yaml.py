@@ -118,9 +118,11 @@ def load(file: str, text: str, *, what: str = "file", on_string: OnString | None
             problem = f"nested more than {MAX_DEPTH} levels deep; YAML nesting is bounded"
         raise ConfigError([_at(file, mark, problem)]) from None
     except yaml.reader.ReaderError as err:
+        # libyaml gives a byte offset and a code point; the offset is near enough to place the line.
         line = text.count("\n", 0, err.position) + 1
         column = err.position - text.rfind("\n", 0, err.position)
-        fault = ConfigFault(file, line, column, "", f"invalid YAML: {err.reason} ({err.character!r})")
+        code = err.character if isinstance(err.character, int) else ord(err.character[:1] or "\0")
+        fault = ConfigFault(file, line, column, "", f"invalid YAML: {err.reason} (#x{code:04x})")
         raise ConfigError([fault]) from None
     except yaml.YAMLError as err:
         raise ConfigError([ConfigFault(file, 1, 1, "", f"invalid YAML: {_one_line(str(err))}")]) from None
