@@ -63,6 +63,25 @@ def test_a_rule_file_bomb_is_refused_the_same_way(tmp_path: Path) -> None:
     assert line.startswith("FILE:7:8: alias *f expands to more than")
 
 
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"groups: \xff\n", "FILE: the rule file is not UTF-8 text"),
+        (
+            b"groups: []\n" + b"#" * (11 * 2**20),
+            "FILE: the rule file is 11.5 MB; files over 10 MB are refused",
+        ),
+    ],
+)
+def test_a_rule_file_that_is_not_text_or_too_big_is_one_line(
+    tmp_path: Path, content: bytes, expected: str
+) -> None:
+    file = tmp_path / "rules.yaml"
+    file.write_bytes(content)
+    done = vigil("rules", "import", str(file))
+    assert (done.returncode, done.stderr.strip().replace(str(file), "FILE")) == (2, expected)
+
+
 def test_a_ten_thousand_deep_flow_list_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     line = refused(tmp_path, "services: " + "[" * 10_000 + "]" * 10_000 + "\n")
     assert line.endswith(f"nested more than {MAX_DEPTH} levels deep; YAML nesting is bounded")
