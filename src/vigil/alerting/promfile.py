@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from vigil.alerting.alertmanager import severity_of
+from vigil.config import bounded_yaml
 from vigil.config.alerts import AlertRule
 from vigil.config.durations import format_duration, parse_duration
 from vigil.errors import ConfigError, ConfigFault
@@ -39,12 +40,10 @@ def export_rules(rules: list[AlertRule], *, interval: float, group: str = "vigil
 
 def import_rules(file: str, text: str) -> tuple[list[AlertRule], list[str]]:
     """The alerting rules of a Prometheus rule file, and a note for each rule left out."""
-    try:
-        document = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise ConfigError([ConfigFault(file, line, col, "", f"invalid YAML: {err.problem}")]) from None
+    loaded = bounded_yaml.load(file, text, what="rule file")
+    if loaded.faults:
+        raise ConfigError(loaded.faults)
+    document = loaded.data
     groups = document.get("groups") if isinstance(document, dict) else None
     if not isinstance(groups, list):
         raise ConfigError(
@@ -72,6 +71,9 @@ def import_rules(file: str, text: str) -> tuple[list[AlertRule], list[str]]:
 
 
 def _rule(raw: dict[str, Any]) -> AlertRule:
+    for part in ("labels", "annotations"):
+        if not isinstance(raw.get(part) or {}, dict):
+            raise ValueError(f"{part} must be a mapping of names to values")
     labels = {str(k): str(v) for k, v in (raw.get("labels") or {}).items()}
     annotations = {str(k): str(v) for k, v in (raw.get("annotations") or {}).items()}
     severity = severity_of(labels)

@@ -10,8 +10,9 @@ import typer
 from vigil.alerting.promfile import alerts_yaml, export_rules, import_rules
 from vigil.cli.app import fail, stderr
 from vigil.cli.options import ConfigOption
+from vigil.config.bounded_yaml import size_fault
 from vigil.config.load import load_stack
-from vigil.errors import ConfigError, VigilError
+from vigil.errors import ConfigError, ConfigFault, VigilError
 
 rules_app = typer.Typer(
     help="Export alert rules to, or import them from, Prometheus rule files.", no_args_is_help=True
@@ -42,10 +43,15 @@ def export(
 def import_(file: Annotated[Path, typer.Argument(help="A Prometheus rule file.")]) -> None:
     """Print the alerting rules of a Prometheus rule file as a stack file's alerts: block."""
     try:
-        text = file.read_text(encoding="utf-8")
+        too_big = size_fault(str(file), file.stat().st_size, "rule file")
+        text = "" if too_big else file.read_text(encoding="utf-8")
     except OSError as err:
         fail(VigilError(f"{file}: cannot read the rule file: {err.strerror}"))
+    except UnicodeDecodeError:
+        too_big = ConfigFault(str(file), 0, 0, "", "the rule file is not UTF-8 text")
     try:
+        if too_big:
+            raise ConfigError([too_big])
         rules, skipped = import_rules(str(file), text)
     except ConfigError as err:
         for fault in err.faults:

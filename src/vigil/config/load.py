@@ -7,18 +7,21 @@ file (dependencies on services that do not exist, dependency cycles).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import graphlib
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, Discriminator, ValidationError
 
+from vigil.config.bounded_yaml import Path, dotted, gc_paused, shown, size_fault
 from vigil.config.secrets import Redactor
-from vigil.config.source import Path, Source, dotted, read_source
-from vigil.config.stack import CheckSpec, StackFile, _check_kind
+from vigil.config.source import Source, read_source
+from vigil.config.stack import CheckSpec, Service, StackFile, _check_kind
 from vigil.errors import ConfigError, ConfigFault
 from vigil.probes.registry import KINDS
 
@@ -38,6 +41,9 @@ class Stack:
 def load_stack(file: str | FsPath, environ: Mapping[str, str] | None = None) -> Stack:
     name = str(file)
     try:
+        too_big = size_fault(name, FsPath(file).stat().st_size, "stack file")
+        if too_big:
+            raise ConfigError([too_big])
         text = FsPath(file).read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(
@@ -49,21 +55,47 @@ def load_stack(file: str | FsPath, environ: Mapping[str, str] | None = None) -> 
 
 
 def parse_stack(name: str, text: str, environ: Mapping[str, str] | None = None) -> Stack:
+    with gc_paused():
+        return _parse(name, text, environ)
+
+
+def _parse(name: str, text: str, environ: Mapping[str, str] | None) -> Stack:
     source = read_source(name, text, environ)
     if not isinstance(source.data, dict):
         raise ConfigError([source.fault((), "the stack file must be a mapping with a services: key")])
     faults = list(source.faults)
+    whole_file = _graph_faults(source) + _rule_faults(source)
     try:
+        _validate_services(source.data)
         model = StackFile.model_validate(source.data)
     except ValidationError as err:
         # A value already reported (an unset ${VAR}) is not reported again as invalid.
         known = {fault.path for fault in faults}
         faults += [f for e in err.errors(include_url=False) if (f := _fault(source, e)).path not in known]
-        raise ConfigError(faults + _graph_faults(source) + _rule_faults(source)) from None
-    faults += _graph_faults(source) + _rule_faults(source)
+        raise _error(source, faults + whole_file) from None
+    faults += whole_file
     if faults:
-        raise ConfigError(faults)
+        raise _error(source, faults)
     return Stack(name, model, source.redactor)
+
+
+def _validate_services(data: dict[str, Any]) -> None:
+    """Turn each valid service's raw data into its model, in place, one at a time: the raw mapping
+    is freed as its model is made, so a large file never holds both whole (at 40,000 services that
+    is most of the peak memory). An invalid service stays raw, for ``StackFile`` to report at its
+    full path; the models are taken as they are. Run after every check that reads the raw data."""
+    services = data.get("services")
+    if not isinstance(services, dict):
+        return
+    for name, raw in services.items():
+        if isinstance(raw, dict):
+            with contextlib.suppress(ValidationError):
+                services[name] = Service.model_validate(raw)
+
+
+def _error(source: Source, faults: list[ConfigFault]) -> ConfigError:
+    """Every fault's message masked: a name quoted back (``unknown service …``) may come from ``${VAR}``."""
+    return ConfigError([replace(f, message=source.redactor(f.message)) for f in faults])
 
 
 def _rule_faults(source: Source) -> list[ConfigFault]:
@@ -112,7 +144,7 @@ def _rule_faults(source: Source) -> list[ConfigFault]:
                 faults.append(
                     source.fault(
                         ("alerts", i, "notify"),
-                        f"unknown channel {channel!r}; channels are: {', '.join(channels) or 'none'}",
+                        f"unknown channel {channel!r}; channels are: {', '.join(map(shown, channels)) or 'none'}",
                     )
                 )
         annotations = rule.get("annotations")
@@ -216,6 +248,7 @@ def _graph_faults(source: Source) -> list[ConfigFault]:
     services: dict[str, Any] = raw if isinstance(raw, dict) else {}
     graph: dict[str, list[str]] = {}
     faults: list[ConfigFault] = []
+    hints = _Hints(list(services))
     for name, service in services.items():
         deps = service.get("depends_on") if isinstance(service, dict) else None
         graph[name] = []
@@ -226,40 +259,39 @@ def _graph_faults(source: Source) -> list[ConfigFault]:
             if dep == name:
                 faults.append(source.fault(path, f"service {name!r} cannot depend on itself"))
             elif dep not in services:
-                close = difflib.get_close_matches(dep, list(services), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else f"; services are: {', '.join(services)}"
-                faults.append(source.fault(path, f"unknown service {dep!r}{hint}"))
+                faults.append(source.fault(path, f"unknown service {dep!r}{hints(dep)}"))
             else:
                 graph[name].append(dep)
-    cycle = _find_cycle(graph)
-    if cycle:
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as err:
+        # graphlib gives the cycle from a node back to itself, each service depending on the next.
+        cycle = list(reversed(err.args[1]))
         faults.append(
             source.fault(("services", cycle[0], "depends_on"), f"dependency cycle: {' -> '.join(cycle)}")
         )
     return faults
 
 
-def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
-    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+class _Hints:
+    """Did-you-mean for unknown service names. Each lookup compares with every service, so past
+    a few the hints stop: a file with thousands of wrong names stays linear to check."""
 
-    def visit(node: str, trail: list[str]) -> list[str] | None:
-        state[node] = 1
-        for dep in graph.get(node, []):
-            if state.get(dep) == 1:
-                return [*trail[trail.index(dep) :], dep] if dep in trail else [node, dep]
-            if dep not in state:
-                found = visit(dep, [*trail, dep])
-                if found:
-                    return found
-        state[node] = 2
-        return None
+    LIMIT = 20
 
-    for start in graph:
-        if start not in state:
-            found = visit(start, [start])
-            if found:
-                return found
-    return None
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.given = 0
+
+    def __call__(self, unknown: str) -> str:
+        self.given += 1
+        if self.given <= self.LIMIT:
+            close = difflib.get_close_matches(unknown, self.names, n=1)
+            if close:
+                return f"; did you mean {close[0]!r}?"
+        if len(self.names) <= 10:
+            return f"; services are: {', '.join(map(shown, self.names))}"
+        return ""
 
 
 __all__ = ["Stack", "dotted", "load_stack", "parse_stack"]
