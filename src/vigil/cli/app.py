@@ -3,6 +3,7 @@ user can fix print as one line and set the exit code, never as a traceback."""
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import NoReturn
 
@@ -33,14 +34,29 @@ def version() -> None:
     typer.echo(__version__)
 
 
-def _register() -> None:
-    from vigil.cli import check, demo, incident, maintenance, rules, schema, silence, token, up, validate
+COMMANDS = (
+    "check",
+    "validate",
+    "schema",
+    "up",
+    "demo",
+    "token",
+    "incident",
+    "rules",
+    "silence",
+    "maintenance",
+)
 
-    for module in (check, validate, schema, up, demo, token, incident, rules, silence, maintenance):
-        module.register(app)
+
+def _register(argv: list[str]) -> None:
+    """Register the commands; only the one asked for when it is named, since importing all of
+    them (the server, the store, the probes) costs more than a quick ``vigil validate`` itself."""
+    named = argv[1] if len(argv) > 1 and argv[1] in COMMANDS else None
+    for name in (named,) if named else COMMANDS:
+        importlib.import_module(f"vigil.cli.{name}").register(app)
 
 
-_register()
+_register(sys.argv)
 
 
 def main() -> None:
