@@ -299,9 +299,11 @@ class IncidentService(IncidentReads):
         now: datetime,
         *,
         labels: Mapping[str, str] | None = None,
+        batch: list[tuple[int | None, list[Message]]] | None = None,
     ) -> None:
         # Acknowledged and resolved notices go to the incident's channels; the outbox sends
-        # them only to a channel that got the trigger, and after it.
+        # them only to a channel that got the trigger, and after it. With ``batch``, the
+        # messages are added to it for one ``enqueue_many`` of many incidents (``open_many``).
         payload = self.payload(incident, event)
         if labels is not None:
             payload["labels"] = dict(labels)  # what the outbox judges quiet by
@@ -309,6 +311,9 @@ class IncidentService(IncidentReads):
             Message(f"incident-{incident.id}-{event}-{channel}", channel, event, payload)
             for channel in incident.channels
         ]
+        if batch is not None:
+            batch.append((incident.id, messages))
+            return
         await enqueue(conn, messages, now=now, expire_after=self.expire_after, incident_id=incident.id)
 
     def payload(self, incident: Incident, event: MessageEvent) -> dict[str, Any]:
