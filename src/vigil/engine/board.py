@@ -10,6 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from itertools import chain, islice
 
 from vigil.config.stack import CheckSpec
 from vigil.probes.base import Result
@@ -99,11 +100,17 @@ class StatusBoard:
         offset: int = 0,
     ) -> tuple[list[CheckStatus], int]:
         """Checks failing first, then pending, then passing (file order within each), one page of them."""
-        pool = self.services.get(service, []) if service else list(self.checks.values())
-        if state is not None:
-            pool = [s for s in pool if s.state is state]
-        ordered = sorted(pool, key=lambda s: _ORDER[s.state])
-        return ordered[offset : offset + limit], len(pool)
+        pool = self.services.get(service, []) if service else self.checks.values()
+        # One pass with ``CheckStatus.state``'s rule inline, not a sort keyed on the property:
+        # at 10,000 checks every API page pays for this loop.
+        buckets: dict[CheckState, list[CheckStatus]] = {s: [] for s in _ORDER}
+        failing, pending, ok = buckets.values()
+        for status in pool:
+            last = status.last
+            (pending if last is None else ok if last.ok else failing).append(status)
+        chosen = [buckets[state]] if state is not None else list(buckets.values())
+        total = sum(len(bucket) for bucket in chosen)
+        return list(islice(chain.from_iterable(chosen), offset, offset + limit)), total
 
 
 def _hour(moment: datetime) -> int:

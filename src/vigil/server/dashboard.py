@@ -51,13 +51,21 @@ def services_section(request: Request) -> templating.Cached[tuple[summary.Overvi
     return cache
 
 
+def board_cache(request: Request) -> summary.BoardCache:
+    """The open and recently resolved incidents, read at most once a second for everyone."""
+    cache: summary.BoardCache | None = getattr(request.app.state, "dashboard_incidents", None)
+    if cache is None:
+        cache = request.app.state.dashboard_incidents = summary.BoardCache(runtime_of(request).incidents)
+    return cache
+
+
 # --- pages and the fragments they poll -------------------------------------------------
 
 
 @router.get("/")
 async def overview(request: Request) -> Response:
     runtime = runtime_of(request)
-    board = await summary.incident_board(runtime.incidents)
+    board = await board_cache(request).get()
     services, services_html = services_section(request).get()
     return page(
         request,
@@ -156,6 +164,7 @@ def _after(request: Request, incident_id: int, view: str) -> Callable[[], Awaita
     under htmx; a redirect back to the page otherwise (so a reload does not post again)."""
 
     async def done() -> Response:
+        board_cache(request).forget()  # whoever acted sees the change on the next read
         if not ui_auth.is_htmx(request):
             return RedirectResponse(_back(incident_id, view), status_code=303)
         if view == "incident":
@@ -168,7 +177,7 @@ def _after(request: Request, incident_id: int, view: str) -> Callable[[], Awaita
 async def _incidents(request: Request, *, cleared: bool = False) -> Response:
     # The header counts ride along (out of band), so they stay as fresh as the list.
     runtime = runtime_of(request)
-    board = await summary.incident_board(runtime.incidents)
+    board = await board_cache(request).get()
     counts = services_section(request).get()[0].counts
     return page(
         request,
