@@ -8,6 +8,7 @@ service what an action does.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
@@ -18,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from vigil.errors import NotFoundError, VigilError
 from vigil.incidents.reads import OPEN
 from vigil.server import summary, templating, ui_auth
+from vigil.server.incident_cache import incident_cache
 from vigil.server.tokens import Principal
 from vigil.server.ui_auth import act, page, refuse, runtime_of
 
@@ -51,12 +53,33 @@ def services_section(request: Request) -> templating.Cached[tuple[summary.Overvi
     return cache
 
 
-def board_cache(request: Request) -> summary.BoardCache:
-    """The open and recently resolved incidents, read at most once a second for everyone."""
-    cache: summary.BoardCache | None = getattr(request.app.state, "dashboard_incidents", None)
-    if cache is None:
-        cache = request.app.state.dashboard_incidents = summary.BoardCache(runtime_of(request).incidents)
-    return cache
+# Stands for the visitor's CSRF token in the incidents section rendered once for everyone;
+# secret, so no incident text can contain it and have a visitor's token put in its place.
+CSRF_MARK = secrets.token_hex(16)
+
+
+async def incidents_section(request: Request, *, oob: bool) -> tuple[summary.IncidentBoard, str]:
+    """The incidents section, read and rendered at most once a second for everyone: its 50
+    rows of forms cost more to render than the rest of the page. Its forms carry
+    ``CSRF_MARK``; the page template puts each visitor's token in its place."""
+    board = await incident_cache(request.app.state, runtime_of(request).incidents).board()
+    kept: tuple[summary.IncidentBoard, dict[bool, str]] | None = getattr(
+        request.app.state, "dashboard_incidents", None
+    )
+    if kept is None or kept[0] is not board:
+        kept = request.app.state.dashboard_incidents = (board, {})
+    if oob not in kept[1]:
+        counts = services_section(request).get()[0].counts
+        kept[1][oob] = templating.render(
+            "partials/_incidents.html",
+            board=board,
+            counts=counts,
+            now=runtime_of(request).clock.now(),
+            csrf=CSRF_MARK,
+            oob=oob,
+            clear_flash=False,
+        )
+    return board, kept[1][oob]
 
 
 # --- pages and the fragments they poll -------------------------------------------------
@@ -64,18 +87,17 @@ def board_cache(request: Request) -> summary.BoardCache:
 
 @router.get("/")
 async def overview(request: Request) -> Response:
-    runtime = runtime_of(request)
-    board = await board_cache(request).get()
+    board, incidents_html = await incidents_section(request, oob=False)
     services, services_html = services_section(request).get()
     return page(
         request,
         "overview.html",
         board=board,
         counts=services.counts,
+        incidents_html=incidents_html,
+        csrf_mark=CSRF_MARK,
         services_html=services_html,
-        now=runtime.clock.now(),
         oob=False,
-        clear_flash=False,
     )
 
 
@@ -164,7 +186,6 @@ def _after(request: Request, incident_id: int, view: str) -> Callable[[], Awaita
     under htmx; a redirect back to the page otherwise (so a reload does not post again)."""
 
     async def done() -> Response:
-        board_cache(request).forget()  # whoever acted sees the change on the next read
         if not ui_auth.is_htmx(request):
             return RedirectResponse(_back(incident_id, view), status_code=303)
         if view == "incident":
@@ -176,8 +197,11 @@ def _after(request: Request, incident_id: int, view: str) -> Callable[[], Awaita
 
 async def _incidents(request: Request, *, cleared: bool = False) -> Response:
     # The header counts ride along (out of band), so they stay as fresh as the list.
+    if not cleared:
+        _, html = await incidents_section(request, oob=True)
+        return page(request, "partials/_incidents_shared.html", incidents_html=html, csrf_mark=CSRF_MARK)
     runtime = runtime_of(request)
-    board = await board_cache(request).get()
+    board = await incident_cache(request.app.state, runtime.incidents).board()  # read after the action
     counts = services_section(request).get()[0].counts
     return page(
         request,

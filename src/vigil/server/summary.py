@@ -8,9 +8,6 @@ within a row budget for the whole page; the service page lists every check a pag
 
 from __future__ import annotations
 
-import asyncio
-import math
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,32 +142,6 @@ async def incident_board(incidents: IncidentService) -> IncidentBoard:
     shown = opened[:OPEN_SHOWN]
     total = len(opened) if len(opened) < OPEN_SHOWN else await incidents.open_count()
     return IncidentBoard(shown, total, [i for i in latest if not i.is_open][:RESOLVED_SHOWN])
-
-
-class BoardCache:
-    """The incident board, read from the store at most once per ``ttl`` seconds for every open
-    dashboard: each polls every 2 s, and at a few hundred of them one read a second instead of
-    one (or two) per poll keeps the store free for the checks' results. Concurrent readers of an
-    expired board wait for one read rather than each making its own."""
-
-    def __init__(self, incidents: IncidentService, ttl: float = 1.0) -> None:
-        self.incidents = incidents
-        self.ttl = ttl
-        self._board: IncidentBoard | None = None
-        self._at = -math.inf
-        self._lock = asyncio.Lock()
-
-    def forget(self) -> None:
-        """The next ``get`` reads the store: an incident changed here."""
-        self._at = -math.inf
-
-    async def get(self) -> IncidentBoard:
-        asked = time.monotonic()
-        async with self._lock:
-            if self._board is None or self._at < asked - self.ttl:
-                self._at = time.monotonic()
-                self._board = await incident_board(self.incidents)
-            return self._board
 
 
 def _by_state(statuses: list[CheckStatus]) -> dict[str, list[CheckStatus]]:
