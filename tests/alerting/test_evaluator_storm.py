@@ -3,17 +3,19 @@ in a few transactions, with the same incidents and timelines as when they open o
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.alerting.conftest import Rules
 from vigil.alerting.evaluator import RuleEvaluator
 from vigil.config.alerts import AlertRule
 from vigil.config.load import parse_stack
 from vigil.engine.clock import FakeClock
+from vigil.incidents.model import EventKind
 from vigil.incidents.service import IncidentService
 from vigil.incidents.severity import IncidentStatus
 
@@ -114,3 +116,27 @@ async def test_an_alert_ending_as_its_group_opens_anew_is_noted_on_the_new_incid
         "HighErrorRate firing (instance=2, job=api)",
         "HighErrorRate resolved (instance=1, job=api)",
     ]
+
+
+async def test_a_storm_behind_a_failed_dependency_notes_its_symptoms_in_a_few_transactions(
+    rules: Callable[[str], Rules], engine: AsyncEngine
+) -> None:
+    r = rules(STACK)
+    postgres = await r.dependency_down("postgres")
+    r.down["api"] = ("postgres", postgres)
+    r.samples["HighErrorRate"] = [({"service": "api", "job": f"job{n}"}, 0.1) for n in range(JOBS)]
+    await r.step()
+    with commits(engine) as counted:
+        await r.step(30)
+    assert len(counted) <= 3  # one per held alert would be 250
+    held = await r.lines(postgres, EventKind.SYMPTOM)
+    assert len(held) == JOBS
+    assert held[0] == "HighErrorRate firing (job=job0, service=api): value 0.1; it depends on postgres"
+    assert await r.rule_incidents() == []
+
+    r.samples["HighErrorRate"] = []
+    with commits(engine) as counted:
+        await r.step()
+    assert len(counted) <= 3
+    ended = (await r.lines(postgres, EventKind.SYMPTOM))[JOBS:]
+    assert len(ended) == JOBS and ended[-1] == f"HighErrorRate resolved (job=job{JOBS - 1}, service=api)"

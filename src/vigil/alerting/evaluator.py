@@ -97,6 +97,7 @@ class RuleEvaluator:
                 if i % 200 == 199:
                     await asyncio.sleep(0)
         await self._flush()
+        await self.symptoms.flush()
         await self._settle_leftovers()
         self.stats.cycles += 1
         self.stats.last_seconds = self.clock.monotonic() - started

@@ -217,6 +217,25 @@ class IncidentService(IncidentReads):
         async with self.engine.begin() as conn:
             await self._event(conn, incident_id, EventKind.SYMPTOM, text, "vigil", self.clock.now())
 
+    async def add_symptoms(self, notes: Sequence[tuple[int, str]]) -> None:
+        """``add_symptom`` for many (incident id, text) at once, in order, in one transaction:
+        an alert storm whose services' dependency is down notes every alert."""
+        if not notes:
+            return
+        now = self.clock.now()
+        rows = [
+            {
+                "incident_id": incident_id,
+                "at": now,
+                "kind": str(EventKind.SYMPTOM),
+                "text": text,
+                "actor": "vigil",
+            }
+            for incident_id, text in notes
+        ]
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(IncidentEventRow), rows)
+
     async def record_delivery(
         self, incident_id: int | None, channel: str, event: str, error: str | None
     ) -> None:
