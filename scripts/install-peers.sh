@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the "peer" monitoring stacks the benchmarks compare Vigil against:
 # Debian's prometheus + prometheus-blackbox-exporter (bench/peer.py, bench/detect.py),
-# plus prometheus-alertmanager and monit (bench/detect.py's paging peers).
+# plus prometheus-alertmanager and monit (bench/detect.py's paging peers), and wrk
+# (bench/dashboard_load.py's load generator).
 #
 # Idempotent: does nothing (not even `apt-get update`) when all are present.
 # The benchmark harnesses run their own instances on free 127.0.0.1 ports with
@@ -10,11 +11,11 @@
 # here: left running it would burn CPU during measurements and hold those ports.
 set -euo pipefail
 
-PACKAGES=(prometheus prometheus-blackbox-exporter prometheus-alertmanager monit)
+PACKAGES=(prometheus prometheus-blackbox-exporter prometheus-alertmanager monit wrk)
 # Daemons the packages (and prometheus' Recommends: node-exporter) may start
 # as the `prometheus` user. monit runs as root and is handled separately below.
 DAEMONS=(prometheus prometheus-blackbox-exporter prometheus-node-exporter prometheus-alertmanager)
-BINARIES=(prometheus prometheus-blackbox-exporter prometheus-alertmanager monit curl)
+BINARIES=(prometheus prometheus-blackbox-exporter prometheus-alertmanager monit curl wrk)
 
 if [[ ${EUID} -ne 0 ]]; then
   SUDO=(sudo)

@@ -4,11 +4,13 @@ the pages it sends."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.config.load import parse_stack
 from vigil.engine.clock import FakeClock
+from vigil.incidents.opening import OpenRequest
 from vigil.incidents.service import IncidentService
 from vigil.incidents.severity import Severity
 from vigil.store.tables import OutboxRow
@@ -16,7 +18,10 @@ from vigil.store.tables import OutboxRow
 SECRET = "s3cr3t-token-value"
 
 
-async def test_a_secret_in_an_alert_or_a_note_never_reaches_a_timeline_or_a_page(engine: AsyncEngine) -> None:
+@pytest.mark.parametrize("batched", [False, True], ids=["open", "open_many"])
+async def test_a_secret_in_an_alert_or_a_note_never_reaches_a_timeline_or_a_page(
+    engine: AsyncEngine, batched: bool
+) -> None:
     stack = parse_stack(
         "t.yaml",
         """
@@ -31,7 +36,7 @@ services:
         {"HOOK_KEY": SECRET},
     )
     incidents = IncidentService(engine, stack.model, FakeClock(), redact=stack.redactor)
-    incident = await incidents.open(
+    request = OpenRequest(
         key="alert:Leak:1",
         title=f"token {SECRET} rejected",
         severity=Severity.P2,
@@ -42,7 +47,13 @@ services:
         trigger=f"Leak firing (key={SECRET})",
         labels={"key": SECRET},
     )
+    if batched:
+        [incident] = await incidents.open_many([request])
+    else:
+        incident = await incidents.open(**vars(request))
     assert incident is not None
+    if batched:
+        await incidents.recover_many([("alert:Leak:1", f"cleared {SECRET}")])
     await incidents.add_note(incident.id, "alice", f"rotated {SECRET}")
     texts = [e.text for e in await incidents.timeline(incident.id)]
     async with engine.connect() as conn:

@@ -8,6 +8,10 @@ after a restart the first evaluation settles the incidents an earlier run left o
 Rules run in Vigil's own PromQL evaluator over the series store, or, with ``prometheus: URL``
 in the stack file, in that Prometheus. Evaluation yields to the event loop between rules so
 that thousands of rules never hold up a probe.
+
+An alert storm opens hundreds of incidents in one cycle: the groups that start paging are
+gathered across rules and opened a few hundred to a transaction (``IncidentService.open_many``),
+before anything else touches their keys and before the cycle ends.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from vigil.alerting.symptoms import RootIncident, Symptoms
 from vigil.config.alerts import AlertRule
 from vigil.engine.clock import Clock
 from vigil.incidents.model import EventKind
+from vigil.incidents.opening import CHUNK, OpenRequest
 from vigil.incidents.service import IncidentService
 
 log = logging.getLogger("vigil.rules")
@@ -62,6 +67,7 @@ class RuleEvaluator:
         self.every = every
         self.stats = EvaluationStats()
         self.errors: dict[str, str] = {}  # rule name → last evaluation error
+        self._opening: list[OpenRequest] = []  # groups that started paging, not yet opened
 
     async def run(self) -> None:
         while True:
@@ -90,6 +96,8 @@ class RuleEvaluator:
                 transitions += changed
                 if i % 200 == 199:
                     await asyncio.sleep(0)
+        await self._flush()
+        await self.symptoms.flush()
         await self._settle_leftovers()
         self.stats.cycles += 1
         self.stats.last_seconds = self.clock.monotonic() - started
@@ -99,8 +107,8 @@ class RuleEvaluator:
         return [alert for rule in self.rules for alert in rule.active.values()]
 
     async def _incidents(self, alerts: RuleAlerts, changed: list[Transition]) -> None:
-        """Open or join one incident per group of alerts that started paging (one transaction
-        each), then note or resolve those that stopped."""
+        """Open or join one incident per group of alerts that started paging (gathered for
+        ``_flush``), then note or resolve those that stopped."""
         rule = alerts.rule
         paging: dict[tuple[str, str], list[tuple[Alert, str]]] = {}  # (group key, service) → alerts
         for transition in changed:
@@ -122,6 +130,8 @@ class RuleEvaluator:
             if paged is None:
                 paged = self._paging_groups(alerts)
             key = alerts.group_key(alert)
+            if any(r.key == key for r in self._opening):
+                await self._flush()  # its incident opens first, as the lines below expect
             if any(a.state is AlertState.FIRING for a in paged.get(key, [])):
                 await self.incidents.note_key(key, EventKind.NOTE, ended(alert))
             else:
@@ -130,19 +140,30 @@ class RuleEvaluator:
     async def _open(self, rule: AlertRule, key: str, service: str, group: list[tuple[Alert, str]]) -> None:
         alert, triggers = group[0][0], [text for _, text in group]
         summary = alert.annotations.get("summary") or alert.annotations.get("description")
-        await self.incidents.open(
-            key=key,
-            title=summary or rule.name,
-            severity=rule.severity,
-            service=service,
-            check_id=None,
-            reason=summary or f"{rule.expr} = {alert.value:g}",
-            channels=rule.notify,
-            trigger=triggers[0],
-            labels=alert.labels,
-            also=triggers[1:],
-            join=True,
+        self._opening.append(
+            OpenRequest(
+                key=key,
+                title=summary or rule.name,
+                severity=rule.severity,
+                service=service,
+                check_id=None,
+                reason=summary or f"{rule.expr} = {alert.value:g}",
+                channels=rule.notify,
+                trigger=triggers[0],
+                labels=alert.labels,
+                also=triggers[1:],
+                join=True,
+            )
         )
+        if len(self._opening) >= CHUNK:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """Open the gathered groups' incidents, a chunk to a transaction. A chunk leaves the
+        queue only once committed: after a failure the rest opens at the next cycle."""
+        while self._opening:
+            await self.incidents.open_many(self._opening[:CHUNK])
+            del self._opening[:CHUNK]
 
     async def _settle_leftovers(self) -> None:
         """Resolve the rule incidents an earlier run left open whose groups no longer page: their

@@ -4,6 +4,10 @@ Each alert is judged from its own service: while a service it depends on is down
 incident, the alert pages no one, and is noted once on that incident's timeline instead. It is
 judged again at each evaluation, so one that still fires after its dependency recovers pages
 then. Alerts of other services in the same group are not affected.
+
+The lines are gathered and written a few hundred to a transaction (``flush``, which the
+evaluator calls by the end of each evaluation): in a storm behind a failed dependency every
+alert is a symptom.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 
 from vigil.alerting.alerts import Alert, RuleAlerts, ended, service_of, trigger
 from vigil.config.alerts import AlertRule
+from vigil.incidents.opening import CHUNK
 from vigil.incidents.service import IncidentService
 
 # The open incident of a failing dependency of this service, if any (see CheckFailures.root_incident).
@@ -32,6 +37,18 @@ class Symptoms:
         self.held: dict[str, dict[str, Held]] = {}  # rule name → alert fingerprint → its root
         # One answer per service and evaluation: an alert storm costs a look-up per service.
         self._roots: dict[str, tuple[str, int] | None] = {}
+        self._lines: list[tuple[int, str]] = []  # (incident id, text) not yet written
+
+    async def flush(self) -> None:
+        """Write the gathered lines; a chunk leaves the queue only once committed."""
+        while self._lines:
+            await self.incidents.add_symptoms(self._lines[:CHUNK])
+            del self._lines[:CHUNK]
+
+    async def _add(self, incident_id: int, text: str) -> None:
+        self._lines.append((incident_id, text))
+        if len(self._lines) >= CHUNK:
+            await self.flush()
 
     def new_cycle(self) -> None:
         self._roots.clear()
@@ -69,12 +86,12 @@ class Symptoms:
         was = self.held.get(rule.name, {}).pop(alert.fingerprint, None)
         if was is None:
             return False
-        await self.incidents.add_symptom(was.incident_id, ended(alert))
+        await self._add(was.incident_id, ended(alert))
         return True
 
     async def _note(self, rule: AlertRule, alert: Alert, root: tuple[str, int]) -> None:
         self.held.setdefault(rule.name, {})[alert.fingerprint] = Held(*root)
-        await self.incidents.add_symptom(root[1], f"{trigger(rule, alert)}; it depends on {root[0]}")
+        await self._add(root[1], f"{trigger(rule, alert)}; it depends on {root[0]}")
 
     async def _root(self, service: str) -> tuple[str, int] | None:
         if self.root_incident is None:

@@ -19,7 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from vigil.incidents.model import EventKind, Incident
 from vigil.incidents.reads import OPEN
 from vigil.incidents.severity import IncidentStatus, Severity
-from vigil.notify.base import MessageEvent
+from vigil.notify.base import Message, MessageEvent
+from vigil.store.outbox import enqueue_many
 from vigil.store.tables import IncidentEventRow, IncidentRow
 
 if TYPE_CHECKING:
@@ -72,10 +73,17 @@ async def _open_batch(incidents: IncidentService, batch: Sequence[OpenRequest]) 
     reasons = [await quiet.reason(labels, now) if quiet else None for labels in shown]
     answers: list[Incident | None] = []
     events: list[dict[str, Any]] = []
+    pages: list[tuple[int | None, list[Message]]] = []
 
     def event(incident_id: int, kind: EventKind, text: str) -> None:
         events.append(
-            {"incident_id": incident_id, "at": now, "kind": str(kind), "text": text, "actor": "vigil"}
+            {
+                "incident_id": incident_id,
+                "at": now,
+                "kind": str(kind),
+                "text": incidents.redact(text),
+                "actor": "vigil",
+            }
         )
 
     async with incidents.engine.begin() as conn:
@@ -112,10 +120,11 @@ async def _open_batch(incidents: IncidentService, batch: Sequence[OpenRequest]) 
                 event(incident.id, EventKind.NOTE, f"also {text}")
             if reason:
                 event(incident.id, EventKind.SUPPRESSED, f"not paged: {reason}")
-            await incidents._page(conn, incident, MessageEvent.TRIGGERED, now, labels=labels)
+            await incidents._page(conn, incident, MessageEvent.TRIGGERED, now, labels=labels, batch=pages)
             answers.append(incident)
         if events:  # per incident in the order ``open`` writes them: the timeline sorts by id
             await conn.execute(insert(IncidentEventRow), events)
+        await enqueue_many(conn, pages, now=now, expire_after=incidents.expire_after)
     if any(answers):
         incidents.on_enqueued()
     return answers

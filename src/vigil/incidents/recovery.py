@@ -75,7 +75,13 @@ async def _recover_batch(
                 (EventKind.RESOLVED, f"resolved by {ACTOR}"),
             ):
                 events.append(
-                    {"incident_id": incident.id, "at": now, "kind": str(kind), "text": line, "actor": ACTOR}
+                    {
+                        "incident_id": incident.id,
+                        "at": now,
+                        "kind": str(kind),
+                        "text": incidents.redact(line),
+                        "actor": ACTOR,
+                    }
                 )
         if events:
             await conn.execute(insert(IncidentEventRow), events)

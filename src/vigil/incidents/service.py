@@ -228,6 +228,25 @@ class IncidentService(IncidentReads):
         async with self.engine.begin() as conn:
             await self._event(conn, incident_id, EventKind.SYMPTOM, text, "vigil", self.clock.now())
 
+    async def add_symptoms(self, notes: Sequence[tuple[int, str]]) -> None:
+        """``add_symptom`` for many (incident id, text) at once, in order, in one transaction:
+        an alert storm whose services' dependency is down notes every alert."""
+        if not notes:
+            return
+        now = self.clock.now()
+        rows = [
+            {
+                "incident_id": incident_id,
+                "at": now,
+                "kind": str(EventKind.SYMPTOM),
+                "text": self.redact(text),
+                "actor": "vigil",
+            }
+            for incident_id, text in notes
+        ]
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(IncidentEventRow), rows)
+
     async def record_delivery(
         self, incident_id: int | None, channel: str, event: str, error: str | None
     ) -> None:
@@ -310,9 +329,11 @@ class IncidentService(IncidentReads):
         now: datetime,
         *,
         labels: Mapping[str, str] | None = None,
+        batch: list[tuple[int | None, list[Message]]] | None = None,
     ) -> None:
         # Acknowledged and resolved notices go to the incident's channels; the outbox sends
-        # them only to a channel that got the trigger, and after it.
+        # them only to a channel that got the trigger, and after it. With ``batch``, the
+        # messages are added to it for one ``enqueue_many`` of many incidents (``open_many``).
         payload = self.payload(incident, event)
         if labels is not None:
             payload["labels"] = {
@@ -325,6 +346,9 @@ class IncidentService(IncidentReads):
             Message(f"incident-{store}-{incident.id}-{event}-{channel}", channel, event, payload)
             for channel in incident.channels
         ]
+        if batch is not None:
+            batch.append((incident.id, messages))
+            return
         await enqueue(conn, messages, now=now, expire_after=self.expire_after, incident_id=incident.id)
 
     def payload(self, incident: Incident, event: MessageEvent) -> dict[str, Any]:

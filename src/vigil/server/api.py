@@ -13,6 +13,7 @@ from vigil.errors import NotFoundError
 from vigil.incidents.severity import IncidentStatus, Severity
 from vigil.server.api_document import CONFLICT
 from vigil.server.auth import Responder
+from vigil.server.incident_cache import incident_cache
 from vigil.server.runtime import Runtime
 from vigil.server.views import check_view, services_view
 
@@ -84,10 +85,10 @@ async def list_incidents(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,
 ) -> list[dict[str, Any]]:
-    incidents = await runtime_of(request).incidents.list(
+    cache = incident_cache(request.app.state, runtime_of(request).incidents)
+    return await cache.listing(
         status=status or (), service=service, severity=severity, limit=limit, offset=offset
     )
-    return [i.as_dict() for i in incidents]
 
 
 @router.get("/incidents/{incident_id}", summary="One incident with its timeline")

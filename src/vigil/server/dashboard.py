@@ -9,6 +9,7 @@ stack file says ``server: {public_read: true}``.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
@@ -19,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from vigil.errors import NotFoundError, VigilError
 from vigil.incidents.reads import OPEN
 from vigil.server import summary, templating, ui_auth
+from vigil.server.incident_cache import incident_cache
 from vigil.server.tokens import Principal
 from vigil.server.ui_auth import Page, act, page, refuse, runtime_of
 
@@ -52,23 +54,51 @@ def services_section(request: Request) -> templating.Cached[tuple[summary.Overvi
     return cache
 
 
+# Stands for the visitor's CSRF token in the incidents section rendered once for everyone;
+# secret, so no incident text can contain it and have a visitor's token put in its place.
+CSRF_MARK = secrets.token_hex(16)
+
+
+async def incidents_section(request: Request, *, oob: bool) -> tuple[summary.IncidentBoard, str]:
+    """The incidents section, read and rendered at most once a second for everyone: its 50
+    rows of forms cost more to render than the rest of the page. Its forms carry
+    ``CSRF_MARK``; the page template puts each visitor's token in its place."""
+    board = await incident_cache(request.app.state, runtime_of(request).incidents).board()
+    kept: tuple[summary.IncidentBoard, dict[bool, str]] | None = getattr(
+        request.app.state, "dashboard_incidents", None
+    )
+    if kept is None or kept[0] is not board:
+        kept = request.app.state.dashboard_incidents = (board, {})
+    if oob not in kept[1]:
+        counts = services_section(request).get()[0].counts
+        kept[1][oob] = templating.render(
+            "partials/_incidents.html",
+            board=board,
+            counts=counts,
+            now=runtime_of(request).clock.now(),
+            csrf=CSRF_MARK,
+            oob=oob,
+            clear_flash=False,
+        )
+    return board, kept[1][oob]
+
+
 # --- pages and the fragments they poll -------------------------------------------------
 
 
 @router.get("/", dependencies=[Page])
 async def overview(request: Request) -> Response:
-    runtime = runtime_of(request)
-    board = await summary.incident_board(runtime.incidents)
+    board, incidents_html = await incidents_section(request, oob=False)
     services, services_html = services_section(request).get()
     return page(
         request,
         "overview.html",
         board=board,
         counts=services.counts,
+        incidents_html=incidents_html,
+        csrf_mark=CSRF_MARK,
         services_html=services_html,
-        now=runtime.clock.now(),
         oob=False,
-        clear_flash=False,
     )
 
 
@@ -168,8 +198,11 @@ def _after(request: Request, incident_id: int, view: str) -> Callable[[], Awaita
 
 async def _incidents(request: Request, *, cleared: bool = False) -> Response:
     # The header counts ride along (out of band), so they stay as fresh as the list.
+    if not cleared:
+        _, html = await incidents_section(request, oob=True)
+        return page(request, "partials/_incidents_shared.html", incidents_html=html, csrf_mark=CSRF_MARK)
     runtime = runtime_of(request)
-    board = await summary.incident_board(runtime.incidents)
+    board = await incident_cache(request.app.state, runtime.incidents).board()  # read after the action
     counts = services_section(request).get()[0].counts
     return page(
         request,

@@ -127,11 +127,22 @@ async def enqueue(
     incident_id: int | None = None,
 ) -> int:
     """Add ``messages`` not already in the outbox; returns how many were added."""
-    if not messages:
+    return await enqueue_many(conn, [(incident_id, messages)], now=now, expire_after=expire_after)
+
+
+async def enqueue_many(
+    conn: AsyncConnection,
+    pages: Sequence[tuple[int | None, Sequence[Message]]],
+    *,
+    now: datetime,
+    expire_after: dict[str, float],
+) -> int:
+    """``enqueue`` for the messages of many incidents (an alert storm's) in two statements."""
+    keys = [m.key for _, messages in pages for m in messages]
+    if not keys:
         return 0
-    keys = [m.key for m in messages]
     known = set((await conn.execute(select(OutboxRow.key).where(OutboxRow.key.in_(keys)))).scalars())
-    fresh = [m for m in messages if m.key not in known]
+    fresh = [(incident_id, m) for incident_id, messages in pages for m in messages if m.key not in known]
     if fresh:
         await conn.execute(
             insert(OutboxRow),
@@ -148,7 +159,7 @@ async def enqueue(
                     "next_attempt_at": now,
                     "expires_at": now + timedelta(seconds=expire_after.get(m.channel, 86400.0)),
                 }
-                for m in fresh
+                for incident_id, m in fresh
             ],
         )
     return len(fresh)
