@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vigil.alerting.check_failures import CheckFailures
 from vigil.engine.board import StatusBoard
@@ -28,13 +28,21 @@ Stage = Callable[[Result], Awaitable[None]]
 @dataclass(frozen=True)
 class ResultFlow:
     stages: Sequence[tuple[str, Stage]]
+    # Stages failing now: during an outage of the store every result fails the same way, so
+    # the failure is logged once with its traceback, then counted, and its end logged once.
+    failing: dict[str, int] = field(default_factory=dict)
 
     async def __call__(self, result: Result) -> None:
         for name, stage in self.stages:
             try:
                 await stage(result)
             except Exception:
-                log.exception("stage %s failed for %s", name, result.check_id)
+                if name not in self.failing:
+                    log.exception("stage %s failed for %s", name, result.check_id)
+                self.failing[name] = self.failing.get(name, 0) + 1
+            else:
+                if (missed := self.failing.pop(name, 0)) > 0:
+                    log.warning("stage %s works again after %d failed results", name, missed)
 
 
 def build_result_flow(
