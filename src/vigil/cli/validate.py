@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -15,6 +16,9 @@ from vigil.errors import ConfigError
 
 def validate(config: ConfigOption = Path("vigil.yaml"), as_json: JsonOption = False) -> None:
     """Check the stack file; exit 0 when valid, 2 with every fault listed when not."""
+    # A one-shot command whose objects all live until it exits: the cycle collector would only
+    # rescan a growing heap (a third of the time at 40,000 services); reference counting still frees.
+    gc.disable()
     try:
         stack = load_stack(config)
     except ConfigError as err:
@@ -26,7 +30,7 @@ def validate(config: ConfigOption = Path("vigil.yaml"), as_json: JsonOption = Fa
                 stderr.print(str(fault), markup=False)
             stderr.print(f"{len(err.faults)} problem{'s' if len(err.faults) != 1 else ''} in {config}")
         raise typer.Exit(2) from None
-    checks = len(stack.specs())
+    checks = sum(len(service.checks) for service in stack.model.services.values())
     if as_json:
         typer.echo(json.dumps({"valid": True, "services": len(stack.model.services), "checks": checks}))
     else:
