@@ -51,6 +51,10 @@ class AlertPolicy(StrictModel):
     notify: list[str] | None = Field(None, description="Channels to page; default: notify.default.")
 
 
+# One shared default: the model is frozen, and 80,000 checks need not carry 80,000 copies.
+DEFAULT_ALERT = AlertPolicy.model_validate({})
+
+
 class CheckBase(StrictModel):
     """Scheduling fields every probe kind accepts."""
 
@@ -61,7 +65,7 @@ class CheckBase(StrictModel):
     timeout: Duration = Field(10.0, description="Longest one attempt may take.")
     retries: int = Field(0, ge=0, le=10, description="Extra attempts before a failure counts.")
     alert: Annotated[AlertPolicy | None, BeforeValidator(_alert_off)] = Field(
-        default_factory=AlertPolicy,  # type: ignore[arg-type]
+        default_factory=lambda: DEFAULT_ALERT,
         description="When failures open an incident; `alert: false` never does.",
     )
 

@@ -107,6 +107,10 @@ class HttpExpect(StrictModel):
         return None if ok else f"status {status}, expected {wanted}"
 
 
+# Shared by every check that sets no ``expect``: the model is frozen (see config.check.DEFAULT_ALERT).
+DEFAULT_EXPECT = HttpExpect.model_validate({})
+
+
 class HttpCheck(CheckBase):
     kind: ClassVar[str] = "http"
 
@@ -116,7 +120,7 @@ class HttpCheck(CheckBase):
     body: str | dict[str, Any] | list[Any] | None = Field(
         None, description="Request body; a mapping or list is sent as JSON."
     )
-    expect: HttpExpect = Field(default_factory=HttpExpect)  # type: ignore[arg-type]
+    expect: HttpExpect = Field(default_factory=lambda: DEFAULT_EXPECT)
     tls_verify: bool = True
     follow_redirects: bool = True
 
