@@ -25,6 +25,7 @@ MEANING = {
     409: "The change is not allowed in the current state.",
     413: "The request body, or the alerts in it, is past a limit.",
     422: "A parameter or the body is not valid; the error names which and why.",
+    429: "Too many failed tokens or sign-ins from this address; Retry-After says when to try again.",
     500: "An unexpected failure; the error carries a request id that the server's log line carries too.",
 }
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorBody, "description": MEANING[409]}}
@@ -66,7 +67,8 @@ def statuses(operation: dict[str, Any], method: str) -> set[int]:
     if "requestBody" in operation:
         codes |= {400, 413, 422}
     if operation.get("security"):
-        codes |= {401} if method in READS else {401, 403}
+        # 429: too many failed tokens from the caller's address (server/guesses.py).
+        codes |= {401, 429} if method in READS else {401, 403, 429}
     return codes
 
 
