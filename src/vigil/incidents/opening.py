@@ -60,9 +60,18 @@ async def open_many(
             opened += await _open_batch(incidents, batch)
         except IntegrityError:
             # Another instance opened one of these keys between our look-up and our insert;
-            # the batch rolled back whole, so open its groups one by one as ``open`` would.
-            opened += [await incidents.open(**_fields(r)) for r in batch]
+            # the batch rolled back whole, so open its groups one by one.
+            opened += [await open_one(incidents, r) for r in batch]
     return opened
+
+
+async def open_one(incidents: IncidentService, request: OpenRequest) -> Incident | None:
+    """``open_many`` of one request: the incident it opened, or None when one was open."""
+    try:
+        [answer] = await _open_batch(incidents, [request])
+    except IntegrityError:
+        return None  # another instance opened it between our look-up and our insert
+    return answer
 
 
 async def _open_batch(incidents: IncidentService, batch: Sequence[OpenRequest]) -> list[Incident | None]:
@@ -76,15 +85,7 @@ async def _open_batch(incidents: IncidentService, batch: Sequence[OpenRequest]) 
     pages: list[tuple[int | None, list[Message]]] = []
 
     def event(incident_id: int, kind: EventKind, text: str) -> None:
-        events.append(
-            {
-                "incident_id": incident_id,
-                "at": now,
-                "kind": str(kind),
-                "text": incidents.redact(text),
-                "actor": "vigil",
-            }
-        )
+        events.append(incidents.event_row(incident_id, kind, text, now))
 
     async with incidents.engine.begin() as conn:
         keys = sorted({r.key for r in batch})
@@ -146,7 +147,3 @@ def _row(incidents: IncidentService, request: OpenRequest, now: datetime) -> dic
         "opened_at": now,
         "respond_by": now + timedelta(seconds=incidents.stack.response_seconds(severity)),
     }
-
-
-def _fields(request: OpenRequest) -> dict[str, Any]:
-    return {name: getattr(request, name) for name in OpenRequest.__dataclass_fields__}

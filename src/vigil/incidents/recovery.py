@@ -8,6 +8,7 @@ timeline lines and pages, a few hundred to a transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, update
@@ -40,8 +41,6 @@ async def recover_many(
 async def _recover_batch(
     incidents: IncidentService, batch: Sequence[tuple[str, str]]
 ) -> list[Incident | None]:
-    from vigil.incidents.service import _span  # the service imports this module
-
     async with incidents.engine.begin() as conn:
         now = incidents.clock.now()
         found = await conn.execute(
@@ -74,18 +73,19 @@ async def _recover_batch(
                 (EventKind.RECOVERED, f"{text} after {took}"),
                 (EventKind.RESOLVED, f"resolved by {ACTOR}"),
             ):
-                events.append(
-                    {
-                        "incident_id": incident.id,
-                        "at": now,
-                        "kind": str(kind),
-                        "text": incidents.redact(line),
-                        "actor": ACTOR,
-                    }
-                )
+                events.append(incidents.event_row(incident.id, kind, line, now, ACTOR))
         if events:
             await conn.execute(insert(IncidentEventRow), events)
         for incident in answers:
             if incident is not None:
                 await incidents._page(conn, incident, MessageEvent.RESOLVED, now)
     return answers
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"

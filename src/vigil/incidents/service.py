@@ -8,18 +8,17 @@ that even when two Vigil instances race, so a check that stays down never opens 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vigil.config.stack import CheckSpec, StackFile
 from vigil.engine.clock import Clock
 from vigil.errors import ConflictError
-from vigil.incidents.model import EventKind, Incident, TimelineEntry, utc
-from vigil.incidents.opening import OpenRequest, open_many
+from vigil.incidents.model import EventKind, Incident, TimelineEntry
+from vigil.incidents.opening import OpenRequest, open_many, open_one
 from vigil.incidents.reads import IncidentReads, check_key
 from vigil.incidents.recovery import recover_many
 from vigil.incidents.severity import IncidentStatus, Severity
@@ -100,50 +99,10 @@ class IncidentService(IncidentReads):
         ``also``: the triggers of more alerts of the same group, noted "also …" on its timeline.
         With ``join``, an incident already open gets ``trigger`` and ``also`` noted so instead,
         in the same transaction (an alert storm costs one per group, not two per alert)."""
-        now = self.clock.now()
-        paged = list(channels if channels is not None else self.stack.notify.default)
-        shown = {**(labels or {}), "service": service, "severity": str(severity)}
-        # Noted now for the timeline; the outbox asks again when it sends, and holds the page
-        # until the silence or window ends (``notify.worker``).
-        quiet = await self.quiet.reason(shown, now) if self.quiet else None
-        try:
-            async with self.engine.begin() as conn:
-                row = await self._open_row(conn, key)
-                if row is not None:
-                    for text in (trigger, *also) if join else ():
-                        await self._event(conn, row.id, EventKind.NOTE, f"also {text}", "vigil", now)
-                    return None
-                incident_id = (
-                    await conn.execute(
-                        insert(IncidentRow)
-                        .values(
-                            key=key,
-                            title=title,
-                            status=str(IncidentStatus.TRIGGERED),
-                            severity=str(severity),
-                            service=service,
-                            check_id=check_id,
-                            reason=reason,
-                            channels=paged,
-                            opened_at=now,
-                            respond_by=now + timedelta(seconds=self.stack.response_seconds(severity)),
-                        )
-                        .returning(IncidentRow.id)
-                    )
-                ).scalar_one()
-                await self._event(conn, incident_id, EventKind.TRIGGERED, trigger, "vigil", now)
-                for text in also:
-                    await self._event(conn, incident_id, EventKind.NOTE, f"also {text}", "vigil", now)
-                if quiet:
-                    await self._event(
-                        conn, incident_id, EventKind.SUPPRESSED, f"not paged: {quiet}", "vigil", now
-                    )
-                incident = await self._get(conn, incident_id)
-                await self._page(conn, incident, MessageEvent.TRIGGERED, now, labels=shown)
-        except IntegrityError:
-            return None  # another instance opened it between our check and our insert
-        self.on_enqueued()
-        return incident
+        request = OpenRequest(
+            key, title, severity, service, check_id, reason, channels, trigger, labels, also, join
+        )
+        return await open_one(self, request)
 
     async def open_many(self, requests: Sequence[OpenRequest]) -> list[Incident | None]:
         """``open`` for many groups at once (an alert storm): what ``open`` answers for each, in
@@ -156,16 +115,7 @@ class IncidentService(IncidentReads):
 
     async def recover(self, key: str, text: str) -> Incident | None:
         """Resolve the open incident for ``key`` (its cause went away), noting ``text`` and how long it took."""
-        async with self.engine.begin() as conn:
-            row = await self._open_row(conn, key)
-            if row is None:
-                return None
-            now = self.clock.now()
-            took = _span(now - utc(row.opened_at))
-            incident = await self._set_resolved(conn, row.id, "vigil", now, recovered=f"{text} after {took}")
-            if incident is None:
-                return None  # resolved meanwhile, by hand or by another instance
-        self.on_enqueued()
+        [incident] = await recover_many(self, [(key, text)])
         return incident
 
     async def recover_many(self, recoveries: Sequence[tuple[str, str]]) -> list[Incident | None]:
@@ -225,8 +175,7 @@ class IncidentService(IncidentReads):
 
     async def add_symptom(self, incident_id: int, text: str) -> None:
         """A dependent check's failure (or recovery), noted on its root cause's incident."""
-        async with self.engine.begin() as conn:
-            await self._event(conn, incident_id, EventKind.SYMPTOM, text, "vigil", self.clock.now())
+        await self.add_symptoms([(incident_id, text)])
 
     async def add_symptoms(self, notes: Sequence[tuple[int, str]]) -> None:
         """``add_symptom`` for many (incident id, text) at once, in order, in one transaction:
@@ -234,16 +183,7 @@ class IncidentService(IncidentReads):
         if not notes:
             return
         now = self.clock.now()
-        rows = [
-            {
-                "incident_id": incident_id,
-                "at": now,
-                "kind": str(EventKind.SYMPTOM),
-                "text": self.redact(text),
-                "actor": "vigil",
-            }
-            for incident_id, text in notes
-        ]
+        rows = [self.event_row(incident_id, EventKind.SYMPTOM, text, now) for incident_id, text in notes]
         async with self.engine.begin() as conn:
             await conn.execute(insert(IncidentEventRow), rows)
 
@@ -288,7 +228,7 @@ class IncidentService(IncidentReads):
     # --- inside a transaction ------------------------------------------------------------
 
     async def _set_resolved(
-        self, conn: AsyncConnection, incident_id: int, actor: str, now: datetime, recovered: str = ""
+        self, conn: AsyncConnection, incident_id: int, actor: str, now: datetime
     ) -> Incident | None:
         """Resolve the incident if it is open; None when it was resolved already (by a
         concurrent change: the update is conditional, so exactly one resolve wins)."""
@@ -299,8 +239,6 @@ class IncidentService(IncidentReads):
         )
         if changed.rowcount != 1:
             return None
-        if recovered:
-            await self._event(conn, incident_id, EventKind.RECOVERED, recovered, "vigil", now)
         await self._event(conn, incident_id, EventKind.RESOLVED, f"resolved by {actor}", actor, now)
         incident = await self._get(conn, incident_id)
         await self._page(conn, incident, MessageEvent.RESOLVED, now)
@@ -316,10 +254,21 @@ class IncidentService(IncidentReads):
         now: datetime,
     ) -> None:
         await conn.execute(
-            insert(IncidentEventRow).values(
-                incident_id=incident_id, at=now, kind=str(kind), text=self.redact(text), actor=actor
-            )
+            insert(IncidentEventRow).values(**self.event_row(incident_id, kind, text, now, actor))
         )
+
+    def event_row(
+        self, incident_id: int, kind: EventKind, text: str, now: datetime, actor: str | None = "vigil"
+    ) -> dict[str, Any]:
+        """One timeline line as a row, its text through the stack file's redactor (every writer
+        of the timeline, batched or not, builds its rows here)."""
+        return {
+            "incident_id": incident_id,
+            "at": now,
+            "kind": str(kind),
+            "text": self.redact(text),
+            "actor": actor,
+        }
 
     async def _page(
         self,
@@ -360,12 +309,3 @@ class IncidentService(IncidentReads):
             **body,
             "url": f"{self.dashboard_url}/incidents/{incident.id}" if self.dashboard_url else None,
         }
-
-
-def _span(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
