@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vigil.engine.clock import Clock
 from vigil.errors import AuthError, ForbiddenError
@@ -51,14 +51,17 @@ def digest(token: str) -> str:
 
 async def create_token(engine: AsyncEngine, clock: Clock, name: str, role: Role) -> str:
     """A new token; the caller shows it once, only its hash is kept."""
-    token = PREFIX + secrets.token_urlsafe(32)
     async with engine.begin() as conn:
-        await conn.execute(
-            insert(ApiTokenRow).values(
-                name=name, role=str(role), token_hash=digest(token), created_at=clock.now()
-            )
-        )
-    return token
+        return await _issue(conn, PREFIX, name, str(role), clock.now())
+
+
+async def _issue(conn: AsyncConnection, prefix: str, name: str, role: str, now: datetime) -> str:
+    """A new secret (a token or a login link's code) whose hash alone is stored."""
+    secret = prefix + secrets.token_urlsafe(32)
+    await conn.execute(
+        insert(ApiTokenRow).values(name=name, role=role, token_hash=digest(secret), created_at=now)
+    )
+    return secret
 
 
 async def authenticate(engine: AsyncEngine, clock: Clock, token: str) -> Principal:
@@ -93,14 +96,8 @@ async def create_login_link(engine: AsyncEngine, clock: Clock, name: str, role: 
     Only the code's hash is kept, like a token's; redeeming it revokes it and makes the browser
     a token of its own, so the link left in the browser's history is worth nothing.
     """
-    code = LINK_PREFIX + secrets.token_urlsafe(32)
     async with engine.begin() as conn:
-        await conn.execute(
-            insert(ApiTokenRow).values(
-                name=name, role=str(role), token_hash=digest(code), created_at=clock.now()
-            )
-        )
-    return code
+        return await _issue(conn, LINK_PREFIX, name, str(role), clock.now())
 
 
 async def redeem_login_link(engine: AsyncEngine, clock: Clock, code: str) -> tuple[Principal, str]:
@@ -120,8 +117,5 @@ async def redeem_login_link(engine: AsyncEngine, clock: Clock, code: str) -> tup
         )
         if spent.rowcount != 1:
             raise refused  # another browser redeemed it first
-        token = PREFIX + secrets.token_urlsafe(32)
-        await conn.execute(
-            insert(ApiTokenRow).values(name=row.name, role=row.role, token_hash=digest(token), created_at=now)
-        )
+        token = await _issue(conn, PREFIX, row.name, row.role, now)
     return Principal(row.name, Role(row.role)), token
