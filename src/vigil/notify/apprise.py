@@ -26,6 +26,8 @@ from vigil.notify.base import ChannelKind, DeliveryError, Message, MessageEvent
 
 # Below the worker's per-message timeout, so that Apprise gives up first and says why.
 TIMEOUT_SECONDS = 10.0
+# Calls kept after their sender stopped waiting, at most (see ``AppriseChannel._keep``).
+KEPT_CALLS = 1000
 NOTIFY_TYPES = {
     MessageEvent.TRIGGERED: apprise.NotifyType.FAILURE,
     MessageEvent.ACKNOWLEDGED: apprise.NotifyType.WARNING,
@@ -69,6 +71,13 @@ class AppriseChannel:
 
     def _keep(self, key: str, call: asyncio.Future[None]) -> None:
         self._unfinished[key] = call
+        # Bounded: a delivered call whose retry never comes (another instance sent it, or it
+        # expired) would stay for ever; past the bound the oldest finished ones go first.
+        if len(self._unfinished) > KEPT_CALLS:
+            for old in [k for k, f in self._unfinished.items() if f.done()][
+                : len(self._unfinished) - KEPT_CALLS
+            ]:
+                del self._unfinished[old]
 
         def forget_failure(done: asyncio.Future[None]) -> None:
             # A failed call is as good as none for the retry; a delivered one is kept until a
