@@ -194,17 +194,20 @@ def vigil_up(tmp_path: Path) -> Iterator[Any]:
 
 @asynccontextmanager
 async def served(
-    tmp_path: Path, stack_text: str, environ: dict[str, str] | None = None
+    tmp_path: Path, stack_text: str, environ: dict[str, str] | None = None, *, start: bool = False
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime, FakeClock]]:
-    """The app over a Runtime on a fake clock and a fresh SQLite store, not started: the test
-    feeds results itself and talks to the app in process."""
+    """The app over a Runtime on a fake clock and a fresh SQLite store (``vigil.db`` in
+    ``tmp_path``), talked to in process. Not started: the test feeds results itself; with
+    ``start``, every background task runs and time moves by hand."""
     clock = FakeClock()
-    engine = await open_database(f"sqlite:///{tmp_path}/v.db")
+    engine = await open_database(f"sqlite:///{tmp_path}/vigil.db")
     runtime = Runtime(parse_stack("vigil.yaml", stack_text, environ or {}), engine, clock=clock)
-    await runtime.failures.load()
+    await (runtime.start() if start else runtime.failures.load())
     transport = httpx.ASGITransport(app=create_app(runtime, manage_runtime=False))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://vigil.test") as client:
             yield client, runtime, clock
     finally:
+        if start:
+            await runtime.stop()
         await engine.dispose()

@@ -7,19 +7,18 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
 from sqlalchemy import select
 
+from tests.server.conftest import served
 from tests.store.full_disk import FullDisk
 from vigil.config.load import parse_stack
 from vigil.engine.clock import FakeClock
 from vigil.incidents.severity import Severity
 from vigil.probes.base import Result
-from vigil.server.app import create_app
 from vigil.server.runtime import Runtime
 from vigil.store.database import open_database
 from vigil.store.tables import OutboxRow
@@ -32,21 +31,6 @@ notify:
 """
 
 
-@asynccontextmanager
-async def started(state: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime, FakeClock]]:
-    clock = FakeClock()
-    engine = await open_database(f"sqlite:///{state}/vigil.db")
-    runtime = Runtime(parse_stack("vigil.yaml", STACK, {}), engine, clock=clock)
-    await runtime.start()
-    transport = httpx.ASGITransport(app=create_app(runtime, manage_runtime=False))
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://vigil.test") as client:
-            yield client, runtime, clock
-    finally:
-        await runtime.stop()
-        await engine.dispose()
-
-
 async def eventually(condition: Callable[[], Awaitable[bool]], what: str, seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
     while not await condition():
@@ -57,7 +41,7 @@ async def eventually(condition: Callable[[], Awaitable[bool]], what: str, second
 
 async def test_a_state_folder_deleted_under_a_running_server_makes_it_not_ready(tmp_path: Path) -> None:
     state = tmp_path / ".vigil"
-    async with started(state) as (client, _runtime, _clock):
+    async with served(state, STACK, start=True) as (client, _runtime, _clock):
         ready = await client.get("/readyz")
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"] == {"store": "ok", "scheduler": "ok"}
@@ -74,7 +58,7 @@ async def test_a_state_folder_deleted_under_a_running_server_makes_it_not_ready(
 
 async def test_a_store_replaced_under_a_running_server_makes_it_not_ready(tmp_path: Path) -> None:
     state = tmp_path / ".vigil"
-    async with started(state) as (client, _runtime, _clock):
+    async with served(state, STACK, start=True) as (client, _runtime, _clock):
         shutil.rmtree(state)
         other = await open_database(f"sqlite:///{state}/vigil.db")  # a second Vigil, or a restore
         try:
@@ -86,7 +70,7 @@ async def test_a_store_replaced_under_a_running_server_makes_it_not_ready(tmp_pa
 
 
 async def test_a_full_disk_shows_the_writer_failing_in_readyz_and_metrics(tmp_path: Path) -> None:
-    async with started(tmp_path / ".vigil") as (client, runtime, clock):
+    async with served(tmp_path / ".vigil", STACK, start=True) as (client, runtime, clock):
         disk = FullDisk(runtime.engine)
         disk.full = True
         for i in range(200):

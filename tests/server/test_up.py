@@ -5,19 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from tests.server.conftest import Switch, wait_until
-from vigil.config.load import parse_stack
-from vigil.engine.clock import FakeClock
-from vigil.server.app import create_app
-from vigil.server.runtime import Runtime
-from vigil.store.database import open_database
+from tests.server.conftest import Switch, served, wait_until
 
 
 def stack(target: Switch, receiver: Switch) -> str:
@@ -104,24 +95,6 @@ def test_kill_9_before_the_incident_opens_it_once_after_restart(
     assert receiver.events() == [("triggered", incidents(vigil)[0]["id"])]
 
 
-@asynccontextmanager
-async def started(
-    tmp_path: Path, stack_text: str
-) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime, FakeClock]]:
-    """The app over a started Runtime on a fake clock: every background task runs, time moves by hand."""
-    clock = FakeClock()
-    engine = await open_database(f"sqlite:///{tmp_path}/v.db")
-    runtime = Runtime(parse_stack("vigil.yaml", stack_text, {}), engine, clock=clock)
-    await runtime.start()
-    transport = httpx.ASGITransport(app=create_app(runtime, manage_runtime=False))
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://vigil.test") as client:
-            yield client, runtime, clock
-    finally:
-        await runtime.stop()
-        await engine.dispose()
-
-
 async def test_livez_is_ok_for_a_stack_of_only_metrics_and_rules(tmp_path: Path) -> None:
     rules_only = """
 alerts:
@@ -129,7 +102,7 @@ alerts:
     expr: up == 0
     severity: P3
 """
-    async with started(tmp_path, rules_only) as (client, runtime, clock):
+    async with served(tmp_path, rules_only, start=True) as (client, runtime, clock):
         for _ in range(30):
             await clock.advance(1)
         answer = await client.get("/livez")
@@ -147,7 +120,7 @@ async def test_livez_is_ok_while_every_slot_waits_out_a_timeout(tmp_path: Path, 
         f"      c{i}: {{http: 'http://127.0.0.1:{silent_port}/', every: 60s, timeout: 2s}}\n"
         for i in range(3)
     )
-    async with started(tmp_path, busy) as (client, _runtime, clock):
+    async with served(tmp_path, busy, start=True) as (client, _runtime, clock):
         for _ in range(30):
             await clock.advance(1)
         answer = await client.get("/livez")
