@@ -4,7 +4,9 @@
     ├── ConfigError                 the stack file is wrong; carries every fault with its place
     ├── ProbeError                  a probe could not judge its target (raised inside probes only)
     ├── StoreError                  the state database cannot be opened or migrated
+    ├── RunbookError                a runbook cannot be read (not UTF-8, too big, nested too deep)
     ├── NotFoundError               an incident, check or token that does not exist (API: 404)
+    │   └── ProcedureNotFound       no runbook procedure by that name; lists the closest
     ├── ConflictError               a change the current state does not allow (API: 409)
     ├── AuthError                   no token, or one that is unknown or revoked (API: 401)
     └── ForbiddenError              a token whose role is too low for the call (API: 403)
@@ -58,10 +60,23 @@ class StoreError(VigilError):
     exit_code = 2
 
 
+class RunbookError(VigilError):
+    """A runbook file cannot be used; the message names the file (and line) and what to fix."""
+
+    exit_code = 2
+    status_code = 422
+
+
 class NotFoundError(VigilError):
     """Something asked for by id does not exist; the message names it."""
 
     status_code = 404
+
+
+class ProcedureNotFound(NotFoundError):
+    """No procedure matches the name given; the message lists the closest ones."""
+
+    exit_code = 2
 
 
 class ConflictError(VigilError):

@@ -23,7 +23,7 @@ def with_store(
     config: Path | None, db: str | None, work: Callable[[StackFile, AsyncEngine], Awaitable[T]]
 ) -> T:
     async def go() -> T:
-        stack = load_stack(config).model if config else StackFile()
+        stack = load_stack(config).model if config else StackFile.model_validate({})
         engine = await open_database(db or stack.store.url)
         try:
             return await work(stack, engine)

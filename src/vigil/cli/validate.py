@@ -10,7 +10,7 @@ import typer
 
 from vigil.cli.app import stderr
 from vigil.cli.options import ConfigOption, JsonOption
-from vigil.config.load import load_stack
+from vigil.config.load import Stack, load_stack
 from vigil.errors import ConfigError
 
 
@@ -21,6 +21,7 @@ def validate(config: ConfigOption = Path("vigil.yaml"), as_json: JsonOption = Fa
     gc.disable()
     try:
         stack = load_stack(config)
+        warnings = _runbook_warnings(stack)
     except ConfigError as err:
         if as_json:
             faults = [f.__dict__ for f in err.faults]
@@ -32,9 +33,24 @@ def validate(config: ConfigOption = Path("vigil.yaml"), as_json: JsonOption = Fa
         raise typer.Exit(2) from None
     checks = sum(len(service.checks) for service in stack.model.services.values())
     if as_json:
-        typer.echo(json.dumps({"valid": True, "services": len(stack.model.services), "checks": checks}))
+        shown = {"valid": True, "services": len(stack.model.services), "checks": checks, "warnings": warnings}
+        typer.echo(json.dumps(shown))
     else:
+        for warning in warnings:
+            stderr.print(f"warning: {warning}", markup=False)
         typer.echo(f"{config}: ok ({len(stack.model.services)} services, {checks} checks)")
+
+
+def _runbook_warnings(stack: Stack) -> list[str]:
+    """Runbooks are read only when the stack file names some, so a plain validate stays quick."""
+    if not stack.model.runbooks:
+        return []
+    import datetime as dt
+
+    from vigil.runbooks.library import load_library
+
+    library = load_library(stack)
+    return library.stale(dt.datetime.now(dt.UTC).date(), stack.model.runbooks_max_age)
 
 
 def register(app: typer.Typer) -> None:

@@ -68,6 +68,11 @@ class CheckBase(StrictModel):
         default_factory=lambda: DEFAULT_ALERT,
         description="When failures open an incident; `alert: false` never does.",
     )
+    runbook: str | None = Field(
+        None,
+        max_length=500,
+        description="The runbook section for this check's incidents, e.g. production.md#issue-502-bad-gateway.",
+    )
 
     @model_validator(mode="after")
     def _timing_is_positive(self) -> CheckBase:

@@ -139,6 +139,20 @@ class StackFile(StrictModel):
         default=None,
         description="Evaluate alert rules in this Prometheus (its URL) instead of Vigil's own evaluator.",
     )
+    runbooks: list[Annotated[str, Field(min_length=1, max_length=1000)]] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Markdown runbooks whose procedures Vigil runs and suggests: paths or globs "
+        "relative to the stack file, e.g. [runbooks/*.md].",
+    )
+    runbooks_max_age: Duration = Field(
+        180 * 86400.0, description="A runbook not updated for longer is flagged for review, e.g. 180d."
+    )
+    env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], str] = Field(
+        default_factory=dict,
+        description="Variables runbook steps see besides the process environment, e.g. "
+        "DATABASE_URL: ${DATABASE_URL:-postgresql://127.0.0.1/app}.",
+    )
 
     def response_seconds(self, severity: Severity) -> float:
         target = self.severities.get(severity)
