@@ -35,6 +35,7 @@ from vigil.notify.base import OutboxStatus
 from vigil.notify.registry import build_channels
 from vigil.notify.store_alarm import StoreAlarm
 from vigil.notify.worker import OutboxWorker
+from vigil.runbooks.library import Library, load_library
 from vigil.server.metrics import VigilMetrics
 from vigil.store import outbox
 from vigil.store.identity import StoreCheck
@@ -52,6 +53,8 @@ class Runtime:
         self.engine = engine
         self.clock = clock or SystemClock()
         settings = stack.model
+        # Read once at start, like the stack file: a runbook edited later is read at the next start.
+        self.library: Library = load_library(stack) if settings.runbooks else Library()
         self.specs = stack.specs()
         self.board = StatusBoard(self.specs)
         self.metrics = VigilMetrics()
