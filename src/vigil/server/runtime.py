@@ -36,6 +36,7 @@ from vigil.notify.registry import build_channels
 from vigil.notify.store_alarm import StoreAlarm
 from vigil.notify.worker import OutboxWorker
 from vigil.runbooks.library import Library, load_library
+from vigil.runbooks.suggest import Suggestions
 from vigil.server.metrics import VigilMetrics
 from vigil.store import outbox
 from vigil.store.identity import StoreCheck
@@ -55,6 +56,7 @@ class Runtime:
         settings = stack.model
         # Read once at start, like the stack file: a runbook edited later is read at the next start.
         self.library: Library = load_library(stack) if settings.runbooks else Library()
+        self.suggestions = Suggestions(self.library, settings)
         self.specs = stack.specs()
         self.board = StatusBoard(self.specs)
         self.metrics = VigilMetrics()
@@ -95,6 +97,7 @@ class Runtime:
             on_enqueued=self.outbox.wake,
             quiet=self.quiet,
             redact=stack.redactor,
+            suggest=self.suggestions.for_page,
         )
         graph = DependencyGraph({name: s.depends_on for name, s in settings.services.items()})
         self.failures = CheckFailures(engine, self.specs, self.incidents, graph, self.clock)
