@@ -83,7 +83,7 @@ def find(document: Document, draft: StackDraft, variables: Variables) -> None:
         if service is None:
             return
         service.datastore = tech.name
-        service.aliases |= {tech.name, *tech.aliases}
+        draft.alias(service, tech.name, *tech.aliases)
         short = line in listed and len(said) < 80  # "Database: PostgreSQL 15 (Railway managed)"
         label, _, rest = said.partition(": ")
         said = rest if rest and tech.mention.search(rest) and not tech.mention.search(label) else said
@@ -95,7 +95,7 @@ def find(document: Document, draft: StackDraft, variables: Variables) -> None:
         service.variable = variable
     sql = [s for s in draft.services.values() if s.datastore in SQL]
     if len(sql) == 1:  # "database" and "db" mean the one SQL database there is
-        sql[0].aliases |= {"database", "db"}
+        draft.alias(sql[0], "database", "db")
     _env(draft, variables)
 
 

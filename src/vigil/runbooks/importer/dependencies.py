@@ -106,7 +106,7 @@ def _node(draft: StackDraft, text: str, line: int, create: bool) -> ServiceDraft
     name = re.split(r"\s[-\u2013]\s|,", role.group(1))[0] if role else parts[0]
     made = draft.service(service_name(name), line, draft.cite(line, text))
     if made is not None:
-        made.aliases |= {service_name(p) for p in parts}
+        draft.alias(made, *(service_name(p) for p in parts))
     return made
 
 

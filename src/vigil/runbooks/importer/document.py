@@ -179,7 +179,8 @@ class _Reader:
         rows: list[Row] = []
         cells: list[str] = []
         row_line = _line(tokens[start])
-        for token in tokens[start + 1 :]:
+        for index in range(start + 1, len(tokens)):  # not a slice: a copy of the rest per table is quadratic
+            token = tokens[index]
             if token.type == "table_close":
                 break
             if token.type == "tr_open":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def draft_stack(path: Path, output: Path | None = None) -> Draft:
     severities.find(document, draft)
     windows.find(document, draft)
     notes.find(document, draft)
-    return Draft(_validated(draft), _summary(draft))
+    return Draft(validated(draft), _summary(draft))
 
 
 def _list_runbook(draft: StackDraft, runbook: Runbook, path: Path, output: Path | None) -> None:
@@ -92,7 +93,7 @@ def _external_checks_inform(draft: StackDraft) -> None:
                 check.also.append("an external provider's: P3, so its outage informs rather than pages")
 
 
-def _validated(draft: StackDraft) -> str:
+def validated(draft: StackDraft) -> str:
     """The draft's text, once it validates as ``vigil validate`` reads it with nothing set."""
     for _ in range(MAX_ROUNDS):
         text = render(draft)
@@ -109,7 +110,7 @@ def _validated(draft: StackDraft) -> str:
 def _leave_out(draft: StackDraft, fault: ConfigFault) -> bool:
     """Take the part ``fault`` is about out of the draft, with a comment; False if none is.
     A part already taken out (a second fault about it) counts as taken out."""
-    parts = [*fault.path.split("."), "", "", ""]
+    parts = [*_parts(fault.path), "", "", ""]
     head, name, field, inner = parts[:4]
     if head == "services" and name:
         service = draft.services.get(name)
@@ -138,6 +139,14 @@ def _leave_out(draft: StackDraft, fault: ConfigFault) -> bool:
         return False
     draft.note("not drafted", 0, f"{fault.path}: {fault.message}")
     return True
+
+
+_PART = re.compile(r"\[(\d+)\]|\[(['\"])(.*?)\2\]|([^.\[\]]+)")
+
+
+def _parts(path: str) -> list[str]:
+    """``alerts[3].expr`` → ``["alerts", "3", "expr"]``, as ``config.bounded_yaml.dotted`` writes them."""
+    return [index or quoted or plain for index, _, quoted, plain in _PART.findall(path)]
 
 
 def _summary(draft: StackDraft) -> tuple[str, ...]:

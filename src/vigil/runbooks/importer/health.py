@@ -8,13 +8,14 @@ Only what judges health is kept of an expected answer: ``"status": "healthy"`` i
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from typing import Any
 from urllib.parse import urlsplit
 
 from vigil.runbooks.importer.curl import Request, document, requests
-from vigil.runbooks.importer.document import Document, Fence, Row, Table
+from vigil.runbooks.importer.document import Document, Fence, Row
 from vigil.runbooks.importer.model import CheckDraft, ServiceDraft, StackDraft, literal, service_name
 from vigil.runbooks.importer.variables import PLACEHOLDER, Variables, is_secret
 
@@ -44,8 +45,9 @@ def find(document: Document, draft: StackDraft, variables: Variables) -> None:
     for table in document.tables:
         column = table.column("endpoint", "path", "route", "url")
         if column and (table.place.says("health", "endpoint") or table.column("expected", "response")):
+            owner = _base(draft, table.line)
             for row in table.rows:
-                _row(draft, row, row.cells.get(column, ""), table)
+                _row(draft, row, row.cells.get(column, ""), owner)
     for service in list(draft.services.values()):
         if service.health_path and not any(_path(c) == service.health_path for c in service.checks.values()):
             base = service.url or (f"http://127.0.0.1:{service.port}" if service.port else None)
@@ -114,13 +116,13 @@ def _request(draft: StackDraft, variables: Variables, request: Request) -> None:
     _check(draft, service, fields, request.line, draft.cite(request.line, said))
 
 
-def _row(draft: StackDraft, row: Row, cell: str, table: Table) -> None:
+def _row(draft: StackDraft, row: Row, cell: str, owner: tuple[ServiceDraft, str] | None) -> None:
+    """A health table's row; ``owner`` is the service (and base URL) its bare paths belong to."""
     endpoint = _ENDPOINT.match(cell.strip())
     if endpoint is None:
         return
     method, target = (endpoint["method"] or "GET").upper(), endpoint["target"]
     if target.startswith("/"):
-        owner = _base(draft, row.line)
         if owner is None:
             return
         service, url = owner[0], owner[1] + target
@@ -206,7 +208,7 @@ def _target(
     url = raw.rstrip("?")
     base = f"{parts.scheme}://{parts.netloc}"
     for service in draft.services.values():
-        if service.url and urlsplit(service.url).netloc == parts.netloc:
+        if service.url and _netloc(service.url) == parts.netloc:
             return url, parts.path, service, True
     apps = [s for s in draft.services.values() if not s.datastore and not s.external and s.url is None]
     owners = [s for s in apps if s.health_path and s.health_path == parts.path]
@@ -220,6 +222,14 @@ def _target(
     service.url = service.url or base
     service.external = service.external or name in draft.external_words
     return url, parts.path, service, False
+
+
+@functools.lru_cache(maxsize=1024)
+def _netloc(url: str) -> str:
+    try:
+        return urlsplit(url).netloc
+    except ValueError:
+        return ""
 
 
 def _host_name(host: str) -> str:

@@ -111,6 +111,7 @@ class StackDraft:
     windows: list[tuple[dict[str, Any], str]] = field(default_factory=list)
     checklists: list[tuple[str, list[Note]]] = field(default_factory=list)  # heading → items
     notes: list[Note] = field(default_factory=list)
+    known: dict[str, ServiceDraft] = field(default_factory=dict)  # every name and alias → its service
 
     def cite(self, line: int, text: str = "") -> str:
         return f"{self.file}:{line}: {words(text)}" if text else f"{self.file}:{line}"
@@ -125,16 +126,19 @@ class StackDraft:
         if found is None:
             if len(self.services) >= MAX_SERVICES:
                 return None
-            found = self.services[name] = ServiceDraft(name, line, why, aliases={name})
+            found = self.services[name] = ServiceDraft(name, line, why)
+            self.alias(found, name)
         return found
+
+    def alias(self, service: ServiceDraft, *names: str) -> None:
+        """Other names the runbook calls ``service`` by; the first service to take a name keeps it."""
+        service.aliases.update(names)
+        for name in names:
+            self.known.setdefault(name, service)
 
     def find(self, text: str) -> ServiceDraft | None:
         """The service the runbook means by ``text``: a name or alias, exactly (case aside)."""
-        key = service_name(text)
-        for service in self.services.values():
-            if key in service.aliases or text.strip().lower() in service.aliases:
-                return service
-        return None
+        return self.known.get(service_name(text)) or self.known.get(text.strip().lower())
 
     def depend(self, user: ServiceDraft, needed: ServiceDraft, why: str) -> bool:
         """Record that ``user`` needs ``needed``, unless that would close a cycle."""

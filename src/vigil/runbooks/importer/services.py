@@ -69,7 +69,7 @@ def _row(draft: StackDraft, row: Row, name: str) -> None:
             return
     elif why != service.why:
         service.comments.append(why)
-    service.aliases |= {service_name(name), name.strip().lower()}
+    draft.alias(service, service_name(name), name.strip().lower())
     purpose = row.get("purpose", "description", "role")
     if purpose and (service.description is None or service.datastore):
         known = service.description if service.description and service.datastore else ""

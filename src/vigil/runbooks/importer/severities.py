@@ -50,6 +50,6 @@ def find(document: Document, draft: StackDraft) -> None:
                 draft.severities[level] = ({}, f"{why} — {response!r} is no duration; Vigil's default stays")
             else:
                 draft.severities[level] = ({"response": format_duration(seconds)}, why)
-            escalation = row.get("escalat", "notify", "contact", "owner")
+            escalation = row.get("escalat", "notify", "contact", "owner", "who")
             if escalation:
                 draft.note("escalation", row.line, f"{level_text} ({level}): escalate to {words(escalation)}")

@@ -19,7 +19,7 @@ _WINDOW = re.compile(
     r"(?P<end>\d{1,2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?)",
     re.I,
 )
-_ZONE = re.compile(r"^[\s(]*(?P<zone>UTC|GMT|Z|[A-Z]{2,4}T|CET|IST|[A-Z][a-z]+/[A-Za-z_]+)\b")
+_ZONE = re.compile(r"^[\s(]*(?P<zone>UTC|GMT|Z|[ECMP]T|[A-Z]{2,4}T|CET|IST|[A-Z][a-z]+/[A-Za-z_]+)\b")
 ZONES = {"UTC": "UTC", "GMT": "UTC", "Z": "UTC", "ET": "America/New_York", "EST": "America/New_York"}
 ZONES |= {
     "EDT": "America/New_York",
