@@ -169,3 +169,11 @@ def test_a_runbook_in_another_folder_is_listed_relative_to_the_stack_file(tmp_pa
     assert model.runbooks == ["runbook.md"]
     check = model.services["app"].checks["health"]
     assert check.runbook == "runbook.md#issue-api-down"
+
+
+def test_past_the_notes_a_draft_keeps_it_says_how_many_more_there_were(tmp_path: Path) -> None:
+    markdown = "# Ops\n\n## Weekly\n\n" + "".join(f"- [ ] task {i}\n" for i in range(2_100))
+    _, text = drafted(tmp_path, markdown)
+    assert "# runbook.md:2004: [ ] task 1999" in text
+    assert "task 2000" not in text
+    assert "… and 100 more notes and checklist items of runbook.md, past the 2,000 kept here." in text

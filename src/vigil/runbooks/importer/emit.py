@@ -1,6 +1,7 @@
 """The draft as YAML with comments. PyYAML writes every value (``yaml.safe_dump``, so quoting is
-always right); the layout and the comments, which no YAML writer keeps, are written here. A
-small mapping goes on one line (``alert: {after: 3, severity: P1}``), as people write them.
+always right); the layout and the comments are written here. ruamel.yaml keeps comments when it
+round-trips a file, but a draft is written once from nothing, so a second YAML library would buy
+nothing. A small mapping goes on one line (``alert: {after: 3, severity: P1}``), as people write them.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from vigil.runbooks.importer.model import NOT_DRAFTED, Note, ServiceDraft, StackDraft
+from vigil.runbooks.importer.model import MAX_NOTES, NOT_DRAFTED, Note, ServiceDraft, StackDraft
 
 _WIDTH = 110
 _INDENT = "  "
@@ -213,6 +214,10 @@ def _notes(out: Writer, draft: StackDraft) -> None:
         for note in skipped:
             out.note(f"{_where(draft, note)}: {note.topic[:1].upper() + note.topic[1:]}: {note.text}")
         out.blank()
+    if draft.untold:
+        out.note(
+            f"… and {draft.untold:,} more notes and checklist items of {draft.file}, past the {MAX_NOTES:,} kept here."
+        )
 
 
 def _where(draft: StackDraft, note: Note) -> str:

@@ -16,7 +16,14 @@ from urllib.parse import urlsplit
 
 from vigil.runbooks.importer.curl import Request, document, requests
 from vigil.runbooks.importer.document import Document, Fence, Row
-from vigil.runbooks.importer.model import CheckDraft, ServiceDraft, StackDraft, literal, service_name
+from vigil.runbooks.importer.model import (
+    MAX_CHECKS,
+    CheckDraft,
+    ServiceDraft,
+    StackDraft,
+    literal,
+    service_name,
+)
 from vigil.runbooks.importer.variables import PLACEHOLDER, Variables, is_secret
 
 HEALTH_PATH = re.compile(
@@ -159,7 +166,8 @@ def _check(draft: StackDraft, service: ServiceDraft, fields: dict[str, Any], lin
                 existing.also.append(why)
             return
     name = _name(_path(CheckDraft("", fields, 0, "")))
-    service.add_check(CheckDraft(name, fields, line, why))
+    if service.add_check(CheckDraft(name, fields, line, why)) is None:
+        draft.note("not drafted", line, f"check {service.name}.{name}: past the {MAX_CHECKS} a service holds")
 
 
 def _path(check: CheckDraft) -> str:

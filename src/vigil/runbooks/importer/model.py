@@ -112,6 +112,7 @@ class StackDraft:
     checklists: list[tuple[str, list[Note]]] = field(default_factory=list)  # heading → items
     notes: list[Note] = field(default_factory=list)
     known: dict[str, ServiceDraft] = field(default_factory=dict)  # every name and alias → its service
+    untold: int = 0  # notes and checklist items past MAX_NOTES, counted so the draft can say so
 
     def cite(self, line: int, text: str = "") -> str:
         return f"{self.file}:{line}: {words(text)}" if text else f"{self.file}:{line}"
@@ -119,12 +120,15 @@ class StackDraft:
     def note(self, topic: str, line: int, text: str) -> None:
         if len(self.notes) < MAX_NOTES:
             self.notes.append(Note(topic, line, words(text)))
+        else:
+            self.untold += 1
 
     def service(self, name: str, line: int, why: str) -> ServiceDraft | None:
         """The service named ``name``, made when new; None past ``MAX_SERVICES``."""
         found = self.services.get(name)
         if found is None:
             if len(self.services) >= MAX_SERVICES:
+                self.note("not drafted", line, f"service {name}: past the {MAX_SERVICES} a draft holds")
                 return None
             found = self.services[name] = ServiceDraft(name, line, why)
             self.alias(found, name)

@@ -39,11 +39,15 @@ def _topic(place: Place) -> str | None:
 
 def find(document: Document, draft: StackDraft) -> None:
     groups: dict[tuple[tuple[str, ...], str], list[Note]] = {}
+    kept = 0
     for item in document.items:
         if item.checked is not None:
             key = (item.place.headings, item.place.lead)
-            if key in groups or sum(len(g) for g in groups.values()) < MAX_NOTES:
+            if kept < MAX_NOTES:
                 groups.setdefault(key, []).append(Note("checklist", item.line, words(item.text)))
+                kept += 1
+            else:
+                draft.untold += 1
             continue
         topic = _topic(item.place)
         if topic is not None:
