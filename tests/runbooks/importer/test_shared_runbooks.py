@@ -102,6 +102,10 @@ def test_the_textbook_draft_keeps_checklists_and_contacts_as_comments_with_lines
     assert "# textbook-rag-runbook.md:441: [ ] Disaster recovery drill" in text
     assert re.search(r"# textbook-rag-runbook.md:488: Contacts: Primary On-Call .* not yet expressible", text)
     assert re.search(r"# textbook-rag-runbook.md:69: SLAs: Neon: 99.95% .* not yet expressible", text)
+    assert (
+        "# textbook-rag-runbook.md:204: Automatic actions: Health check fails 3x: Auto-restart, page on-call"
+        " — not yet expressible" in text
+    )
 
 
 def test_the_echo_draft_has_its_api_health_check_and_the_json_it_expects(echo: Imported) -> None:

@@ -159,6 +159,8 @@ def _rule(
     why = draft.cite(
         line, f"{text} | {said[1] if said else 'no severity given'}" + (f" | {action}" if action else "")
     )
+    if action and re.search(r"restart|rollback|roll back|scale|failover", action, re.I):
+        draft.note("automatic actions", line, f"{text}: {action}")
     if re.search(r"health ?check|healthcheck|health endpoint", condition.subject):
         _health_policy(draft, condition, level, why, issues)
         return
@@ -175,8 +177,6 @@ def _rule(
     if runbook:
         fields["runbook"] = runbook
     _add(draft, AlertDraft(fields, line, why), said[1] if said else "")
-    if action and re.search(r"restart|rollback|scale", action, re.I):
-        draft.note("automatic actions", line, f"{text}: {action}")
 
 
 def _cues(name: str) -> tuple[str, ...]:
