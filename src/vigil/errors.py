@@ -8,6 +8,8 @@
     ├── NotFoundError               an incident, check or token that does not exist (API: 404)
     │   └── ProcedureNotFound       no runbook procedure by that name; lists the closest
     ├── ConflictError               a change the current state does not allow (API: 409)
+    │   └── ConfirmationNeeded      a destructive runbook step asked to run without confirmation
+    ├── InputMissing                a runbook step needs a variable or --param it was not given (API: 422)
     ├── AuthError                   no token, or one that is unknown or revoked (API: 401)
     └── ForbiddenError              a token whose role is too low for the call (API: 403)
 
@@ -17,6 +19,10 @@ Messages say what to fix and where; they never carry a secret (see ``config.secr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vigil.runbooks.outcome import RunOutcome
 
 
 class VigilError(Exception):
@@ -83,6 +89,28 @@ class ConflictError(VigilError):
     """The change is not allowed in the current state (e.g. acknowledging a resolved incident)."""
 
     status_code = 409
+
+
+class ConfirmationNeeded(ConflictError):
+    """A run would reach a destructive step and was not confirmed; the message names the step
+    and what matched. ``outcome`` is the planned run, step by step."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, outcome: RunOutcome | None = None) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
+class InputMissing(VigilError):
+    """A run's step has an unset variable or an ungiven placeholder; the message names them."""
+
+    exit_code = 2
+    status_code = 422
+
+    def __init__(self, message: str, outcome: RunOutcome | None = None) -> None:
+        super().__init__(message)
+        self.outcome = outcome
 
 
 class AuthError(VigilError):

@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from vigil.errors import NotFoundError, VigilError
 from vigil.incidents.reads import OPEN
-from vigil.server import summary, templating, ui_auth
+from vigil.server import procedure_view, summary, templating, ui_auth
 from vigil.server.incident_cache import incident_cache
 from vigil.server.tokens import Principal
 from vigil.server.ui_auth import Page, act, page, refuse, runtime_of
@@ -222,6 +222,14 @@ async def _incident(request: Request, incident_id: int, template: str, *, cleare
         timeline = await runtime.incidents.timeline(incident_id)
     except NotFoundError as err:
         return refuse(request, 404, str(err))
+    # i11-live: the incident page shows its check's or alert rule's own runbook procedure.
+    own = procedure_view.own_procedure(runtime.stack.model, runtime.specs, runtime.library, incident)
     return page(
-        request, template, incident=incident, timeline=timeline, now=runtime.clock.now(), clear_flash=cleared
+        request,
+        template,
+        incident=incident,
+        timeline=timeline,
+        now=runtime.clock.now(),
+        clear_flash=cleared,
+        own_procedure=own,
     )

@@ -1,0 +1,83 @@
+"""Procedures as the API lists them and the dashboard shows them: each step with what would
+make it need confirmation and the placeholders it needs filled in."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from vigil.config.stack import CheckSpec, StackFile
+from vigil.incidents.model import Incident
+from vigil.runbooks.library import Library
+from vigil.runbooks.model import Section, Step
+
+
+@dataclass(frozen=True)
+class StepView:
+    step: Step
+    destructive: tuple[str, ...]  # what matched; empty: it runs on a click
+    placeholders: tuple[str, ...]  # names to fill in, as --param NAME=…
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.step.as_dict(),
+            "destructive": list(self.destructive),
+            "placeholders": list(self.placeholders),
+        }
+
+
+def destructive(section: Section, step: Step) -> tuple[str, ...]:
+    return ()
+
+
+def placeholders(step: Step) -> tuple[str, ...]:
+    return ()
+
+
+def steps(section: Section) -> list[StepView]:
+    return [StepView(s, destructive(section, s), placeholders(s)) for s in section.steps]
+
+
+def procedure(section: Section) -> dict[str, Any]:
+    """A procedure in the API's listing."""
+    views = steps(section)
+    return {
+        "id": section.id,
+        "title": section.title,
+        "path": list(section.path),
+        "line": section.line,
+        "steps": len(views),
+        "destructive": any(v.destructive for v in views),
+    }
+
+
+def procedure_detail(section: Section) -> dict[str, Any]:
+    return {**procedure(section), "text": section.text, "steps": [v.as_dict() for v in steps(section)]}
+
+
+def listing(library: Library, query: str = "") -> list[dict[str, Any]]:
+    wanted = query.strip().lower()
+    return [
+        procedure(s)
+        for s in library.procedures()
+        if not wanted or wanted in s.title.lower() or wanted in s.id.lower()
+    ]
+
+
+def own_procedure(
+    stack: StackFile, specs: list[CheckSpec], library: Library, incident: Incident
+) -> Section | None:
+    """The section an incident's own check or alert rule names with ``runbook:``, when it is a
+    procedure. (Suggestions by ranking are another matter: ``runbooks`` suggestions, i11-suggest.)"""
+    address = next((s.config.runbook for s in specs if s.id == incident.check), None)
+    if address is None and incident.key.startswith("alert:"):
+        rule = incident.key.split(":")[1]
+        address = next((r.runbook for r in stack.alerts if r.name == rule), None)
+    section = library.section(address) if address else None
+    return section if section is not None and section.is_procedure else None
+
+
+def dom_id(section: Section, step: Step) -> str:
+    """An element id for a step's output box: unique on a page showing several procedures."""
+    return f"run-{hashlib.sha1(section.id.encode()).hexdigest()[:10]}-{step.number}"
