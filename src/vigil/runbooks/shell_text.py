@@ -57,7 +57,7 @@ def scan(text: str) -> ShellText:
     references: list[Reference] = []
     code = list(text)
     i, n = 0, len(text)
-    quote = ""  # "", "'", '"'
+    quote = ""  # "", "'", '"' or "$'"
     heredocs: list[tuple[str, bool]] = []  # (delimiter, literal) waiting for the next line
     while i < n:
         c = text[i]
@@ -65,7 +65,10 @@ def scan(text: str) -> ShellText:
             i = _skip_heredocs(text, i + 1, heredocs, references)
             heredocs = []
             continue
-        if quote == "'":
+        if quote in ("'", "$'"):
+            if quote == "$'" and c == "\\":  # $'…' knows escapes, \' among them; '…' does not
+                i += 2
+                continue
             quote = "" if c == "'" else quote
             i += 1
             continue
@@ -75,7 +78,7 @@ def scan(text: str) -> ShellText:
         if c == "$":
             i = _dollar(text, i, references)
             if i < 0:  # $'…': ANSI-C quoting, literal like '…'
-                i, quote = -i, "'"
+                i, quote = -i, "$'"
             continue
         if quote == '"':
             quote = "" if c == '"' else quote
