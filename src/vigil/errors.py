@@ -5,8 +5,10 @@
     ├── ProbeError                  a probe could not judge its target (raised inside probes only)
     ├── StoreError                  the state database cannot be opened or migrated
     ├── RunbookError                a runbook cannot be read (not UTF-8, too big, nested too deep)
+    │   └── StepInputError          a run asked for wrongly: an unsafe --param, a --step out of range
     ├── NotFoundError               an incident, check or token that does not exist (API: 404)
-    │   └── ProcedureNotFound       no runbook procedure by that name; lists the closest
+    │   ├── ProcedureNotFound       no runbook procedure by that name; lists the closest
+    │   └── IncidentNotFound        a run asked for on an incident that does not exist
     ├── ConflictError               a change the current state does not allow (API: 409)
     │   └── ConfirmationNeeded      a destructive runbook step asked to run without confirmation
     ├── InputMissing                a runbook step needs a variable or --param it was not given (API: 422)
@@ -73,6 +75,11 @@ class RunbookError(VigilError):
     status_code = 422
 
 
+class StepInputError(RunbookError):
+    """A run cannot be asked for this way: a ``--param`` value that may not become part of a
+    command, a ``--step`` the procedure does not have, a step that is shown and never run."""
+
+
 class NotFoundError(VigilError):
     """Something asked for by id does not exist; the message names it."""
 
@@ -81,6 +88,12 @@ class NotFoundError(VigilError):
 
 class ProcedureNotFound(NotFoundError):
     """No procedure matches the name given; the message lists the closest ones."""
+
+    exit_code = 2
+
+
+class IncidentNotFound(NotFoundError):
+    """A runbook run names an incident that does not exist: nothing is run."""
 
     exit_code = 2
 

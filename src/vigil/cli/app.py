@@ -45,6 +45,7 @@ COMMANDS = (
     "rules",
     "silence",
     "maintenance",
+    "runbook",
 )
 
 

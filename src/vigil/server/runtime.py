@@ -36,6 +36,7 @@ from vigil.notify.registry import build_channels
 from vigil.notify.store_alarm import StoreAlarm
 from vigil.notify.worker import OutboxWorker
 from vigil.runbooks.library import Library, load_library
+from vigil.runbooks.runner import ProcedureRunner
 from vigil.server.metrics import VigilMetrics
 from vigil.store import outbox
 from vigil.store.identity import StoreCheck
@@ -108,6 +109,15 @@ class Runtime:
             jitter=settings.engine.jitter,
         )
         self.http = httpx.AsyncClient()
+        self.runner = ProcedureRunner(
+            stack,
+            self.library,
+            engine,
+            incidents=self.incidents,
+            series=self.series,
+            http=self.http,
+            clock=self.clock,
+        )
         local: LocalQuery | None = None
         query: Query
         if settings.prometheus:

@@ -1,0 +1,16 @@
+"""How each kind of step runs: one module per ``StepKind`` behind ``StepRunner``
+(``steps/base.py``), and ``RUNNERS``, the one registry the procedure runner looks a kind up in.
+``StepKind.SHOWN`` has no runner: such a block is shown, never run.
+"""
+
+from __future__ import annotations
+
+from vigil.runbooks.model import StepKind
+from vigil.runbooks.steps.base import Ran, Setting, StepRunner
+from vigil.runbooks.steps.shell import ShellStep
+
+RUNNERS: dict[StepKind, StepRunner] = {
+    StepKind.SHELL: ShellStep(),
+}
+
+__all__ = ["RUNNERS", "Ran", "Setting", "StepRunner"]
