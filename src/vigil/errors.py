@@ -11,7 +11,9 @@
     │   └── IncidentNotFound        a run asked for on an incident that does not exist
     ├── ConflictError               a change the current state does not allow (API: 409)
     │   └── ConfirmationNeeded      a destructive runbook step asked to run without confirmation
-    ├── InputMissing                a runbook step needs a variable or --param it was not given (API: 422)
+    ├── RunRefused                  a runbook run that cannot start as asked (carries the planned run)
+    │   ├── ConfirmationNeeded      (also a ConflictError: 409)
+    │   └── InputMissing            a step needs a variable or --param it was not given (API: 422)
     ├── AuthError                   no token, or one that is unknown or revoked (API: 401)
     └── ForbiddenError              a token whose role is too low for the call (API: 403)
 
@@ -104,19 +106,8 @@ class ConflictError(VigilError):
     status_code = 409
 
 
-class ConfirmationNeeded(ConflictError):
-    """A run would reach a destructive step and was not confirmed; the message names the step
-    and what matched. ``outcome`` is the planned run, step by step."""
-
-    exit_code = 2
-
-    def __init__(self, message: str, outcome: RunOutcome | None = None) -> None:
-        super().__init__(message)
-        self.outcome = outcome
-
-
-class InputMissing(VigilError):
-    """A run's step has an unset variable or an ungiven placeholder; the message names them."""
+class RunRefused(VigilError):
+    """A runbook run that cannot start as asked; ``outcome`` is the run as planned, step by step."""
 
     exit_code = 2
     status_code = 422
@@ -124,6 +115,17 @@ class InputMissing(VigilError):
     def __init__(self, message: str, outcome: RunOutcome | None = None) -> None:
         super().__init__(message)
         self.outcome = outcome
+
+
+class ConfirmationNeeded(ConflictError, RunRefused):
+    """A run would reach a destructive step and was not confirmed; the message names the step
+    and what matched."""
+
+    exit_code = 2
+
+
+class InputMissing(RunRefused):
+    """A run's step has an unset variable or an ungiven placeholder; the message names them."""
 
 
 class AuthError(VigilError):

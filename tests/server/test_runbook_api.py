@@ -88,11 +88,15 @@ def vigil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VigilProcess]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("VIGIL_TEST_API_TOKEN", SECRET)
         process.start()
+    for role in ("viewer", "responder"):
+        process.token(role)  # made now: a CLI start inside a timed test would take a second
     yield process
     process.kill()
 
 
-def post(vigil: VigilProcess, procedure: str, body: dict[str, Any] | None = None, role: str = "responder") -> httpx.Response:
+def post(
+    vigil: VigilProcess, procedure: str, body: dict[str, Any] | None = None, role: str = "responder"
+) -> httpx.Response:
     return httpx.post(
         f"{vigil.url}/api/v1/runbooks/{procedure}/run",
         json=body or {},
@@ -104,10 +108,10 @@ def post(vigil: VigilProcess, procedure: str, body: dict[str, Any] | None = None
 def stream(vigil: VigilProcess, run: str) -> Iterator[tuple[str, dict[str, Any], float]]:
     """The run's events as they arrive, each with the moment it arrived."""
     headers = {"Authorization": f"Bearer {vigil.token('viewer')}"}
-    with httpx.Client(timeout=30, headers=headers) as client:
-        with connect_sse(client, "GET", f"{vigil.url}/api/v1/runbook-runs/{run}/stream") as source:
-            for event in source.iter_sse():
-                yield event.event, json.loads(event.data), time.monotonic()
+    url = f"{vigil.url}/api/v1/runbook-runs/{run}/stream"
+    with httpx.Client(timeout=30, headers=headers) as client, connect_sse(client, "GET", url) as source:
+        for event in source.iter_sse():
+            yield event.event, json.loads(event.data), time.monotonic()
 
 
 def test_a_step_runs_and_with_wait_answers_its_outcome(vigil: VigilProcess) -> None:
@@ -247,5 +251,5 @@ def test_every_run_is_in_the_audit_log(vigil: VigilProcess) -> None:
     run = answer.json()["id"]
     log = Path(vigil.log)
     wait_until(lambda: f"runbook run {run}" in log.read_text(), 5, "the audit line")
-    line = next(l for l in log.read_text().splitlines() if f"runbook run {run}" in l)
+    line = next(text for text in log.read_text().splitlines() if f"runbook run {run}" in text)
     assert "tests-responder started" in line and "ops.md#say-hello" in line

@@ -196,11 +196,18 @@ class LiveRuns:
     """The runs started through the API and the dashboard, by id."""
 
     def __init__(
-        self, runner: Runner, clock: Clock, *, keep: int = KEEP, on_crash: Crashed | None = None
+        self,
+        runner: Runner,
+        clock: Clock,
+        *,
+        keep: int = KEEP,
+        running_limit: int = RUNNING_LIMIT,
+        on_crash: Crashed | None = None,
     ) -> None:
         self.runner = runner
         self.clock = clock
         self.keep = keep
+        self.running_limit = running_limit
         self.on_crash = on_crash
         self.runs: OrderedDict[str, LiveRun] = OrderedDict()
         self.tasks: set[asyncio.Task[None]] = set()
@@ -208,7 +215,7 @@ class LiveRuns:
     def start(self, request: RunRequest, title: str) -> LiveRun:
         """Start ``request`` (already checked: see ``launch``) as its own task."""
         running = sum(1 for r in self.runs.values() if r.status is LiveStatus.RUNNING)
-        if running >= RUNNING_LIMIT:
+        if running >= self.running_limit:
             raise ConflictError(f"{running} runbook runs are in progress already; wait for one to end")
         live = LiveRun(secrets.token_hex(8), request, title, self.clock.now())
         self.runs[live.id] = live

@@ -9,6 +9,7 @@ from typing import Any
 
 from vigil.config.stack import CheckSpec, StackFile
 from vigil.incidents.model import Incident
+from vigil.runbooks import safety, variables
 from vigil.runbooks.library import Library
 from vigil.runbooks.model import Section, Step
 
@@ -27,16 +28,15 @@ class StepView:
         }
 
 
-def destructive(section: Section, step: Step) -> tuple[str, ...]:
-    return ()
-
-
-def placeholders(step: Step) -> tuple[str, ...]:
-    return ()
-
-
 def steps(section: Section) -> list[StepView]:
-    return [StepView(s, destructive(section, s), placeholders(s)) for s in section.steps]
+    return [
+        StepView(
+            s,
+            tuple(safety.confirmation(section, s)) if s.runnable else (),
+            tuple(dict.fromkeys(p.name for p in variables.placeholders(s))) if s.runnable else (),
+        )
+        for s in section.steps
+    ]
 
 
 def procedure(section: Section) -> dict[str, Any]:

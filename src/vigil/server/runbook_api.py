@@ -18,10 +18,10 @@ from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from vigil.errors import ConfirmationNeeded, InputMissing
+from vigil.errors import RunRefused
 from vigil.runbooks.launch import Launcher
 from vigil.runbooks.live import EventKind, LiveEvent, LiveRun, LiveRuns
-from vigil.runbooks.outcome import RunExit, RunRequest
+from vigil.runbooks.outcome import RunExit, RunRequest, StepStatus
 from vigil.server import procedure_view
 from vigil.server.api import LARGEST_ID
 from vigil.server.api_document import CONFLICT
@@ -127,7 +127,7 @@ async def get_procedure(request: Request, procedure: Procedure) -> dict[str, Any
 async def run_procedure(
     request: Request, procedure: Procedure, who: Responder, body: RunBody | None = None
 ) -> Any:
-    body = body or RunBody()
+    body = body or RunBody.model_validate({})
     ask = RunRequest(
         procedure=procedure,
         actor=who.name,
@@ -139,7 +139,7 @@ async def run_procedure(
     )
     try:
         live = await launcher(request).launch(ask)
-    except (InputMissing, ConfirmationNeeded) as err:
+    except RunRefused as err:
         planned = err.outcome.as_dict() if err.outcome is not None else None
         return JSONResponse({"error": str(err), "outcome": planned}, status_code=err.status_code)
     if not body.wait:
@@ -155,12 +155,11 @@ def finished(live: LiveRun) -> JSONResponse:
     summary = live.summary()
     if live.exit_code == RunExit.OK:
         return JSONResponse(summary, status_code=200)
-    failed = next(
-        (s for s in live.outcome.steps if s.status in ("failed", "timed_out")) if live.outcome else None,
-        None,
-    )
+    steps = live.outcome.steps if live.outcome else ()
+    failed = next((s for s in steps if s.status in (StepStatus.FAILED, StepStatus.TIMED_OUT)), None)
     if failed is not None:
-        error = f"step {failed.number} {failed.status.replace('_', ' ')}: {failed.reason or f'exit {failed.exit_code}'}"
+        how = failed.reason or f"exit {failed.exit_code}"
+        error = f"step {failed.number} {failed.status.replace('_', ' ')}: {how}"
     else:
         error = live.error or "the run did not succeed"
     return JSONResponse({**summary, "error": error}, status_code=424)

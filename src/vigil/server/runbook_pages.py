@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.datastructures import FormData
 
-from vigil.errors import ConfirmationNeeded, InputMissing, NotFoundError, RunbookError, VigilError
+from vigil.errors import NotFoundError, RunbookError, RunRefused, VigilError
 from vigil.runbooks.live import LiveRun
 from vigil.runbooks.outcome import RunRequest
 from vigil.server import procedure_view, ui_auth
@@ -60,7 +60,7 @@ async def start_run(request: Request) -> Response:
         try:
             ask = run_request(await request.form(), who.name)
             started.append(await launcher(request).launch(ask))
-        except (InputMissing, ConfirmationNeeded, RunbookError, NotFoundError) as err:
+        except (RunRefused, RunbookError, NotFoundError) as err:
             refused.append(err)  # said in the step's own box, not at the top of the page
         return None
 

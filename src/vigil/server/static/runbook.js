@@ -64,7 +64,8 @@
   document.addEventListener("htmx:load", function (e) { scan(e.detail.elt); });
   document.addEventListener("click", function (e) {
     var opener = e.target.closest("[data-opens]");
-    if (opener) {
+    // The step's own inputs (its placeholders) are checked before the dialog hides them.
+    if (opener && (!opener.form || opener.form.reportValidity())) {
       document.getElementById(opener.dataset.opens).showModal();
     }
     var closer = e.target.closest("[data-closes]");
