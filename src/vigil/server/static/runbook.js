@@ -4,6 +4,7 @@
 // this file is the only place the behaviour lives.
 (function () {
   "use strict";
+  var KEPT = 2000; // text nodes (a frame's lines each) kept in an output box
 
   function seconds(value) {
     return value === null || value === undefined ? "" : " · " + Number(value).toFixed(2) + " s";
@@ -32,9 +33,26 @@
     var lines = box.querySelector(".run-lines");
     var state = box.querySelector(".run-state");
     var source = new EventSource(box.dataset.stream);
+    // Lines are added once a frame, together: a step printing hundreds a second would
+    // otherwise cost a layout each and fall seconds behind.
+    var pending = [];
+    var frame = 0;
+    function flush() {
+      frame = 0;
+      if (pending.length) {
+        lines.append(pending.join("\n") + "\n");
+        pending = [];
+        while (lines.childNodes.length > KEPT) {
+          lines.removeChild(lines.firstChild); // a long run keeps its latest output, like the server
+        }
+        lines.scrollTop = lines.scrollHeight;
+      }
+    }
     function add(text) {
-      lines.append(text + "\n");
-      lines.scrollTop = lines.scrollHeight;
+      pending.push(text);
+      if (!frame) {
+        frame = window.requestAnimationFrame(flush);
+      }
     }
     source.addEventListener("line", function (e) { add(JSON.parse(e.data).line); });
     source.addEventListener("lost", function (e) {
@@ -42,6 +60,8 @@
     });
     source.addEventListener("done", function (e) {
       source.close();
+      window.cancelAnimationFrame(frame);
+      flush();
       ended(box, state, JSON.parse(e.data));
     });
     source.addEventListener("error", function () {
