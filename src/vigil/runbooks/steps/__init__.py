@@ -8,9 +8,11 @@ from __future__ import annotations
 from vigil.runbooks.model import StepKind
 from vigil.runbooks.steps.base import Ran, Setting, StepRunner
 from vigil.runbooks.steps.shell import ShellStep
+from vigil.runbooks.steps.sql import SqlStep
 
 RUNNERS: dict[StepKind, StepRunner] = {
     StepKind.SHELL: ShellStep(),
+    StepKind.SQL: SqlStep(),
 }
 
 __all__ = ["RUNNERS", "Ran", "Setting", "StepRunner"]
