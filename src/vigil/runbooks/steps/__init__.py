@@ -8,6 +8,7 @@ from __future__ import annotations
 from vigil.runbooks.model import StepKind
 from vigil.runbooks.steps.base import Ran, Setting, StepRunner
 from vigil.runbooks.steps.http import HttpStep
+from vigil.runbooks.steps.promql import PromqlStep
 from vigil.runbooks.steps.shell import ShellStep
 from vigil.runbooks.steps.sql import SqlStep
 
@@ -15,6 +16,7 @@ RUNNERS: dict[StepKind, StepRunner] = {
     StepKind.SHELL: ShellStep(),
     StepKind.SQL: SqlStep(),
     StepKind.HTTP: HttpStep(),
+    StepKind.PROMQL: PromqlStep(),
 }
 
 __all__ = ["RUNNERS", "Ran", "Setting", "StepRunner"]
