@@ -100,7 +100,9 @@ def test_the_run_redactor_masks_secret_variables_and_url_passwords() -> None:
         "QDRANT_URL": "https://x.qdrant.io:6333",
         "DATABASE_URL": "postgresql://app:dbpass@db:5432/app",
         "LOG_LEVEL": "INFO",
+        "STRIPE_SECRET_KEY": "sk_live_0123456789",  # not in the step, printed by `env` all the same
+        "USE_AUTH": "true",  # too short to mask when the step does not name it
     }
     redact = run_redactor(Redactor({"from-the-stack"}), StepKind.SHELL, code, env)
-    text = "qk-123456 https://x.qdrant.io:6333 dbpass from-the-stack INFO db:5432"
-    assert redact(text) == "*** https://x.qdrant.io:6333 *** *** INFO db:5432"
+    text = "qk-123456 https://x.qdrant.io:6333 dbpass from-the-stack INFO db:5432 sk_live_0123456789 true"
+    assert redact(text) == "*** https://x.qdrant.io:6333 *** *** INFO db:5432 *** true"

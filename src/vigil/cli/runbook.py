@@ -43,7 +43,9 @@ def _load(config: Path) -> tuple[Stack, Library]:
 @runbook_app.command("list")
 def list_(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> None:
     """Every procedure: its id (file#slug), title, steps and whether any needs confirmation."""
-    _, library = _load(config)
+    stack, library = _load(config)
+    if not stack.model.runbooks:
+        stderr.print(f"{config} names no runbooks; add e.g. runbooks: [runbooks/*.md]", markup=False)
     rows = [summary(section) for section in library.procedures()]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))

@@ -20,18 +20,25 @@ class Transcript:
         self._kept: deque[str] = deque()
         self._kept_bytes = 0
         self._partial = ""
+        self._dropping = False  # the rest of a line already cut and shown
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def feed(self, data: bytes) -> None:
         """Raw output as it arrives; complete lines are emitted, a partial one waits."""
         text = self._partial + self._decoder.decode(data)
+        if self._dropping:
+            end = text.find("\n")
+            if end < 0:
+                return
+            text, self._dropping = text[end + 1 :], False
         *lines, rest = text.split("\n")
         for line in lines:
             self.line(line)
-        # A line that never ends is still bounded: emitted once it is too long to be useful whole.
+        # A line that never ends is still bounded: shown cut once it is too long to show whole,
+        # and the rest of it dropped up to its newline.
         if len(rest) > MAX_LINE:
             self.line(rest)
-            rest = ""
+            rest, self._dropping = "", True
         self._partial = rest
 
     def close(self) -> None:
@@ -43,7 +50,7 @@ class Transcript:
     def line(self, text: str) -> None:
         text = text.rstrip("\r")
         if len(text) > MAX_LINE:
-            text = text[:MAX_LINE] + f" … [{len(text) - MAX_LINE:,} more characters]"
+            text = text[:MAX_LINE] + f" … [cut at {MAX_LINE:,} characters]"
         shown = self.redact(text)
         self._keep(shown + "\n")
         if self.sink is not None:

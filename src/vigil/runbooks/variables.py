@@ -21,6 +21,7 @@ from vigil.runbooks.shell_text import Reference, scan
 
 MAX_PARAM = 256
 MAX_PARAMS = 50
+UNREFERENCED_SECRET = 8  # characters
 _PARAM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 _PARAM_VALUE = re.compile(r"[A-Za-z0-9._:/@%+=,-]*")
 # <commit>, <PR_NUMBER>, <run-id>; [id], [org]; YOUR_KEY, YOUR_API_KEY.
@@ -130,8 +131,10 @@ def looks_secret(name: str) -> bool:
 def run_redactor(
     base: Callable[[str], str], kind: StepKind, code: str, env: Mapping[str, str]
 ) -> Callable[[str], str]:
-    """The stack's redactor, and also the values of the step's secret-looking variables and the
-    passwords in any URL among its variables' values."""
+    """The stack's redactor, and also: the values of the step's secret-looking variables, the
+    passwords in any URL among its variables' values, and the longer values of every other
+    secret-looking variable in its environment (a step that runs ``env`` or ``railway
+    variables`` prints those too; short ones like ``true`` would mask innocent words)."""
     extra = Redactor()
     for ref in references(kind, code):
         value = env.get(ref.name)
@@ -141,6 +144,9 @@ def run_redactor(
             extra.add(value)
         elif redact_url(value) != value:
             extra.add(_url_password(value))
+    for name, value in env.items():
+        if len(value) >= UNREFERENCED_SECRET and looks_secret(name):
+            extra.add(value)
     return lambda text: extra(base(text))
 
 

@@ -159,3 +159,23 @@ async def test_a_paas_cli_that_is_not_installed_fails_the_step_with_127(tmp_path
 
     assert (outcome.steps[0].status, outcome.steps[0].exit_code) == (StepStatus.FAILED, 127)
     assert f"{missing}: command not found" in outcome.steps[0].output
+
+
+async def test_a_flood_of_output_keeps_the_last_64_kb_and_cuts_long_lines(tmp_path: Path) -> None:
+    run = runner(
+        tmp_path,
+        "# Ops\n## Flood\n```bash\nseq 1 200000\nhead -c 10000 /dev/zero | tr '\\0' x\necho\necho done\n```\n",
+    )
+    count = 0
+
+    def sink(_n: int, _line: str) -> None:
+        nonlocal count
+        count += 1
+
+    outcome = await run.run(RunRequest("Flood", "ana"), sink)
+
+    output = outcome.steps[0].output
+    assert count == 200_000 + 2  # every line streamed, the 10,000 x's as one cut line
+    assert len(output.encode()) <= 64 * 1024
+    assert output.endswith("done\n") and "200000\n" in output
+    assert "\n" + "x" * 4096 + " … [cut at 4,096 characters]\ndone\n" in output

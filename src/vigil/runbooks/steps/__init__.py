@@ -7,10 +7,16 @@ from __future__ import annotations
 
 from vigil.runbooks.model import StepKind
 from vigil.runbooks.steps.base import Ran, Setting, StepRunner
+from vigil.runbooks.steps.http import HttpStep
+from vigil.runbooks.steps.promql import PromqlStep
 from vigil.runbooks.steps.shell import ShellStep
+from vigil.runbooks.steps.sql import SqlStep
 
 RUNNERS: dict[StepKind, StepRunner] = {
     StepKind.SHELL: ShellStep(),
+    StepKind.SQL: SqlStep(),
+    StepKind.HTTP: HttpStep(),
+    StepKind.PROMQL: PromqlStep(),
 }
 
 __all__ = ["RUNNERS", "Ran", "Setting", "StepRunner"]
