@@ -22,6 +22,7 @@ from vigil.errors import RunRefused
 from vigil.runbooks.launch import Launcher
 from vigil.runbooks.live import EventKind, LiveEvent, LiveRun, LiveRuns
 from vigil.runbooks.outcome import RunExit, RunRequest, StepStatus
+from vigil.runbooks.variables import MAX_PARAM, MAX_PARAMS
 from vigil.server import procedure_view
 from vigil.server.api import LARGEST_ID
 from vigil.server.api_document import CONFLICT
@@ -31,7 +32,6 @@ from vigil.server.runtime import Runtime
 router = APIRouter(prefix="/api/v1", tags=["runbooks"])
 
 WAIT_LIMIT = 300.0  # seconds a ``wait`` call holds the connection; past it, 202 as without wait
-PARAM_LIMIT = 50
 Procedure = Annotated[
     str,
     Path(
@@ -42,8 +42,8 @@ Procedure = Annotated[
     ),
 ]
 RunId = Annotated[str, Path(min_length=1, max_length=64, description="The id a run was started with.")]
-ParamName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")]
-ParamValue = Annotated[str, StringConstraints(max_length=4096)]
+ParamName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
+ParamValue = Annotated[str, StringConstraints(max_length=MAX_PARAM)]
 
 
 class RunBody(BaseModel):
@@ -52,7 +52,7 @@ class RunBody(BaseModel):
     step: int | None = Field(None, ge=1, le=1000, description="Run this step only (1-based); default: all.")
     params: dict[ParamName, ParamValue] = Field(
         default_factory=dict,
-        max_length=PARAM_LIMIT,
+        max_length=MAX_PARAMS,
         description='Placeholders filled in, as --param does: {"commit": "abc123"} for <commit>.',
     )
     dry_run: bool = Field(False, description="Resolve and show each step, secrets redacted; run nothing.")
