@@ -34,6 +34,7 @@ from httpx_sse import connect_sse
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.conftest import free_port
+from tests.server.conftest import runbook_stack
 from tests.server.test_browser import chromium
 
 VIGIL = str(Path(sys.executable).parent / "vigil")
@@ -50,19 +51,6 @@ for i in range(int(os.environ["BENCH_LINES"])):
     print(f"{time.time():.6f} {i}", flush=True)
     time.sleep(float(os.environ["BENCH_EVERY"]))'
 ```
-"""
-
-STACK = """
-runbooks: [bench.md]
-env: {{BENCH_LINES: "{lines}", BENCH_EVERY: "{every}"}}
-services:
-  api:
-    checks:
-      health:
-        tcp: "127.0.0.1:9"
-        every: 1s
-        alert: {{after: 1, severity: P2}}
-        runbook: bench.md#print-timestamps
 """
 
 # Notes the moment each line is added to the output box (the page adds a frame's lines as one
@@ -96,7 +84,8 @@ def latency(line: str, arrived_ms: float) -> float | None:
 
 def start(work: Path, lines: int, every: float) -> tuple[subprocess.Popen[bytes], str, str]:
     (work / "bench.md").write_text(RUNBOOK)
-    (work / "vigil.yaml").write_text(STACK.format(lines=lines, every=every))
+    env = {"BENCH_LINES": str(lines), "BENCH_EVERY": str(every)}
+    (work / "vigil.yaml").write_text(runbook_stack("bench.md", "bench.md#print-timestamps", env))
     db = f"sqlite:///{work}/vigil.db"
     port = free_port()
     log = (work / "vigil.log").open("w")

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
-from tests.server.conftest import VigilProcess, wait_until
+from tests.server.conftest import VigilProcess, runbook_stack, wait_until
 
 RUNBOOK = """# Operations
 
@@ -59,21 +59,6 @@ echo "token is $API_TOKEN"
 ```
 """
 
-STACK = """
-runbooks: [ops.md]
-env:
-  GREETING: hello
-  SCRATCH: {scratch}
-  API_TOKEN: ${{VIGIL_TEST_API_TOKEN}}
-services:
-  api:
-    checks:
-      health:
-        tcp: "127.0.0.1:9"
-        every: 1s
-        alert: {{after: 1, severity: P2}}
-        runbook: ops.md#say-hello
-"""
 SECRET = "s3cr3t-token-value-7a9f"
 
 
@@ -83,7 +68,8 @@ def vigil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VigilProcess]:
     (work / "ops.md").write_text(RUNBOOK)
     (work / "scratch" / "junk").mkdir(parents=True)
     stack = work / "vigil.yaml"
-    stack.write_text(STACK.format(scratch=work / "scratch"))
+    env = {"GREETING": "hello", "SCRATCH": str(work / "scratch"), "API_TOKEN": "${VIGIL_TEST_API_TOKEN}"}
+    stack.write_text(runbook_stack("ops.md", "ops.md#say-hello", env))
     process = VigilProcess(stack, f"sqlite:///{work}/vigil.db")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("VIGIL_TEST_API_TOKEN", SECRET)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.server.conftest import wait_until
+from tests.server.conftest import runbook_stack, wait_until
 from tests.server.test_browser import CHROMIUM, chromium, responder_token
 
 RUNBOOK = """# Ops
@@ -34,19 +34,6 @@ echo "removed <dir>"
 ```
 """
 
-STACK = """
-runbooks: [ops.md]
-env: {{SCRATCH: {scratch}}}
-services:
-  api:
-    checks:
-      health:
-        tcp: "127.0.0.1:9"
-        every: 1s
-        alert: {{after: 1, severity: P2}}
-        runbook: ops.md#restart-the-api
-"""
-
 
 @pytest.mark.slow
 def test_a_responder_runs_steps_from_the_incident_page_and_watches_their_output(
@@ -59,7 +46,9 @@ def test_a_responder_runs_steps_from_the_incident_page_and_watches_their_output(
     (tmp_path / "ops.md").write_text(RUNBOOK)
     leftover = tmp_path / "scratch" / "build-41"
     leftover.mkdir(parents=True)
-    vigil = vigil_up(STACK.format(scratch=tmp_path / "scratch"))
+    vigil = vigil_up(
+        runbook_stack("ops.md", "ops.md#restart-the-api", {"SCRATCH": str(tmp_path / "scratch")})
+    )
     vigil.start()
     token = responder_token(vigil.db)
     wait_until(lambda: vigil.api("/incidents"), 20, "the failing check to open an incident")
