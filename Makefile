@@ -1,6 +1,7 @@
 # Two commands to start: `make demo` and `make test`. Both create .venv when it is missing;
-# `make test` also starts the local servers and installs Debian's chromium (browser test) and
-# prometheus, promtool and alertmanager (rule-file and Alertmanager tests).
+# `make test` also starts the local servers and installs Debian's chromium (browser test),
+# prometheus, promtool and alertmanager (rule-file and Alertmanager tests), and psql and
+# redis-cli when missing (runbook steps run them).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -40,6 +41,7 @@ demo: $(STAMP) $(COMPILED_STAMP)
 
 services:
 	bash scripts/ensure-services.sh
+	sh scripts/install-clients.sh
 	sh scripts/install-browser.sh
 	bash scripts/install-peers.sh
 

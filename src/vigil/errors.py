@@ -5,9 +5,15 @@
     ├── ProbeError                  a probe could not judge its target (raised inside probes only)
     ├── StoreError                  the state database cannot be opened or migrated
     ├── RunbookError                a runbook cannot be read (not UTF-8, too big, nested too deep)
+    │   └── StepInputError          a run asked for wrongly: an unsafe --param, a --step out of range
     ├── NotFoundError               an incident, check or token that does not exist (API: 404)
-    │   └── ProcedureNotFound       no runbook procedure by that name; lists the closest
+    │   ├── ProcedureNotFound       no runbook procedure by that name; lists the closest
+    │   └── IncidentNotFound        a run asked for on an incident that does not exist
     ├── ConflictError               a change the current state does not allow (API: 409)
+    │   └── ConfirmationNeeded      a destructive runbook step asked to run without confirmation
+    ├── RunRefused                  a runbook run that cannot start as asked (carries the planned run)
+    │   ├── ConfirmationNeeded      (also a ConflictError: 409)
+    │   └── InputMissing            a step needs a variable or --param it was not given (API: 422)
     ├── AuthError                   no token, or one that is unknown or revoked (API: 401)
     └── ForbiddenError              a token whose role is too low for the call (API: 403)
 
@@ -17,6 +23,10 @@ Messages say what to fix and where; they never carry a secret (see ``config.secr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vigil.runbooks.outcome import RunOutcome
 
 
 class VigilError(Exception):
@@ -67,6 +77,11 @@ class RunbookError(VigilError):
     status_code = 422
 
 
+class StepInputError(RunbookError):
+    """A run cannot be asked for this way: a ``--param`` value that may not become part of a
+    command, a ``--step`` the procedure does not have, a step that is shown and never run."""
+
+
 class NotFoundError(VigilError):
     """Something asked for by id does not exist; the message names it."""
 
@@ -79,10 +94,38 @@ class ProcedureNotFound(NotFoundError):
     exit_code = 2
 
 
+class IncidentNotFound(NotFoundError):
+    """A runbook run names an incident that does not exist: nothing is run."""
+
+    exit_code = 2
+
+
 class ConflictError(VigilError):
     """The change is not allowed in the current state (e.g. acknowledging a resolved incident)."""
 
     status_code = 409
+
+
+class RunRefused(VigilError):
+    """A runbook run that cannot start as asked; ``outcome`` is the run as planned, step by step."""
+
+    exit_code = 2
+    status_code = 422
+
+    def __init__(self, message: str, outcome: RunOutcome | None = None) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
+class ConfirmationNeeded(ConflictError, RunRefused):
+    """A run would reach a destructive step and was not confirmed; the message names the step
+    and what matched."""
+
+    exit_code = 2
+
+
+class InputMissing(RunRefused):
+    """A run's step has an unset variable or an ungiven placeholder; the message names them."""
 
 
 class AuthError(VigilError):

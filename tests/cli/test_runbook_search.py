@@ -1,8 +1,7 @@
 """``vigil runbook search`` as a user runs it, in a real process.
 
 The command's function lives in ``cli/runbook_search.py``; ``vigil runbook`` (``cli/runbook.py``)
-makes it its ``search`` command. Until that wiring is merged, these tests run the function as the
-only command of a Typer app of their own (``SEARCH``) — the same function, options and exits.
+makes it its ``search`` command.
 """
 
 from __future__ import annotations
@@ -14,12 +13,7 @@ from pathlib import Path
 
 import pytest
 
-SEARCH = [
-    sys.executable,
-    "-c",
-    "import typer, sys; from vigil.cli.runbook_search import search; "
-    "app = typer.Typer(add_completion=False); app.command()(search); app()",
-]
+SEARCH = [sys.executable, "-m", "vigil.cli", "runbook", "search"]
 
 OPS = """\
 # Ops

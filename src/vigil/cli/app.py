@@ -46,6 +46,7 @@ COMMANDS = (
     "silence",
     "maintenance",
     "import",
+    "runbook",
 )
 # A command whose name is a Python keyword lives in a module named otherwise.
 MODULES = {"import": "import_runbook"}

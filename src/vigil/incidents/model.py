@@ -21,6 +21,7 @@ class EventKind(StrEnum):
     SUPPRESSED = "suppressed"
     NOTIFIED = "notified"
     NOTIFY_FAILED = "notify_failed"
+    RUNBOOK = "runbook"  # a runbook step run on the incident: who, which step, exit code, output
 
 
 @dataclass(frozen=True)

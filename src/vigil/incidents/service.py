@@ -205,6 +205,11 @@ class IncidentService(IncidentReads):
         async with self.engine.begin() as conn:
             await self._event(conn, incident_id, kind, text, "vigil", self.clock.now())
 
+    async def record_runbook_step(self, incident_id: int, actor: str, text: str) -> None:
+        """A timeline line for a runbook step run on the incident (``runbooks.runner``)."""
+        async with self.engine.begin() as conn:
+            await self._event(conn, incident_id, EventKind.RUNBOOK, text, actor, self.clock.now())
+
     async def record_hold(self, incident_id: int | None, channel: str, reason: str | None) -> None:
         """A timeline line when the outbox holds a page for quiet (once per reason) or sends it
         once the quiet has ended."""

@@ -188,3 +188,21 @@ class StoreIdentityRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Written by the store check: a store that takes this write takes writes.
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class RunbookRunRow(Base):
+    """One run of a runbook procedure (or of one of its steps): written when it starts, finished
+    with each step's outcome (``StepOutcome.as_dict``: status, exit code, duration, the redacted
+    command and the last 64 KB of its redacted output)."""
+
+    __tablename__ = "runbook_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    procedure: Mapped[str] = mapped_column(String(1000))
+    title: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
+    incident_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
