@@ -167,7 +167,8 @@ def _report(outcome: RunOutcome, console: Console) -> None:
         ran = s.status in (StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.TIMED_OUT)
         took = f" in {s.duration:.1f}s" if ran else ""
         lines.append(f"step {s.number}{name}: {s.status}{code}{took}")
-        if s.status is StepStatus.PLANNED or (s.status is StepStatus.SHOWN and outcome.run_id is None):
+        # What a step would run is shown whenever it did not run: a plan, or a refusal to start.
+        if not ran and s.command and s.status is not StepStatus.SKIPPED and outcome.run_id is None:
             lines.append("    " + data["command"].rstrip("\n").replace("\n", "\n    "))
         if s.reason and s.status is not StepStatus.SUCCEEDED:
             lines.append(f"  {s.reason}")

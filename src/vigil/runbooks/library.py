@@ -67,8 +67,12 @@ class Library:
         exact = by_title.get(wanted.lower())
         if exact is not None:
             return exact
+        # A title that contains the words given is a better match than one merely spelt alike.
+        containing = [p for p in procedures if wanted.lower() in p.title.lower()]
+        if len(containing) == 1:
+            return containing[0]
         close = difflib.get_close_matches(wanted.lower(), list(by_title), n=5, cutoff=0.6)
-        matches = [by_title[c] for c in close] + [p for p in procedures if wanted.lower() in p.title.lower()]
+        matches = containing + [by_title[c] for c in close]
         candidates = list(dict.fromkeys(p.id for p in matches))
         if len(candidates) == 1:
             return matches[0]
