@@ -10,6 +10,10 @@
     │   ├── ProcedureNotFound       no runbook procedure by that name; lists the closest
     │   └── IncidentNotFound        a run asked for on an incident that does not exist
     ├── ConflictError               a change the current state does not allow (API: 409)
+    │   └── ConfirmationNeeded      a destructive runbook step asked to run without confirmation
+    ├── RunRefused                  a runbook run that cannot start as asked (carries the planned run)
+    │   ├── ConfirmationNeeded      (also a ConflictError: 409)
+    │   └── InputMissing            a step needs a variable or --param it was not given (API: 422)
     ├── AuthError                   no token, or one that is unknown or revoked (API: 401)
     └── ForbiddenError              a token whose role is too low for the call (API: 403)
 
@@ -19,6 +23,10 @@ Messages say what to fix and where; they never carry a secret (see ``config.secr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vigil.runbooks.outcome import RunOutcome
 
 
 class VigilError(Exception):
@@ -96,6 +104,28 @@ class ConflictError(VigilError):
     """The change is not allowed in the current state (e.g. acknowledging a resolved incident)."""
 
     status_code = 409
+
+
+class RunRefused(VigilError):
+    """A runbook run that cannot start as asked; ``outcome`` is the run as planned, step by step."""
+
+    exit_code = 2
+    status_code = 422
+
+    def __init__(self, message: str, outcome: RunOutcome | None = None) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
+class ConfirmationNeeded(ConflictError, RunRefused):
+    """A run would reach a destructive step and was not confirmed; the message names the step
+    and what matched."""
+
+    exit_code = 2
+
+
+class InputMissing(RunRefused):
+    """A run's step has an unset variable or an ungiven placeholder; the message names them."""
 
 
 class AuthError(VigilError):

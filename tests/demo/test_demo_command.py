@@ -244,3 +244,29 @@ def test_a_stop_while_the_demo_is_starting_ends_it_and_the_target_it_started(sta
 
     assert demo.proc.wait(END_SECONDS) == 0
     assert wait_for_end(demo.processes[1:]) == []
+
+
+def test_the_demo_ships_its_runbook_and_suggests_it_on_an_incident(
+    start_demo: StartDemo, tmp_path: Path
+) -> None:
+    demo = start_demo()
+    wait_until_serving(demo)
+    assert (tmp_path / "demo" / "demo-runbook.md").is_file()
+    text = demo.output.read_text()
+    token = re.search(r"API token +(\S+)", text)
+    target = re.search(r"target app +(http://\S+)", text)
+    assert token and target
+    api = f"http://127.0.0.1:{demo.port}/api/v1"
+    headers = {"Authorization": f"Bearer {token.group(1)}"}
+    assert httpx.get(f"{api}/runbooks/review", headers=headers, timeout=5).json()["runbooks"] == 1
+
+    httpx.post(f"{target.group(1)}/chaos", json={"mode": "db_down"}, timeout=5).raise_for_status()
+    deadline = time.monotonic() + 30
+    incidents: list[dict[str, object]] = []
+    while not incidents and time.monotonic() < deadline:
+        time.sleep(0.5)
+        incidents = httpx.get(f"{api}/incidents", headers=headers, timeout=5).json()
+    assert incidents, f"no incident within 30 s:\n{demo.output.read_text()}"
+    detail = httpx.get(f"{api}/incidents/{incidents[0]['id']}", headers=headers, timeout=5).json()
+    assert detail["runbooks"][0]["id"] == "demo-runbook.md#issue-database-connection-errors"
+    assert all(r["steps"] for r in detail["runbooks"])

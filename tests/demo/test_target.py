@@ -20,15 +20,6 @@ from vigil.engine.once import run_once
 from vigil.errors import VigilError
 
 
-@pytest.fixture(scope="module")
-def target_url() -> Iterator[str]:
-    process, url = start_target_process()
-    try:
-        yield url
-    finally:
-        stop_target_process(process)
-
-
 @pytest.fixture
 def target(target_url: str) -> Iterator[httpx.Client]:
     """A client of the shared target process, mended after each test whatever it broke."""

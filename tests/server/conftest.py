@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from tests.conftest import free_port
 from vigil.config.load import parse_stack
@@ -158,6 +159,14 @@ class VigilProcess:
             )
             self._tokens[role] = str(json.loads(made.stdout)["token"])
         return self._tokens[role]
+
+
+def runbook_stack(runbook: str, section: str, env: dict[str, str]) -> str:
+    """A stack file naming ``runbook`` whose one check fails at once (a closed port) and opens an
+    incident pointing at ``section``; ``env`` is its ``env:``."""
+    check = {"tcp": "127.0.0.1:9", "every": "1s", "alert": {"after": 1, "severity": "P2"}, "runbook": section}
+    stack = {"runbooks": [runbook], "env": env, "services": {"api": {"checks": {"health": check}}}}
+    return yaml.safe_dump(stack)
 
 
 def wait_until(condition: Any, seconds: float, what: str) -> None:

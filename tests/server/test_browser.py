@@ -33,6 +33,14 @@ services:
 """
 
 
+def chromium(playwright: Any) -> Any:
+    """Debian's chromium, as every browser test and benchmark starts it."""
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    )
+
+
 def responder_token(db: str) -> str:
     made = subprocess.run(
         [VIGIL, "token", "create", "--role", "responder", "--name", "browser", "--db", db, "--json"],
@@ -60,10 +68,7 @@ def test_a_responder_sees_an_incident_appear_without_reload_and_acknowledges_it(
     token = responder_token(vigil.db)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 720})
             # Private by default: the dashboard asks to sign in before it shows anything.

@@ -162,7 +162,10 @@ async def test_the_sections_poll_their_fragments_every_two_seconds_with_local_ht
     page = (await client.get("/")).text
     assert 'hx-get="/fragments/incidents" hx-trigger="every 2s"' in page
     assert 'hx-get="/fragments/services" hx-trigger="every 2s"' in page
-    assert re.findall(r"<script[^>]*>", page) == ['<script src="/static/htmx.min.js" defer>']
+    assert re.findall(r"<script[^>]*>", page) == [
+        '<script src="/static/htmx.min.js" defer>',
+        '<script src="/static/runbook.js" defer>',
+    ]
     htmx = await client.get("/static/htmx.min.js")
     assert htmx.status_code == 200
     assert "htmx" in htmx.text[:2000]

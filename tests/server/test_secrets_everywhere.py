@@ -146,6 +146,8 @@ async def walk_the_api(
         "incident_id": [str(i) for i in range(1, 10)],
         "silence_id": ["1"],
         "name": list(runtime.stack.model.services),
+        "procedure": [p.id for p in runtime.library.procedures()] or ["no-such-procedure"],
+        "run_id": list(runtime.live.runs) or ["no-such-run"],
     }
     answers: dict[str, str] = {"/openapi.json": json.dumps(document)}
     for template, operations in document["paths"].items():

@@ -45,8 +45,11 @@ COMMANDS = (
     "rules",
     "silence",
     "maintenance",
+    "import",
     "runbook",
 )
+# A command whose name is a Python keyword lives in a module named otherwise.
+MODULES = {"import": "import_runbook"}
 
 
 def _register(argv: list[str]) -> None:
@@ -54,7 +57,7 @@ def _register(argv: list[str]) -> None:
     them (the server, the store, the probes) costs more than a quick ``vigil validate`` itself."""
     named = argv[1] if len(argv) > 1 and argv[1] in COMMANDS else None
     for name in (named,) if named else COMMANDS:
-        importlib.import_module(f"vigil.cli.{name}").register(app)
+        importlib.import_module(f"vigil.cli.{MODULES.get(name, name)}").register(app)
 
 
 _register(sys.argv)

@@ -20,7 +20,7 @@ from vigil.cli.logs import VerboseOption, configure_logging
 from vigil.config.load import load_stack
 from vigil.demo.lifeline import DemoStopped, Stopper
 from vigil.demo.process import start_target_process, stop_target_process
-from vigil.demo.stack import demo_stack_yaml
+from vigil.demo.stack import demo_stack_yaml, write_demo_runbook
 from vigil.engine.clock import SystemClock
 from vigil.errors import VigilError
 from vigil.server.listen import bind, bind_first_free, bound_port
@@ -56,6 +56,7 @@ def demo(
         target, target_url = start_target_process(interrupt=stopper.check)
         stack_file = directory / "vigil.yaml"
         stack_file.write_text(demo_stack_yaml(target_url, webhook))
+        runbook = write_demo_runbook(directory)
         stack = load_stack(stack_file)
         token, link = asyncio.run(_token(db))
         stopper.check()
@@ -65,6 +66,7 @@ def demo(
 Vigil demo
   target app   {target_url}   (/health, /health/ready, /metrics)
   stack file   {stack_file}
+  runbook      {runbook}   (its procedures are suggested on the incidents)
   dashboard    {dashboard}/login/link?code={link}
                (opens the dashboard signed in as a responder; the link works once, for an hour)
   API token    {token}   (a responder token, for the API and for signing in again)

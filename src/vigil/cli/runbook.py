@@ -177,4 +177,7 @@ def _report(outcome: RunOutcome, console: Console) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    from vigil.cli.runbook_search import search
+
+    runbook_app.command("search")(search)
     app.add_typer(runbook_app, name="runbook")

@@ -9,10 +9,13 @@ a database outage pages once for ``postgres`` and not again for every service th
 from __future__ import annotations
 
 import json
+from importlib import resources
+from pathlib import Path
 from urllib.parse import urlsplit
 
 DEMO_LOG_CHANNEL = "demo-log"
 DEMO_WEBHOOK_CHANNEL = "demo-webhook"
+DEMO_RUNBOOK = "demo-runbook.md"  # written beside the stack file by ``write_demo_runbook``
 
 _TEMPLATE = """\
 # Vigil's demo: its built-in target app, an AI backend with a database and a cache.
@@ -31,6 +34,7 @@ services:
         timeout: 2s
         expect: {{status: 200, json: {{status: healthy}}, max_ms: 1000}}
         alert: {{after: 2, severity: P1}}
+        runbook: {runbook}#issue-api-health-check-failing
   ready:
     description: Whether the backend would take traffic.
     depends_on: [postgres, cache]
@@ -49,6 +53,7 @@ services:
         # 503 is the report saying "degraded"; this field says whether the database is the cause.
         expect: {{status: [200, 503], json: ["checks.db.status == healthy"]}}
         alert: {{after: 2, severity: P1}}
+        runbook: {runbook}#issue-database-connection-errors
   cache:
     description: The backend's cache, as its readiness report sees it.
     checks:
@@ -65,6 +70,7 @@ alerts:
     severity: P1
     labels: {{service: api}}
     annotations: {{summary: "Error rate {{{{ $value | humanizePercentage }}}}"}}
+    runbook: {runbook}#issue-high-error-rate
   - name: SlowP95
     expr: histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[30s]))) > 1
     for: 6s
@@ -72,6 +78,11 @@ alerts:
     labels: {{service: api}}
     annotations: {{summary: "p95 latency {{{{ $value | humanizeDuration }}}}"}}
 engine: {{evaluate_every: 2s}}
+# The demo's runbook, beside this file: its procedures are suggested on incidents (the checks
+# and rules above name one; the rest are ranked) and run against the target from the dashboard.
+runbooks: [{runbook}]
+env:
+  DEMO_TARGET: {target}
 notify:
   channels:
     {log_channel}: {{log: true}}
@@ -94,10 +105,19 @@ def demo_stack_yaml(target_url: str, webhook_url: str | None = None) -> str:
         health=_scalar(f"{base}/health"),
         metrics=_scalar(f"{base}/metrics"),
         ready=_scalar(f"{base}/health/ready"),
+        target=_scalar(base),
+        runbook=DEMO_RUNBOOK,
         log_channel=DEMO_LOG_CHANNEL,
         webhook_line=webhook_line,
         defaults=", ".join(channels),
     )
+
+
+def write_demo_runbook(directory: Path) -> Path:
+    """Put the demo's runbook (package data) where the demo stack file names it: in ``directory``."""
+    path = directory / DEMO_RUNBOOK
+    path.write_bytes(resources.files("vigil.demo").joinpath(DEMO_RUNBOOK).read_bytes())
+    return path
 
 
 def _checked_url(url: str, name: str) -> str:

@@ -121,7 +121,15 @@ async def _open_batch(incidents: IncidentService, batch: Sequence[OpenRequest]) 
                 event(incident.id, EventKind.NOTE, f"also {text}")
             if reason:
                 event(incident.id, EventKind.SUPPRESSED, f"not paged: {reason}")
-            await incidents._page(conn, incident, MessageEvent.TRIGGERED, now, labels=labels, batch=pages)
+            await incidents._page(
+                conn,
+                incident,
+                MessageEvent.TRIGGERED,
+                now,
+                labels=labels,
+                batch=pages,
+                trigger=request.trigger,
+            )
             answers.append(incident)
         if events:  # per incident in the order ``open`` writes them: the timeline sorts by id
             await conn.execute(insert(IncidentEventRow), events)

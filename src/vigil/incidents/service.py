@@ -35,6 +35,10 @@ class Quiet(Protocol):
     def reason(self, labels: Mapping[str, str], now: datetime) -> Awaitable[str | None]: ...
 
 
+# An incident and the line that opened it → the runbook sections its page names (id, title, why).
+Suggest = Callable[[Incident, str | None], list[dict[str, str]]]
+
+
 class IncidentService(IncidentReads):
     def __init__(
         self,
@@ -46,8 +50,11 @@ class IncidentService(IncidentReads):
         on_enqueued: Callable[[], None] | None = None,
         quiet: Quiet | None = None,
         redact: Callable[[str], str] | None = None,
+        suggest: Suggest | None = None,
     ) -> None:
         self.engine = engine
+        # The runbook sections a trigger's page names (runbooks.suggest); none without runbooks.
+        self.suggest = suggest
         # The stack file's redactor: an alert's annotation or a responder's note may hold a
         # value from the environment; neither a timeline nor a page shows it.
         self.redact = redact or (lambda text: text)
@@ -284,6 +291,7 @@ class IncidentService(IncidentReads):
         *,
         labels: Mapping[str, str] | None = None,
         batch: list[tuple[int | None, list[Message]]] | None = None,
+        trigger: str | None = None,
     ) -> None:
         # Acknowledged and resolved notices go to the incident's channels; the outbox sends
         # them only to a channel that got the trigger, and after it. With ``batch``, the
@@ -293,6 +301,8 @@ class IncidentService(IncidentReads):
             payload["labels"] = {
                 k: self.redact(v) for k, v in labels.items()
             }  # what the outbox judges quiet by
+        if event is MessageEvent.TRIGGERED and self.suggest is not None:
+            payload["runbooks"] = self.suggest(incident, self.redact(trigger) if trigger else None)
         # The store's id keeps keys unique across stores: a store made afresh restarts incident
         # ids at 1, and a receiver that drops repeated keys would drop its real pages.
         store = await store_id(conn)

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 from vigil.config.notify import ChannelConfig
 from vigil.errors import VigilError
 
+MAX_RUNBOOKS = 3  # suggestions a page names; the incident page shows them all
+
 
 class MessageEvent(StrEnum):
     TRIGGERED = "triggered"
@@ -51,7 +53,19 @@ class Message:
         lines = [f"{p.get('check') or p.get('service')}: {p.get('reason') or 'no reason given'}"]
         if p.get("url"):
             lines.append(str(p["url"]))
-        return "\n".join(lines)
+        return "\n".join(lines + self.runbooks)
+
+    @property
+    def runbooks(self) -> list[str]:
+        """The runbook sections a trigger suggests, a line each: ``Runbook: file#slug — Title``."""
+        found = self.payload.get("runbooks")
+        if not isinstance(found, list):
+            return []
+        return [
+            f"Runbook: {r.get('id')} \u2014 {r.get('title')}"
+            for r in found[:MAX_RUNBOOKS]
+            if isinstance(r, dict)
+        ]
 
 
 class DeliveryError(VigilError):

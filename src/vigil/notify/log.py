@@ -29,6 +29,8 @@ class LogChannel:
             "key": message.key,
             **{field: message.payload.get(field) for field in FIELDS},
         }
+        if message.runbooks:
+            record["runbooks"] = message.runbooks
         line = json.dumps(record, default=str, ensure_ascii=False)
         stream = self._stream or sys.stderr
         try:

@@ -34,8 +34,23 @@ _REVIEW = re.compile(
 _md = MarkdownIt("commonmark", {"maxNesting": MAX_NESTING}).enable("table")
 
 
+@dataclass(frozen=True)
+class Markdown:
+    """A runbook's text and markdown-it's tokens of it, for readers other than the section builder
+    (``vigil import`` reads tables, lists and fences the same parse found)."""
+
+    file: str
+    text: str
+    tokens: list[Token]
+
+
 def read_runbook(path: Path, name: str | None = None) -> Runbook:
     """Read and parse the file at ``path``; ``name`` is how sections are addressed (default: the path)."""
+    return runbook_of(read_markdown(path, name))
+
+
+def read_markdown(path: Path, name: str | None = None) -> Markdown:
+    """The file at ``path`` as tokens, within the bounds every runbook is read with."""
     shown = name or str(path)
     try:
         size = path.stat().st_size
@@ -44,10 +59,18 @@ def read_runbook(path: Path, name: str | None = None) -> Runbook:
         data = path.read_bytes()
     except OSError as err:
         raise RunbookError(f"{shown}: cannot read the runbook: {err.strerror}") from None
-    return parse_runbook(data, shown)
+    return parse_markdown(data, shown)
 
 
 def parse_runbook(data: bytes | str, file: str) -> Runbook:
+    return runbook_of(parse_markdown(data, file))
+
+
+def runbook_of(markdown: Markdown) -> Runbook:
+    return _Builder(markdown.file).build(markdown.tokens, markdown.text)
+
+
+def parse_markdown(data: bytes | str, file: str) -> Markdown:
     if isinstance(data, bytes):
         if len(data) > MAX_BYTES:
             raise RunbookError(
@@ -68,7 +91,7 @@ def parse_runbook(data: bytes | str, file: str) -> Runbook:
     if deepest is not None:
         line = deepest.map[0] + 1 if deepest.map else 1
         raise RunbookError(f"{file}:{line}: lists or quotes nested deeper than {MAX_NESTING} levels")
-    return _Builder(file).build(tokens, text)
+    return Markdown(file, text, tokens)
 
 
 def plain(inline: Token) -> str:

@@ -14,6 +14,7 @@ from vigil.incidents.severity import IncidentStatus, Severity
 from vigil.server.api_document import CONFLICT
 from vigil.server.auth import Responder
 from vigil.server.incident_cache import incident_cache
+from vigil.server.runbook_views import incident_view, review_view
 from vigil.server.runtime import Runtime
 from vigil.server.views import check_view, services_view
 
@@ -91,11 +92,16 @@ async def list_incidents(
     )
 
 
-@router.get("/incidents/{incident_id}", summary="One incident with its timeline")
+@router.get(
+    "/incidents/{incident_id}", summary="One incident with its timeline and suggested runbook sections"
+)
 async def get_incident(request: Request, incident_id: Id) -> dict[str, Any]:
-    service = runtime_of(request).incidents
-    incident = await service.get(incident_id)
-    return {**incident.as_dict(), "timeline": [e.as_dict() for e in await service.timeline(incident_id)]}
+    return (await incident_view(runtime_of(request), incident_id)).as_dict()
+
+
+@router.get("/runbooks/review", summary="Runbooks past their review date or older than runbooks_max_age")
+async def runbook_review(request: Request) -> dict[str, Any]:
+    return review_view(runtime_of(request))
 
 
 @router.post(

@@ -23,6 +23,8 @@ from vigil.server import (
     health,
     history_api,
     quiet_api,
+    runbook_api,
+    runbook_pages,
     ui_auth,
 )
 from vigil.server.redacting import RedactingMiddleware
@@ -53,6 +55,8 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(health.router, dependencies=[auth.MetricsReader])
     app.include_router(quiet_api.router, dependencies=reads)
     app.include_router(history_api.router, dependencies=reads)
+    app.include_router(runbook_api.router, dependencies=reads)
+    app.include_router(runbook_pages.router)
     dashboard.install(app)
     error_shape.install(app, max_body=runtime.stack.model.server.max_body)
     auth.install(app)  # after the general handler: a limited client's 429 carries Retry-After

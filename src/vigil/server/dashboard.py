@@ -21,6 +21,7 @@ from vigil.errors import NotFoundError, VigilError
 from vigil.incidents.reads import OPEN
 from vigil.server import summary, templating, ui_auth
 from vigil.server.incident_cache import incident_cache
+from vigil.server.runbook_views import incident_view, review_view
 from vigil.server.tokens import Principal
 from vigil.server.ui_auth import Page, act, page, refuse, runtime_of
 
@@ -93,6 +94,7 @@ async def overview(request: Request) -> Response:
     return page(
         request,
         "overview.html",
+        review=review_view(runtime_of(request)),
         board=board,
         counts=services.counts,
         incidents_html=incidents_html,
@@ -218,10 +220,16 @@ async def _incidents(request: Request, *, cleared: bool = False) -> Response:
 async def _incident(request: Request, incident_id: int, template: str, *, cleared: bool = False) -> Response:
     runtime = runtime_of(request)
     try:
-        incident = await runtime.incidents.get(incident_id)
-        timeline = await runtime.incidents.timeline(incident_id)
+        view = await incident_view(runtime, incident_id)
     except NotFoundError as err:
         return refuse(request, 404, str(err))
     return page(
-        request, template, incident=incident, timeline=timeline, now=runtime.clock.now(), clear_flash=cleared
+        request,
+        template,
+        incident=view.incident,
+        timeline=view.timeline,
+        runbooks=view.runbooks,
+        has_runbooks=bool(runtime.library.runbooks),
+        now=runtime.clock.now(),
+        clear_flash=cleared,
     )

@@ -35,8 +35,11 @@ from vigil.notify.base import OutboxStatus
 from vigil.notify.registry import build_channels
 from vigil.notify.store_alarm import StoreAlarm
 from vigil.notify.worker import OutboxWorker
+from vigil.runbooks.launch import Launcher
 from vigil.runbooks.library import Library, load_library
+from vigil.runbooks.live import LiveRun, LiveRuns
 from vigil.runbooks.runner import ProcedureRunner
+from vigil.runbooks.suggest import Suggestions
 from vigil.server.metrics import VigilMetrics
 from vigil.store import outbox
 from vigil.store.identity import StoreCheck
@@ -56,6 +59,7 @@ class Runtime:
         settings = stack.model
         # Read once at start, like the stack file: a runbook edited later is read at the next start.
         self.library: Library = load_library(stack) if settings.runbooks else Library()
+        self.suggestions = Suggestions(self.library, settings)
         self.specs = stack.specs()
         self.board = StatusBoard(self.specs)
         self.metrics = VigilMetrics()
@@ -96,6 +100,7 @@ class Runtime:
             on_enqueued=self.outbox.wake,
             quiet=self.quiet,
             redact=stack.redactor,
+            suggest=self.suggestions.for_page,
         )
         graph = DependencyGraph({name: s.depends_on for name, s in settings.services.items()})
         self.failures = CheckFailures(engine, self.specs, self.incidents, graph, self.clock)
@@ -118,6 +123,9 @@ class Runtime:
             http=self.http,
             clock=self.clock,
         )
+        # Runs started from the API and the dashboard, watched live (runbooks.live).
+        self.live = LiveRuns(self.runner, self.clock, on_crash=self._run_crashed)
+        self.launcher = Launcher(self.live, self.runner, self.library, self.incidents.get)
         local: LocalQuery | None = None
         query: Query
         if settings.prometheus:
@@ -178,6 +186,7 @@ class Runtime:
 
     async def stop(self) -> None:
         """Stop probing first, let in-flight results reach the store and the outbox, then the rest."""
+        await self.live.stop()  # a run in progress is killed, not left behind the server
         await self.supervisor.stop()
         self._tasks.clear()
         await self.failures.close()
@@ -227,6 +236,14 @@ class Runtime:
     async def _refresh(self) -> None:
         self.open_incidents = await self.incidents.open_count()
         self.outbox_depth = await outbox.depth(self.engine)
+
+    async def _run_crashed(self, live: LiveRun) -> None:
+        """A run the runner gave up on with an error still reaches its incident's timeline."""
+        if live.request.incident_id is not None:
+            text = (
+                f"{live.request.actor}'s run of {live.request.procedure} failed before it ended: {live.error}"
+            )
+            await self.incidents.record_runbook_step(live.request.incident_id, live.request.actor, text)
 
     async def _held(self, entry: OutboxEntry, reason: str | None) -> None:
         await self.incidents.record_hold(entry.incident_id, entry.channel, reason)

@@ -19,6 +19,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from vigil.server import procedure_view
+
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 
@@ -116,7 +118,9 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(ago=ago, until=until, duration=duration, percent=percent, iso_time=iso_time)
-    env.globals.update(sparkline=sparkline)
+    env.globals.update(
+        sparkline=sparkline, procedure_steps=procedure_view.steps, run_box=procedure_view.dom_id
+    )
     return env
 
 

@@ -1,0 +1,47 @@
+"""Read models of the runbooks shared by the API and the dashboard: an incident with the
+sections suggested for it, and the runbooks due for review."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from vigil.incidents.model import Incident, TimelineEntry
+from vigil.runbooks.suggest import Suggestion, trigger_text
+from vigil.server.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    incident: Incident
+    timeline: list[TimelineEntry]
+    runbooks: list[Suggestion]
+    url: str  # the incident's page; a suggestion's link is an anchor on it
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.incident.as_dict(),
+            "timeline": [entry.as_dict() for entry in self.timeline],
+            "runbooks": [suggestion.as_dict(self.url) for suggestion in self.runbooks],
+        }
+
+
+async def incident_view(runtime: Runtime, incident_id: int) -> IncidentView:
+    """The incident, its timeline and its suggested runbook sections; ``NotFoundError`` if none."""
+    incident = await runtime.incidents.get(incident_id)
+    timeline = await runtime.incidents.timeline(incident_id)
+    runbooks = runtime.suggestions.for_incident(incident, trigger_text(timeline))
+    return IncidentView(
+        incident, timeline, runbooks, f"{runtime.incidents.dashboard_url}/incidents/{incident_id}"
+    )
+
+
+def review_view(runtime: Runtime) -> dict[str, Any]:
+    """The runbooks past their "Next review" date or not updated within ``runbooks_max_age``."""
+    max_age = runtime.stack.model.runbooks_max_age
+    stale = runtime.library.stale(runtime.clock.now().date(), max_age)
+    return {
+        "runbooks": len(runtime.library.runbooks),
+        "max_age_days": round(max_age / 86400, 2),
+        "stale": stale,
+    }
