@@ -8,15 +8,15 @@ import pty
 import select
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import yaml
 
+from tests.cli.test_check import VIGIL
+from tests.cli.test_check import vigil as run_vigil
 from tests.runbooks.shared import TEXTBOOK, shared_runbook
 
-VIGIL = [sys.executable, "-m", "vigil.cli", "runbook"]
 # The textbook's "Kill idle connections" line runs too (the step is one block). As a role that
 # is not a superuser it sees the state of its own sessions only, so it can end no one else's
 # idle connection on this shared server: the step runs as written and harms nothing.
@@ -45,15 +45,8 @@ echo "deploying <commit> to $DEPLOY_TARGET"
 
 
 def vigil(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*VIGIL, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-    )
+    """``vigil runbook ARGS -c DIR/vigil.yaml``."""
+    return run_vigil("runbook", *args, "-c", str(cwd / "vigil.yaml"), env=env)
 
 
 def stack(tmp_path: Path, runbook: str = OPS, **extra: object) -> Path:
@@ -108,8 +101,7 @@ def test_on_a_terminal_a_destructive_step_asks_first(tmp_path: Path) -> None:
     folder = stack(tmp_path)
     leader, follower = pty.openpty()
     process = subprocess.Popen(
-        [*VIGIL, "run", "ops.md#flush-the-cache"],
-        cwd=folder,
+        [*VIGIL, "runbook", "run", "ops.md#flush-the-cache", "-c", str(folder / "vigil.yaml")],
         stdin=follower,
         stdout=follower,
         stderr=follower,
@@ -119,7 +111,11 @@ def test_on_a_terminal_a_destructive_step_asks_first(tmp_path: Path) -> None:
     deadline = time.monotonic() + 30
     while b"Run it?" not in seen and time.monotonic() < deadline:
         if select.select([leader], [], [], 0.5)[0]:
-            seen += os.read(leader, 4096)
+            try:
+                seen += os.read(leader, 4096)
+            except OSError:  # the command ended: nothing more to read
+                break
+    assert b"Run it?" in seen, seen.decode(errors="replace")
     os.write(leader, b"y\n")
     assert process.wait(timeout=30) == 0
     os.close(leader)

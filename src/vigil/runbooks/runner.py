@@ -10,6 +10,7 @@ Output reaches ``on_output`` line by line, redacted, while the step runs.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Mapping
@@ -27,12 +28,13 @@ from vigil.runbooks.library import Library
 from vigil.runbooks.model import Section, Step
 from vigil.runbooks.outcome import OutputSink, RunExit, RunOutcome, RunRequest, StepOutcome, StepStatus
 from vigil.runbooks.plan import StepPlan, plan_step
-from vigil.runbooks.steps import Setting
+from vigil.runbooks.steps import Ran, Setting
 from vigil.runbooks.transcript import Transcript
 from vigil.runbooks.variables import check_params
 from vigil.store.runbook_runs import RunbookRuns
 
 _STOPPED = (StepStatus.FAILED, StepStatus.TIMED_OUT)
+log = logging.getLogger("vigil.runbooks")
 
 
 class ProcedureRunner:
@@ -121,8 +123,13 @@ class ProcedureRunner:
         if plan.runner is None:
             return _base(plan, StepStatus.SHOWN, "shown, never run")
         out = Transcript(plan.step.number, plan.setting.redact, on_output)
+        # Wall time, not the injected clock's: a responder wants to know how long it really took.
         start = time.perf_counter()
-        ran = await plan.runner.run(plan.step, plan.setting, out)
+        try:
+            ran = await plan.runner.run(plan.step, plan.setting, out)
+        except Exception as err:  # a step runner's own bug: one failed step, not a dead run
+            log.exception("runbook %s %s: the step runner failed", plan.step.kind, plan.label)
+            ran = Ran.failed(f"Vigil could not run the step: {type(err).__name__}: {err}")
         out.close()
         return StepOutcome(
             number=plan.step.number,
