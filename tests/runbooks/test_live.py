@@ -28,6 +28,15 @@ RUNBOOK = """\
     echo waiting
     sleep 30
     ```
+
+    ## Two steps
+    ```bash
+    echo one
+    ```
+
+    ```bash
+    echo two
+    ```
 """
 
 
@@ -41,6 +50,17 @@ async def drain(live: LiveRun, after: int = 0) -> list[LiveEvent]:
     while watcher is not None and (not events or events[-1].kind is not EventKind.DONE):
         events.append(await asyncio.wait_for(watcher.queue.get(), 10))
     return events
+
+
+async def test_each_step_is_told_as_it_finishes_not_at_the_end(tmp_path: Path) -> None:
+    runs = live_runs(tmp_path)
+    live = runs.start(RunRequest("ops.md#two-steps", "ana"), "Two steps")
+
+    events = await drain(live)
+
+    shown = [(e.kind, e.data.get("line") or e.data.get("number")) for e in events[:4]]
+    assert shown == [("line", "one"), ("step", 1), ("line", "two"), ("step", 2)]
+    assert events[-1].kind is EventKind.DONE
 
 
 async def test_a_watcher_gets_every_line_then_the_step_then_done(tmp_path: Path) -> None:

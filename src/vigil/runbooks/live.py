@@ -57,7 +57,12 @@ class LiveEvent:
 
 
 class Runner(Protocol):
-    async def run(self, request: RunRequest, on_output: OutputSink | None) -> RunOutcome: ...
+    async def run(
+        self,
+        request: RunRequest,
+        on_output: OutputSink | None,
+        on_step: Callable[[StepOutcome], None] | None,
+    ) -> RunOutcome: ...
 
 
 class Watcher:
@@ -243,7 +248,7 @@ class LiveRuns:
 
     async def _run(self, live: LiveRun) -> None:
         try:
-            outcome = await self.runner.run(live.request, live.printed)
+            outcome = await self.runner.run(live.request, live.printed, live.step_finished)
         except asyncio.CancelledError:
             live.finish(None, "stopped: the server shut down during the run", self.clock.now())
             raise

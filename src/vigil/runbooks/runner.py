@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import httpx
@@ -83,7 +83,12 @@ class ProcedureRunner:
             for s in (chosen(section, request) if steps is None else steps)
         ]
 
-    async def run(self, request: RunRequest, on_output: OutputSink | None = None) -> RunOutcome:
+    async def run(
+        self,
+        request: RunRequest,
+        on_output: OutputSink | None = None,
+        on_step: Callable[[StepOutcome], None] | None = None,
+    ) -> RunOutcome:
         section = self.library.procedure(request.procedure)
         plans = self.plan(section, request)
         if request.incident_id is not None and not request.dry_run:
@@ -107,6 +112,8 @@ class ProcedureRunner:
                 continue
             outcome = await self._run_step(plan, on_output)
             outcomes.append(outcome)
+            if on_step is not None:
+                on_step(outcome)
             if outcome.status in _STOPPED:
                 stop = plan
             if request.incident_id is not None and self.incidents is not None and plan.runner:
