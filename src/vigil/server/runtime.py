@@ -35,6 +35,7 @@ from vigil.notify.base import OutboxStatus
 from vigil.notify.registry import build_channels
 from vigil.notify.store_alarm import StoreAlarm
 from vigil.notify.worker import OutboxWorker
+from vigil.oncall.service import OnCall
 from vigil.runbooks.launch import Launcher
 from vigil.runbooks.library import Library, load_library
 from vigil.runbooks.live import LiveRun, LiveRuns
@@ -61,6 +62,7 @@ class Runtime:
         self.library: Library = load_library(stack) if settings.runbooks else Library()
         self.suggestions = Suggestions(self.library, settings)
         self.specs = stack.specs()
+        self.oncall = OnCall(stack)
         self.board = StatusBoard(self.specs)
         self.metrics = VigilMetrics()
         self.supervisor = Supervisor(self.clock, redact=stack.redactor)
@@ -180,6 +182,8 @@ class Runtime:
         self._spawn(self.history.run, "history")
         self._spawn(lambda: self.store.run(self.supervisor.stage("store")), "store", reports_recovery=True)
         self._spawn(self.store_alarm.run, "store-alarm")
+        if self.oncall.has_calendar_urls:
+            self._spawn(lambda: self.oncall.run(self.http, self.clock), "oncall-calendars")
         self._spawn(self._gauges, "gauges")
         self._spawn(self._collector, "gc")
         self.started = True
