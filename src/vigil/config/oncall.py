@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from vigil.config.check import NAME_PATTERN, StrictModel
 from vigil.config.durations import Duration
@@ -50,7 +50,17 @@ _WINDOW = re.compile(
     r"(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})$"
 )
 TARGET_KINDS = ("schedule", "person", "channel")
-TARGET = rf"^({'|'.join(TARGET_KINDS)}):[A-Za-z0-9][A-Za-z0-9_-]*$"
+_TARGET = re.compile(rf"^({'|'.join(TARGET_KINDS)}):[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+def _target(value: str) -> str:
+    if not _TARGET.match(value):
+        shown = value if len(value) <= 60 else value[:60] + "…"
+        raise ValueError(f"{shown!r} is not a page target; write schedule:NAME, person:NAME or channel:NAME")
+    return value
+
+
+Target = Annotated[str, Field(max_length=200), AfterValidator(_target)]
 
 
 def weekday(word: str) -> int:
@@ -243,7 +253,7 @@ class Schedule(StrictModel):
 
 
 class EscalationStep(StrictModel):
-    notify: list[Annotated[str, Field(pattern=TARGET)]] = Field(
+    notify: list[Target] = Field(
         min_length=1,
         max_length=20,
         description='Who this step pages: "schedule:NAME" (who is on call), "person:NAME" or "channel:NAME".',

@@ -29,8 +29,8 @@ def _listed(value: Any) -> list[Any]:
 class _Names:
     """Known names of one kind, and how an unknown one is told."""
 
-    def __init__(self, kind: str, names: list[str]) -> None:
-        self.kind, self.names = kind, names
+    def __init__(self, kind: str, names: list[str], plural: str) -> None:
+        self.kind, self.names, self.plural = kind, names, plural
 
     def unknown(self, name: Any) -> str | None:
         if not isinstance(name, str) or name in self.names:
@@ -41,7 +41,7 @@ class _Names:
             return f"{message}; did you mean {close[0]!r}?"
         listed = ", ".join(map(shown, self.names[:10])) or "none"
         more = ", …" if len(self.names) > 10 else ""
-        return f"{message}; the {self.kind}s are: {listed}{more}"
+        return f"{message}; the {self.plural} are: {listed}{more}"
 
 
 def oncall_faults(source: Source) -> list[ConfigFault]:
@@ -49,9 +49,11 @@ def oncall_faults(source: Source) -> list[ConfigFault]:
     oncall = _mapping(data.get("oncall"))
     schedules = _mapping(oncall.get("schedules"))
     known = {
-        "person": _Names("person", list(_mapping(data.get("people")))),
-        "schedule": _Names("schedule", list(schedules)),
-        "channel": _Names("channel", list(_mapping(_mapping(data.get("notify")).get("channels")))),
+        "person": _Names("person", list(_mapping(data.get("people"))), "people"),
+        "schedule": _Names("schedule", list(schedules), "schedules"),
+        "channel": _Names(
+            "channel", list(_mapping(_mapping(data.get("notify")).get("channels"))), "channels"
+        ),
     }
     faults: list[ConfigFault] = []
 
@@ -124,7 +126,7 @@ def _calendar_faults(source: Source, at: Path, ical: str) -> list[ConfigFault]:
 
     people = _mapping(_mapping(source.data).get("people"))
     try:
-        read_file(calendar_path(source.file, ical), people)
+        read_file(calendar_path(source.file, ical), people, where=ical)
     except CalendarError as err:
         return [source.fault(at, str(err))]
     return []

@@ -28,6 +28,8 @@ MAX_BYTES = 5_000_000
 MAX_EVENTS = 10_000
 MAX_OCCURRENCES = 1_000
 UTC_ZONE = ZoneInfo("UTC")
+EPOCH = dt.datetime(2000, 1, 3, tzinfo=dt.UTC)  # a Monday
+ANCHOR_GRID = dt.timedelta(weeks=4)
 PRODID = "-//Vigil//On-call schedule//EN"
 _PLAIN_MAILTO = re.compile(r"^mailto://([^:@/?\s]+@[^:/?\s]+)/?$", re.IGNORECASE)
 
@@ -39,15 +41,18 @@ class CalendarError(VigilError):
     status_code = 422
 
 
-def read_file(path: Path, people: Mapping[str, Any], zone: ZoneInfo = UTC_ZONE) -> list[Shift]:
+def read_file(
+    path: Path, people: Mapping[str, Any], zone: ZoneInfo = UTC_ZONE, *, where: str | None = None
+) -> list[Shift]:
+    shown = where or str(path)
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
-            raise CalendarError(f"{path} is {size:,} bytes; a calendar may have at most {MAX_BYTES:,}")
+            raise CalendarError(f"{shown} is {size:,} bytes; a calendar may have at most {MAX_BYTES:,}")
         data = path.read_bytes()
     except OSError as err:
-        raise CalendarError(f"cannot read the calendar {path}: {err.strerror}") from None
-    return read_shifts(data, people, zone, where=str(path))
+        raise CalendarError(f"cannot read the calendar {shown}: {err.strerror}") from None
+    return read_shifts(data, people, zone, where=shown)
 
 
 def read_shifts(
@@ -187,8 +192,11 @@ def feed(
     calendar.add("x-wr-calname", f"On call: {schedule.name}")
     calendar.add("x-wr-timezone", schedule.zone.key)
     stamp = now.astimezone(UTC).replace(microsecond=0)
-    for shift in shifts(schedule, now - before, now + ahead):
-        if not shift.people:
+    # Read from a point fixed for four weeks at a time, well before the horizon, so that the
+    # first shift shown keeps its real start (and so its UID) from one fetch to the next.
+    anchor = EPOCH + ((now - before - EPOCH) // ANCHOR_GRID - 1) * ANCHOR_GRID
+    for shift in shifts(schedule, anchor, now + ahead):
+        if not shift.people or shift.end <= now - before:
             continue
         shown = [_fields(people[p])[0] or p if p in people else p for p in shift.people]
         event = icalendar.Event()

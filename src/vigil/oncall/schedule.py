@@ -182,7 +182,8 @@ def handoffs(schedule: OnCallSchedule, after: dt.datetime, count: int) -> list[S
     after = _aware(after, schedule.zone)
     found: list[Shift] = []
     span = dt.timedelta(days=28)
-    while len(found) <= count and span <= LONGEST_SPAN:
+    # One more than asked for: the last shift found is cut at the end of the search.
+    while len(found) < count + 2 and span <= LONGEST_SPAN:
         found = shifts(schedule, after, after + span)
         span *= 2
     return [s for s in found if s.start > after][:count]

@@ -22,6 +22,7 @@ from vigil.engine.clock import Clock
 from vigil.errors import NotFoundError
 from vigil.oncall import ical
 from vigil.oncall.schedule import OnCallSchedule, Shift, build, handoffs, who
+from vigil.oncall.status import ScheduleStatus
 
 log = logging.getLogger("vigil.oncall")
 CALENDAR_EVERY = 15 * 60.0
@@ -60,6 +61,16 @@ class OnCall:
     def next_handoffs(self, schedule: str, at: dt.datetime, count: int = 5) -> list[Shift]:
         """The next ``count`` (at most ``MAX_HANDOFFS``) shifts starting after ``at``."""
         return handoffs(self.schedule(schedule), at, max(0, min(count, MAX_HANDOFFS)))
+
+    def status(self, schedule: str, at: dt.datetime) -> ScheduleStatus:
+        """Who is on call at ``at``, until when, and who comes next."""
+        found = self.schedule(schedule)
+        names = who(found, at)
+        upcoming = handoffs(found, at, 1)
+        shown = [(name, self.people[name].shown(name) if name in self.people else name) for name in names]
+        first = upcoming[0] if upcoming else None
+        when = at if at.tzinfo else at.replace(tzinfo=found.zone)
+        return ScheduleStatus(schedule, found.zone.key, when, shown, first.start if first else None, first)
 
     def person(self, name: str) -> Person:
         found = self.people.get(name)
