@@ -10,8 +10,8 @@ start). Several overrides (or calendar events) covering one instant put all thei
 Rotations are computed in the schedule's time zone on the wall clock: a weekly ``mon 09:00``
 handoff is at 09:00 local time in winter and in summer, so the shift that spans a change of
 clock is an hour shorter or longer. A handoff time that does not exist on a day (inside the
-spring-forward gap) is taken as the instant the clock jumps over it; one that happens twice
-(the autumn fall-back) is the first of them. Every datetime in and out is timezone-aware UTC.
+spring-forward gap) is read with the offset in force before the change (02:30 on New York's
+spring-forward night is 03:30 EDT); one that happens twice (the autumn fall-back) is the first. Every datetime in and out is timezone-aware UTC.
 """
 
 from __future__ import annotations
