@@ -22,6 +22,7 @@ from vigil.server import (
     error_shape,
     health,
     history_api,
+    oncall_api,
     quiet_api,
     runbook_api,
     runbook_pages,
@@ -56,6 +57,8 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(quiet_api.router, dependencies=reads)
     app.include_router(history_api.router, dependencies=reads)
     app.include_router(runbook_api.router, dependencies=reads)
+    app.include_router(oncall_api.router, dependencies=reads)
+    app.include_router(oncall_api.calendars)  # its own reader: a calendar app sends ?token= (oncall_api)
     app.include_router(runbook_pages.router)
     dashboard.install(app)
     error_shape.install(app, max_body=runtime.stack.model.server.max_body)
