@@ -11,6 +11,8 @@ admin's token in the URL is refused (403) with how to make a viewer one. With
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -48,7 +50,13 @@ def runtime_of(request: Request) -> Runtime:
 async def who_is_on_call(request: Request, at: At = None) -> list[dict[str, Any]]:
     runtime = runtime_of(request)
     when = instant(at, runtime.clock.now())
-    return [runtime.oncall.status(name, when).as_dict() for name in runtime.oncall.names]
+    statuses = await asyncio.to_thread(_statuses, runtime, when)
+    return [status.as_dict() for status in statuses]
+
+
+def _statuses(runtime: Runtime, at: datetime) -> list[ScheduleStatus]:
+    # In a thread: walking many layers' shifts is CPU work that must not hold up the event loop.
+    return [runtime.oncall.status(name, at) for name in runtime.oncall.names]
 
 
 async def calendar_reader(
@@ -81,7 +89,7 @@ async def calendar_reader(
 )
 async def calendar_feed(request: Request, schedule: ScheduleName) -> Response:
     runtime = runtime_of(request)
-    document = runtime.oncall.feed(schedule, runtime.clock.now())
+    document = await asyncio.to_thread(runtime.oncall.feed, schedule, runtime.clock.now())
     headers = {"Content-Disposition": f'inline; filename="{schedule}.ics"', "Cache-Control": "no-store"}
     return Response(document, media_type=CALENDAR_TYPE, headers=headers)
 
@@ -89,8 +97,7 @@ async def calendar_feed(request: Request, schedule: ScheduleName) -> Response:
 @router.get("/fragments/oncall", include_in_schema=False)
 async def oncall_fragment(request: Request) -> Response:
     runtime = runtime_of(request)
-    now = runtime.clock.now()
-    rows = [_row(runtime.oncall.status(name, now)) for name in runtime.oncall.names]
+    rows = [_row(status) for status in await asyncio.to_thread(_statuses, runtime, runtime.clock.now())]
     return templating.html(templating.render("partials/_oncall.html", oncall=rows))
 
 
