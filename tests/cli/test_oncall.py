@@ -3,34 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from threading import Thread
-from typing import Any
 
 import icalendar
 import pytest
 
-from tests.oncall.stacks import ISSUE_EXAMPLE
-from tests.oncall.test_ical import OPSGENIE_EXPORT
-
-VIGIL = [sys.executable, "-m", "vigil.cli"]
-
-
-def vigil(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*VIGIL, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-    )
+from tests.cli.test_check import vigil
+from tests.oncall.stacks import ISSUE_EXAMPLE, serving
 
 
 @pytest.fixture
@@ -41,9 +20,7 @@ def stack(tmp_path: Path) -> Path:
 
 
 def test_the_issue_s_example_prints_erin(stack: Path) -> None:
-    done = vigil(
-        "oncall", "who", "primary", "--at", "2026-02-10T12:00:00Z", "-c", str(stack), cwd=stack.parent
-    )
+    done = vigil("oncall", "who", "primary", "--at", "2026-02-10T12:00:00Z", "-c", str(stack))
     assert (done.returncode, done.stdout, done.stderr) == (0, "erin\n", "")
 
 
@@ -57,7 +34,6 @@ def test_json_says_until_when_and_who_is_next(stack: Path) -> None:
         "--json",
         "-c",
         str(stack),
-        cwd=stack.parent,
     )
     assert done.returncode == 0, done.stderr
     shown = json.loads(done.stdout)
@@ -67,9 +43,7 @@ def test_json_says_until_when_and_who_is_next(stack: Path) -> None:
 
 
 def test_every_schedule_in_a_table_with_the_stack_file_from_vigil_config(stack: Path, tmp_path: Path) -> None:
-    done = vigil(
-        "oncall", "who", "--at", "2026-03-27T12:00:00Z", cwd=tmp_path.parent, env={"VIGIL_CONFIG": str(stack)}
-    )
+    done = vigil("oncall", "who", "--at", "2026-03-27T12:00:00Z", env={"VIGIL_CONFIG": str(stack)})
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["schedule", "on", "call", "until", "next"]
@@ -87,7 +61,6 @@ def test_the_next_handoffs_are_listed_in_the_schedule_s_zone(stack: Path) -> Non
         "2026-03-25T00:00Z",
         "-c",
         str(stack),
-        cwd=stack.parent,
     )
     assert done.returncode == 0, done.stderr
     rows = [line.split() for line in done.stdout.splitlines()[1:]]
@@ -106,7 +79,6 @@ def test_the_next_handoffs_are_listed_in_the_schedule_s_zone(stack: Path) -> Non
             "2026-03-25T00:00Z",
             "-c",
             str(stack),
-            cwd=stack.parent,
         ).stdout
     )
     assert shown == {
@@ -115,7 +87,7 @@ def test_the_next_handoffs_are_listed_in_the_schedule_s_zone(stack: Path) -> Non
 
 
 def test_the_feed_printed_is_a_calendar(stack: Path) -> None:
-    done = vigil("oncall", "ical", "primary", "-c", str(stack), cwd=stack.parent)
+    done = vigil("oncall", "ical", "primary", "-c", str(stack))
     assert done.returncode == 0, done.stderr
     events = list(icalendar.Calendar.from_ical(done.stdout).walk("VEVENT"))
     assert len(events) >= 12
@@ -143,7 +115,7 @@ def test_the_feed_printed_is_a_calendar(stack: Path) -> None:
 def test_a_mistake_or_a_gap_is_one_line_and_an_exit_code(
     stack: Path, args: list[str], code: int, message: str
 ) -> None:
-    done = vigil("oncall", *args, "-c", str(stack), cwd=stack.parent)
+    done = vigil("oncall", *args, "-c", str(stack))
     assert done.returncode == code
     assert message in done.stderr
     assert "Traceback" not in done.stderr
@@ -152,14 +124,14 @@ def test_a_mistake_or_a_gap_is_one_line_and_an_exit_code(
 def test_a_stack_file_without_schedules_or_with_faults_says_so(tmp_path: Path) -> None:
     empty = tmp_path / "empty.yaml"
     empty.write_text("services: {}\n")
-    done = vigil("oncall", "who", "-c", str(empty), cwd=tmp_path)
+    done = vigil("oncall", "who", "-c", str(empty))
     assert (done.returncode, done.stderr.strip()) == (
         1,
         f"{empty} has no on-call schedules; add oncall: schedules: to it",
     )
     broken = tmp_path / "broken.yaml"
     broken.write_text(ISSUE_EXAMPLE.replace("members: [alice, bob]", "members: [alice, bobby]"))
-    done = vigil("oncall", "who", "-c", str(broken), cwd=tmp_path)
+    done = vigil("oncall", "who", "-c", str(broken))
     assert done.returncode == 2
     assert (
         "broken.yaml:11:24: oncall.schedules.primary.members[1]: unknown person bobby; did you mean 'bob'?"
@@ -175,7 +147,7 @@ def test_validate_names_every_on_call_fault_at_its_line(tmp_path: Path) -> None:
         .replace("wait: 15m", "wait: 0s")
         .replace("  escalation:", "    imported: {ical: rota.ics}\n  escalation:")
     )
-    done = vigil("validate", "-c", str(path), cwd=tmp_path)
+    done = vigil("validate", "-c", str(path))
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         f"{path}:13:17: oncall.schedules.primary.overrides[0].who: unknown person erinn; did you mean 'erin'?",
@@ -186,33 +158,12 @@ def test_validate_names_every_on_call_fault_at_its_line(tmp_path: Path) -> None:
     ]
 
 
-class _Calendar(BaseHTTPRequestHandler):
-    body = OPSGENIE_EXPORT.encode()
-
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/calendar")
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def calendar_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Calendar)
-    Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/rota.ics"
-    server.shutdown()
-
-
-def test_a_schedule_reads_its_shifts_from_a_calendar_url(tmp_path: Path, calendar_server: str) -> None:
+def test_a_schedule_reads_its_shifts_from_a_calendar_url(tmp_path: Path) -> None:
     path = tmp_path / "vigil.yaml"
-    path.write_text(
-        "people:\n  bob: {notify: ['mailto://bob@example.org']}\n"
-        f"oncall:\n  schedules:\n    imported: {{ical: '{calendar_server}'}}\n"
-    )
-    done = vigil("oncall", "who", "imported", "--at", "2026-03-05T12:00:00Z", "-c", str(path), cwd=tmp_path)
+    with serving() as server:
+        path.write_text(
+            "people:\n  bob: {notify: ['mailto://bob@example.org']}\n"
+            f"oncall:\n  schedules:\n    imported: {{ical: 'http://127.0.0.1:{server.server_address[1]}/rota.ics'}}\n"
+        )
+        done = vigil("oncall", "who", "imported", "--at", "2026-03-05T12:00:00Z", "-c", str(path))
     assert (done.returncode, done.stdout) == (0, "bob\n"), done.stderr

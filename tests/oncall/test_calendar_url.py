@@ -6,47 +6,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.oncall.test_ical import OPSGENIE_EXPORT
+from tests.oncall.stacks import OPSGENIE_EXPORT, Server, serving
 from vigil.config.load import parse_stack
 from vigil.oncall import ical
 from vigil.oncall.service import OnCall
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    status = 200
-    body = OPSGENIE_EXPORT.encode()
-    requests = 0
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: Server
-
-    def do_GET(self) -> None:
-        self.server.requests += 1
-        self.send_response(self.server.status)
-        self.send_header("Content-Type", "text/calendar")
-        self.send_header("Content-Length", str(len(self.server.body)))
-        self.end_headers()
-        self.wfile.write(self.server.body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def server() -> Iterator[Server]:
-    running = Server(("127.0.0.1", 0), Handler)
-    Thread(target=running.serve_forever, daemon=True).start()
-    yield running
-    running.shutdown()
+    with serving() as running:
+        yield running
 
 
 def oncall_of(server: Server) -> OnCall:
