@@ -3,6 +3,7 @@ calendar app fetches with ``?token=`` (a viewer's only), and the overview's "On 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +13,8 @@ import httpx
 import icalendar
 import pytest
 
-from tests.oncall.stacks import ISSUE_EXAMPLE
+from tests.oncall.stacks import ISSUE_EXAMPLE, serving
+from tests.server.conftest import served
 from vigil.config.load import parse_stack
 from vigil.engine.clock import FakeClock
 from vigil.server.app import create_app
@@ -42,14 +44,14 @@ PRIVATE = ISSUE_EXAMPLE.replace(
 
 @pytest.fixture
 async def private(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
-    async for served in serve(tmp_path, PRIVATE):
-        yield served
+    async for setup in serve(tmp_path, PRIVATE):
+        yield setup
 
 
 @pytest.fixture
 async def public(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
-    async for served in serve(tmp_path, "server: {public_read: true}\n" + ISSUE_EXAMPLE):
-        yield served
+    async for setup in serve(tmp_path, "server: {public_read: true}\n" + ISSUE_EXAMPLE):
+        yield setup
 
 
 def bearer(setup: dict[str, Any], role: Role) -> dict[str, str]:
@@ -164,8 +166,25 @@ async def test_the_overview_shows_who_is_on_call_now_and_next(public: dict[str, 
 
 
 async def test_a_stack_file_without_schedules_shows_no_on_call_section(tmp_path: Path) -> None:
-    async for served in serve(tmp_path, "server: {public_read: true}\n"):
-        section = (await served["client"].get("/fragments/oncall")).text
+    async for setup in serve(tmp_path, "server: {public_read: true}\n"):
+        section = (await setup["client"].get("/fragments/oncall")).text
         assert "hidden" in section
         assert "hx-get" not in section
-        assert (await served["client"].get("/api/v1/oncall")).json() == []
+        assert (await setup["client"].get("/api/v1/oncall")).json() == []
+
+
+async def test_vigil_up_reads_a_calendar_url_when_it_starts(tmp_path: Path) -> None:
+    with serving() as calendar:
+        text = (
+            "server: {public_read: true}\n"
+            "people:\n  bob: {notify: ['mailto://bob@example.org']}\n"
+            f"oncall:\n  schedules:\n    imported: {{ical: 'http://127.0.0.1:{calendar.server_address[1]}/r.ics'}}\n"
+        )
+        async with served(tmp_path, text, start=True) as (client, _runtime, _clock):
+            for _ in range(200):
+                answer = (await client.get("/api/v1/oncall", params={"at": "2026-03-05T12:00:00Z"})).json()
+                if answer[0]["on_call"]:
+                    break
+                await asyncio.sleep(0.02)
+            assert answer[0]["on_call"] == [{"name": "bob", "display_name": "bob"}]
+        assert calendar.requests == 1
