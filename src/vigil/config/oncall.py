@@ -44,6 +44,8 @@ from vigil.config.zones import ZoneName
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=100)]
 DAY = 86400
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Spelt out, not from strftime: a handoff must not read differently under another locale.
+_FULL_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _HANDOFF = re.compile(r"^(?:(?P<day>[a-z]+)\s+)?(?P<hour>\d{1,2}):(?P<minute>\d{2})$")
 _WINDOW = re.compile(
     r"^(?:(?P<days>[a-z]+(?:-[a-z]+)?(?:,[a-z]+(?:-[a-z]+)?)*)\s+)?"
@@ -66,11 +68,8 @@ Target = Annotated[str, Field(max_length=200), AfterValidator(_target)]
 def weekday(word: str) -> int:
     """Monday 0 … Sunday 6 for ``mon``, ``Monday``, ``tues``…; ``ValueError`` otherwise."""
     text = word.lower()
-    for index, day in enumerate(WEEKDAYS):
-        full = dt.date(2024, 1, 1 + index).strftime("%A").lower()  # 2024-01-01 was a Monday
+    for index, full in enumerate(_FULL_WEEKDAYS):
         if len(text) >= 3 and full.startswith(text):
-            return index
-        if text == day:
             return index
     raise ValueError(f"{word!r} is not a weekday; write mon, tue, wed, thu, fri, sat or sun")
 
