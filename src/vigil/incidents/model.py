@@ -22,6 +22,8 @@ class EventKind(StrEnum):
     NOTIFIED = "notified"
     NOTIFY_FAILED = "notify_failed"
     RUNBOOK = "runbook"  # a runbook step run on the incident: who, which step, exit code, output
+    UPDATE = "update"  # a status update posted to the incident's channels (``incidents.updates``)
+    FLAPPING = "flapping"  # its alert changes too often to page each time (``incidents.flapping``)
 
 
 @dataclass(frozen=True)

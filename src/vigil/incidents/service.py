@@ -306,6 +306,7 @@ class IncidentService(IncidentReads):
         # The store's id keeps keys unique across stores: a store made afresh restarts incident
         # ids at 1, and a receiver that drops repeated keys would drop its real pages.
         store = await store_id(conn)
+        payload["incident_key"] = incident_key(store, incident.id)
         messages = [
             Message(f"incident-{store}-{incident.id}-{event}-{channel}", channel, event, payload)
             for channel in incident.channels
@@ -324,3 +325,9 @@ class IncidentService(IncidentReads):
             **body,
             "url": f"{self.dashboard_url}/incidents/{incident.id}" if self.dashboard_url else None,
         }
+
+
+def incident_key(store: str, incident_id: int) -> str:
+    """One incident's name across all its messages, for receivers that keep one alert per
+    incident (PagerDuty's ``dedup_key``, Opsgenie's ``alias``); unique across stores."""
+    return f"vigil-{store}-{incident_id}"
