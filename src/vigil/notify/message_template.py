@@ -30,6 +30,8 @@ CUT = "\n…(cut)"
 class TemplateFault(VigilError):
     """A template that cannot be compiled or rendered; the message says which and why."""
 
+    status_code = 409  # over the API: the stack file's template is at fault, not the request
+
     def __init__(self, name: str, reason: str) -> None:
         super().__init__(f"{name}: {reason}")
         self.reason = reason
@@ -46,8 +48,14 @@ def _range(*args: int) -> range:
     return found
 
 
+def _cell(value: object) -> str:
+    """``value`` fit for one cell of a Markdown table: one line, its pipes escaped."""
+    return " ".join(str(value if value is not None else "").split()).replace("|", "\\|")
+
+
 ENVIRONMENT = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True, trim_blocks=True)
 ENVIRONMENT.globals["range"] = _range
+ENVIRONMENT.filters["cell"] = _cell
 
 
 class MessageTemplate:
