@@ -13,7 +13,8 @@ from tests.notify.conftest import open_incident
 from vigil.config.load import Stack, parse_stack
 from vigil.engine.clock import FakeClock
 from vigil.errors import ConflictError
-from vigil.incidents.postmortem import default_path, draft, span, write
+from vigil.incidents.model import span
+from vigil.incidents.postmortem import default_path, draft, write
 from vigil.incidents.service import IncidentService
 from vigil.incidents.update_message import UpdateStatus
 from vigil.incidents.updates import StatusUpdates

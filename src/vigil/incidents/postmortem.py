@@ -17,9 +17,10 @@ from sqlalchemy import func, select
 
 from vigil.config.load import Stack
 from vigil.errors import ConflictError, VigilError
-from vigil.incidents.model import EventKind, Incident, TimelineEntry
+from vigil.incidents.model import EventKind, Incident, TimelineEntry, span
 from vigil.incidents.service import IncidentService
 from vigil.incidents.updates import StatusUpdates
+from vigil.notify.base import MessageEvent
 from vigil.notify.message_template import MessageTemplate, TemplateFault
 from vigil.store.runbook_runs import RunbookRuns
 from vigil.store.tables import ResultRow
@@ -102,18 +103,6 @@ def write(path: Path, postmortem: Postmortem, *, force: bool = False) -> Path:
     return path
 
 
-def span(seconds: float) -> str:
-    """``45s``, ``4m``, ``1h 05m``, ``2d 3h``: a duration as people write it."""
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m"
-    if whole < 86400:
-        return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
-    return f"{whole // 86400}d {whole % 86400 // 3600}h"
-
-
 def _source(stack: Stack) -> str:
     chosen = stack.model.postmortem.template
     path = _beside(stack, chosen) if chosen else DEFAULT_TEMPLATE
@@ -129,9 +118,7 @@ def _beside(stack: Stack, relative: str) -> Path:
     return base / relative
 
 
-def _event_of(incident: Incident) -> Any:
-    from vigil.notify.base import MessageEvent
-
+def _event_of(incident: Incident) -> MessageEvent:
     return MessageEvent.RESOLVED if not incident.is_open else MessageEvent.TRIGGERED
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from vigil.config.stack import CheckSpec, StackFile
 from vigil.engine.clock import Clock
 from vigil.errors import ConflictError
+from vigil.incidents.flapping import FlapGuard
 from vigil.incidents.model import EventKind, Incident, TimelineEntry
 from vigil.incidents.opening import OpenRequest, open_many, open_one
 from vigil.incidents.reads import IncidentReads, check_key
@@ -64,6 +65,8 @@ class IncidentService(IncidentReads):
         self.on_enqueued = on_enqueued or (lambda: None)
         self.quiet = quiet
         self.expire_after = {name: c.expire_after for name, c in stack.notify.channels.items()}
+        # Alerts that keep changing are held instead of paging each time (``flapping:``; default off).
+        self.flaps = FlapGuard(self, stack.flapping) if stack.flapping else None
 
     # --- changes -------------------------------------------------------------------------
 

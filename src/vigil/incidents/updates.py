@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vigil.errors import ConflictError, VigilError
 from vigil.incidents.model import EventKind, Incident, utc
@@ -134,7 +135,7 @@ class StatusUpdates:
             for r in rows
         ]
 
-    async def _earlier(self, conn: Any, incident_id: int) -> tuple[int, str | None]:
+    async def _earlier(self, conn: AsyncConnection, incident_id: int) -> tuple[int, str | None]:
         """How many updates the incident has, and the latest impact one of them stated."""
         count = (
             await conn.execute(select(func.count()).where(IncidentUpdateRow.incident_id == incident_id))
@@ -158,7 +159,12 @@ class StatusUpdates:
             return self.default.render(context)
 
     async def _send(
-        self, conn: Any, incident: Incident, update: StatusUpdate, payload: dict[str, Any], now: datetime
+        self,
+        conn: AsyncConnection,
+        incident: Incident,
+        update: StatusUpdate,
+        payload: dict[str, Any],
+        now: datetime,
     ) -> None:
         store = await store_id(conn)
         body = {
