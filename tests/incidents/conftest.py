@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.notify.conftest import mailbox, receiver  # noqa: F401 (a real receiver and SMTP server)
 from vigil.config.load import Stack, parse_stack
 from vigil.engine.clock import FakeClock
 from vigil.incidents.service import IncidentService

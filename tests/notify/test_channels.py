@@ -21,7 +21,13 @@ from vigil.notify.log import LogChannel
 from vigil.notify.registry import CHANNELS, build_channels
 from vigil.notify.webhook import WebhookChannel, shown_url
 
-TARGETS = {"log": True, "webhook": "http://127.0.0.1:9/hook", "apprise": "json://127.0.0.1:9/hook"}
+TARGETS = {
+    "log": True,
+    "webhook": "http://127.0.0.1:9/hook",
+    "apprise": "json://127.0.0.1:9/hook",
+    "pagerduty": {"routing_key": "k"},
+    "opsgenie": {"api_key": "k"},
+}
 
 
 def test_every_channel_module_with_a_kind_is_in_the_registry() -> None:

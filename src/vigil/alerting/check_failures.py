@@ -31,6 +31,7 @@ from vigil.alerting.inhibition import DependencyGraph
 from vigil.config.stack import CheckSpec
 from vigil.engine.clock import Clock
 from vigil.incidents.model import utc
+from vigil.incidents.reads import check_key
 from vigil.incidents.service import IncidentService
 from vigil.probes.base import Result
 from vigil.store.tables import CheckStateRow
@@ -148,6 +149,8 @@ class CheckFailures:
                 return
             spec = self.specs[check_id]
             if await self.incidents.open_for(check_id) is not None:
+                if self.incidents.flaps is not None:  # failing again: a change if it had passed
+                    await self.incidents.flaps.fired(check_key(check_id))
                 self._disarm(check_id)
                 del self.held[check_id]
                 return

@@ -121,4 +121,6 @@ def note(
 
 
 def register(app: typer.Typer) -> None:
+    from vigil.cli import incident_updates  # noqa: F401 (adds update and postmortem to incident_app)
+
     app.add_typer(incident_app, name="incident")

@@ -11,7 +11,8 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.cli.app import fail
-from vigil.config.load import load_stack
+from vigil.config.load import Stack, load_stack
+from vigil.config.secrets import Redactor
 from vigil.config.stack import StackFile
 from vigil.errors import VigilError
 from vigil.store.database import open_database
@@ -22,9 +23,15 @@ T = TypeVar("T")
 def with_store(
     config: Path | None, db: str | None, work: Callable[[StackFile, AsyncEngine], Awaitable[T]]
 ) -> T:
+    return with_stack(config, db, lambda stack, engine: work(stack.model, engine))
+
+
+def with_stack(config: Path | None, db: str | None, work: Callable[[Stack, AsyncEngine], Awaitable[T]]) -> T:
+    """``with_store`` for work that needs the stack file itself: its place, its redactor."""
+
     async def go() -> T:
-        stack = load_stack(config).model if config else StackFile.model_validate({})
-        engine = await open_database(db or stack.store.url)
+        stack = load_stack(config) if config else Stack("", StackFile.model_validate({}), Redactor())
+        engine = await open_database(db or stack.model.store.url)
         try:
             return await work(stack, engine)
         finally:

@@ -15,6 +15,7 @@ from pydantic import ByteSize, Discriminator, Field, Tag
 from vigil.config.alerts import AlertRule
 from vigil.config.check import NAME_PATTERN, CheckBase, StrictModel
 from vigil.config.durations import Duration
+from vigil.config.incident_response import FlapSettings, PostmortemSettings
 from vigil.config.maintenance import MaintenanceSettings
 from vigil.config.metrics import MetricsEndpoint
 from vigil.config.notify import NotifySettings
@@ -161,6 +162,15 @@ class StackFile(StrictModel):
         default_factory=dict,
         description="Variables runbook steps see besides the process environment, e.g. "
         "DATABASE_URL: ${DATABASE_URL:-postgresql://127.0.0.1/app}.",
+    )
+    postmortem: PostmortemSettings = Field(
+        default_factory=PostmortemSettings,  # type: ignore[arg-type]
+        description="Where postmortems are written and from which template.",
+    )
+    flapping: FlapSettings | None = Field(
+        None,
+        description="Hold alerts that keep changing instead of paging each time, e.g. "
+        "{changes: 5, within: 10m, stable: 5m}; default: off.",
     )
 
     def response_seconds(self, severity: Severity) -> float:

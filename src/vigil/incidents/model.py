@@ -22,6 +22,8 @@ class EventKind(StrEnum):
     NOTIFIED = "notified"
     NOTIFY_FAILED = "notify_failed"
     RUNBOOK = "runbook"  # a runbook step run on the incident: who, which step, exit code, output
+    UPDATE = "update"  # a status update posted to the incident's channels (``incidents.updates``)
+    FLAPPING = "flapping"  # its alert changes too often to page each time (``incidents.flapping``)
 
 
 @dataclass(frozen=True)
@@ -110,3 +112,15 @@ def utc_or_none(moment: datetime | None) -> datetime | None:
 
 def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
+
+
+def span(seconds: float) -> str:
+    """``45s``, ``4m``, ``1h 05m``, ``2d 3h``: a duration as people write it."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m"
+    if whole < 86400:
+        return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d {whole % 86400 // 3600}h"

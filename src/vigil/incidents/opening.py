@@ -131,6 +131,10 @@ async def _open_batch(incidents: IncidentService, batch: Sequence[OpenRequest]) 
                 trigger=request.trigger,
             )
             answers.append(incident)
+        if incidents.flaps is not None:  # a fire is a change; a flapping key's trigger is held (flapping.py)
+            _, lines = await incidents.flaps.changed(conn, [r.key for r in batch], True, now)
+            for key, text in lines.items():
+                event(open_ids.get(key) or created[key].id, EventKind.FLAPPING, text)
         if events:  # per incident in the order ``open`` writes them: the timeline sorts by id
             await conn.execute(insert(IncidentEventRow), events)
         await enqueue_many(conn, pages, now=now, expire_after=incidents.expire_after)

@@ -50,6 +50,10 @@ async def _recover_batch(
             )
         )
         open_rows = {key: (incident_id, utc(opened)) for key, incident_id, opened in found.all()}
+        if incidents.flaps is not None:  # a flapping key's incident stays open until it settles (flapping.py)
+            held, lines = await incidents.flaps.changed(conn, [key for key, _ in batch], False, now)
+            await incidents.flaps.note(conn, lines, now)
+            open_rows = {key: row for key, row in open_rows.items() if key not in held}
         # Conditional, as ``recover`` is: a resolve by hand that committed first wins.
         changed = await conn.execute(
             update(IncidentRow)

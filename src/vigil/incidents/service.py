@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from vigil.config.stack import CheckSpec, StackFile
 from vigil.engine.clock import Clock
 from vigil.errors import ConflictError
+from vigil.incidents.flapping import FlapGuard
 from vigil.incidents.model import EventKind, Incident, TimelineEntry
 from vigil.incidents.opening import OpenRequest, open_many, open_one
 from vigil.incidents.reads import IncidentReads, check_key
@@ -64,6 +65,8 @@ class IncidentService(IncidentReads):
         self.on_enqueued = on_enqueued or (lambda: None)
         self.quiet = quiet
         self.expire_after = {name: c.expire_after for name, c in stack.notify.channels.items()}
+        # Alerts that keep changing are held instead of paging each time (``flapping:``; default off).
+        self.flaps = FlapGuard(self, stack.flapping) if stack.flapping else None
 
     # --- changes -------------------------------------------------------------------------
 
@@ -306,6 +309,7 @@ class IncidentService(IncidentReads):
         # The store's id keeps keys unique across stores: a store made afresh restarts incident
         # ids at 1, and a receiver that drops repeated keys would drop its real pages.
         store = await store_id(conn)
+        payload["incident_key"] = incident_key(store, incident.id)
         messages = [
             Message(f"incident-{store}-{incident.id}-{event}-{channel}", channel, event, payload)
             for channel in incident.channels
@@ -324,3 +328,9 @@ class IncidentService(IncidentReads):
             **body,
             "url": f"{self.dashboard_url}/incidents/{incident.id}" if self.dashboard_url else None,
         }
+
+
+def incident_key(store: str, incident_id: int) -> str:
+    """One incident's name across all its messages, for receivers that keep one alert per
+    incident (PagerDuty's ``dedup_key``, Opsgenie's ``alias``); unique across stores."""
+    return f"vigil-{store}-{incident_id}"

@@ -102,6 +102,8 @@ class AppriseChannel:
             body=message.body,
             title=message.title,
             notify_type=NOTIFY_TYPES.get(message.event, apprise.NotifyType.INFO),
+            # Plain text as written: an email keeps an update's lines instead of running them together.
+            body_format=apprise.NotifyFormat.TEXT,
             timeout=self.timeout,
         )
         if result:

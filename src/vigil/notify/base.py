@@ -22,6 +22,8 @@ class MessageEvent(StrEnum):
     TRIGGERED = "triggered"
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
+    UPDATE = "update"  # a status update posted by a responder (``incidents.updates``)
+    GROUP = "group"  # the messages of one group window to one channel, sent as one (``notify.grouping``)
 
 
 class OutboxStatus(StrEnum):
@@ -45,11 +47,15 @@ class Message:
     @property
     def title(self) -> str:
         p = self.payload
+        if self.event is MessageEvent.GROUP:
+            return str(p.get("title", ""))
         return f"[{p.get('severity', '')} {str(self.event).upper()}] {p.get('title', '')}".strip()
 
     @property
     def body(self) -> str:
         p = self.payload
+        if isinstance(p.get("message"), str):  # rendered already: a status update, a group
+            return str(p["message"])
         lines = [f"{p.get('check') or p.get('service')}: {p.get('reason') or 'no reason given'}"]
         if p.get("url"):
             lines.append(str(p["url"]))
@@ -88,6 +94,8 @@ class Channel(Protocol):
 class ChannelKind:
     name: str
     factory: Callable[[str, ChannelConfig], Channel]
+    # Whether a status update has a place there (PagerDuty's events have none).
+    takes_updates: bool = True
 
 
 ChannelFactory = Callable[[str, ChannelConfig], Channel]

@@ -12,7 +12,7 @@ import sys
 from typing import Any, TextIO
 
 from vigil.config.notify import ChannelConfig
-from vigil.notify.base import ChannelKind, DeliveryError, Message
+from vigil.notify.base import ChannelKind, DeliveryError, Message, MessageEvent
 
 FIELDS = ("title", "severity", "service", "check", "reason", "url", "incident_id")
 
@@ -31,6 +31,14 @@ class LogChannel:
         }
         if message.runbooks:
             record["runbooks"] = message.runbooks
+        if message.event is MessageEvent.GROUP:  # a storm's group window: one line listing them all
+            listed = message.payload.get("messages") or []
+            record["count"] = len(listed)
+            record["messages"] = [
+                {k: m.get(k) for k in ("event", "incident_id", "severity", "title")} for m in listed
+            ]
+        elif message.event is MessageEvent.UPDATE:
+            record["message"] = message.payload.get("message")
         line = json.dumps(record, default=str, ensure_ascii=False)
         stream = self._stream or sys.stderr
         try:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from vigil.config.notify import NotifySettings
-from vigil.notify import apprise, log, webhook
+from vigil.notify import apprise, log, opsgenie, pagerduty, webhook
 from vigil.notify.base import Channel, ChannelKind
 
-CHANNELS: dict[str, ChannelKind] = {kind.name: kind for kind in (log.KIND, webhook.KIND, apprise.KIND)}
+CHANNELS: dict[str, ChannelKind] = {
+    kind.name: kind for kind in (log.KIND, webhook.KIND, apprise.KIND, pagerduty.KIND, opsgenie.KIND)
+}
 
 
 def build_channels(settings: NotifySettings) -> dict[str, Channel]:

@@ -10,19 +10,12 @@ Errors name the URL without its user, password or query string, which often carr
 
 from __future__ import annotations
 
-import json
 from urllib.parse import urlsplit
 
-import aiohttp
-
-from vigil import __version__
 from vigil.config.notify import ChannelConfig
 from vigil.config.secrets import redact_url
 from vigil.notify.base import ChannelKind, DeliveryError, Message
-from vigil.probes.describe import describe_error
-
-TIMEOUT_SECONDS = 10.0
-RETRYABLE = frozenset({408, 425, 429})
+from vigil.notify.json_post import TIMEOUT_SECONDS, JsonPost
 
 
 class WebhookChannel:
@@ -33,49 +26,19 @@ class WebhookChannel:
         self.url = url
         self.shown = shown_url(url)
         self.timeout = timeout
-        self._headers = {"Content-Type": "application/json", "User-Agent": f"vigil/{__version__}"}
-        self._headers.update(headers or {})
-        self._session: aiohttp.ClientSession | None = None
+        self._headers = dict(headers or {})
+        self.http = JsonPost(f"webhook {self.shown}", {url: self.shown}, timeout=timeout)
 
     async def send(self, message: Message) -> None:
         if not _is_http(self.url):
             raise DeliveryError(f"webhook {self.shown} is not an http(s) URL", permanent=True)
         body = {**message.payload, "event": str(message.event), "idempotency_key": message.key}
-        headers = {**self._headers, "Idempotency-Key": message.key}
-        try:
-            # Redirects are not followed: a POST turned into a GET elsewhere is not a delivery.
-            async with self._client().post(
-                self.url, data=json.dumps(body, default=str), headers=headers, allow_redirects=False
-            ) as response:
-                status = response.status
-        except TimeoutError:
-            raise DeliveryError(f"webhook {self.shown} did not answer within {self.timeout:g}s") from None
-        except aiohttp.InvalidURL:
-            raise DeliveryError(f"webhook {self.shown} is not a valid URL", permanent=True) from None
-        except aiohttp.ClientConnectorError as err:
-            raise DeliveryError(
-                f"webhook {self.shown} unreachable: {self._clean(describe_error(err.os_error))}"
-            ) from None
-        except (aiohttp.ClientError, OSError) as err:
-            raise DeliveryError(f"webhook {self.shown} failed: {self._clean(describe_error(err))}") from None
-        if 200 <= status < 300:
-            return
-        retry = status in RETRYABLE or status >= 500
-        raise DeliveryError(f"webhook {self.shown} answered {status}", permanent=not retry)
+        status, _ = await self.http.post(self.url, body, {**self._headers, "Idempotency-Key": message.key})
+        if not 200 <= status < 300:
+            raise self.http.refused(status, "")
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        # Made at the first send: a session belongs to the running event loop.
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
-        return self._session
-
-    def _clean(self, text: str) -> str:
-        return redact_url(text.replace(self.url, self.shown))
+        await self.http.close()
 
 
 def shown_url(url: str) -> str:

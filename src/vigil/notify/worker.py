@@ -11,6 +11,9 @@ this worker has in flight is never claimed again by it, whatever its lease says.
 Quiet is judged when a page is sent, not only when its incident opened: ``hold`` says why a
 trigger must not go out now (a silence, a maintenance window); the row is then held, judged
 again on later passes, and sent when quiet ends while its incident is still open.
+
+A channel with a group window (``windows``, from ``group_wait``) takes its rows as one message
+per window (``notify.grouping``): one claim, one send, each row recorded as it would be alone.
 """
 
 from __future__ import annotations
@@ -21,14 +24,16 @@ import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.config.secrets import redact_url
 from vigil.engine.clock import Clock
 from vigil.engine.supervisor import Stage, describe
-from vigil.notify.base import Channel, DeliveryError, MessageEvent, OutboxStatus
+from vigil.notify import grouping
+from vigil.notify.base import Channel, DeliveryError, Message, MessageEvent, OutboxStatus
+from vigil.notify.grouping import GroupWindow
 from vigil.store import outbox, outbox_gate
 from vigil.store.outbox import OutboxEntry
 
@@ -60,6 +65,7 @@ class OutboxWorker:
         hold: HoldJudge | None = None,
         on_hold: HoldHandler | None = None,
         stage: Stage | None = None,
+        windows: Mapping[str, GroupWindow] | None = None,
     ) -> None:
         if lease <= timeout:
             raise ValueError("the lease must outlast the send timeout, or a slow send could be claimed twice")
@@ -79,7 +85,10 @@ class OutboxWorker:
         self.depth = 0
         self._wake = asyncio.Event()
         self._busy: Counter[str] = Counter()
-        self._tasks: dict[asyncio.Task[None], OutboxEntry] = {}
+        # Each task's rows: one, or a group's.
+        self._tasks: dict[asyncio.Task[None], list[OutboxEntry]] = {}
+        self.windows = dict(windows or {})
+        self._opens: dict[str, datetime] = {}  # grouped channels: when their waiting group may go
         # Held rows are judged again at most once per ``poll`` (monotonic), not on every pass.
         self._review_at = float("-inf")
 
@@ -89,7 +98,7 @@ class OutboxWorker:
 
     @property
     def in_flight(self) -> int:
-        return len(self._tasks)
+        return sum(len(entries) for entries in self._tasks.values())
 
     async def run(self) -> None:
         """Send until cancelled; sends cut short by the cancellation are due again at once."""
@@ -124,7 +133,7 @@ class OutboxWorker:
         return delay * self.rng.uniform(0.9, 1.1)
 
     def _flying(self) -> set[int]:
-        return {entry.id for entry in self._tasks.values()}
+        return {entry.id for entries in self._tasks.values() for entry in entries}
 
     async def _pass(self) -> int:
         now = self.clock.now()
@@ -136,6 +145,9 @@ class OutboxWorker:
         # Claims before expiry: a fresh page should not wait for housekeeping (``due`` skips expired rows).
         started = 0
         for name in self.channels:
+            if name in self.windows:
+                started += await self._group(name, now)
+                continue
             room = self.per_channel - self._busy[name]
             if room > 0:
                 for entry in await outbox.due(
@@ -160,8 +172,11 @@ class OutboxWorker:
         return started
 
     async def _delay(self, started: int) -> float:
-        busy = [name for name in self.channels if self._busy[name] >= self.per_channel]
+        busy = [
+            name for name in self.channels if self._busy[name] >= self.per_channel or name in self.windows
+        ]
         moment = await outbox.next_due(self.engine, skip_channels=busy, exclude=self._flying())
+        moment = min([m for m in (moment, *self._opens.values()) if m is not None], default=None)
         if moment is None:
             return self.poll
         delay = (moment - self.clock.now()).total_seconds()
@@ -182,10 +197,14 @@ class OutboxWorker:
             waker.cancel()
 
     def _start(self, entry: OutboxEntry) -> None:
-        self._busy[entry.channel] += 1
-        task = asyncio.create_task(self._deliver(entry), name=f"vigil-notify-{entry.key}")
-        self._tasks[task] = entry
-        task.add_done_callback(lambda done: self._finished(entry.channel, done))
+        self._spawn(entry.channel, [entry], self._deliver([entry]), entry.key)
+
+    def _spawn(self, channel: str, entries: list[OutboxEntry], work: Awaitable[None], key: str) -> None:
+        self._busy[channel] += 1
+        task = asyncio.ensure_future(work)
+        task.set_name(f"vigil-notify-{key}")
+        self._tasks[task] = entries
+        task.add_done_callback(lambda done: self._finished(channel, done))
 
     def _finished(self, channel: str, task: asyncio.Task[None]) -> None:
         self._tasks.pop(task, None)
@@ -202,7 +221,7 @@ class OutboxWorker:
             task.cancel()
         await asyncio.gather(*(task for task, _ in cut), return_exceptions=True)
         now = self.clock.now()
-        for _, entry in cut:
+        for entry in (entry for _, entries in cut for entry in entries):
             try:
                 if not await outbox.mark_failed(
                     self.engine, entry, "sending was interrupted by a shutdown", now
@@ -213,41 +232,63 @@ class OutboxWorker:
             except Exception:
                 log.exception("cannot release notification %s; it is sent again after its lease", entry.key)
 
-    async def _deliver(self, entry: OutboxEntry) -> None:
-        if await self._held(entry):
+    async def _deliver(self, entries: list[OutboxEntry]) -> None:
+        """Send one row, or a group window's rows as one message, and record the outcome on each."""
+        held = await asyncio.gather(*(self._held(entry) for entry in entries))
+        kept = [entry for entry, aside in zip(entries, held, strict=True) if not aside]
+        if not kept:
             return
-        error, permanent = await self._send(entry)
+        name = kept[0].channel
+        error, permanent = await self._transmit(
+            kept[0].message if len(kept) == 1 else grouping.combine(name, kept)
+        )
         now = self.clock.now()
         try:
-            if error is None:
-                if not await outbox.mark_delivered(self.engine, entry, now):
-                    self._lost(entry, "delivered")
-                    return
-                self.delivered[entry.channel] += 1
-                status = OutboxStatus.DELIVERED
-            else:
-                # Never later than the expiry, so that a message is given up on when it says.
-                later = now + timedelta(seconds=self.backoff(entry.attempts))
-                retry_at = None if permanent else min(entry.expires_at, later)
-                if not await outbox.mark_failed(self.engine, entry, error, retry_at):
-                    self._lost(entry, f"failed ({error})")
-                    return
-                # Counted once recorded, as deliveries are: whoever reads the count finds the row.
-                self.failures[entry.channel] += 1
-                status = OutboxStatus.FAILED if retry_at is None else OutboxStatus.PENDING
+            ours = await grouping.record_outcome(self.engine, kept, (error, permanent), now, self.backoff)
+        except Exception:
+            # The rows stay leased and are sent again when the lease ends: at least once, never lost.
+            log.exception("cannot record the outcome of notification %s (of %d)", kept[0].key, len(kept))
+            return
+        if error is None and name in self.windows:
+            self.windows[name].sent_at = now
+        for entry in kept:
+            if entry.id not in ours:
+                self._lost(entry, "delivered" if error is None else f"failed ({error})")
+                continue
+            # Counted once recorded: whoever reads the count finds the row.
+            (self.delivered if error is None else self.failures)[name] += 1
+            retry_at = ours[entry.id]
+            status = (
+                OutboxStatus.DELIVERED
+                if error is None
+                else OutboxStatus.PENDING
+                if retry_at
+                else OutboxStatus.FAILED
+            )
+            if error is not None:
+                retrying = f"retrying at {retry_at:%H:%M:%S}" if retry_at else "giving up"
                 log.warning(
                     "notify %s to %s failed (attempt %d, %s): %s",
                     entry.event,
-                    entry.channel,
+                    name,
                     entry.attempts,
-                    f"retrying at {retry_at:%H:%M:%S}" if retry_at else "giving up",
+                    retrying,
                     error,
                 )
-        except Exception:
-            # The row stays leased and is sent again when the lease ends: at least once, never lost.
-            log.exception("cannot record the outcome of notification %s", entry.key)
-            return
-        await self._report(replace(entry, status=status, last_error=error), error is None, error)
+            await self._report(replace(entry, status=status, last_error=error), error is None, error)
+
+    async def _group(self, name: str, now: datetime) -> int:
+        """Claim and start sending the channel's group when its window is open; how many rows."""
+        self._opens.pop(name, None)
+        if self._busy[name]:
+            return 0  # one group at a time: the next one waits for this one's outcome
+        claimed = await grouping.claim(self.windows[name], self.engine, name, now, self.lease, self._flying())
+        if isinstance(claimed, datetime):
+            self._opens[name] = claimed
+            return 0
+        if claimed:
+            self._spawn(name, claimed, self._deliver(claimed), f"group-{claimed[0].key}")
+        return len(claimed)
 
     def _lost(self, entry: OutboxEntry, outcome: str) -> None:
         # The lease ran out and another worker claimed the row, or it expired meanwhile: the row
@@ -321,25 +362,25 @@ class OutboxWorker:
         except Exception:
             log.exception("recording the hold of notification %s failed", entry.key)
 
-    async def _send(self, entry: OutboxEntry) -> tuple[str | None, bool]:
+    async def _transmit(self, message: Message) -> tuple[str | None, bool]:
         """``(error, permanent)``; ``(None, False)`` when the channel took the message."""
-        channel = self.channels.get(entry.channel)
+        channel = self.channels.get(message.channel)
         if channel is None:
             return (
-                f"channel {entry.channel!r} is not configured (the stack file changed since it was queued)",
+                f"channel {message.channel!r} is not configured (the stack file changed since it was queued)",
                 True,
             )
         try:
             async with asyncio.timeout(self.timeout):
-                await channel.send(entry.message)
+                await channel.send(message)
         except DeliveryError as err:
             return redact_url(str(err)), err.permanent
         except TimeoutError:
-            return f"{entry.channel} did not take the message within {self.timeout:g}s", False
+            return f"{message.channel} did not take the message within {self.timeout:g}s", False
         except Exception as err:
             # A fault in a channel must not stop the worker; the next attempt may succeed.
-            log.exception("channel %s raised while sending %s", entry.channel, entry.key)
-            return redact_url(f"{entry.channel} failed: {type(err).__name__}: {err}".splitlines()[0]), False
+            log.exception("channel %s raised while sending %s", message.channel, message.key)
+            return redact_url(f"{message.channel} failed: {type(err).__name__}: {err}".splitlines()[0]), False
         return None, False
 
     async def _report(self, entry: OutboxEntry, delivered: bool, error: str | None) -> None:

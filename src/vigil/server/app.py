@@ -27,6 +27,7 @@ from vigil.server import (
     runbook_api,
     runbook_pages,
     ui_auth,
+    updates_api,
 )
 from vigil.server.redacting import RedactingMiddleware
 from vigil.server.runtime import Runtime
@@ -60,6 +61,8 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(oncall_api.router, dependencies=reads)
     app.include_router(oncall_api.calendars)  # its own reader: a calendar app sends ?token= (oncall_api)
     app.include_router(runbook_pages.router)
+    app.include_router(updates_api.router, dependencies=reads)
+    app.include_router(updates_api.pages)
     dashboard.install(app)
     error_shape.install(app, max_body=runtime.stack.model.server.max_body)
     auth.install(app)  # after the general handler: a limited client's 429 carries Retry-After

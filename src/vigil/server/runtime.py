@@ -31,6 +31,7 @@ from vigil.incidents.service import IncidentService
 from vigil.metrics.history import HistoryWriter
 from vigil.metrics.scrape import Scraper
 from vigil.metrics.store import SeriesStore
+from vigil.notify import grouping
 from vigil.notify.base import OutboxStatus
 from vigil.notify.registry import build_channels
 from vigil.notify.store_alarm import StoreAlarm
@@ -89,9 +90,10 @@ class Runtime:
             self.channels,
             self.clock,
             on_outcome=self._delivered,
-            hold=self.quiet.hold,
+            hold=self._hold,
             on_hold=self._held,
             stage=self.supervisor.stage("outbox"),
+            windows=grouping.windows(settings.notify),  # channels with group_wait take storms as one
         )
         public = settings.server.public_url or dashboard_url
         self.incidents = IncidentService(
@@ -178,6 +180,8 @@ class Runtime:
             self._spawn(self.scraper.run, "scraper")
         if self.rules.rules:
             self._spawn(self.rules.run, "rules")
+        if self.incidents.flaps is not None:
+            self._spawn(self.incidents.flaps.run, "flapping")
         self._spawn(lambda: self.series.run(self.clock), "series-prune")
         self._spawn(self.history.run, "history")
         self._spawn(lambda: self.store.run(self.supervisor.stage("store")), "store", reports_recovery=True)
@@ -251,6 +255,11 @@ class Runtime:
 
     async def _held(self, entry: OutboxEntry, reason: str | None) -> None:
         await self.incidents.record_hold(entry.incident_id, entry.channel, reason)
+
+    async def _hold(self, entry: OutboxEntry) -> str | None:
+        """Why a trigger waits: quiet (a silence, a maintenance window), or its alert flapping."""
+        flaps = self.incidents.flaps
+        return await self.quiet.hold(entry) or (await flaps.hold(entry) if flaps is not None else None)
 
     async def _delivered(self, entry: OutboxEntry, delivered: bool, error: str | None) -> None:
         if delivered:

@@ -211,6 +211,44 @@ async def due(
     return sorted((entry(row) for row in rows), key=lambda e: (e.created_at, e.id))
 
 
+async def oldest_due(
+    engine: AsyncEngine, channel: str, now: datetime, *, exclude: Collection[int] = ()
+) -> datetime | None:
+    """When the oldest row of ``channel`` that could be claimed now was queued; None when none
+    can: where a group window opens (``notify.grouping``)."""
+    query = select(func.min(OutboxRow.created_at)).where(
+        sendable(engine.dialect.name, exclude),
+        OutboxRow.channel == channel,
+        OutboxRow.next_attempt_at <= now,
+        OutboxRow.expires_at > now,
+    )
+    async with engine.connect() as conn:
+        moment = (await conn.execute(query)).scalar_one_or_none()
+    return utc(moment) if moment is not None else None
+
+
+async def finish_many(engine: AsyncEngine, claimed: Sequence[OutboxEntry], **values: Any) -> set[int]:
+    """``finish`` for the rows of one claim at once (a group sent as one message); returns the ids
+    whose claim still held, the only ones changed."""
+    if not claimed:
+        return set()
+    tokens = {entry.lease_token for entry in claimed}
+    if len(tokens) != 1:
+        raise ValueError("finish_many takes the rows of one claim")
+    statement = (
+        update(OutboxRow)
+        .where(
+            OutboxRow.id.in_([entry.id for entry in claimed]),
+            OutboxRow.status == PENDING,
+            OutboxRow.lease_token == tokens.pop(),
+        )
+        .values(leased_until=None, lease_token=None, **values)
+        .returning(OutboxRow.id)
+    )
+    async with engine.begin() as conn:
+        return set((await conn.execute(statement)).scalars())
+
+
 async def mark_delivered(engine: AsyncEngine, claimed: OutboxEntry, now: datetime) -> bool:
     """Record a delivery; False if the claim is no longer ours (expired, or leased by another)."""
     return await finish(

@@ -206,3 +206,32 @@ class RunbookRunRow(Base):
     steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class IncidentUpdateRow(Base):
+    """A status update posted on an incident (investigating, identified, monitoring, resolved):
+    what was said, the message it became, who said it and when."""
+
+    __tablename__ = "incident_updates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    impact: Mapped[str | None] = mapped_column(Text, nullable=True)
+    message: Mapped[str] = mapped_column(Text)  # as rendered by the stack file's template and sent
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FlapStateRow(Base):
+    """How an incident key (an alert group, a check) has been changing between failing and
+    passing: the times of its recent changes, and since when it is held as flapping."""
+
+    __tablename__ = "flap_states"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failing: Mapped[bool] = mapped_column(Boolean)
+    changes: Mapped[list[float]] = mapped_column(JSON, default=list)  # Unix seconds, newest last
+    flapping_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,130 @@
+"""Group windows: the messages of an alert storm reach a channel as one message, not hundreds.
+
+A channel with ``group_wait`` (as Alertmanager's) sends nothing until the oldest message waiting
+for it has waited that long; then one message lists every message queued meanwhile (at most
+``GROUP_LIMIT``; the rest go in the next one). After a grouped send the channel's next window
+opens ``group_interval`` later. Rows stay one per incident and channel in the outbox, so what
+the outbox promises holds as it does for single messages: each row is claimed under a lease and
+recorded delivered once, an acknowledgement or resolve goes only after its trigger (the next
+window), and quiet still holds a trigger back (it is left out of the group). The grouped
+message's key is made from its rows' keys: a retry of the same rows repeats it, so a receiver
+that drops repeated keys drops the repeat.
+
+A window is kept in memory: after a restart, or on another Vigil instance, the first window
+does not know when the last one was sent and may open early.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from vigil.config.notify import NotifySettings
+from vigil.notify.base import Message, MessageEvent, OutboxStatus
+from vigil.store import outbox
+from vigil.store.outbox import OutboxEntry
+
+GROUP_LIMIT = 500  # rows in one grouped message
+LISTED = 50  # lines a grouped message's text lists; the rest are counted
+
+
+@dataclass
+class GroupWindow:
+    wait: float
+    interval: float
+    sent_at: datetime | None = None  # when the last grouped message went out
+
+    def opens_at(self, oldest: datetime) -> datetime:
+        """When a group whose oldest message was queued at ``oldest`` may be sent."""
+        opens = oldest + timedelta(seconds=self.wait)
+        if self.sent_at is not None:
+            opens = max(opens, self.sent_at + timedelta(seconds=self.interval))
+        return opens
+
+
+def windows(settings: NotifySettings) -> dict[str, GroupWindow]:
+    """A window for each channel whose stack file entry sets ``group_wait``."""
+    return {
+        name: GroupWindow(config.group_wait, config.group_interval)
+        for name, config in settings.channels.items()
+        if config.grouped
+    }
+
+
+async def claim(
+    window: GroupWindow,
+    engine: AsyncEngine,
+    channel: str,
+    now: datetime,
+    lease: float,
+    exclude: Collection[int],
+) -> list[OutboxEntry] | datetime:
+    """The rows of the channel's group, claimed under one lease, when its window is open; when it
+    opens otherwise (an empty list when nothing waits)."""
+    oldest = await outbox.oldest_due(engine, channel, now, exclude=exclude)
+    if oldest is None:
+        return []
+    opens = window.opens_at(oldest)
+    if opens > now:
+        return opens
+    return await outbox.due(engine, now, GROUP_LIMIT, lease=lease, channels=[channel], exclude=exclude)
+
+
+async def record_outcome(
+    engine: AsyncEngine,
+    sent: Sequence[OutboxEntry],
+    outcome: tuple[str | None, bool],
+    now: datetime,
+    backoff: Callable[[int], float],
+) -> dict[int, datetime | None]:
+    """Record the outcome ``(error, permanent)`` of sending one row, or a group's rows as one
+    message, on each row; returns the rows whose claim still held (the others are another
+    worker's now), each with when it is tried again (None: delivered, or failed for good)."""
+    error, permanent = outcome
+    if error is None:
+        done = str(OutboxStatus.DELIVERED)
+        ours = await outbox.finish_many(engine, sent, status=done, delivered_at=now, last_error=None)
+        return dict.fromkeys(ours)
+    retries: dict[int, datetime | None] = {}
+    for entry in sent:
+        # Never later than the expiry, so that a message is given up on when it says.
+        later = None if permanent else min(entry.expires_at, now + timedelta(seconds=backoff(entry.attempts)))
+        if await outbox.mark_failed(engine, entry, error, later):
+            retries[entry.id] = later
+    return retries
+
+
+def combine(channel: str, entries: Sequence[OutboxEntry]) -> Message:
+    """One message listing ``entries``: a title that counts them by event, a line for each of the
+    first ``LISTED`` (their own title and link), and every message's payload for webhooks."""
+    counts = Counter(entry.event for entry in entries)
+    tally = ", ".join(f"{n} {event}" for event, n in counts.most_common())
+    severities = Counter(str(entry.payload["severity"]) for entry in entries if entry.payload.get("severity"))
+    levels = "; " + ", ".join(f"{n} {level}" for level, n in sorted(severities.items())) if severities else ""
+    title = f"[Vigil] {len(entries)} notifications ({tally}{levels})"
+    lines = [_line(entry) for entry in entries[:LISTED]]
+    if len(entries) > LISTED:
+        lines.append(f"… and {len(entries) - LISTED} more, listed on the dashboard")
+    digest = hashlib.sha256("\n".join(entry.key for entry in entries).encode()).hexdigest()[:24]
+    payload = {
+        "event": str(MessageEvent.GROUP),
+        "title": title,
+        "count": len(entries),
+        "counts": dict(counts),
+        "message": "\n".join(lines),
+        "messages": [
+            {**entry.payload, "event": entry.event, "idempotency_key": entry.key} for entry in entries
+        ],
+    }
+    return Message(f"group-{channel}-{digest}", channel, MessageEvent.GROUP, payload)
+
+
+def _line(entry: OutboxEntry) -> str:
+    message = entry.message
+    url = entry.payload.get("url")
+    return f"{message.title}" + (f" {url}" if url else "")
