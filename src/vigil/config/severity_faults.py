@@ -26,6 +26,8 @@ def severity_faults(source: Source) -> list[ConfigFault]:
     faults = [
         source.fault(path, message, key=len(path) == 2) for path, message in scheme_faults(name, levels)
     ]
+    if not levels and name is SchemeName.CUSTOM:
+        return faults  # no level to name: reported above
     scheme = names_only(name, levels)
     for service_name, service in _mapping(data.get("services")).items():
         for check_name, check in _mapping(_mapping(service).get("checks")).items():
