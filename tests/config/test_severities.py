@@ -52,6 +52,15 @@ alerts:
         "all-hands",
     )
     assert sev1.checklist == ("Open a bridge", "Page the lead")
+    assert (
+        stack.scheme.escalation("SEV1"),
+        stack.scheme.escalation("SEV2"),
+        stack.scheme.escalation("P1"),
+    ) == (
+        "all-hands",
+        None,
+        None,
+    )
     assert (sev4.pages, sev4.description) == (True, "Next business day")
     # Prometheus' words map onto the scheme: critical → the first level, warning → the third.
     assert stack.level(stack.alerts[0].severity).name == "SEV1"

@@ -235,6 +235,7 @@ async def test_a_level_that_does_not_page_sends_nothing_until_raised_to_one_that
 ) -> None:
     incident = await incidents.open_manual("Typo on the pricing page", "P4", "ana", "api")
     assert await outbox(engine) == []
+    assert (await lines(incidents, incident.id))[-1] == ("note", "not paged: P4 does not page", "vigil")
     await incidents.acknowledge(incident.id, "ana")
     assert await outbox(engine) == []  # no trigger went out, so no follow-up either
     await incidents.set_severity(incident.id, "ana", "P2")
@@ -300,3 +301,20 @@ async def test_a_note_is_on_the_timeline(incidents: IncidentService, stack: Stac
     incident = await opened(incidents, stack, clock)
     entry = await incidents.add_note(incident.id, "ana", "restarted the worker")
     assert (entry.kind, entry.text, entry.actor) == (EventKind.NOTE, "restarted the worker", "ana")
+
+
+async def test_oversized_input_is_refused_in_one_short_line(
+    incidents: IncidentService, clock: FakeClock
+) -> None:
+    incident = await incidents.open_manual("Checkout down", "P1", "ana")
+    await incidents.resolve(incident.id, "ana")
+    for attempt in (
+        lambda: incidents.reopen(incident.id, "ana", "x" * 20_000),
+        lambda: incidents.tick(incident.id, "ana", "9" * 50_000),
+        lambda: incidents.set_severity(incident.id, "ana", "P" * 50_000),
+        lambda: incidents.open_manual("Down", "P" * 50_000, "ana"),
+    ):
+        with pytest.raises(InputError) as err:
+            await attempt()
+        assert len(str(err.value)) < 400 and "\n" not in str(err.value)
+    assert (await incidents.get(incident.id)).status is IncidentStatus.RESOLVED

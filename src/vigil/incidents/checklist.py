@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from vigil.errors import ConflictError, InputError
+from vigil.incidents.lifecycle import shown
 from vigil.incidents.model import EventKind, Incident, iso
 from vigil.store.tables import ChecklistTickRow
 
@@ -58,14 +59,14 @@ async def checklist(incidents: IncidentService, incident: Incident) -> list[Chec
 
 def _item(incidents: IncidentService, incident: Incident, listed: list[ChecklistItem], item: str) -> str:
     given = item.strip()
-    if given.isdigit() and 1 <= int(given) <= len(listed):
+    if given.isdigit() and len(given) <= 3 and 1 <= int(given) <= len(listed):
         return listed[int(given) - 1].text
     for entry in listed:
         if entry.text.casefold() == given.casefold():
             return entry.text
-    shown = "; ".join(f"{e.number}. {e.text}" for e in listed) or "no items"
+    has = "; ".join(f"{e.number}. {e.text}" for e in listed) or "no items"
     raise InputError(
-        f"no checklist item {item!r} on incident {incident.id}; its {incident.severity} checklist has: {shown}"
+        f"no checklist item {shown(item)} on incident {incident.id}; its {incident.severity} checklist has: {has}"
     )
 
 

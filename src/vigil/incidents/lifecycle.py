@@ -33,6 +33,19 @@ if TYPE_CHECKING:
     from vigil.incidents.service import IncidentService
 
 NAME_LIMIT = 200
+TEXT_LIMIT = 10_000  # a reason or a note, as the API takes them
+
+
+def shown(value: str, limit: int = 60) -> str:
+    """``value`` quoted back in an error, cut short: a refused input is never echoed whole."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
+
+
+def text_of(text: str, what: str) -> str:
+    text = text.strip()
+    if len(text) > TEXT_LIMIT:
+        raise InputError(f"{what} can be at most {TEXT_LIMIT:,} characters; this one has {len(text):,}")
+    return text
 
 
 class Role(StrEnum):
@@ -68,7 +81,7 @@ def level_named(incidents: IncidentService, severity: str) -> Level:
         (lv for lv in scheme.levels if lv.name.casefold() == severity.casefold()), None
     )
     if level is None:
-        raise InputError(f"unknown severity {severity!r}; the scheme has {', '.join(scheme.names)}")
+        raise InputError(f"unknown severity {shown(severity)}; the scheme has {', '.join(scheme.names)}")
     return level
 
 
@@ -89,7 +102,7 @@ async def open_manual(
     level = level_named(incidents, severity)
     if service is not None and service not in incidents.stack.services:
         known = ", ".join(list(incidents.stack.services)[:20]) or "none"
-        raise InputError(f"unknown service {service!r}; the stack file's services are: {known}")
+        raise InputError(f"unknown service {shown(service)}; the stack file's services are: {known}")
     request = OpenRequest(
         key=f"manual:{uuid.uuid4().hex}",
         title=title,
@@ -109,6 +122,7 @@ async def open_manual(
 
 async def mitigate(incidents: IncidentService, incident_id: int, actor: str, note: str | None) -> Incident:
     """The impact is over though the cause may not be fixed; acknowledges it too if nobody had."""
+    note = text_of(note, "a note") if note else None
     async with incidents.engine.begin() as conn:
         now = incidents.clock.now()
         values = {
@@ -133,7 +147,7 @@ async def mitigate(incidents: IncidentService, incident_id: int, actor: str, not
 async def reopen(incidents: IncidentService, incident_id: int, actor: str, reason: str) -> Incident:
     """A resolved incident back to triggered, with who and why; it pages again and its targets
     count from now."""
-    reason = reason.strip()
+    reason = text_of(reason, "a reason")
     if not reason:
         raise InputError("say why the incident is reopened")
     async with incidents.engine.begin() as conn:

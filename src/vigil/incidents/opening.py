@@ -128,6 +128,9 @@ async def _open_batch(incidents: IncidentService, batch: Sequence[OpenRequest]) 
                 event(incident.id, EventKind.NOTE, f"also {text}")
             if reason:
                 event(incident.id, EventKind.SUPPRESSED, f"not paged: {reason}")
+            level = incidents.stack.scheme.get(incident.severity)
+            if level is not None and not level.pages:
+                event(incident.id, EventKind.NOTE, f"not paged: {level.name} does not page")
             await incidents._page(
                 conn,
                 incident,

@@ -96,6 +96,12 @@ class SeverityScheme:
         level = self._by_name.get(name)
         return level.rank if level is not None else len(self.levels) + 1
 
+    def escalation(self, severity: str) -> str | None:
+        """The escalation policy an incident of ``severity`` starts (``severities: {P1: {escalation:
+        …}}``); None when its level names none, or the scheme has no such level."""
+        level = self._by_name.get(severity)
+        return level.escalation if level is not None else None
+
     def accepts(self, value: str) -> bool:
         """A stack file may name a level, or one of Prometheus' severity words."""
         return value in self._by_name or value in PROMETHEUS_WORDS

@@ -70,9 +70,10 @@ async def severity(request: Request, incident_id: int, severity: Text = "") -> R
 @router.post("/incidents/{incident_id}/merge")
 async def merge(request: Request, incident_id: int, into: Text = "") -> Response:
     async def action(who: Principal) -> object:
-        if not into.strip().isdigit() or not 0 < int(into) < 2**31:
+        into_id = into.strip()
+        if not into_id.isdigit() or len(into_id) > 10 or not 0 < int(into_id) < 2**31:
             raise InputError("merge into an incident's number, e.g. 12")
-        return await runtime_of(request).incidents.merge(incident_id, int(into), who.name)
+        return await runtime_of(request).incidents.merge(incident_id, int(into_id), who.name)
 
     return await _on_page(request, incident_id, action)
 
