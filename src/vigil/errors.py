@@ -14,6 +14,8 @@
     ├── RunRefused                  a runbook run that cannot start as asked (carries the planned run)
     │   ├── ConfirmationNeeded      (also a ConflictError: 409)
     │   └── InputMissing            a step needs a variable or --param it was not given (API: 422)
+    ├── InputError                  a value the stack file's settings refuse: a severity the
+    │                               scheme lacks, a checklist item the level lacks (API: 422)
     ├── AuthError                   no token, or one that is unknown or revoked (API: 401)
     └── ForbiddenError              a token whose role is too low for the call (API: 403)
 
@@ -126,6 +128,13 @@ class ConfirmationNeeded(ConflictError, RunRefused):
 
 class InputMissing(RunRefused):
     """A run's step has an unset variable or an ungiven placeholder; the message names them."""
+
+
+class InputError(VigilError):
+    """A request names what the stack file does not have (a severity, a checklist item); the
+    message lists what it does have."""
+
+    status_code = 422
 
 
 class AuthError(VigilError):

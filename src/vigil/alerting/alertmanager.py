@@ -16,10 +16,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from vigil.incidents.opening import OpenRequest
+from vigil.incidents.scheme import SeverityScheme
 from vigil.incidents.service import IncidentService
-from vigil.incidents.severity import Severity
 
-SEVERITY_LABELS = {"critical": Severity.P1, "page": Severity.P1, "error": Severity.P2, "warning": Severity.P3}
 MAX_ALERTS = 2000
 MAX_LABELS = 100
 TRUNCATED = "…[truncated]"
@@ -74,14 +73,7 @@ class AmPayload(BaseModel):
     )
 
 
-def severity_of(labels: dict[str, str]) -> Severity:
-    raw = labels.get("severity", "")
-    if raw.upper() in Severity.__members__:
-        return Severity(raw.upper())
-    return SEVERITY_LABELS.get(raw.lower(), Severity.P2)
-
-
-def opening(alert: AmAlert) -> OpenRequest:
+def opening(alert: AmAlert, scheme: SeverityScheme) -> OpenRequest:
     name = alert.labels.get("alertname", "alert")
     summary = alert.annotations.get("summary") or alert.annotations.get("description")
     shown = ", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()) if k != "alertname")
@@ -89,7 +81,8 @@ def opening(alert: AmAlert) -> OpenRequest:
     return OpenRequest(
         key=f"alertmanager:{alert.fingerprint}",
         title=clip(summary or name, TITLE_LIMIT),
-        severity=severity_of(alert.labels),
+        # A level's name, or Prometheus' critical/warning/info mapped onto the scheme.
+        severity=scheme.pick(alert.labels.get("severity")).name,
         service=clip(service, NAME_LIMIT),
         check_id=None,
         reason=summary or name,
@@ -104,7 +97,8 @@ def opening(alert: AmAlert) -> OpenRequest:
 async def receive(payload: AmPayload, incidents: IncidentService) -> dict[str, list[int]]:
     """Apply every alert of the payload, all firing ones in one transaction and all resolved
     ones in another; returns the incidents opened and resolved."""
-    firing = [opening(a) for a in payload.alerts if a.status == "firing"]
+    scheme = incidents.stack.scheme
+    firing = [opening(a, scheme) for a in payload.alerts if a.status == "firing"]
     ended = [
         (
             f"alertmanager:{a.fingerprint}",

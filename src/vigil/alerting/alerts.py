@@ -59,26 +59,28 @@ class Transition:
     to: AlertState
 
 
-def alert_labels(rule: AlertRule, sample_labels: Mapping[str, str]) -> dict[str, str]:
+def alert_labels(rule: AlertRule, sample_labels: Mapping[str, str], severity: str) -> dict[str, str]:
     labels = {k: v for k, v in sample_labels.items() if k != "__name__"}
     labels.update(rule.labels)
     labels["alertname"] = rule.name
-    labels.setdefault("severity", str(rule.severity))
+    labels.setdefault("severity", severity)
     return labels
 
 
 class RuleAlerts:
-    """The alerts of one rule across evaluations."""
+    """The alerts of one rule across evaluations; ``severity`` is the level its incidents get
+    (the rule's ``severity`` or its severity label, mapped onto the stack file's scheme)."""
 
-    def __init__(self, rule: AlertRule) -> None:
+    def __init__(self, rule: AlertRule, severity: str | None = None) -> None:
         self.rule = rule
+        self.severity = severity or rule.severity or rule.labels.get("severity") or "P2"
         self.active: dict[str, Alert] = {}
 
     def update(self, samples: list[tuple[Mapping[str, str], float]], now: float) -> list[Transition]:
         transitions: list[Transition] = []
         seen: set[str] = set()
         for sample_labels, value in samples:
-            labels = alert_labels(self.rule, sample_labels)
+            labels = alert_labels(self.rule, sample_labels, self.severity)
             key = fingerprint(labels)
             seen.add(key)
             annotations = {k: render(v, labels, value) for k, v in self.rule.annotations.items()}

@@ -60,7 +60,10 @@ class RuleEvaluator:
         # Keys of open rule incidents from before this start, until their groups are accounted
         # for; None until the first evaluation has run.
         self.leftover: set[str] | None = None
-        self.rules = [RuleAlerts(rule) for rule in rules]
+        level = incidents.stack.level
+        self.rules = [
+            RuleAlerts(rule, level(rule.severity or rule.labels.get("severity")).name) for rule in rules
+        ]
         self.query = query
         self.incidents = incidents
         self.clock = clock
@@ -121,7 +124,7 @@ class RuleEvaluator:
             text = f"{trigger(rule, alert)}; held as a symptom of {root} until {root} recovered"
             paging.setdefault((alerts.group_key(alert), service_of(alert)), []).append((alert, text))
         for (key, service), group in paging.items():
-            await self._open(rule, key, service, group)
+            await self._open(alerts, key, service, group)
         paged: dict[str, list[Alert]] | None = None  # see _paging_groups, once there is a use
         for transition in changed:
             alert = transition.alert
@@ -137,14 +140,15 @@ class RuleEvaluator:
             else:
                 await self.incidents.recover(key, ended(alert))
 
-    async def _open(self, rule: AlertRule, key: str, service: str, group: list[tuple[Alert, str]]) -> None:
+    async def _open(self, alerts: RuleAlerts, key: str, service: str, group: list[tuple[Alert, str]]) -> None:
+        rule = alerts.rule
         alert, triggers = group[0][0], [text for _, text in group]
         summary = alert.annotations.get("summary") or alert.annotations.get("description")
         self._opening.append(
             OpenRequest(
                 key=key,
                 title=summary or rule.name,
-                severity=rule.severity,
+                severity=alerts.severity,
                 service=service,
                 check_id=None,
                 reason=summary or f"{rule.expr} = {alert.value:g}",

@@ -12,11 +12,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from vigil.alerting.alertmanager import severity_of
 from vigil.config import bounded_yaml
 from vigil.config.alerts import AlertRule
 from vigil.config.durations import format_duration, parse_duration
 from vigil.errors import ConfigError, ConfigFault
+from vigil.incidents.scheme import DEFAULT_SCHEME, SeverityScheme
 
 
 def export_rules(rules: list[AlertRule], *, interval: float, group: str = "vigil") -> str:
@@ -27,7 +27,7 @@ def export_rules(rules: list[AlertRule], *, interval: float, group: str = "vigil
             entry["for"] = format_duration(rule.for_)
         if rule.keep_firing_for:
             entry["keep_firing_for"] = format_duration(rule.keep_firing_for)
-        entry["labels"] = {"severity": str(rule.severity), **rule.labels}
+        entry["labels"] = {**({"severity": rule.severity} if rule.severity else {}), **rule.labels}
         annotations = dict(rule.annotations)
         if rule.runbook:
             annotations.setdefault("runbook_url", rule.runbook)
@@ -38,8 +38,11 @@ def export_rules(rules: list[AlertRule], *, interval: float, group: str = "vigil
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=120)
 
 
-def import_rules(file: str, text: str) -> tuple[list[AlertRule], list[str]]:
-    """The alerting rules of a Prometheus rule file, and a note for each rule left out."""
+def import_rules(
+    file: str, text: str, scheme: SeverityScheme = DEFAULT_SCHEME
+) -> tuple[list[AlertRule], list[str]]:
+    """The alerting rules of a Prometheus rule file, and a note for each rule left out; each
+    rule's ``severity`` label becomes a level of ``scheme`` (``critical`` → its first)."""
     loaded = bounded_yaml.load(file, text, what="rule file")
     if loaded.faults:
         raise ConfigError(loaded.faults)
@@ -61,7 +64,7 @@ def import_rules(file: str, text: str) -> tuple[list[AlertRule], list[str]]:
                 )
                 continue
             try:
-                rules.append(_rule(raw))
+                rules.append(_rule(raw, scheme))
             except (ValidationError, ValueError) as err:
                 message = str(err).splitlines()[0] if not isinstance(err, ValidationError) else _first(err)
                 faults.append(ConfigFault(file, 0, 0, where, message))
@@ -70,14 +73,14 @@ def import_rules(file: str, text: str) -> tuple[list[AlertRule], list[str]]:
     return rules, skipped
 
 
-def _rule(raw: dict[str, Any]) -> AlertRule:
+def _rule(raw: dict[str, Any], scheme: SeverityScheme) -> AlertRule:
     for part in ("labels", "annotations"):
         if not isinstance(raw.get(part) or {}, dict):
             raise ValueError(f"{part} must be a mapping of names to values")
     labels = {str(k): str(v) for k, v in (raw.get("labels") or {}).items()}
     annotations = {str(k): str(v) for k, v in (raw.get("annotations") or {}).items()}
-    severity = severity_of(labels)
-    labels.pop("severity", None)
+    said = labels.pop("severity", None)
+    severity = scheme.pick(said).name if said is not None else None
     runbook = annotations.pop("runbook_url", None) or annotations.pop("runbook", None)
     fields: dict[str, Any] = {
         "name": raw["alert"],

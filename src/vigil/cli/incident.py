@@ -21,7 +21,10 @@ from vigil.engine.clock import SystemClock
 from vigil.incidents.service import IncidentService
 from vigil.incidents.severity import IncidentStatus
 
-incident_app = typer.Typer(help="List, acknowledge, resolve and annotate incidents.", no_args_is_help=True)
+incident_app = typer.Typer(
+    help="Open, list, acknowledge, mitigate, resolve, reopen, assign, merge and annotate incidents.",
+    no_args_is_help=True,
+)
 T = TypeVar("T")
 ConfigOpt = StackOption
 Actor = ActorOption
@@ -73,12 +76,15 @@ def show(
         return {
             **(await s.get(incident_id)).as_dict(),
             "timeline": [e.as_dict() for e in await s.timeline(incident_id)],
+            "checklist": [i.as_dict() for i in await s.checklist(incident_id)],
+            "merged": await s.merged_here(incident_id),
         }
 
     data = _run(config, db, work)
     lines = [
         f"#{data['id']} [{data['severity']} {data['status']}] {data['title']}",
         f"reason: {data['reason']}",
+        *_facts(data),
     ]
     lines += [f"  {e['at'][:19]}  {e['kind']:<13} {e['text']}" for e in data["timeline"]]
     _print(data, as_json, "\n".join(lines))
@@ -120,7 +126,26 @@ def note(
     typer.echo(f"note added to incident {incident_id}")
 
 
+def _facts(data: dict[str, Any]) -> list[str]:
+    targets = data["targets"]
+    missed = f" — missed: {', '.join(targets['missed'])}" if targets["missed"] else ""
+    lines = [
+        f"targets: acknowledge by {targets['acknowledge_by'][:19]}, resolve by {(targets['resolve_by'] or '-')[:19]}{missed}"
+    ]
+    lines += [f"{role}: {data[role]}" for role in ("assignee", "commander") if data[role]]
+    if data["labels"]:
+        lines.append("labels: " + ", ".join(f"{k}={v}" for k, v in sorted(data["labels"].items())))
+    if data["merged_into"]:
+        lines.append(f"merged into #{data['merged_into']}")
+    if data["merged"]:
+        lines.append("merged here: " + ", ".join(f"#{i}" for i in data["merged"]))
+    lines += [f"  [{'x' if i['done'] else ' '}] {i['number']}. {i['item']}" for i in data["checklist"]]
+    return lines
+
+
 def register(app: typer.Typer) -> None:
     from vigil.cli import incident_updates  # noqa: F401 (adds update and postmortem to incident_app)
+    from vigil.cli.incident_lifecycle import add_commands  # its commands join this group
 
+    add_commands(incident_app)
     app.add_typer(incident_app, name="incident")

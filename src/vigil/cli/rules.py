@@ -9,10 +9,11 @@ import typer
 
 from vigil.alerting.promfile import alerts_yaml, export_rules, import_rules
 from vigil.cli.app import fail, stderr
-from vigil.cli.options import ConfigOption
+from vigil.cli.options import ConfigOption, StackOption
 from vigil.config.bounded_yaml import size_fault
 from vigil.config.load import load_stack
 from vigil.errors import ConfigError, ConfigFault, VigilError
+from vigil.incidents.scheme import DEFAULT_SCHEME
 
 rules_app = typer.Typer(
     help="Export alert rules to, or import them from, Prometheus rule files.", no_args_is_help=True
@@ -40,8 +41,15 @@ def export(
 
 
 @rules_app.command("import")
-def import_(file: Annotated[Path, typer.Argument(help="A Prometheus rule file.")]) -> None:
-    """Print the alerting rules of a Prometheus rule file as a stack file's alerts: block."""
+def import_(
+    file: Annotated[Path, typer.Argument(help="A Prometheus rule file.")], config: StackOption = None
+) -> None:
+    """Print the alerting rules of a Prometheus rule file as a stack file's alerts: block; with
+    -c, their severity labels become levels of that stack file's scheme (default: P1-P4)."""
+    try:
+        scheme = load_stack(config).model.scheme if config else DEFAULT_SCHEME
+    except VigilError as err:
+        fail(err)
     try:
         too_big = size_fault(str(file), file.stat().st_size, "rule file")
         text = "" if too_big else file.read_text(encoding="utf-8")
@@ -52,7 +60,7 @@ def import_(file: Annotated[Path, typer.Argument(help="A Prometheus rule file.")
     try:
         if too_big:
             raise ConfigError([too_big])
-        rules, skipped = import_rules(str(file), text)
+        rules, skipped = import_rules(str(file), text, scheme)
     except ConfigError as err:
         for fault in err.faults:
             stderr.print(str(fault), markup=False)

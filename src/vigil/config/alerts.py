@@ -17,7 +17,6 @@ from pydantic import Field
 
 from vigil.config.check import StrictModel
 from vigil.config.durations import Duration
-from vigil.incidents.severity import Severity
 
 ALERT_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 LABEL_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -30,7 +29,13 @@ class AlertRule(StrictModel):
     expr: str = Field(min_length=1, description="A PromQL expression; every sample it returns is an alert.")
     for_: Duration = Field(0.0, alias="for", description="How long it must hold before it fires.")
     keep_firing_for: Duration = Field(0.0, description="How long it keeps firing after it stops holding.")
-    severity: Severity = Severity.P2
+    severity: str | None = Field(
+        None,
+        min_length=1,
+        max_length=40,
+        description="A level of the severity scheme (P1…P4 by default), or critical, warning or info; "
+        "default: the rule's severity label mapped onto the scheme, else its second level (P2).",
+    )
     labels: dict[str, str] = Field(default_factory=dict, description="Added to every alert of this rule.")
     annotations: dict[str, str] = Field(
         default_factory=dict, description="Templated with {{ $labels.x }} and {{ $value }}, as in Prometheus."

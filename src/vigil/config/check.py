@@ -12,7 +12,6 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from vigil.config.durations import Duration
-from vigil.incidents.severity import Severity
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 
@@ -46,7 +45,13 @@ class AlertPolicy(StrictModel):
     """When a failing check opens an incident: ``alert: {after: 3, severity: P1}``."""
 
     after: int = Field(3, ge=1, le=1000, description="Consecutive failures that open an incident.")
-    severity: Severity = Severity.P2
+    severity: str | None = Field(
+        None,
+        min_length=1,
+        max_length=40,
+        description="A level of the severity scheme (P1…P4 by default), or critical, warning or info; "
+        "default: the scheme's second level (P2).",
+    )
     auto_resolve: bool = Field(True, description="Resolve the incident when the check passes again.")
     notify: list[str] | None = Field(None, description="Channels to page; default: notify.default.")
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Discriminator, ValidationError
 from vigil.config.bounded_yaml import Path, dotted, gc_paused, shown, size_fault
 from vigil.config.oncall_refs import oncall_faults
 from vigil.config.secrets import Redactor
+from vigil.config.severity_faults import severity_faults
 from vigil.config.source import Source, read_source
 from vigil.config.stack import CheckSpec, Service, StackFile, _check_kind
 from vigil.errors import ConfigError, ConfigFault
@@ -65,14 +66,19 @@ def _parse(name: str, text: str, environ: Mapping[str, str] | None) -> Stack:
     if not isinstance(source.data, dict):
         raise ConfigError([source.fault((), "the stack file must be a mapping with a services: key")])
     faults = list(source.faults)
-    whole_file = _graph_faults(source) + _rule_faults(source) + oncall_faults(source)
+    severities = severity_faults(source)
+    whole_file = _graph_faults(source) + _rule_faults(source) + oncall_faults(source) + severities
     try:
         _validate_services(source.data)
         model = StackFile.model_validate(source.data)
     except ValidationError as err:
         # A value already reported (an unset ${VAR}) is not reported again as invalid.
         known = {fault.path for fault in faults}
-        faults += [f for e in err.errors(include_url=False) if (f := _fault(source, e)).path not in known]
+        # The model's own severity check is reported above, placed at its line.
+        errors = [
+            e for e in err.errors(include_url=False) if not (severities and e["type"] == "unknown_severity")
+        ]
+        faults += [f for e in errors if (f := _fault(source, e)).path not in known]
         raise _error(source, faults + whole_file) from None
     faults += whole_file
     if faults:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from pydantic import ByteSize, Discriminator, Field, Tag
+from pydantic import ByteSize, Discriminator, Field, Tag, model_validator
+from pydantic_core import PydanticCustomError
 
 from vigil.config.alerts import AlertRule
 from vigil.config.check import NAME_PATTERN, CheckBase, StrictModel
@@ -20,7 +22,8 @@ from vigil.config.maintenance import MaintenanceSettings
 from vigil.config.metrics import MetricsEndpoint
 from vigil.config.notify import NotifySettings
 from vigil.config.oncall import OnCallSettings, Person
-from vigil.incidents.severity import DEFAULT_RESPONSE_SECONDS, Severity
+from vigil.config.severities import LEVEL_NAME, LevelSettings, Path, build_scheme, scheme_faults
+from vigil.incidents.scheme import Level, SchemeName, SeverityScheme
 from vigil.probes.registry import KINDS
 
 
@@ -91,10 +94,6 @@ class EngineSettings(StrictModel):
     )
 
 
-class SeverityTarget(StrictModel):
-    response: Duration = Field(description="Time to first response, e.g. 15m.")
-
-
 class ServerSettings(StrictModel):
     max_body: ByteSize = Field(
         ByteSize(1_048_576),
@@ -127,9 +126,17 @@ class StackFile(StrictModel):
     store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
     engine: EngineSettings = Field(default_factory=EngineSettings)  # type: ignore[arg-type]
     notify: NotifySettings = Field(default_factory=NotifySettings)
-    severities: dict[Severity, SeverityTarget] = Field(
+    severity_scheme: SchemeName = Field(
+        SchemeName.P,
+        description="The severity levels, most severe first: P (P1-P4, the default), SEV (SEV1-SEV4), "
+        "named (critical, high, medium, low), or custom (exactly the levels under severities:, in order).",
+    )
+    severities: dict[Annotated[str, Field(pattern=LEVEL_NAME)], LevelSettings] = Field(
         default_factory=dict,
-        description="Response targets per severity, overriding P1 15m, P2 1h, P3 4h, P4 24h.",
+        description="Each level's targets and more, e.g. P1: {acknowledge: 15m, resolve: 4h, pages: true, "
+        "escalation: default, checklist: [...]}; a built-in level keeps what is not given (P1 15m/4h, "
+        "P2 1h/1d, P3 4h/3d, P4 24h/7d). Checks and rules name a level, or Prometheus' critical "
+        "(the first level), warning (the third) or info (the last).",
     )
     server: ServerSettings = Field(default_factory=ServerSettings)  # type: ignore[arg-type]
     alerts: list[AlertRule] = Field(default_factory=list, description="Alert rules over metrics.")
@@ -173,9 +180,42 @@ class StackFile(StrictModel):
         "{changes: 5, within: 10m, stable: 5m}; default: off.",
     )
 
-    def response_seconds(self, severity: Severity) -> float:
-        target = self.severities.get(severity)
-        return target.response if target else DEFAULT_RESPONSE_SECONDS[severity]
+    @model_validator(mode="after")
+    def _severities_known(self) -> StackFile:
+        # The loader reports each with its line (config.load); this holds for a model made in code.
+        for path, message in self.severity_problems():
+            raise PydanticCustomError(
+                "unknown_severity",
+                "{path}: {message}",
+                {"path": ".".join(map(str, path)), "message": message},
+            )
+        return self
+
+    def severity_problems(self) -> Iterator[tuple[Path, str]]:
+        faults = list(scheme_faults(self.severity_scheme, self.severities))
+        yield from faults
+        if faults:
+            return
+        for spec in self.checks():
+            policy = spec.config.alert
+            if policy is not None and policy.severity and (problem := self.scheme.problem(policy.severity)):
+                yield ("services", spec.service, "checks", spec.name, "alert", "severity"), problem
+        for i, rule in enumerate(self.alerts):
+            if rule.severity is not None and (problem := self.scheme.problem(rule.severity)):
+                yield ("alerts", i, "severity"), problem
+
+    @cached_property
+    def scheme(self) -> SeverityScheme:
+        """The severity levels in force: the chosen scheme with ``severities:`` applied."""
+        return build_scheme(self.severity_scheme, self.severities)
+
+    def level(self, severity: str | None) -> Level:
+        """The level a check's, a rule's or an alert's ``severity`` means (``SeverityScheme.pick``)."""
+        return self.scheme.pick(severity)
+
+    def response_seconds(self, severity: str) -> float:
+        """The acknowledge target of ``severity`` (the default level's for a name not in the scheme)."""
+        return self.scheme.pick(severity).acknowledge
 
     def checks(self) -> Iterator[CheckSpec]:
         """Every check in file order."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from vigil.incidents.severity import IncidentStatus, Severity
+from vigil.incidents.severity import IncidentStatus
 from vigil.store.tables import IncidentEventRow, IncidentRow
 
 
@@ -24,6 +24,13 @@ class EventKind(StrEnum):
     RUNBOOK = "runbook"  # a runbook step run on the incident: who, which step, exit code, output
     UPDATE = "update"  # a status update posted to the incident's channels (``incidents.updates``)
     FLAPPING = "flapping"  # its alert changes too often to page each time (``incidents.flapping``)
+    MITIGATED = "mitigated"
+    REOPENED = "reopened"
+    ASSIGNED = "assigned"  # the assignee or the incident commander set or cleared
+    SEVERITY = "severity"
+    MERGED = "merged"
+    CHECKLIST = "checklist"
+    TARGET_MISSED = "target_missed"
 
 
 @dataclass(frozen=True)
@@ -32,7 +39,7 @@ class Incident:
     key: str
     title: str
     status: IncidentStatus
-    severity: Severity
+    severity: str  # a level's name in the stack file's scheme (P1 … P4 by default)
     service: str
     check: str | None
     reason: str | None
@@ -43,19 +50,28 @@ class Incident:
     acknowledged_by: str | None = None
     resolved_at: datetime | None = None
     resolved_by: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    resolve_by: datetime | None = None
+    mitigated_at: datetime | None = None
+    mitigated_by: str | None = None
+    assignee: str | None = None
+    commander: str | None = None
+    merged_into: int | None = None
+    reopened: int = 0
+    missed: tuple[str, ...] = ()  # the targets it missed (``Target``), once read (``IncidentReads``)
 
     @property
     def is_open(self) -> bool:
         return self.status is not IncidentStatus.RESOLVED
 
     @classmethod
-    def from_row(cls, row: IncidentRow) -> Incident:
+    def from_row(cls, row: IncidentRow, missed: tuple[str, ...] = ()) -> Incident:
         return cls(
             id=row.id,
             key=row.key,
             title=row.title,
             status=IncidentStatus(row.status),
-            severity=Severity(row.severity),
+            severity=row.severity,
             service=row.service,
             check=row.check_id,
             reason=row.reason,
@@ -66,6 +82,15 @@ class Incident:
             acknowledged_by=row.acknowledged_by,
             resolved_at=utc_or_none(row.resolved_at),
             resolved_by=row.resolved_by,
+            labels=dict(row.labels or {}),
+            resolve_by=utc_or_none(row.resolve_by),
+            mitigated_at=utc_or_none(row.mitigated_at),
+            mitigated_by=row.mitigated_by,
+            assignee=row.assignee,
+            commander=row.commander,
+            merged_into=row.merged_into,
+            reopened=row.reopened or 0,
+            missed=missed,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -83,6 +108,18 @@ class Incident:
             "acknowledged_by": self.acknowledged_by,
             "resolved_at": iso(self.resolved_at),
             "resolved_by": self.resolved_by,
+            "labels": dict(self.labels),
+            "targets": {
+                "acknowledge_by": self.respond_by.isoformat(),
+                "resolve_by": iso(self.resolve_by),
+                "missed": list(self.missed),
+            },
+            "mitigated_at": iso(self.mitigated_at),
+            "mitigated_by": self.mitigated_by,
+            "assignee": self.assignee,
+            "commander": self.commander,
+            "merged_into": self.merged_into,
+            "reopened": self.reopened,
         }
 
 

@@ -8,7 +8,7 @@ joins a batch of groups in one transaction with the same timeline lines and page
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -17,17 +17,20 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from vigil.incidents.model import EventKind, Incident
-from vigil.incidents.reads import OPEN
-from vigil.incidents.severity import IncidentStatus, Severity
+from vigil.incidents.reads import OPEN, merged_open
+from vigil.incidents.severity import IncidentStatus
 from vigil.notify.base import Message, MessageEvent
 from vigil.store.outbox import enqueue_many
-from vigil.store.tables import IncidentEventRow, IncidentRow
+from vigil.store.tables import IncidentEventRow, IncidentKeyRow, IncidentRow
 
 if TYPE_CHECKING:
     from vigil.incidents.service import IncidentService
 
 # Statements per transaction stay bounded (and a rolled-back batch small) however big the storm.
 CHUNK = 200
+# An incident keeps at most this many labels, each value cut to VALUE_LIMIT characters.
+MAX_LABELS = 100
+VALUE_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class OpenRequest:
 
     key: str
     title: str
-    severity: Severity
+    severity: str  # a level's name
     service: str
     check_id: str | None
     reason: str | None
@@ -95,6 +98,10 @@ async def _open_batch(incidents: IncidentService, batch: Sequence[OpenRequest]) 
             )
         )
         open_ids: dict[str, int] = {key: incident_id for key, incident_id in found.all()}
+        # A key whose incident was merged into one still open joins that one.
+        merged = await conn.execute(merged_open(select(IncidentKeyRow.key, IncidentRow.id), keys))
+        for key, incident_id in merged.all():
+            open_ids.setdefault(key, incident_id)
         # The first request for a key no incident is open for opens one; the rest join.
         fresh: dict[str, OpenRequest] = {}
         for request in batch:
@@ -121,6 +128,9 @@ async def _open_batch(incidents: IncidentService, batch: Sequence[OpenRequest]) 
                 event(incident.id, EventKind.NOTE, f"also {text}")
             if reason:
                 event(incident.id, EventKind.SUPPRESSED, f"not paged: {reason}")
+            level = incidents.stack.scheme.get(incident.severity)
+            if level is not None and not level.pages:
+                event(incident.id, EventKind.NOTE, f"not paged: {level.name} does not page")
             await incidents._page(
                 conn,
                 incident,
@@ -144,12 +154,12 @@ async def _open_batch(incidents: IncidentService, batch: Sequence[OpenRequest]) 
 
 
 def _row(incidents: IncidentService, request: OpenRequest, now: datetime) -> dict[str, Any]:
-    severity = request.severity
+    level = incidents.stack.level(request.severity)
     return {
         "key": request.key,
         "title": request.title,
         "status": str(IncidentStatus.TRIGGERED),
-        "severity": str(severity),
+        "severity": level.name,
         "service": request.service,
         "check_id": request.check_id,
         "reason": request.reason,
@@ -157,5 +167,14 @@ def _row(incidents: IncidentService, request: OpenRequest, now: datetime) -> dic
             request.channels if request.channels is not None else incidents.stack.notify.default
         ),
         "opened_at": now,
-        "respond_by": now + timedelta(seconds=incidents.stack.response_seconds(severity)),
+        "respond_by": now + timedelta(seconds=level.acknowledge),
+        "resolve_by": now + timedelta(seconds=level.resolve) if level.resolve is not None else None,
+        "labels": stored_labels(incidents.redact, request.labels or {}),
+        "reopened": 0,
     }
+
+
+def stored_labels(redact: Callable[[str], str], labels: Mapping[str, str]) -> dict[str, str]:
+    """An incident's labels as stored and shown: bounded in count and length, values redacted."""
+    kept = sorted(labels.items())[:MAX_LABELS]
+    return {str(k)[:200]: redact(str(v))[:VALUE_LIMIT] for k, v in kept}

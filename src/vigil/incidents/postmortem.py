@@ -136,9 +136,10 @@ def _line(entry: TimelineEntry, since: datetime) -> dict[str, Any]:
 def _response(stack: Stack, incident: Incident, end: datetime) -> list[dict[str, Any]]:
     """Time to acknowledge and to resolve, each against its target when the severity has one."""
     target = stack.model.response_seconds(incident.severity)
+    level = stack.model.scheme.get(incident.severity)
     acked = incident.acknowledged_at
     rows = [_measure("Time to acknowledge", incident, acked, target)]
-    rows.append(_measure("Time to resolve", incident, incident.resolved_at, None))
+    rows.append(_measure("Time to resolve", incident, incident.resolved_at, level.resolve if level else None))
     return rows
 
 

@@ -7,21 +7,37 @@ the CLI ask one object.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vigil.errors import NotFoundError
-from vigil.incidents.model import Incident, TimelineEntry
-from vigil.incidents.severity import IncidentStatus, Severity
-from vigil.store.tables import IncidentEventRow, IncidentRow
+from vigil.incidents.model import Incident, TimelineEntry, utc
+from vigil.incidents.severity import IncidentStatus
+from vigil.store.tables import (
+    ChecklistTickRow,
+    IncidentEventRow,
+    IncidentKeyRow,
+    IncidentRow,
+    TargetMissRow,
+)
 
-OPEN = (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED)
+Row = TypeVarTuple("Row")
+OPEN = (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED, IncidentStatus.MITIGATED)
 
 
 def check_key(check_id: str) -> str:
     return f"check:{check_id}"
+
+
+def merged_open(query: Select[*Row], keys: Sequence[str]) -> Select[*Row]:
+    """``query`` (over incidents) narrowed to the open incidents that ``keys`` were merged into."""
+    return query.join(IncidentKeyRow, IncidentKeyRow.incident_id == IncidentRow.id).where(
+        IncidentKeyRow.key.in_(list(keys)), IncidentRow.status.in_([str(s) for s in OPEN])
+    )
 
 
 class IncidentReads:
@@ -29,7 +45,21 @@ class IncidentReads:
 
     async def get(self, incident_id: int) -> Incident:
         async with self.engine.connect() as conn:
-            return await self._get(conn, incident_id)
+            incident = await self._get(conn, incident_id)
+            return replace(incident, missed=(await self._missed(conn, [incident_id])).get(incident_id, ()))
+
+    async def ticks(self, incident_id: int) -> dict[str, tuple[str, datetime]]:
+        """The incident's ticked checklist items: item → (who, when)."""
+        query = select(ChecklistTickRow).where(ChecklistTickRow.incident_id == incident_id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {r.item: (r.done_by, utc(r.done_at)) for r in rows}
+
+    async def merged_here(self, incident_id: int) -> list[int]:
+        """The incidents merged into this one, oldest first."""
+        query = select(IncidentRow.id).where(IncidentRow.merged_into == incident_id).order_by(IncidentRow.id)
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(query)).scalars())
 
     async def timeline(self, incident_id: int) -> list[TimelineEntry]:
         query = (
@@ -46,7 +76,7 @@ class IncidentReads:
         *,
         status: Sequence[IncidentStatus] = (),
         service: str | None = None,
-        severity: Severity | None = None,
+        severity: str | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[Incident]:
@@ -62,7 +92,8 @@ class IncidentReads:
         query = query.order_by(resolved_last, IncidentRow.opened_at.desc(), IncidentRow.id.desc())
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query.limit(limit).offset(offset))).all()
-        return [Incident.from_row(r) for r in rows]  # type: ignore[arg-type]
+            missed = await self._missed(conn, [r.id for r in rows])
+        return [Incident.from_row(r, missed.get(r.id, ())) for r in rows]  # type: ignore[arg-type]
 
     async def open_by_check(self) -> dict[str, Incident]:
         async with self.engine.connect() as conn:
@@ -97,10 +128,27 @@ class IncidentReads:
     # --- inside a transaction ------------------------------------------------------------
 
     async def _open_row(self, conn: AsyncConnection, key: str) -> Any:
+        """The open incident of ``key``, or the open one its incident was merged into."""
         query = select(IncidentRow).where(
             IncidentRow.key == key, IncidentRow.status.in_([str(s) for s in OPEN])
         )
-        return (await conn.execute(query)).first()
+        row = (await conn.execute(query)).first()
+        if row is not None:
+            return row
+        return (await conn.execute(merged_open(select(IncidentRow), [key]))).first()
+
+    async def _missed(self, conn: AsyncConnection, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        if not ids:
+            return {}
+        query = (
+            select(TargetMissRow.incident_id, TargetMissRow.target)
+            .where(TargetMissRow.incident_id.in_(list(ids)))
+            .order_by(TargetMissRow.id)
+        )
+        missed: dict[int, tuple[str, ...]] = {}
+        for incident_id, target in (await conn.execute(query)).all():
+            missed[incident_id] = (*missed.get(incident_id, ()), target)
+        return missed
 
     async def _get(self, conn: AsyncConnection, incident_id: int) -> Incident:
         row = (await conn.execute(select(IncidentRow).where(IncidentRow.id == incident_id))).first()

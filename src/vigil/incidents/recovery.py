@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert, select, update
 
 from vigil.incidents.model import EventKind, Incident, utc
-from vigil.incidents.reads import OPEN
+from vigil.incidents.reads import OPEN, merged_open
 from vigil.incidents.severity import IncidentStatus
+from vigil.incidents.targets import record_misses
 from vigil.notify.base import MessageEvent
-from vigil.store.tables import IncidentEventRow, IncidentRow
+from vigil.store.tables import IncidentEventRow, IncidentKeyRow, IncidentRow
 
 if TYPE_CHECKING:
     from vigil.incidents.service import IncidentService
@@ -66,11 +67,24 @@ async def _recover_batch(
         )
         resolved = {row.key: Incident.from_row(row) for row in changed.all()}  # type: ignore[arg-type]
         events: list[dict[str, Any]] = []
+        # A key merged into an open incident: its recovery is noted there; the survivor
+        # resolves when its own cause goes away.
+        gone = sorted({key for key, _ in batch} - set(open_rows))
+        merged = (
+            await conn.execute(merged_open(select(IncidentKeyRow.key, IncidentRow.id), gone))
+            if gone
+            else None
+        )
+        survivors = dict(merged.all()) if merged is not None else {}
         answers: list[Incident | None] = []
         for key, text in batch:
             incident = resolved.pop(key, None)
             answers.append(incident)
             if incident is None:
+                if key in survivors:
+                    events.append(
+                        incidents.event_row(survivors.pop(key), EventKind.NOTE, f"{text} (merged here)", now)
+                    )
                 continue
             took = _span(now - open_rows[key][1])
             for kind, line in (
@@ -80,6 +94,8 @@ async def _recover_batch(
                 events.append(incidents.event_row(incident.id, kind, line, now, ACTOR))
         if events:
             await conn.execute(insert(IncidentEventRow), events)
+        if resolved_ids := [i.id for i in answers if i is not None]:
+            await record_misses(incidents, conn, now, resolved_ids)  # resolved past a target
         for incident in answers:
             if incident is not None:
                 await incidents._page(conn, incident, MessageEvent.RESOLVED, now)

@@ -17,17 +17,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from vigil.config.stack import CheckSpec, StackFile
 from vigil.engine.clock import Clock
 from vigil.errors import ConflictError
+from vigil.incidents import checklist as checklists
+from vigil.incidents import lifecycle, merging
+from vigil.incidents.checklist import ChecklistItem
 from vigil.incidents.flapping import FlapGuard
+from vigil.incidents.lifecycle import Role
 from vigil.incidents.model import EventKind, Incident, TimelineEntry
 from vigil.incidents.opening import OpenRequest, open_many, open_one
 from vigil.incidents.reads import IncidentReads, check_key
 from vigil.incidents.recovery import recover_many
-from vigil.incidents.severity import IncidentStatus, Severity
+from vigil.incidents.severity import IncidentStatus
+from vigil.incidents.targets import record_misses
 from vigil.notify.base import Message, MessageEvent
 from vigil.probes.base import Result
 from vigil.store.identity import store_id
 from vigil.store.outbox import enqueue
-from vigil.store.tables import IncidentEventRow, IncidentRow
+from vigil.store.tables import IncidentEventRow, IncidentRow, OutboxRow
 
 
 class Quiet(Protocol):
@@ -78,12 +83,12 @@ class IncidentService(IncidentReads):
         return await self.open(
             key=check_key(spec.id),
             title=spec.config.description or f"{spec.id} is failing",
-            severity=Severity(policy.severity),
+            severity=self.stack.level(policy.severity).name,
             service=spec.service,
             check_id=spec.id,
             reason=result.reason,
             channels=policy.notify,
-            labels={"service": spec.service, "check": spec.id, "alertname": spec.id},
+            labels={"service": spec.service, "check": spec.id, "kind": spec.kind, "alertname": spec.id},
             trigger=f"{spec.id} failed {failures} time{'s' if failures != 1 else ''} in a row: {result.reason}",
         )
 
@@ -92,7 +97,7 @@ class IncidentService(IncidentReads):
         *,
         key: str,
         title: str,
-        severity: Severity,
+        severity: str,
         service: str,
         check_id: str | None,
         reason: str | None,
@@ -159,6 +164,7 @@ class IncidentService(IncidentReads):
             await self._event(
                 conn, incident_id, EventKind.ACKNOWLEDGED, f"acknowledged by {actor}", actor, now
             )
+            await record_misses(self, conn, now, [incident_id])  # acknowledged past its target
             incident = await self._get(conn, incident_id)
             await self._page(conn, incident, MessageEvent.ACKNOWLEDGED, now)
         self.on_enqueued()
@@ -182,6 +188,40 @@ class IncidentService(IncidentReads):
             now = self.clock.now()
             await self._event(conn, incident_id, EventKind.NOTE, text, actor, now)
         return TimelineEntry(now, EventKind.NOTE, text, actor)
+
+    # --- past acknowledge: incidents.lifecycle, .merging, .checklist ------------------------
+
+    async def open_manual(
+        self, title: str, severity: str, actor: str, service: str | None = None
+    ) -> Incident:
+        """An incident declared by hand ("Chat not responding"); it pages like any other."""
+        return await lifecycle.open_manual(self, title, severity, actor, service)
+
+    async def mitigate(self, incident_id: int, actor: str, note: str | None = None) -> Incident:
+        return await lifecycle.mitigate(self, incident_id, actor, note)
+
+    async def reopen(self, incident_id: int, actor: str, reason: str) -> Incident:
+        return await lifecycle.reopen(self, incident_id, actor, reason)
+
+    async def assign(
+        self, incident_id: int, actor: str, name: str | None, role: Role = Role.ASSIGNEE
+    ) -> Incident:
+        """Set the assignee (or the incident commander); ``name=None`` clears it."""
+        return await lifecycle.assign(self, incident_id, actor, name, role)
+
+    async def set_severity(self, incident_id: int, actor: str, severity: str) -> Incident:
+        return await lifecycle.set_severity(self, incident_id, actor, severity)
+
+    async def merge(self, incident_id: int, into_id: int, actor: str) -> Incident:
+        """Merge ``incident_id`` into ``into_id``; returns the survivor."""
+        return await merging.merge(self, incident_id, into_id, actor)
+
+    async def tick(self, incident_id: int, actor: str, item: str, done: bool = True) -> list[ChecklistItem]:
+        """Tick a checklist item (its number or text), or untick it with ``done=False``."""
+        return await checklists.tick(self, incident_id, actor, item, done)
+
+    async def checklist(self, incident_id: int) -> list[ChecklistItem]:
+        return await checklists.checklist(self, await self.get(incident_id))
 
     async def add_symptom(self, incident_id: int, text: str) -> None:
         """A dependent check's failure (or recovery), noted on its root cause's incident."""
@@ -255,6 +295,7 @@ class IncidentService(IncidentReads):
         if changed.rowcount != 1:
             return None
         await self._event(conn, incident_id, EventKind.RESOLVED, f"resolved by {actor}", actor, now)
+        await record_misses(self, conn, now, [incident_id])  # resolved past a target
         incident = await self._get(conn, incident_id)
         await self._page(conn, incident, MessageEvent.RESOLVED, now)
         return incident
@@ -299,6 +340,9 @@ class IncidentService(IncidentReads):
         # Acknowledged and resolved notices go to the incident's channels; the outbox sends
         # them only to a channel that got the trigger, and after it. With ``batch``, the
         # messages are added to it for one ``enqueue_many`` of many incidents (``open_many``).
+        channels = await self._paged_channels(conn, incident, event)
+        if not channels:
+            return
         payload = self.payload(incident, event)
         if labels is not None:
             payload["labels"] = {
@@ -310,17 +354,38 @@ class IncidentService(IncidentReads):
         # ids at 1, and a receiver that drops repeated keys would drop its real pages.
         store = await store_id(conn)
         payload["incident_key"] = incident_key(store, incident.id)
+        # A reopened incident pages again: its messages' keys carry the round.
+        rounds = f"-r{incident.reopened}" if incident.reopened else ""
         messages = [
-            Message(f"incident-{store}-{incident.id}-{event}-{channel}", channel, event, payload)
-            for channel in incident.channels
+            Message(f"incident-{store}-{incident.id}{rounds}-{event}-{channel}", channel, event, payload)
+            for channel in channels
         ]
         if batch is not None:
             batch.append((incident.id, messages))
             return
         await enqueue(conn, messages, now=now, expire_after=self.expire_after, incident_id=incident.id)
 
+    async def _paged_channels(
+        self, conn: AsyncConnection, incident: Incident, event: MessageEvent
+    ) -> list[str]:
+        """The channels ``event`` goes to: all of the incident's while its level pages; for a
+        level that does not (``pages: false``), no trigger, and follow-ups only where a trigger
+        was queued before (its severity was lowered since)."""
+        level = self.stack.scheme.get(incident.severity)
+        if level is None or level.pages:
+            return incident.channels
+        if event is MessageEvent.TRIGGERED:
+            return []
+        queued = await conn.execute(
+            select(OutboxRow.channel).where(
+                OutboxRow.incident_id == incident.id, OutboxRow.event == str(MessageEvent.TRIGGERED)
+            )
+        )
+        return sorted(set(queued.scalars()) & set(incident.channels))
+
     def payload(self, incident: Incident, event: MessageEvent) -> dict[str, Any]:
         body = {k: self.redact(v) if isinstance(v, str) else v for k, v in incident.as_dict().items()}
+        body["labels"] = {k: self.redact(v) for k, v in incident.labels.items()}
         body.pop("id")
         return {
             "incident_id": incident.id,

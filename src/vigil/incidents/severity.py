@@ -1,4 +1,5 @@
-"""Severity levels and incident statuses, as the runbooks name them."""
+"""Incident statuses, and the default scheme's severity names (see ``incidents.scheme`` for
+the levels themselves and the other schemes)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from enum import StrEnum
 
 
 class Severity(StrEnum):
+    """The default scheme's levels by name; an incident's severity is any level's name (a str)."""
+
     P1 = "P1"
     P2 = "P2"
     P3 = "P3"
@@ -13,15 +16,16 @@ class Severity(StrEnum):
 
 
 class IncidentStatus(StrEnum):
+    """triggered → acknowledged → mitigated → resolved; a resolved incident may be reopened."""
+
     TRIGGERED = "triggered"
     ACKNOWLEDGED = "acknowledged"
+    MITIGATED = "mitigated"
     RESOLVED = "resolved"
 
 
-# Time to first response, the runbooks' "P1: 15 minutes … P4: next business day".
-DEFAULT_RESPONSE_SECONDS: dict[Severity, float] = {
-    Severity.P1: 15 * 60,
-    Severity.P2: 60 * 60,
-    Severity.P3: 4 * 3600,
-    Severity.P4: 24 * 3600,
-}
+class Target(StrEnum):
+    """A severity level's response targets an incident can miss."""
+
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from vigil.alerting.alertmanager import AmPayload, receive
 from vigil.engine.board import CheckState
 from vigil.errors import NotFoundError
-from vigil.incidents.severity import IncidentStatus, Severity
+from vigil.incidents.severity import IncidentStatus
 from vigil.server.api_document import CONFLICT
 from vigil.server.auth import Responder
 from vigil.server.incident_cache import incident_cache
@@ -82,7 +82,7 @@ async def list_incidents(
     request: Request,
     status: Annotated[list[IncidentStatus] | None, Query()] = None,
     service: str | None = None,
-    severity: Severity | None = None,
+    severity: Annotated[str | None, Query(max_length=40, description="A level's name, e.g. P1")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,
 ) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from vigil.server import (
     error_shape,
     health,
     history_api,
+    incident_api,
     oncall_api,
     quiet_api,
     runbook_api,
@@ -54,6 +55,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     # Reads need a viewer unless ``server.public_read``; the health checks never do (auth.py).
     reads = [Depends(ui_auth.reader)]
     app.include_router(api.router, dependencies=reads)
+    app.include_router(incident_api.router, dependencies=reads)
     app.include_router(health.router, dependencies=[auth.MetricsReader])
     app.include_router(quiet_api.router, dependencies=reads)
     app.include_router(history_api.router, dependencies=reads)

@@ -34,7 +34,10 @@ PageNumber = Annotated[int, Query(alias="page")]
 
 def install(app: FastAPI) -> None:
     """Add the dashboard's routes and its static files (htmx, the stylesheet) to ``app``."""
+    from vigil.server import incident_pages  # its routes use this module's helpers
+
     app.include_router(router)
+    app.include_router(incident_pages.router)
     ui_auth.install(app)
     app.mount("/static", StaticFiles(directory=templating.STATIC), name="static")
 
@@ -78,6 +81,7 @@ async def incidents_section(request: Request, *, oob: bool) -> tuple[summary.Inc
             counts=counts,
             now=runtime_of(request).clock.now(),
             csrf=CSRF_MARK,
+            scheme=runtime_of(request).stack.model.scheme,
             oob=oob,
             clear_flash=False,
         )
@@ -229,6 +233,10 @@ async def _incident(request: Request, incident_id: int, template: str, *, cleare
         incident=view.incident,
         timeline=view.timeline,
         runbooks=view.runbooks,
+        checklist=view.checklist,
+        merged=view.merged,
+        level=view.level,
+        levels=runtime.stack.model.scheme.levels,
         has_runbooks=bool(runtime.library.runbooks),
         now=runtime.clock.now(),
         clear_flash=cleared,

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from starlette.datastructures import State
 
 from vigil.incidents.service import IncidentService
-from vigil.incidents.severity import IncidentStatus, Severity
+from vigil.incidents.severity import IncidentStatus
 from vigil.server.summary import IncidentBoard, incident_board
 
 T = TypeVar("T")
@@ -53,7 +53,7 @@ class IncidentCache:
         *,
         status: Sequence[IncidentStatus],
         service: str | None,
-        severity: Severity | None,
+        severity: str | None,
         limit: int,
         offset: int,
     ) -> Awaitable[list[dict[str, Any]]]:

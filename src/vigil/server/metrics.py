@@ -63,6 +63,11 @@ class VigilMetrics:
         """Each supervised stage's health, read from the supervisor at every scrape."""
         self.registry.register(_StageCollector(stages, dropped))
 
+    def watch_targets(self, counts: Callable[[], dict[tuple[str, str], int]]) -> None:
+        """Missed response targets by severity and target, as the store counts them (so the
+        counter survives restarts): ``vigil_incident_targets_missed_total``."""
+        self.registry.register(_TargetCollector(counts))
+
     def render(self, board: StatusBoard) -> bytes:
         return generate_latest(self.registry) + per_check(board).encode()
 
@@ -94,6 +99,21 @@ class _StageCollector(Collector):
             "Results dropped because the store refused them too long.",
             value=self.dropped(),
         )
+
+
+class _TargetCollector(Collector):
+    def __init__(self, counts: Callable[[], dict[tuple[str, str], int]]) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        missed = CounterMetricFamily(
+            "vigil_incident_targets_missed",
+            "Incidents that missed their severity's acknowledge or resolve target.",
+            labels=["severity", "target"],
+        )
+        for (severity, target), count in sorted(self.counts().items()):
+            missed.add_metric([severity, target], count)
+        yield missed
 
 
 _PER_CHECK = (

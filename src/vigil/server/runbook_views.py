@@ -3,10 +3,12 @@ sections suggested for it, and the runbooks due for review."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from vigil.incidents.checklist import ChecklistItem, checklist
 from vigil.incidents.model import Incident, TimelineEntry
+from vigil.incidents.scheme import Level
 from vigil.runbooks.suggest import Suggestion, trigger_text
 from vigil.server.runtime import Runtime
 
@@ -17,12 +19,18 @@ class IncidentView:
     timeline: list[TimelineEntry]
     runbooks: list[Suggestion]
     url: str  # the incident's page; a suggestion's link is an anchor on it
+    checklist: list[ChecklistItem] = field(default_factory=list)
+    merged: list[int] = field(default_factory=list)  # the incidents merged into this one
+    level: Level | None = None  # its severity's level; None for a name the scheme no longer has
 
     def as_dict(self) -> dict[str, Any]:
         return {
             **self.incident.as_dict(),
             "timeline": [entry.as_dict() for entry in self.timeline],
             "runbooks": [suggestion.as_dict(self.url) for suggestion in self.runbooks],
+            "checklist": [item.as_dict() for item in self.checklist],
+            "merged": self.merged,
+            "level": self.level.as_dict() if self.level else None,
         }
 
 
@@ -32,7 +40,13 @@ async def incident_view(runtime: Runtime, incident_id: int) -> IncidentView:
     timeline = await runtime.incidents.timeline(incident_id)
     runbooks = runtime.suggestions.for_incident(incident, trigger_text(timeline))
     return IncidentView(
-        incident, timeline, runbooks, f"{runtime.incidents.dashboard_url}/incidents/{incident_id}"
+        incident,
+        timeline,
+        runbooks,
+        f"{runtime.incidents.dashboard_url}/incidents/{incident_id}",
+        await checklist(runtime.incidents, incident),
+        await runtime.incidents.merged_here(incident_id),
+        runtime.stack.model.scheme.get(incident.severity),
     )
 
 

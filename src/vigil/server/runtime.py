@@ -28,6 +28,7 @@ from vigil.engine.scheduler import Scheduler
 from vigil.engine.supervisor import Supervisor
 from vigil.flow import build_result_flow
 from vigil.incidents.service import IncidentService
+from vigil.incidents.targets import TargetWatch
 from vigil.metrics.history import HistoryWriter
 from vigil.metrics.scrape import Scraper
 from vigil.metrics.store import SeriesStore
@@ -106,6 +107,9 @@ class Runtime:
             redact=stack.redactor,
             suggest=self.suggestions.for_page,
         )
+        # Missed acknowledge and resolve targets, recorded once (incidents.targets).
+        self.targets = TargetWatch(self.incidents, self.clock)
+        self.metrics.watch_targets(lambda: self.targets.counts)
         graph = DependencyGraph({name: s.depends_on for name, s in settings.services.items()})
         self.failures = CheckFailures(engine, self.specs, self.incidents, graph, self.clock)
         self.probes = ProbeSet()
@@ -189,6 +193,7 @@ class Runtime:
         if self.oncall.has_calendar_urls:
             self._spawn(lambda: self.oncall.run(self.http, self.clock), "oncall-calendars")
         self._spawn(self._gauges, "gauges")
+        self._spawn(self.targets.run, "targets")
         self._spawn(self._collector, "gc")
         self.started = True
 

@@ -140,7 +140,10 @@ async def incident_board(incidents: IncidentService) -> IncidentBoard:
     """The newest open incidents, worst severity first, then the last few resolved ones; one
     query while fewer than ``OPEN_SHOWN`` are open."""
     latest = await incidents.list(limit=OPEN_SHOWN + RESOLVED_SHOWN)
-    opened = sorted((i for i in latest if i.is_open), key=lambda i: (i.severity, -i.opened_at.timestamp()))
+    rank = incidents.stack.scheme.rank
+    opened = sorted(
+        (i for i in latest if i.is_open), key=lambda i: (rank(i.severity), -i.opened_at.timestamp())
+    )
     shown = opened[:OPEN_SHOWN]
     total = len(opened) if len(opened) < OPEN_SHOWN else await incidents.open_count()
     return IncidentBoard(shown, total, [i for i in latest if not i.is_open][:RESOLVED_SHOWN])

@@ -96,6 +96,7 @@ def page(request: Request, template: str, status: int = 200, **context: object) 
     session = _session(request)
     fresh = session is None
     session = session or secrets.token_urlsafe(32)
+    context.setdefault("scheme", runtime_of(request).stack.model.scheme)  # severities' order and colour
     body = templating.render(
         template, csrf=csrf_token(request, session), signed_in=TOKEN_COOKIE in request.cookies, **context
     )

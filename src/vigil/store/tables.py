@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from vigil.store.moments import UTCDateTime
@@ -63,7 +63,7 @@ class IncidentRow(Base):
     key: Mapped[str] = mapped_column(String(300))
     title: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20))
-    severity: Mapped[str] = mapped_column(String(8))
+    severity: Mapped[str] = mapped_column(String(40))  # a level's name (0008 widened it from 8)
     service: Mapped[str] = mapped_column(String(200))
     check_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -74,6 +74,56 @@ class IncidentRow(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # From 0008: the lifecycle past acknowledge, and what the incident is about.
+    labels: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
+    resolve_by: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    mitigated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    mitigated_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    assignee: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    commander: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    merged_into: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reopened: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+
+class IncidentKeyRow(Base):
+    """A key whose incident was merged into another: its later failures go to ``incident_id``
+    while that one is open."""
+
+    __tablename__ = "incident_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(300), index=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    merged_from: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ChecklistTickRow(Base):
+    """One ticked item of an incident's checklist; unticking deletes it."""
+
+    __tablename__ = "incident_checklist"
+    __table_args__ = (UniqueConstraint("incident_id", "item", name="ux_incident_checklist_item"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    item: Mapped[str] = mapped_column(String(300))
+    done_by: Mapped[str] = mapped_column(String(200))
+    done_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TargetMissRow(Base):
+    """A response target an incident missed, recorded once (the unique pair holds that across
+    restarts and instances); ``severity`` is the level it had then."""
+
+    __tablename__ = "incident_target_misses"
+    __table_args__ = (UniqueConstraint("incident_id", "target", name="ux_incident_target_misses"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[str] = mapped_column(String(40))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class IncidentEventRow(Base):

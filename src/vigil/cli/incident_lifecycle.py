@@ -1,0 +1,138 @@
+"""``vigil incident open|mitigate|reopen|assign|severity|merge|check``: the lifecycle past
+acknowledge and resolve, from a shell, through the same service calls as the API. A change the
+incident's state does not allow prints one line and exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from vigil.cli.incident import ConfigOpt, _print, _run
+from vigil.cli.options import ActorOption, DbOption, JsonOption
+from vigil.incidents.checklist import ChecklistItem
+from vigil.incidents.lifecycle import Role
+from vigil.incidents.model import Incident
+from vigil.incidents.service import IncidentService
+
+
+def _done(incident: Incident, as_json: bool, text: str) -> None:
+    _print(incident.as_dict(), as_json, text)
+
+
+def add_commands(incident_app: typer.Typer) -> None:
+    @incident_app.command("open")
+    def open_(
+        title: Annotated[str, typer.Argument(help='What is wrong, e.g. "Chat not responding".')],
+        severity: Annotated[
+            str | None, typer.Option(help="A level of the stack file's scheme; default: its second (P2).")
+        ] = None,
+        service: Annotated[str | None, typer.Option(help="The service it is about.")] = None,
+        actor: ActorOption = "cli",
+        config: ConfigOpt = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Open an incident by hand; it pages its severity's channels like any other."""
+
+        async def work(s: IncidentService) -> Incident:
+            return await s.open_manual(title, severity or s.stack.scheme.default.name, actor, service)
+
+        incident = _run(config, db, work)
+        _done(incident, as_json, f"incident {incident.id} opened ({incident.severity}): {incident.title}")
+
+    @incident_app.command("mitigate")
+    def mitigate(
+        incident_id: int,
+        note: Annotated[str | None, typer.Option(help="A note for the timeline.")] = None,
+        actor: ActorOption = "cli",
+        config: ConfigOpt = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Mitigated: the impact is over, the cause may not be fixed yet."""
+        incident = _run(config, db, lambda s: s.mitigate(incident_id, actor, note))
+        _done(incident, as_json, f"incident {incident_id} mitigated by {actor}")
+
+    @incident_app.command("reopen")
+    def reopen(
+        incident_id: int,
+        reason: Annotated[str, typer.Argument(help="Why it is not over.")],
+        actor: ActorOption = "cli",
+        config: ConfigOpt = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Reopen a resolved incident: back to triggered, paging again."""
+        incident = _run(config, db, lambda s: s.reopen(incident_id, actor, reason))
+        _done(incident, as_json, f"incident {incident_id} reopened by {actor}")
+
+    @incident_app.command("assign")
+    def assign(
+        incident_id: int,
+        name: Annotated[str | None, typer.Argument(help="Who; leave out with --clear.")] = None,
+        commander: Annotated[bool, typer.Option(help="Set the incident commander instead.")] = False,
+        clear: Annotated[bool, typer.Option(help="Clear it.")] = False,
+        actor: ActorOption = "cli",
+        config: ConfigOpt = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Set (or --clear) the assignee, or with --commander the incident commander."""
+        if (name is not None) == clear:
+            raise typer.BadParameter("give a NAME, or --clear")
+        role = Role.COMMANDER if commander else Role.ASSIGNEE
+        incident = _run(config, db, lambda s: s.assign(incident_id, actor, name, role))
+        what = "commander" if commander else "assignee"
+        _done(incident, as_json, f"incident {incident_id}: {what} {name or 'cleared'}")
+
+    @incident_app.command("severity")
+    def severity(
+        incident_id: int,
+        level: Annotated[str, typer.Argument(help="A level of the stack file's scheme, e.g. P1.")],
+        actor: ActorOption = "cli",
+        config: ConfigOpt = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Change the severity; its targets and checklist follow."""
+        incident = _run(config, db, lambda s: s.set_severity(incident_id, actor, level))
+        _done(incident, as_json, f"incident {incident_id} is {incident.severity} now")
+
+    @incident_app.command("merge")
+    def merge(
+        incident_id: int,
+        into: Annotated[int, typer.Argument(help="The incident that stays open.")],
+        actor: ActorOption = "cli",
+        config: ConfigOpt = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Merge INCIDENT_ID into INTO: it is resolved, and its later failures go to INTO."""
+        survivor = _run(config, db, lambda s: s.merge(incident_id, into, actor))
+        _done(survivor, as_json, f"incident {incident_id} merged into {survivor.id}")
+
+    @incident_app.command("check")
+    def check(
+        incident_id: int,
+        item: Annotated[str, typer.Argument(help="The item's number or its text.")],
+        undo: Annotated[bool, typer.Option(help="Untick it.")] = False,
+        actor: ActorOption = "cli",
+        config: ConfigOpt = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Tick an item of the incident's checklist (its severity's)."""
+        items = _run(config, db, lambda s: s.tick(incident_id, actor, item, not undo))
+        if as_json:
+            typer.echo(json.dumps([i.as_dict() for i in items], indent=2))
+            return
+        typer.echo("\n".join(_line(i) for i in items))
+
+
+def _line(item: ChecklistItem) -> str:
+    mark = "[x]" if item.done else "[ ]"
+    by = f"  ({item.done_by})" if item.done_by else ""
+    return f"{mark} {item.number}. {item.text}{by}"
