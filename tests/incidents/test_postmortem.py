@@ -145,7 +145,7 @@ async def test_the_postmortem_of_a_realistic_incident_has_its_sections_and_figur
     assert "- **Window:** 2026-01-15 10:30 UTC → 11:12 UTC (42m)" in text
     assert "- **Impact as stated during the incident:** All users unable to create experiments" in text
     assert "| Time to acknowledge | 4m | 15m | met |" in text
-    assert "| Time to resolve | 42m | — | — |" in text
+    assert "| Time to resolve | 42m | 4h 00m | met |" in text
     assert (
         "| 10:30 | triggered | vigil | api.health failed 3 times in a row: status 503, expected 200 |" in text
     )
