@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from vigil.config.stack import CheckSpec
 from vigil.errors import NotFoundError
 from vigil.incidents.model import Incident, TimelineEntry
 from vigil.incidents.severity import IncidentStatus, Severity
@@ -22,6 +23,17 @@ OPEN = (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED)
 
 def check_key(check_id: str) -> str:
     return f"check:{check_id}"
+
+
+def check_group_key(service: str) -> str:
+    """The key of the one incident a service's grouped failing checks share."""
+    return f"check-group:{service}"
+
+
+def incident_key(spec: CheckSpec) -> str:
+    """The key of the incident a failing check opens or joins (see ``AlertPolicy.group``)."""
+    grouped = spec.config.alert is not None and spec.config.alert.group
+    return check_group_key(spec.service) if grouped else check_key(spec.id)
 
 
 class IncidentReads:
@@ -81,8 +93,11 @@ class IncidentReads:
             return tuple((await conn.execute(query)).scalars())
 
     async def open_for(self, check_id: str) -> Incident | None:
+        return await self.open_with_key(check_key(check_id))
+
+    async def open_with_key(self, key: str) -> Incident | None:
         async with self.engine.connect() as conn:
-            row = await self._open_row(conn, check_key(check_id))
+            row = await self._open_row(conn, key)
         return Incident.from_row(row) if row is not None else None
 
     async def open_count(self) -> int:
