@@ -242,7 +242,7 @@ class CheckFailures:
             CheckStateRow.check_id.in_([s.id for s in specs]), ~CheckStateRow.ok
         )
         async with self.engine.connect() as conn:
-            counts = dict((await conn.execute(query)).tuples().all())
+            counts = {check_id: n for check_id, n in (await conn.execute(query)).all()}
         return [
             s.id
             for s in specs
