@@ -179,3 +179,22 @@ def test_a_postgresql_database_without_vigil_tables_is_not_made_a_store(
         check=True,
     )
     assert tables.stdout.strip() == ""
+
+
+def test_a_runbook_run_on_an_incident_needs_the_server_store(project: Path) -> None:
+    (project / "ops.md").write_text('# Ops\n\n## Check the API\n\n```bash\necho "api is up"\n```\n')
+    (project / "vigil.yaml").write_text(STACK + "runbooks: ['*.md']\n")
+    deploy = project / "deploy"
+    noted = vigil("runbook", "run", "Check the API", "--incident", "1", cwd=deploy)
+    assert noted.returncode == 2
+    assert noted.stderr.strip() == (
+        f"no Vigil store at {project / '.vigil' / 'vigil.db'}; "
+        f"start `vigil up -c {project / 'vigil.yaml'}` first or pass --db"
+    )
+    assert not (project / ".vigil").exists()
+    # A run of its own is recorded in the stack file's store, made where `vigil up` would make it.
+    alone = vigil("runbook", "run", "Check the API", cwd=deploy)
+    assert alone.returncode == 0, alone.stderr
+    assert "api is up" in alone.stdout
+    assert (project / ".vigil" / "vigil.db").is_file()
+    assert not (deploy / ".vigil").exists()
