@@ -94,15 +94,18 @@ def start(work: Path, lines: int, every: float) -> tuple[subprocess.Popen[bytes]
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    # `vigil token create` opens the store `vigil up` made; it never makes one itself.
+    while time.monotonic() < deadline and not Path(db.removeprefix("sqlite:///")).is_file():
+        time.sleep(0.1)
     made = subprocess.run(
         [VIGIL, "token", "create", "--role", "responder", "--name", "bench", "--db", db, "--json"],
         capture_output=True,
         text=True,
         check=True,
     )
-    url = f"http://127.0.0.1:{port}"
     token = str(json.loads(made.stdout)["token"])
-    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             answer = httpx.get(f"{url}/api/v1/incidents", headers={"Authorization": f"Bearer {token}"})

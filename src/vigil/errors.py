@@ -2,8 +2,10 @@
 
     VigilError                      root: caught at the edges (CLI, API) and shown as one line
     ├── ConfigError                 the stack file is wrong; carries every fault with its place
+    ├── StackFileMissing            no -c, no VIGIL_CONFIG and no vigil.yaml here or above
     ├── ProbeError                  a probe could not judge its target (raised inside probes only)
     ├── StoreError                  the state database cannot be opened or migrated
+    │   └── StoreMissing            no store where a command of the shell looked (none is created)
     ├── RunbookError                a runbook cannot be read (not UTF-8, too big, nested too deep)
     │   └── StepInputError          a run asked for wrongly: an unsafe --param, a --step out of range
     ├── NotFoundError               an incident, check or token that does not exist (API: 404)
@@ -62,6 +64,12 @@ class ConfigError(VigilError):
         super().__init__("\n".join(str(f) for f in self.faults))
 
 
+class StackFileMissing(VigilError):
+    """A command needs a stack file and none was named or found; the message says where it looked."""
+
+    exit_code = 2
+
+
 class ProbeError(VigilError):
     """A probe's target answered wrongly or not at all; the message is the check's reason."""
 
@@ -70,6 +78,10 @@ class StoreError(VigilError):
     """Vigil's state database cannot be reached, opened or migrated."""
 
     exit_code = 2
+
+
+class StoreMissing(StoreError):
+    """A command that reads or changes state found no store there; it creates none."""
 
 
 class RunbookError(VigilError):

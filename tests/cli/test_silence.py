@@ -1,14 +1,30 @@
-"""``vigil silence`` and ``vigil maintenance`` as a user runs them: real processes, a temp SQLite store."""
+"""``vigil silence`` and ``vigil maintenance`` as a user runs them: real processes, a temp SQLite
+store made as ``vigil up`` makes it (the shell's commands never make one)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from vigil.store.database import open_database
+
 VIGIL = [sys.executable, "-m", "vigil.cli"]
+
+
+async def _make(path: Path) -> None:
+    await (await open_database(f"sqlite:///{path}")).dispose()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    asyncio.run(_make(tmp_path / "vigil.db"))
+    return tmp_path / "vigil.db"
 
 
 def vigil(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
@@ -22,8 +38,7 @@ def vigil(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_silence_is_added_listed_and_expired_from_the_shell(tmp_path: Path) -> None:
-    db = tmp_path / "vigil.db"
+def test_a_silence_is_added_listed_and_expired_from_the_shell(db: Path) -> None:
     added = vigil(
         "silence",
         "add",
@@ -62,29 +77,28 @@ def test_a_silence_is_added_listed_and_expired_from_the_shell(tmp_path: Path) ->
     assert [s["state"] for s in everything] == ["active", "expired"]
 
 
-def test_a_bad_matcher_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
-    out = vigil("silence", "add", "severity=~P[12", "--comment", "x", db=tmp_path / "vigil.db")
+def test_a_bad_matcher_is_one_line_and_exit_code_2(db: Path) -> None:
+    out = vigil("silence", "add", "severity=~P[12", "--comment", "x", db=db)
     assert out.returncode == 2
     assert out.stdout == ""
     [line] = out.stderr.splitlines()
     assert "severity=~P[12: not a regular expression" in line
 
 
-def test_expiring_an_unknown_silence_says_so(tmp_path: Path) -> None:
-    out = vigil("silence", "expire", "7", db=tmp_path / "vigil.db")
+def test_expiring_an_unknown_silence_says_so(db: Path) -> None:
+    out = vigil("silence", "expire", "7", db=db)
     assert out.returncode == 1
     assert out.stderr.strip() == "no silence 7"
 
 
-def test_a_silence_without_a_comment_is_refused(tmp_path: Path) -> None:
-    out = vigil("silence", "add", "service=api", db=tmp_path / "vigil.db")
+def test_a_silence_without_a_comment_is_refused(db: Path) -> None:
+    out = vigil("silence", "add", "service=api", db=db)
     assert out.returncode == 2
     assert "needs a comment" in out.stderr
     assert "Traceback" not in out.stderr
 
 
-def test_maintenance_is_started_listed_with_the_schedule_and_stopped(tmp_path: Path) -> None:
-    db = tmp_path / "vigil.db"
+def test_maintenance_is_started_listed_with_the_schedule_and_stopped(tmp_path: Path, db: Path) -> None:
     stack = tmp_path / "vigil.yaml"
     stack.write_text("maintenance:\n  windows:\n    - {name: weekly, cron: '0 2 * * SUN', duration: 2h}\n")
     started = vigil(

@@ -27,7 +27,7 @@ services:
         alert: false
       manual:
         http: http://127.0.0.1:9/manual
-        alert: {after: 1, severity: P2, auto_resolve: false, notify: [log]}
+        alert: {after: 1, severity: P2, auto_resolve: false, notify: [log], group: false}
 """
 
 

@@ -75,6 +75,7 @@ services:
     depends_on: [db]
     checks:
       health: {http: "http://127.0.0.1:9/health", every: 10s, alert: {after: 2}}
+      live: {http: "http://127.0.0.1:9/live", every: 10s, alert: {after: 1, severity: P1}}
   queue:
     checks:
       depth: {http: "http://127.0.0.1:9/queue", every: 10s, alert: {after: 1, auto_resolve: false}}
@@ -83,8 +84,10 @@ alerts:
     expr: api_errors > 0
     severity: P2
 """
-CHECKS = ("db.ping", "api.health", "queue.depth")
-AFTER = {"db.ping": 1, "api.health": 2, "queue.depth": 1}
+CHECKS = ("db.ping", "api.health", "api.live", "queue.depth")
+AFTER = {"db.ping": 1, "api.health": 2, "api.live": 1, "queue.depth": 1}
+# The checks of one service share one incident (one outage, one page).
+KEYS = {check: f"check-group:{check.split('.')[0]}" for check in CHECKS}
 SERVICES = ("db", "api", "queue")
 TRIGGER = re.compile(r"\[\S* (TRIGGERED|ACKNOWLEDGED|RESOLVED)\]")
 
@@ -236,7 +239,7 @@ class PagingModel(RuleBasedStateMachine):
         self.probes = 0
         self.resolved_by_hand: dict[
             str, int
-        ] = {}  # check → probes made when its incident was resolved by hand
+        ] = {}  # incident key → probes made when its incident was resolved by hand
         self.runs: dict[str, tuple[bool, int, int]] = {}  # check → (ok, results in a row, probe number)
         self.resolved: set[int] = set()
 
@@ -288,8 +291,8 @@ class PagingModel(RuleBasedStateMachine):
         try:
             if resolve:
                 self.run(service.resolve(incident.id, f"responder{who}"))
-                if incident.check:  # it pages again on its next failure, not before
-                    self.resolved_by_hand[incident.check] = self.probes
+                if incident.check:  # it pages again on a next failure, not before
+                    self.resolved_by_hand[incident.key] = self.probes
             else:
                 self.run(service.acknowledge(incident.id, f"responder{who}"))
         except VigilError:
@@ -405,14 +408,12 @@ class PagingModel(RuleBasedStateMachine):
         }
         for check, after in AFTER.items():
             ok, in_a_row, probe = self.runs.get(check, (True, 0, 0))
-            if ok or in_a_row < after or probe <= self.resolved_by_hand.get(check, -1):
+            if ok or in_a_row < after or probe <= self.resolved_by_hand.get(KEYS[check], -1):
                 continue
             db_ok, _, db_probe = self.runs.get("db.ping", (True, 0, 0))
-            if check == "api.health" and (not db_ok or db_probe > probe):
+            if check.startswith("api.") and (not db_ok or db_probe > probe):
                 continue  # a symptom of the database, or judged again on its own next result
-            assert f"check:{check}" in open_keys, (
-                f"{check} fails {in_a_row} times in a row and has no incident"
-            )
+            assert KEYS[check] in open_keys, f"{check} fails {in_a_row} times in a row and has no incident"
         got = {(d.channel, d.incident, d.event) for d in self.receiver.accepted}
         now = self.now()
         for incident, service, status in rows:

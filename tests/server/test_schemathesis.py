@@ -59,15 +59,17 @@ def vigil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[VigilProce
     stack = work / "vigil.yaml"
     stack.write_text(STACK)
     process = VigilProcess(stack, f"sqlite:///{work}/vigil.db")
-    made = subprocess.run(
-        [VIGIL, "token", "create", "--role", "admin", "--name", "fuzz", "--db", process.db, "--json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    process.start()
-    yield process, str(json.loads(made.stdout)["token"])
-    process.kill()
+    process.start()  # first: `vigil token create` opens the store `vigil up` made, never makes one
+    try:
+        made = subprocess.run(
+            [VIGIL, "token", "create", "--role", "admin", "--name", "fuzz", "--db", process.db, "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        yield process, str(json.loads(made.stdout)["token"])
+    finally:
+        process.kill()
 
 
 @pytest.fixture(scope="module")

@@ -64,7 +64,7 @@ def stop(
 
 @maintenance_app.command("list")
 def list_(config: ConfigOpt = None, db: DbOption = None, as_json: JsonOption = False) -> None:
-    """Active windows, then the next run of each scheduled one (pass -c for the schedule)."""
+    """Active windows, then the next run of each one the stack file schedules."""
 
     async def work(quiet: QuietRules) -> list[dict[str, Any]]:
         now = quiet.clock.now()

@@ -16,12 +16,21 @@ DbOption = Annotated[
     str | None,
     typer.Option(
         "--db",
-        help="State database URL (sqlite:///path or postgresql://…); default: the stack file's store.url or .vigil/vigil.db.",
+        help=(
+            "State database URL (sqlite:///path or postgresql://…); default: the stack file's "
+            "store.url, else .vigil/vigil.db beside the stack file."
+        ),
         envvar="VIGIL_DB",
     ),
 ]
 StackOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="Stack file (for its store, channels and windows).")
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Stack file (for its store, channels and windows); default: vigil.yaml here or in a folder above.",
+        envvar="VIGIL_CONFIG",
+    ),
 ]
 ActorOption = Annotated[
     str, typer.Option("--as", help="Your name, for the timeline and the audit.", envvar="USER")

@@ -18,34 +18,36 @@ import typer
 from rich.console import Console
 
 from vigil.cli.app import fail
-from vigil.cli.options import ActorOption, ConfigOption, DbOption, JsonOption
+from vigil.cli.options import ActorOption, DbOption, JsonOption, StackOption
+from vigil.cli.store_session import open_existing
+from vigil.config.discovery import stack_file_or_fail
 from vigil.config.load import Stack, load_stack
 from vigil.errors import StepInputError, VigilError
 from vigil.runbooks.catalog import detail, summary
 from vigil.runbooks.library import Library, load_library
 from vigil.runbooks.outcome import RunExit, RunOutcome, RunRequest, StepStatus
 from vigil.runbooks.runner import ProcedureRunner
-from vigil.store.database import open_database
+from vigil.store.database import open_database, stack_store_url
 
 runbook_app = typer.Typer(help="List, show and run the procedures of your runbooks.", no_args_is_help=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
-DEFAULT_CONFIG = Path("vigil.yaml")
 
 
-def _load(config: Path) -> tuple[Stack, Library]:
+def _load(config: Path | None) -> tuple[Stack, Library]:
+    """The stack file (``-c``, ``VIGIL_CONFIG``, or the nearest vigil.yaml up from here) and its runbooks."""
     try:
-        stack = load_stack(config)
+        stack = load_stack(stack_file_or_fail(config))
         return stack, load_library(stack)
     except VigilError as err:
         fail(err)
 
 
 @runbook_app.command("list")
-def list_(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> None:
+def list_(config: StackOption = None, as_json: JsonOption = False) -> None:
     """Every procedure: its id (file#slug), title, steps and whether any needs confirmation."""
     stack, library = _load(config)
     if not stack.model.runbooks:
-        stderr.print(f"{config} names no runbooks; add e.g. runbooks: [runbooks/*.md]", markup=False)
+        stderr.print(f"{stack.file} names no runbooks; add e.g. runbooks: [runbooks/*.md]", markup=False)
     rows = [summary(section) for section in library.procedures()]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
@@ -58,7 +60,7 @@ def list_(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) ->
 @runbook_app.command("show")
 def show(
     procedure: Annotated[str, typer.Argument(help="file#slug or a title.")],
-    config: ConfigOption = DEFAULT_CONFIG,
+    config: StackOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """One procedure: each step's explanation, code, what it lacks here and what needs confirmation."""
@@ -107,7 +109,7 @@ def run(
         int | None, typer.Option("--incident", help="Note each step on this incident.")
     ] = None,
     actor: ActorOption = "cli",
-    config: ConfigOption = DEFAULT_CONFIG,
+    config: StackOption = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -122,7 +124,14 @@ def run(
         request = RunRequest(procedure, actor, step, _params(param or []), dry_run, yes, incident)
         if dry_run:
             return await ProcedureRunner(stack, library, None).run(request)
-        engine = await open_database(db or stack.model.store.url)
+        url = db or stack_store_url(stack.file, stack.model.store.url)
+        # A run noted on an incident needs the store that incident is in; a run of its own
+        # may start the store its record goes to.
+        engine = (
+            await open_existing(url, Path(stack.file), from_db=db is not None)
+            if incident is not None
+            else await open_database(url)
+        )
         try:
             runner = ProcedureRunner(stack, library, engine)
             outcome = await runner.run(request, show_line)

@@ -1,5 +1,10 @@
-"""Commands that change Vigil's state from a shell: open the store named by the stack file (or
-``--db``), run one service call, close it, and turn a ``VigilError`` into one line and an exit code."""
+"""Commands that read or change Vigil's state from a shell: open the store of the stack file
+(``-c``, ``VIGIL_CONFIG``, or the nearest ``vigil.yaml`` up from here) or of ``--db``, run one
+service call, close it, and turn a ``VigilError`` into one line and an exit code.
+
+They never create a store: one that does not exist yet is exit 2 naming where it looked, since
+a silence or a token recorded in a fresh store is one the running server never sees.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +16,37 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.cli.app import fail
+from vigil.config.discovery import find_stack_file, stack_file_or_fail
 from vigil.config.load import Stack, load_stack
 from vigil.config.secrets import Redactor
 from vigil.config.stack import StackFile
-from vigil.errors import VigilError
-from vigil.store.database import open_database
+from vigil.errors import StoreMissing, VigilError
+from vigil.store.database import open_database, stack_store_url
 
 T = TypeVar("T")
+
+
+def locate_store(config: Path | None, db: str | None) -> tuple[Stack, Path | None, str]:
+    """The stack file (an empty one with only ``--db`` and none found), its path, and the store URL."""
+    if db is not None:
+        found = config or find_stack_file()
+        stack = (
+            load_stack(found) if found is not None else Stack("", StackFile.model_validate({}), Redactor())
+        )
+        return stack, found, db
+    path = stack_file_or_fail(config, or_db=True)
+    stack = load_stack(path)
+    return stack, path, stack_store_url(path, stack.model.store.url)
+
+
+async def open_existing(url: str, stack_file: Path | None, *, from_db: bool) -> AsyncEngine:
+    """The store at ``url``, which must exist; ``StoreMissing`` says what to do when it does not."""
+    try:
+        return await open_database(url, create=False)
+    except StoreMissing as err:
+        if from_db:
+            raise StoreMissing(f"{err}; check --db, or start `vigil up` with that --db first") from None
+        raise StoreMissing(f"{err}; start `vigil up -c {stack_file}` first or pass --db") from None
 
 
 def with_store(
@@ -30,8 +59,8 @@ def with_stack(config: Path | None, db: str | None, work: Callable[[Stack, Async
     """``with_store`` for work that needs the stack file itself: its place, its redactor."""
 
     async def go() -> T:
-        stack = load_stack(config) if config else Stack("", StackFile.model_validate({}), Redactor())
-        engine = await open_database(db or stack.model.store.url)
+        stack, path, url = locate_store(config, db)
+        engine = await open_existing(url, path, from_db=db is not None)
         try:
             return await work(stack, engine)
         finally:

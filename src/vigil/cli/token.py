@@ -1,19 +1,17 @@
-"""``vigil token create|revoke``: API tokens for responders, admins and read-only viewers."""
+"""``vigil token create|revoke``: API tokens for responders, admins and read-only viewers, in the
+store of the stack file (see ``cli.store_session``)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated
 
 import typer
 
-from vigil.cli.app import fail
-from vigil.cli.options import DbOption, JsonOption
+from vigil.cli.options import DbOption, JsonOption, StackOption
+from vigil.cli.store_session import with_store
 from vigil.engine.clock import SystemClock
-from vigil.errors import VigilError
 from vigil.server.tokens import Role, create_token, revoke_token
-from vigil.store.database import open_database
 
 token_app = typer.Typer(help="Create and revoke API tokens.", no_args_is_help=True)
 
@@ -22,22 +20,12 @@ token_app = typer.Typer(help="Create and revoke API tokens.", no_args_is_help=Tr
 def create(
     role: Annotated[Role, typer.Option(help="viewer < responder < admin.")] = Role.RESPONDER,
     name: Annotated[str, typer.Option(help="Who or what uses the token; shown on the timeline.")] = "cli",
+    config: StackOption = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create a token and print it once; only its hash is stored."""
-
-    async def run() -> str:
-        engine = await open_database(db)
-        try:
-            return await create_token(engine, SystemClock(), name, role)
-        finally:
-            await engine.dispose()
-
-    try:
-        token = asyncio.run(run())
-    except VigilError as err:
-        fail(err)
+    token = with_store(config, db, lambda _, engine: create_token(engine, SystemClock(), name, role))
     if as_json:
         typer.echo(json.dumps({"token": token, "name": name, "role": str(role)}))
     else:
@@ -46,20 +34,13 @@ def create(
 
 
 @token_app.command("revoke")
-def revoke(name: Annotated[str, typer.Argument(help="The token's name.")], db: DbOption = None) -> None:
+def revoke(
+    name: Annotated[str, typer.Argument(help="The token's name.")],
+    config: StackOption = None,
+    db: DbOption = None,
+) -> None:
     """Revoke every token with this name."""
-
-    async def run() -> int:
-        engine = await open_database(db)
-        try:
-            return await revoke_token(engine, SystemClock(), name)
-        finally:
-            await engine.dispose()
-
-    try:
-        count = asyncio.run(run())
-    except VigilError as err:
-        fail(err)
+    count = with_store(config, db, lambda _, engine: revoke_token(engine, SystemClock(), name))
     typer.echo(f"revoked {count} token{'s' if count != 1 else ''} named {name!r}")
 
 

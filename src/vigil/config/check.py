@@ -42,7 +42,12 @@ def _alert_off(value: Any) -> Any:
 
 
 class AlertPolicy(StrictModel):
-    """When a failing check opens an incident: ``alert: {after: 3, severity: P1}``."""
+    """When a failing check opens an incident: ``alert: {after: 3, severity: P1}``.
+
+    The failing checks of one service share one incident (one outage, one page): the first to
+    reach ``after`` opens it, the others join it on its timeline and raise its severity to
+    theirs; it resolves when the last of them passes. ``group: false`` gives a check incidents
+    of its own."""
 
     after: int = Field(3, ge=1, le=1000, description="Consecutive failures that open an incident.")
     severity: str | None = Field(
@@ -52,8 +57,21 @@ class AlertPolicy(StrictModel):
         description="A level of the severity scheme (P1…P4 by default), or critical, warning or info; "
         "default: the scheme's second level (P2).",
     )
-    auto_resolve: bool = Field(True, description="Resolve the incident when the check passes again.")
+    auto_resolve: bool = Field(
+        True,
+        description=(
+            "Resolve the incident when the check passes again (for a service's shared incident: "
+            "when its last failing check passes, unless one of its checks says false)."
+        ),
+    )
     notify: list[str] | None = Field(None, description="Channels to page; default: notify.default.")
+    group: bool = Field(
+        True,
+        description=(
+            "Join the one incident of this service's failing checks; false: this check's "
+            "failures open an incident of its own."
+        ),
+    )
 
 
 # One shared default: the model is frozen, and 80,000 checks need not carry 80,000 copies.

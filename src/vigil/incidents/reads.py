@@ -14,6 +14,7 @@ from typing import Any, TypeVarTuple
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from vigil.config.stack import CheckSpec
 from vigil.errors import NotFoundError
 from vigil.incidents.model import Incident, TimelineEntry, utc
 from vigil.incidents.severity import IncidentStatus
@@ -38,6 +39,17 @@ def merged_open(query: Select[*Row], keys: Sequence[str]) -> Select[*Row]:
     return query.join(IncidentKeyRow, IncidentKeyRow.incident_id == IncidentRow.id).where(
         IncidentKeyRow.key.in_(list(keys)), IncidentRow.status.in_([str(s) for s in OPEN])
     )
+
+
+def check_group_key(service: str) -> str:
+    """The key of the one incident a service's grouped failing checks share."""
+    return f"check-group:{service}"
+
+
+def check_incident_key(spec: CheckSpec) -> str:
+    """The key of the incident a failing check opens or joins (see ``AlertPolicy.group``)."""
+    grouped = spec.config.alert is not None and spec.config.alert.group
+    return check_group_key(spec.service) if grouped else check_key(spec.id)
 
 
 class IncidentReads:
@@ -112,8 +124,11 @@ class IncidentReads:
             return tuple((await conn.execute(query)).scalars())
 
     async def open_for(self, check_id: str) -> Incident | None:
+        return await self.open_with_key(check_key(check_id))
+
+    async def open_with_key(self, key: str) -> Incident | None:
         async with self.engine.connect() as conn:
-            row = await self._open_row(conn, check_key(check_id))
+            row = await self._open_row(conn, key)
         return Incident.from_row(row) if row is not None else None
 
     async def open_count(self) -> int:

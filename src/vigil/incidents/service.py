@@ -19,12 +19,13 @@ from vigil.engine.clock import Clock
 from vigil.errors import ConflictError
 from vigil.incidents import checklist as checklists
 from vigil.incidents import lifecycle, merging
+from vigil.incidents.check_incidents import open_or_join
 from vigil.incidents.checklist import ChecklistItem
 from vigil.incidents.flapping import FlapGuard
 from vigil.incidents.lifecycle import Role
 from vigil.incidents.model import EventKind, Incident, TimelineEntry
 from vigil.incidents.opening import OpenRequest, open_many, open_one
-from vigil.incidents.reads import IncidentReads, check_key
+from vigil.incidents.reads import IncidentReads, check_incident_key, check_key
 from vigil.incidents.recovery import recover_many
 from vigil.incidents.severity import IncidentStatus
 from vigil.incidents.targets import record_misses
@@ -76,21 +77,9 @@ class IncidentService(IncidentReads):
     # --- changes -------------------------------------------------------------------------
 
     async def open_for_check(self, spec: CheckSpec, result: Result, failures: int) -> Incident | None:
-        """Open an incident for a failing check, unless one is open already; pages its channels."""
-        policy = spec.config.alert
-        if policy is None:
-            return None
-        return await self.open(
-            key=check_key(spec.id),
-            title=spec.config.description or f"{spec.id} is failing",
-            severity=self.stack.level(policy.severity).name,
-            service=spec.service,
-            check_id=spec.id,
-            reason=result.reason,
-            channels=policy.notify,
-            labels={"service": spec.service, "check": spec.id, "kind": spec.kind, "alertname": spec.id},
-            trigger=f"{spec.id} failed {failures} time{'s' if failures != 1 else ''} in a row: {result.reason}",
-        )
+        """Open an incident for a failing check and page its channels, or join the open incident
+        of its service (``incidents.check_incidents``); the incident opened, else None."""
+        return await open_or_join(self, spec, result, failures)
 
     async def open(
         self,
@@ -125,8 +114,13 @@ class IncidentService(IncidentReads):
         return await open_many(self, requests)
 
     async def recover_check(self, check_id: str, result: Result) -> Incident | None:
-        """Resolve the check's open incident when its policy resolves automatically."""
-        return await self.recover(check_key(check_id), f"{check_id} passed again")
+        """Resolve the open incident of the check (its own, or its service's shared one)."""
+        service, _, name = check_id.partition(".")
+        check = self.stack.services[service].checks.get(name) if service in self.stack.services else None
+        key = (
+            check_incident_key(CheckSpec(service, name, check)) if check is not None else check_key(check_id)
+        )
+        return await self.recover(key, f"{check_id} passed again")
 
     async def recover(self, key: str, text: str) -> Incident | None:
         """Resolve the open incident for ``key`` (its cause went away), noting ``text`` and how long it took."""

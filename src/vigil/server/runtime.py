@@ -27,6 +27,7 @@ from vigil.engine.runner import CheckRunner, ProbeSet
 from vigil.engine.scheduler import Scheduler
 from vigil.engine.supervisor import Supervisor
 from vigil.flow import build_result_flow
+from vigil.incidents.gone import resolve_gone
 from vigil.incidents.service import IncidentService
 from vigil.incidents.targets import TargetWatch
 from vigil.metrics.history import HistoryWriter
@@ -174,6 +175,9 @@ class Runtime:
         self.started = False
 
     async def start(self) -> None:
+        # Before anything judges a check: an incident the stack file no longer accounts for
+        # (its check or rule removed or moved) would otherwise stay open forever.
+        await resolve_gone(self.incidents, self.stack)
         await self.failures.load()
         await self.store.open()
         await self._refresh()

@@ -12,7 +12,7 @@ import uvicorn
 from vigil.config.load import Stack
 from vigil.server.app import create_app
 from vigil.server.runtime import Runtime
-from vigil.store.database import open_database
+from vigil.store.database import open_database, stack_store_url
 
 log = logging.getLogger("vigil")
 
@@ -29,7 +29,7 @@ async def serve(
     """Run until SIGINT/SIGTERM; uvicorn's graceful shutdown stops the runtime, which commits
     in-flight results and transitions before the process exits. ``sock``, already bound to
     ``host:port`` (see ``vigil.server.listen``), is served instead of binding one here."""
-    engine = await open_database(db or stack.model.store.url)
+    engine = await open_database(db or stack_store_url(stack.file, stack.model.store.url))
     try:
         url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
         runtime = Runtime(stack, engine, dashboard_url=url)

@@ -1,8 +1,12 @@
 """Opening Vigil's state database and bringing its schema up to date.
 
-SQLite (WAL) in ``.vigil/vigil.db`` by default; any PostgreSQL URL for shared state. The
-schema is owned by Alembic: opening a database runs pending migrations, so a new version of
-Vigil upgrades an existing store in place.
+SQLite (WAL) in ``.vigil/vigil.db`` beside the stack file by default; any PostgreSQL URL for
+shared state. The schema is owned by Alembic: opening a database runs pending migrations, so a
+new version of Vigil upgrades an existing store in place.
+
+Only ``vigil up`` (and the demo) create a store. The shell's commands open one that exists
+(``create=False``): a silence written to a store made afresh in the wrong folder would be a
+silence the server never sees.
 """
 
 from __future__ import annotations
@@ -12,13 +16,13 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from vigil.config.secrets import redact_url
-from vigil.errors import StoreError
+from vigil.errors import StoreError, StoreMissing
 
 DEFAULT_DIR = Path(".vigil")
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -26,6 +30,21 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def default_url(directory: Path = DEFAULT_DIR) -> str:
     return f"sqlite+aiosqlite:///{directory / 'vigil.db'}"
+
+
+def stack_store_url(stack_file: str | Path, url: str | None) -> str:
+    """The store a stack file names, wherever the command runs from: its ``store.url`` (a
+    relative SQLite path taken from the stack file's folder), else ``.vigil/vigil.db`` beside it.
+    ``vigil up`` and every command of the shell agree on it through here."""
+    folder = Path(stack_file).absolute().parent
+    if url is None:
+        return default_url(folder / DEFAULT_DIR)
+    parsed = make_url(async_url(url))
+    database = parsed.database
+    if parsed.drivername.startswith("sqlite") and database not in (None, "", ":memory:"):
+        absolute = folder / str(database)  # an absolute path stays as it is
+        return parsed.set(database=str(absolute)).render_as_string(hide_password=False)
+    return url
 
 
 def async_url(url: str) -> str:
@@ -48,18 +67,28 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-async def open_database(url: str | None = None) -> AsyncEngine:
-    """An engine on ``url`` (default: SQLite in ``.vigil/``) with the schema migrated to head."""
+async def open_database(url: str | None = None, *, create: bool = True) -> AsyncEngine:
+    """An engine on ``url`` (default: SQLite in ``.vigil/``) with the schema migrated to head.
+    With ``create=False`` a store that does not exist yet (no SQLite file, or a PostgreSQL
+    database without Vigil's tables) raises ``StoreMissing`` and nothing is created."""
     target = async_url(url) if url else default_url()
     parsed = make_url(target)
-    if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    sqlite = parsed.drivername.startswith("sqlite")
+    if sqlite and parsed.database not in (None, "", ":memory:"):
+        _sqlite_file(Path(parsed.database), create)
+    elif sqlite and not create:
+        raise StoreMissing(f"no Vigil store at {redact_url(url or target)}")
     engine = create_async_engine(target, pool_pre_ping=True)
-    if parsed.drivername.startswith("sqlite"):
+    if sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     try:
         async with engine.begin() as conn:
+            if not create and not await conn.run_sync(_has_schema):
+                raise StoreMissing(f"no Vigil store at {redact_url(url or target)} (no Vigil tables there)")
             await conn.run_sync(_upgrade)
+    except StoreMissing:
+        await engine.dispose()
+        raise
     except (SQLAlchemyError, OSError) as err:
         await engine.dispose()
         detail = str(getattr(err, "orig", None) or err).splitlines()[0]
@@ -77,6 +106,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_file(path: Path, create: bool) -> None:
+    """Make room for a new SQLite store, or insist that it exists (without ``create``)."""
+    if not create and not path.is_file():
+        raise StoreMissing(f"no Vigil store at {path.absolute()}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _has_schema(connection: Connection) -> bool:
+    return inspect(connection).has_table("alembic_version")
 
 
 def _upgrade(connection: Connection) -> None:
