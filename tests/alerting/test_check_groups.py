@@ -93,7 +93,7 @@ async def test_three_failing_checks_of_a_service_are_one_incident_and_one_page(s
     assert "api.live also failing (2 times in a row): connection refused" in lines
     assert "api.ready also failing (2 times in a row): connection refused" in lines
     # Its severity is the most urgent of its members', and its response target follows.
-    assert incident.severity is Severity.P1
+    assert incident.severity == Severity.P1
     assert "severity raised from P2 to P1 by api.live" in lines
     assert (incident.respond_by - incident.opened_at).total_seconds() == 15 * 60
     # More failures change nothing: a member is noted once.
@@ -128,7 +128,7 @@ async def test_a_check_that_opts_out_of_the_group_has_its_own_incident(setup: Se
     await setup.fail("api.health", "api.certs", times=2)
     found = {i.key: i for i in await setup.incidents.list()}
     assert set(found) == {"check-group:api", "check:api.certs"}
-    assert found["check:api.certs"].severity is Severity.P4
+    assert found["check:api.certs"].severity == Severity.P4
     assert not any("api.certs" in line for line in await setup.lines(found["check-group:api"]))
 
 

@@ -3,11 +3,14 @@ incident's state does not allow is one line on stderr and exit code 1."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from vigil.store.database import open_database
 
 VIGIL = [sys.executable, "-m", "vigil.cli"]
 STACK = """
@@ -22,6 +25,8 @@ def vigil(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     stack = tmp_path / "vigil.yaml"
     if not stack.exists():
         stack.write_text(STACK)
+        # The store `vigil up` would have made: the shell never makes one.
+        asyncio.run(_make_store(f"sqlite:///{tmp_path}/vigil.db"))
     return subprocess.run(
         [*VIGIL, "incident", *args, "-c", str(stack), "--db", f"sqlite:///{tmp_path}/vigil.db"],
         capture_output=True,
@@ -30,6 +35,10 @@ def vigil(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         check=False,
         env={**os.environ, "USER": "ana"},
     )
+
+
+async def _make_store(url: str) -> None:
+    await (await open_database(url)).dispose()
 
 
 def ok(run: subprocess.CompletedProcess[str]) -> str:

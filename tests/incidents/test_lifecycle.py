@@ -189,7 +189,7 @@ async def test_reopening_is_refused_while_another_incident_is_open_for_the_same_
     first = await opened(incidents, stack, clock)
     await incidents.resolve(first.id, "ana")
     await opened(incidents, stack, clock)  # the check failed again: a new incident
-    with pytest.raises(ConflictError, match=r"another incident is open for check:api\.health"):
+    with pytest.raises(ConflictError, match=r"another incident is open for check-group:api"):
         await incidents.reopen(first.id, "ana", "same outage")
     assert (await incidents.get(first.id)).status is IncidentStatus.RESOLVED
 

@@ -25,8 +25,8 @@ notify:
 services:
   api:
     checks:
-      health: {http: "http://127.0.0.1:9/health", alert: {after: 1, severity: P1}}
-      live: {http: "http://127.0.0.1:9/live", alert: {after: 1, severity: P2}}
+      health: {http: "http://127.0.0.1:9/health", alert: {after: 1, severity: P1, group: false}}
+      live: {http: "http://127.0.0.1:9/live", alert: {after: 1, severity: P2, group: false}}
 """
 
 

@@ -51,14 +51,8 @@ def more_urgent(scheme: SeverityScheme, a: str, b: str) -> bool:
     return scheme.rank(a) < scheme.rank(b)
 
 
-def _labels(spec: CheckSpec, severity: str) -> dict[str, str]:
-    return {
-        "service": spec.service,
-        "check": spec.id,
-        "kind": spec.kind,
-        "alertname": spec.id,
-        "severity": severity,
-    }
+def _labels(spec: CheckSpec) -> dict[str, str]:
+    return {"service": spec.service, "check": spec.id, "kind": spec.kind, "alertname": spec.id}
 
 
 def _times(failures: int) -> str:
@@ -87,7 +81,7 @@ async def open_or_join(
                 reason=result.reason,
                 channels=policy.notify,
                 trigger=f"{spec.id} failed {_times(failures)}: {result.reason}",
-                labels=_labels(spec, severity),
+                labels=_labels(spec),
             ),
         )
         if opened is not None or not policy.group or await join(incidents, key, spec, result, failures):
@@ -135,7 +129,7 @@ async def join(incidents: IncidentService, key: str, spec: CheckSpec, result: Re
                 paged,
                 MessageEvent.TRIGGERED,
                 now,
-                labels=_labels(spec, own),
+                labels=_labels(spec),
                 trigger=lines[0],
             )
     if changes:  # wakes the outbox for the added channels, and drops cached lists (severity)
