@@ -22,6 +22,7 @@ class EventKind(StrEnum):
     NOTIFIED = "notified"
     NOTIFY_FAILED = "notify_failed"
     RUNBOOK = "runbook"  # a runbook step run on the incident: who, which step, exit code, output
+    ESCALATED = "escalated"  # a step of its escalation policy paged someone (or named nobody)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from vigil.incidents.reads import IncidentReads, check_key
 from vigil.incidents.recovery import recover_many
 from vigil.incidents.severity import IncidentStatus, Severity
 from vigil.notify.base import Message, MessageEvent
+from vigil.oncall.escalation import channels_to_page
 from vigil.probes.base import Result
 from vigil.store.identity import store_id
 from vigil.store.outbox import enqueue
@@ -306,9 +307,12 @@ class IncidentService(IncidentReads):
         # The store's id keeps keys unique across stores: a store made afresh restarts incident
         # ids at 1, and a receiver that drops repeated keys would drop its real pages.
         store = await store_id(conn)
+        # A trigger starts the incident's escalation; a follow-up stops it and also reaches
+        # every contact its escalation paged (oncall.escalation).
+        channels = await channels_to_page(conn, self.stack, incident, event, now, labels)
         messages = [
             Message(f"incident-{store}-{incident.id}-{event}-{channel}", channel, event, payload)
-            for channel in incident.channels
+            for channel in channels
         ]
         if batch is not None:
             batch.append((incident.id, messages))

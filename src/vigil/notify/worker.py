@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from vigil.config.secrets import redact_url
 from vigil.engine.clock import Clock
 from vigil.engine.supervisor import Stage, describe
-from vigil.notify.base import Channel, DeliveryError, MessageEvent, OutboxStatus
+from vigil.notify.base import Channel, DeliveryError, Message, MessageEvent, OutboxStatus
 from vigil.store import outbox, outbox_gate
 from vigil.store.outbox import OutboxEntry
 
@@ -40,6 +40,10 @@ OutcomeHandler = Callable[[OutboxEntry, bool, str | None], Awaitable[None]]
 HoldJudge = Callable[[OutboxEntry], Awaitable[str | None]]
 # Called once when a trigger is held (with the reason) and once when it is released (None).
 HoldHandler = Callable[[OutboxEntry, str | None], Awaitable[None]]
+# The message as it leaves, made just before each attempt (a page gets its acknowledge link).
+Preparer = Callable[[OutboxEntry], Awaitable[Message]]
+# The channel a name the stack file does not configure stands for (a person's contact), or None.
+Adopter = Callable[[str], Channel | None]
 
 
 class OutboxWorker:
@@ -60,6 +64,8 @@ class OutboxWorker:
         hold: HoldJudge | None = None,
         on_hold: HoldHandler | None = None,
         stage: Stage | None = None,
+        prepare: Preparer | None = None,
+        adopt: Adopter | None = None,
     ) -> None:
         if lease <= timeout:
             raise ValueError("the lease must outlast the send timeout, or a slow send could be claimed twice")
@@ -71,6 +77,7 @@ class OutboxWorker:
         self.on_outcome = on_outcome
         self.hold, self.on_hold = hold, on_hold
         self.stage = stage  # where a failing pass is told (once per outage) and shown in /readyz
+        self.prepare, self.adopt = prepare, adopt
         self.rng = rng or random.Random()
         # For Vigil's /metrics: attempts that delivered or failed, by channel; messages waiting.
         self.delivered: Counter[str] = Counter()
@@ -214,9 +221,10 @@ class OutboxWorker:
                 log.exception("cannot release notification %s; it is sent again after its lease", entry.key)
 
     async def _deliver(self, entry: OutboxEntry) -> None:
+        self._adopt(entry.channel)
         if await self._held(entry):
             return
-        error, permanent = await self._send(entry)
+        error, permanent = await self._send(entry, await self._prepared(entry))
         now = self.clock.now()
         try:
             if error is None:
@@ -321,7 +329,30 @@ class OutboxWorker:
         except Exception:
             log.exception("recording the hold of notification %s failed", entry.key)
 
-    async def _send(self, entry: OutboxEntry) -> tuple[str | None, bool]:
+    def _adopt(self, name: str) -> None:
+        """Take on a channel the stack file does not name (a person's contact) when ``adopt``
+        knows it; from then on it is claimed and budgeted as any other."""
+        if name in self.channels or self.adopt is None:
+            return
+        try:
+            found = self.adopt(name)
+        except Exception:
+            log.exception("cannot make channel %s", name)
+            return
+        if found is not None:
+            self.channels[name] = found
+
+    async def _prepared(self, entry: OutboxEntry) -> Message:
+        if self.prepare is None:
+            return entry.message
+        try:
+            return await self.prepare(entry)
+        except Exception:
+            # Better a page without its acknowledge link than no page.
+            log.exception("cannot prepare notification %s; sending it as queued", entry.key)
+            return entry.message
+
+    async def _send(self, entry: OutboxEntry, message: Message) -> tuple[str | None, bool]:
         """``(error, permanent)``; ``(None, False)`` when the channel took the message."""
         channel = self.channels.get(entry.channel)
         if channel is None:
@@ -331,7 +362,7 @@ class OutboxWorker:
             )
         try:
             async with asyncio.timeout(self.timeout):
-                await channel.send(entry.message)
+                await channel.send(message)
         except DeliveryError as err:
             return redact_url(str(err)), err.permanent
         except TimeoutError:

@@ -228,6 +228,7 @@ async def _incident(request: Request, incident_id: int, template: str, *, cleare
         template,
         incident=view.incident,
         timeline=view.timeline,
+        escalation=view.escalation,
         runbooks=view.runbooks,
         has_runbooks=bool(runtime.library.runbooks),
         now=runtime.clock.now(),

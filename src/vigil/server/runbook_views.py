@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vigil.incidents.model import Incident, TimelineEntry
+from vigil.oncall import escalation
 from vigil.runbooks.suggest import Suggestion, trigger_text
 from vigil.server.runtime import Runtime
 
@@ -17,10 +18,12 @@ class IncidentView:
     timeline: list[TimelineEntry]
     runbooks: list[Suggestion]
     url: str  # the incident's page; a suggestion's link is an anchor on it
+    escalation: dict[str, Any] | None = None  # where its escalation stands (oncall.escalation)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             **self.incident.as_dict(),
+            "escalation": self.escalation,
             "timeline": [entry.as_dict() for entry in self.timeline],
             "runbooks": [suggestion.as_dict(self.url) for suggestion in self.runbooks],
         }
@@ -31,9 +34,9 @@ async def incident_view(runtime: Runtime, incident_id: int) -> IncidentView:
     incident = await runtime.incidents.get(incident_id)
     timeline = await runtime.incidents.timeline(incident_id)
     runbooks = runtime.suggestions.for_incident(incident, trigger_text(timeline))
-    return IncidentView(
-        incident, timeline, runbooks, f"{runtime.incidents.dashboard_url}/incidents/{incident_id}"
-    )
+    ladder = await escalation.views(runtime.engine, runtime.stack.model, [incident_id])
+    url = f"{runtime.incidents.dashboard_url}/incidents/{incident_id}"
+    return IncidentView(incident, timeline, runbooks, url, ladder.get(incident_id))
 
 
 def review_view(runtime: Runtime) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from vigil.engine.runner import CheckRunner, ProbeSet
 from vigil.engine.scheduler import Scheduler
 from vigil.engine.supervisor import Supervisor
 from vigil.flow import build_result_flow
+from vigil.incidents.ack_links import AckLinks
 from vigil.incidents.service import IncidentService
 from vigil.metrics.history import HistoryWriter
 from vigil.metrics.scrape import Scraper
@@ -35,6 +36,8 @@ from vigil.notify.base import OutboxStatus
 from vigil.notify.registry import build_channels
 from vigil.notify.store_alarm import StoreAlarm
 from vigil.notify.worker import OutboxWorker
+from vigil.oncall.contacts import ContactChannels, Directory
+from vigil.oncall.escalator import Escalator
 from vigil.runbooks.launch import Launcher
 from vigil.runbooks.library import Library, load_library
 from vigil.runbooks.live import LiveRun, LiveRuns
@@ -81,6 +84,8 @@ class Runtime:
             lambda: self.store.id,
         )
         self.quiet = QuietRules(engine, settings.maintenance, self.clock)
+        # People's contacts as channels (pages of escalations), made when first sent to.
+        self.contacts = ContactChannels(self._directory(), self.clock)
         # Quiet is judged when a trigger is sent, and again for a held one until the quiet ends.
         self.outbox = OutboxWorker(
             engine,
@@ -90,6 +95,7 @@ class Runtime:
             hold=self.quiet.hold,
             on_hold=self._held,
             stage=self.supervisor.stage("outbox"),
+            adopt=self.contacts.channel_for,
         )
         public = settings.server.public_url or dashboard_url
         self.incidents = IncidentService(
@@ -97,11 +103,15 @@ class Runtime:
             settings,
             self.clock,
             dashboard_url=public,
-            on_enqueued=self.outbox.wake,
+            on_enqueued=self._enqueued,
             quiet=self.quiet,
             redact=stack.redactor,
             suggest=self.suggestions.for_page,
         )
+        # Each page gets its acknowledge link as it leaves; escalations page their steps.
+        self.ack_links = AckLinks(engine, self.incidents, self.clock, public)
+        self.outbox.prepare = self.ack_links.attach
+        self.escalator = Escalator(engine, self.incidents, self._directory(), self.clock, quiet=self.quiet)
         graph = DependencyGraph({name: s.depends_on for name, s in settings.services.items()})
         self.failures = CheckFailures(engine, self.specs, self.incidents, graph, self.clock)
         self.probes = ProbeSet()
@@ -170,6 +180,7 @@ class Runtime:
         await self.store.open()
         await self._refresh()
         self._spawn(self.outbox.run, "outbox", reports_recovery=True)
+        self._spawn(self.escalator.run, "escalator")
         self._spawn(self.writer.run, "writer", reports_recovery=True)
         self._spawn(self.scheduler.run, "scheduler")
         if self.scraper.targets:  # with none to scrape its run ends at once, which is no failure
@@ -194,6 +205,7 @@ class Runtime:
         await self.http.aclose()
         for channel in self.channels.values():
             await channel.close()
+        await self.contacts.close()
         self.started = False
 
     def alive(self) -> bool:
@@ -208,6 +220,18 @@ class Runtime:
     ) -> None:
         # Under the supervisor: a task that raises is logged once, started again, and its health shown.
         self._tasks.append(self.supervisor.spawn(name, work, reports_recovery=reports_recovery))
+
+    def _directory(self) -> Directory | None:
+        # The on-call directory (schedules and people), when this build has one.
+        found: Directory | None = getattr(self, "oncall", None)
+        return found
+
+    def _enqueued(self) -> None:
+        """After a change that pages commits: send now, and page a new escalation's first step."""
+        self.outbox.wake()
+        escalator: Escalator | None = getattr(self, "escalator", None)
+        if escalator is not None:
+            escalator.wake()
 
     async def _gauges(self) -> None:
         while True:
@@ -246,7 +270,7 @@ class Runtime:
             await self.incidents.record_runbook_step(live.request.incident_id, live.request.actor, text)
 
     async def _held(self, entry: OutboxEntry, reason: str | None) -> None:
-        await self.incidents.record_hold(entry.incident_id, entry.channel, reason)
+        await self.incidents.record_hold(entry.incident_id, self.contacts.describe(entry.channel), reason)
 
     async def _delivered(self, entry: OutboxEntry, delivered: bool, error: str | None) -> None:
         if delivered:
@@ -258,5 +282,8 @@ class Runtime:
         if delivered or entry.status is not OutboxStatus.PENDING or entry.attempts <= 1:
             retrying = " (will retry)" if not delivered and entry.status is OutboxStatus.PENDING else ""
             await self.incidents.record_delivery(
-                entry.incident_id, entry.channel, entry.event, f"{error}{retrying}" if error else None
+                entry.incident_id,
+                self.contacts.describe(entry.channel),
+                entry.event,
+                f"{error}{retrying}" if error else None,
             )
