@@ -47,6 +47,7 @@ COMMANDS = (
     "maintenance",
     "import",
     "runbook",
+    "oncall",
 )
 # A command whose name is a Python keyword lives in a module named otherwise.
 MODULES = {"import": "import_runbook"}

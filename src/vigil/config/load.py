@@ -19,6 +19,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, Discriminator, ValidationError
 
 from vigil.config.bounded_yaml import Path, dotted, gc_paused, shown, size_fault
+from vigil.config.oncall_refs import oncall_faults
 from vigil.config.secrets import Redactor
 from vigil.config.source import Source, read_source
 from vigil.config.stack import CheckSpec, Service, StackFile, _check_kind
@@ -64,7 +65,7 @@ def _parse(name: str, text: str, environ: Mapping[str, str] | None) -> Stack:
     if not isinstance(source.data, dict):
         raise ConfigError([source.fault((), "the stack file must be a mapping with a services: key")])
     faults = list(source.faults)
-    whole_file = _graph_faults(source) + _rule_faults(source)
+    whole_file = _graph_faults(source) + _rule_faults(source) + oncall_faults(source)
     try:
         _validate_services(source.data)
         model = StackFile.model_validate(source.data)

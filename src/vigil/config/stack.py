@@ -18,6 +18,7 @@ from vigil.config.durations import Duration
 from vigil.config.maintenance import MaintenanceSettings
 from vigil.config.metrics import MetricsEndpoint
 from vigil.config.notify import NotifySettings
+from vigil.config.oncall import OnCallSettings, Person
 from vigil.incidents.severity import DEFAULT_RESPONSE_SECONDS, Severity
 from vigil.probes.registry import KINDS
 
@@ -147,6 +148,14 @@ class StackFile(StrictModel):
     )
     runbooks_max_age: Duration = Field(
         180 * 86400.0, description="A runbook not updated for longer is flagged for review, e.g. 180d."
+    )
+    people: dict[Annotated[str, Field(pattern=NAME_PATTERN)], Person] = Field(
+        default_factory=dict,
+        max_length=10_000,
+        description="Who can be paged: name -> {notify: [Apprise URLs], name, email}.",
+    )
+    oncall: OnCallSettings = Field(
+        default_factory=OnCallSettings, description="On-call schedules and escalation policies."
     )
     env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], str] = Field(
         default_factory=dict,

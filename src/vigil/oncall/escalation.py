@@ -11,13 +11,14 @@ trigger was delivered).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from vigil.config.oncall import EscalationPolicy
 from vigil.config.stack import StackFile
 from vigil.incidents.model import Incident, iso
 from vigil.notify.base import MessageEvent, OutboxStatus
@@ -30,21 +31,9 @@ PAGE_MARK = "-escalation.r"
 DROPPED_AFTER = "{event} before this escalation page was sent"
 
 
-class StepShape(Protocol):
-    notify: list[str]
-    wait: float
-
-
-class PolicyShape(Protocol):
-    steps: Sequence[StepShape]
-    repeat: int
-
-
-def policies(stack: StackFile) -> Mapping[str, PolicyShape]:
-    """The stack file's ``oncall.escalation`` policies by name (none without ``oncall:``)."""
-    oncall = getattr(stack, "oncall", None)
-    found: Mapping[str, PolicyShape] | None = getattr(oncall, "escalation", None)
-    return found or {}
+def policies(stack: StackFile) -> Mapping[str, EscalationPolicy]:
+    """The stack file's escalation policies by name."""
+    return stack.oncall.escalation
 
 
 def policy_for(stack: StackFile, incident: Incident) -> str | None:

@@ -36,8 +36,9 @@ from vigil.notify.base import OutboxStatus
 from vigil.notify.registry import build_channels
 from vigil.notify.store_alarm import StoreAlarm
 from vigil.notify.worker import OutboxWorker
-from vigil.oncall.contacts import ContactChannels, Directory
+from vigil.oncall.contacts import ContactChannels
 from vigil.oncall.escalator import Escalator
+from vigil.oncall.service import OnCall
 from vigil.runbooks.launch import Launcher
 from vigil.runbooks.library import Library, load_library
 from vigil.runbooks.live import LiveRun, LiveRuns
@@ -64,6 +65,7 @@ class Runtime:
         self.library: Library = load_library(stack) if settings.runbooks else Library()
         self.suggestions = Suggestions(self.library, settings)
         self.specs = stack.specs()
+        self.oncall = OnCall(stack)
         self.board = StatusBoard(self.specs)
         self.metrics = VigilMetrics()
         self.supervisor = Supervisor(self.clock, redact=stack.redactor)
@@ -85,7 +87,7 @@ class Runtime:
         )
         self.quiet = QuietRules(engine, settings.maintenance, self.clock)
         # People's contacts as channels (pages of escalations), made when first sent to.
-        self.contacts = ContactChannels(self._directory(), self.clock)
+        self.contacts = ContactChannels(self.oncall, self.clock)
         # Quiet is judged when a trigger is sent, and again for a held one until the quiet ends.
         self.outbox = OutboxWorker(
             engine,
@@ -111,7 +113,7 @@ class Runtime:
         # Each page gets its acknowledge link as it leaves; escalations page their steps.
         self.ack_links = AckLinks(engine, self.incidents, self.clock, public)
         self.outbox.prepare = self.ack_links.attach
-        self.escalator = Escalator(engine, self.incidents, self._directory(), self.clock, quiet=self.quiet)
+        self.escalator = Escalator(engine, self.incidents, self.oncall, self.clock, quiet=self.quiet)
         graph = DependencyGraph({name: s.depends_on for name, s in settings.services.items()})
         self.failures = CheckFailures(engine, self.specs, self.incidents, graph, self.clock)
         self.probes = ProbeSet()
@@ -191,6 +193,8 @@ class Runtime:
         self._spawn(self.history.run, "history")
         self._spawn(lambda: self.store.run(self.supervisor.stage("store")), "store", reports_recovery=True)
         self._spawn(self.store_alarm.run, "store-alarm")
+        if self.oncall.has_calendar_urls:
+            self._spawn(lambda: self.oncall.run(self.http, self.clock), "oncall-calendars")
         self._spawn(self._gauges, "gauges")
         self._spawn(self._collector, "gc")
         self.started = True
@@ -220,11 +224,6 @@ class Runtime:
     ) -> None:
         # Under the supervisor: a task that raises is logged once, started again, and its health shown.
         self._tasks.append(self.supervisor.spawn(name, work, reports_recovery=reports_recovery))
-
-    def _directory(self) -> Directory | None:
-        # The on-call directory (schedules and people), when this build has one.
-        found: Directory | None = getattr(self, "oncall", None)
-        return found
 
     def _enqueued(self) -> None:
         """After a change that pages commits: send now, and page a new escalation's first step."""
