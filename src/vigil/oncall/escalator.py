@@ -37,6 +37,7 @@ from vigil.store.tables import EscalationRow, IncidentEventRow, IncidentRow
 
 HOLD_RECHECK = 30.0  # seconds between looks at an escalation quiet holds
 BATCH = 100  # escalations paged per transaction
+CONTENDED = 0.05  # real seconds to wait when an escalation is due but was not ours to page
 
 
 class Outcome(StrEnum):
@@ -108,7 +109,13 @@ class Escalator:
         while True:
             self._wake.clear()
             handled = await self.run_once()
-            await self._nap(await self._delay(handled))
+            delay = await self._delay()
+            if delay > 0:
+                await self._nap(delay)
+            elif not handled:
+                # Due, yet nothing was ours to page: another instance holds it this instant, or
+                # time moved on while we read. A breath of real time, then look again.
+                await asyncio.sleep(CONTENDED)
 
     async def run_once(self) -> int:
         """Page (or hold, or stop) every escalation due now, a batch at a time; how many were."""
@@ -135,17 +142,20 @@ class Escalator:
 
     async def _due(self, now: datetime) -> list[Due]:
         query = (
-            select(EscalationRow, IncidentRow)
-            .join(IncidentRow, IncidentRow.id == EscalationRow.incident_id)
+            select(EscalationRow.__table__)
             .where(EscalationRow.stopped_reason.is_(None), EscalationRow.next_page_at <= now)
             .order_by(EscalationRow.next_page_at, EscalationRow.incident_id)
             .limit(self.batch)
         )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
+            ids = [row.incident_id for row in rows]
+            found = await conn.execute(select(IncidentRow).where(IncidentRow.id.in_(ids)))
+            incidents = {i.id: Incident.from_row(i) for i in found.all()}  # type: ignore[arg-type]
         return [
-            Due(Incident.from_row(i), e.policy, e.step, e.round, e.held_reason, dict(e.labels or {}))
-            for e, i in rows
+            Due(incidents[e.incident_id], e.policy, e.step, e.round, e.held_reason, dict(e.labels or {}))
+            for e in rows
+            if e.incident_id in incidents
         ]
 
     async def _plan(self, due: Due, now: datetime) -> Plan:
@@ -298,16 +308,14 @@ class Escalator:
 
     # --- waiting ------------------------------------------------------------------------
 
-    async def _delay(self, handled: int) -> float:
+    async def _delay(self) -> float:
+        """Seconds until the next escalation falls due, at most ``poll``; 0 when one is due."""
         query = select(func.min(EscalationRow.next_page_at)).where(EscalationRow.stopped_reason.is_(None))
         async with self.engine.connect() as conn:
             moment = (await conn.execute(query)).scalar_one_or_none()
         if moment is None:
             return self.poll
-        delay = (moment - self.clock.now()).total_seconds()
-        if delay <= 0 and not handled:
-            return min(self.poll, 0.05)  # due but claimed by another instance this instant
-        return min(max(delay, 0.0), self.poll)
+        return min(max((moment - self.clock.now()).total_seconds(), 0.0), self.poll)
 
     async def _nap(self, seconds: float) -> None:
         if self._wake.is_set():
