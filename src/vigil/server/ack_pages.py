@@ -19,14 +19,14 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 
 from vigil.errors import ForbiddenError, VigilError
-from vigil.incidents.ack_links import MAX_TOKEN, AckLinks
+from vigil.incidents.ack_links import AckLinks
 from vigil.server import templating
 from vigil.server.auth import address, guesses_of
 from vigil.server.guesses import TooManyGuesses
 from vigil.server.ui_auth import runtime_of, same_origin
 
 router = APIRouter(include_in_schema=False)
-Token = Annotated[str, Path(max_length=MAX_TOKEN)]
+Token = Annotated[str, Path(description="The token the page carried.")]
 OTHER_SITE = "this form was posted from another site; open the link from your page and press the button"
 
 
