@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -70,30 +71,45 @@ class AckLinks:
         self.base_url = base_url.rstrip("/")
         self.age = age
 
-    async def attach(self, entry: OutboxEntry) -> Message:
-        """The message a page leaves as: its payload with a fresh link (``ack_url``); any other
-        message as queued. The link lives only in what is sent, never in the outbox."""
-        message = entry.message
-        if message.event is not MessageEvent.TRIGGERED or entry.incident_id is None:
-            return message
-        token = await self.issue(entry.incident_id, actor_for(entry))
-        payload = {**message.payload, "ack_url": f"{self.base_url}/ack/{token}"}
-        return Message(message.key, message.channel, message.event, payload)
+    async def attach(self, entries: Sequence[OutboxEntry]) -> dict[int, Message]:
+        """The messages pages leave as, by row id: each payload with a fresh link (``ack_url``),
+        all issued in one transaction. Other messages are not in the answer: they leave as
+        queued. The link lives only in what is sent, never in the outbox."""
+        pages = [e for e in entries if e.event == MessageEvent.TRIGGERED and e.incident_id is not None]
+        if not pages:
+            return {}
+        tokens = [PREFIX + secrets.token_urlsafe(32) for _ in pages]
+        await self._store([(e.incident_id or 0, actor_for(e)) for e in pages], tokens)
+        return {
+            entry.id: Message(
+                entry.key,
+                entry.channel,
+                MessageEvent.TRIGGERED,
+                {**entry.payload, "ack_url": f"{self.base_url}/ack/{token}"},
+            )
+            for entry, token in zip(pages, tokens, strict=True)
+        }
 
     async def issue(self, incident_id: int, actor: str) -> str:
+        """A new link's token for ``actor`` on ``incident_id``; only its hash is kept."""
         token = PREFIX + secrets.token_urlsafe(32)
-        now = self.clock.now()
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                insert(AckLinkRow).values(
-                    token_hash=digest(token),
-                    incident_id=incident_id,
-                    actor=actor[:200],
-                    created_at=now,
-                    expires_at=now + self.age,
-                )
-            )
+        await self._store([(incident_id, actor)], [token])
         return token
+
+    async def _store(self, whom: Sequence[tuple[int, str]], tokens: Sequence[str]) -> None:
+        now = self.clock.now()
+        rows = [
+            {
+                "token_hash": digest(token),
+                "incident_id": incident_id,
+                "actor": actor[:200],
+                "created_at": now,
+                "expires_at": now + self.age,
+            }
+            for (incident_id, actor), token in zip(whom, tokens, strict=True)
+        ]
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(AckLinkRow), rows)
 
     async def look(self, token: str) -> AckLink:
         """The link ``token`` is, if it may still acknowledge; else ForbiddenError (unknown or

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import random
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 
@@ -40,8 +40,9 @@ OutcomeHandler = Callable[[OutboxEntry, bool, str | None], Awaitable[None]]
 HoldJudge = Callable[[OutboxEntry], Awaitable[str | None]]
 # Called once when a trigger is held (with the reason) and once when it is released (None).
 HoldHandler = Callable[[OutboxEntry, str | None], Awaitable[None]]
-# The message as it leaves, made just before each attempt (a page gets its acknowledge link).
-Preparer = Callable[[OutboxEntry], Awaitable[Message]]
+# The messages as they leave, by row id, made for each batch of claimed rows just before they
+# are sent (a page gets its acknowledge link); a row missing from the answer leaves as queued.
+Preparer = Callable[[Sequence[OutboxEntry]], Awaitable[Mapping[int, Message]]]
 # The channel a name the stack file does not configure stands for (a person's contact), or None.
 Adopter = Callable[[str], Channel | None]
 
@@ -78,6 +79,7 @@ class OutboxWorker:
         self.hold, self.on_hold = hold, on_hold
         self.stage = stage  # where a failing pass is told (once per outage) and shown in /readyz
         self.prepare, self.adopt = prepare, adopt
+        self._messages: dict[int, Message] = {}  # prepared, by row id, until sent
         self.rng = rng or random.Random()
         # For Vigil's /metrics: attempts that delivered or failed, by channel; messages waiting.
         self.delivered: Counter[str] = Counter()
@@ -145,15 +147,19 @@ class OutboxWorker:
         for name in self.channels:
             room = self.per_channel - self._busy[name]
             if room > 0:
-                for entry in await outbox.due(
+                claimed = await outbox.due(
                     self.engine, now, room, lease=self.lease, channels=[name], exclude=self._flying()
-                ):
+                )
+                await self._prepare(claimed)
+                for entry in claimed:
                     self._start(entry)
                     started += 1
-        # Rows for channels no longer configured: each fails for good, with a reason.
+        # Rows for channels not configured: a person's contact is adopted; any other fails for
+        # good, with a reason.
         stale = await outbox.due(
             self.engine, now, 100, lease=self.lease, skip_channels=self.channels, exclude=self._flying()
         )
+        await self._prepare(stale)
         for entry in stale:
             self._start(entry)
             started += 1
@@ -221,10 +227,11 @@ class OutboxWorker:
                 log.exception("cannot release notification %s; it is sent again after its lease", entry.key)
 
     async def _deliver(self, entry: OutboxEntry) -> None:
+        message = self._messages.pop(entry.id, entry.message)
         self._adopt(entry.channel)
         if await self._held(entry):
             return
-        error, permanent = await self._send(entry, await self._prepared(entry))
+        error, permanent = await self._send(entry, message)
         now = self.clock.now()
         try:
             if error is None:
@@ -342,15 +349,14 @@ class OutboxWorker:
         if found is not None:
             self.channels[name] = found
 
-    async def _prepared(self, entry: OutboxEntry) -> Message:
-        if self.prepare is None:
-            return entry.message
+    async def _prepare(self, claimed: Sequence[OutboxEntry]) -> None:
+        if self.prepare is None or not claimed:
+            return
         try:
-            return await self.prepare(entry)
+            self._messages.update(await self.prepare(claimed))
         except Exception:
             # Better a page without its acknowledge link than no page.
-            log.exception("cannot prepare notification %s; sending it as queued", entry.key)
-            return entry.message
+            log.exception("cannot prepare %d notifications; sending them as queued", len(claimed))
 
     async def _send(self, entry: OutboxEntry, message: Message) -> tuple[str | None, bool]:
         """``(error, permanent)``; ``(None, False)`` when the channel took the message."""
