@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -42,9 +41,9 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.dashboard_load import free_port, wait_ready
+from bench.dashboard_load import free_port
+from bench.vigil_up import vigil_up
 
-VIGIL = str(Path(sys.executable).parent / "vigil")
 ALERTMANAGER = "prometheus-alertmanager"
 CHANNELS = [f"c{n}" for n in range(1, 6)]
 DRAIN_LIMIT = 600.0  # seconds a run may take to deliver everything before it is called lost
@@ -162,25 +161,7 @@ def vigil_run(receivers: Receivers, alerts: int, fail_for: float, work: Path) ->
         "services": {"api": {"checks": {"health": {"tcp": "127.0.0.1:9", "every": "1h", "alert": False}}}},
     }
     (work / "vigil.yaml").write_text(json.dumps(stack))
-    db = f"sqlite:///{work}/vigil.db"
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (work / "vigil.log").open("w")
-    vigil = subprocess.Popen(
-        [VIGIL, "up", "-c", str(work / "vigil.yaml"), "--db", db, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        wait_ready(url, vigil, 30)
-        made = subprocess.run(
-            [VIGIL, "token", "create", "--role", "responder", "--name", "bench", "--db", db, "--json"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        headers = {"Authorization": f"Bearer {json.loads(made.stdout)['token']}"}
+    with vigil_up(work / "vigil.yaml", work) as (url, headers):
         body = am_payload(alerts)
         receivers.reset(fail_for)
         started = time.monotonic()
@@ -189,12 +170,8 @@ def vigil_run(receivers: Receivers, alerts: int, fail_for: float, work: Path) ->
         if answer.status_code != 200 or len(answer.json()["opened"]) != alerts:
             raise SystemExit(f"the burst was not taken: {answer.status_code} {answer.text[:200]}")
         drain, firsts, duplicates = wait_delivered(receivers, alerts * len(CHANNELS), started)
-        name = f"Vigil, receivers answering 500 for the first {fail_for:g} s" if fail_for else "Vigil"
-        return Run(name, alerts * len(CHANNELS), drain, firsts, duplicates, receivers.refused, opened)
-    finally:
-        vigil.terminate()
-        vigil.wait(timeout=30)
-        log.close()
+    name = f"Vigil, receivers answering 500 for the first {fail_for:g} s" if fail_for else "Vigil"
+    return Run(name, alerts * len(CHANNELS), drain, firsts, duplicates, receivers.refused, opened)
 
 
 def alertmanager_run(receivers: Receivers, alerts: int, work: Path) -> Run:

@@ -15,7 +15,7 @@ import pytest
 
 from tests.oncall.conftest import Mailbox
 from tests.server.conftest import Switch
-from tests.server.test_browser import CHROMIUM, chromium
+from tests.server.test_browser import chromium, playwright_api
 
 STACK = """
 notify:
@@ -55,12 +55,8 @@ def first_mail(mailbox: Mailbox, to: str, seconds: float = 30.0) -> Any:
 def test_the_link_in_a_delivered_page_acknowledges_for_the_person_paged(
     target: Switch, vigil_up: Any, tmp_path: Path
 ) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing; install it with scripts/install-browser.sh")
-    try:
-        from playwright.sync_api import expect, sync_playwright
-    except ImportError:
-        pytest.fail("playwright is missing; install the dev extras: pip install -e '.[dev]'")
+    playwright_sync = playwright_api()
+    expect, sync_playwright = playwright_sync.expect, playwright_sync.sync_playwright
 
     mailbox = Mailbox()
     mailbox.start()

@@ -26,7 +26,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.config.secrets import redact_url
-from vigil.engine.clock import Clock
+from vigil.engine.clock import Clock, nap
 from vigil.engine.supervisor import Stage, describe
 from vigil.notify.base import Channel, DeliveryError, Message, MessageEvent, OutboxStatus
 from vigil.store import outbox, outbox_gate
@@ -184,15 +184,7 @@ class OutboxWorker:
         return min(max(delay, 0.0), self.poll)
 
     async def _nap(self, seconds: float) -> None:
-        if self._wake.is_set():
-            return
-        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waker.cancel()
+        await nap(self.clock, seconds, self._wake)
 
     def _start(self, entry: OutboxEntry) -> None:
         self._busy[entry.channel] += 1

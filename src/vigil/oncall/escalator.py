@@ -24,7 +24,7 @@ from enum import StrEnum
 from sqlalchemy import and_, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from vigil.engine.clock import Clock
+from vigil.engine.clock import Clock, nap
 from vigil.incidents.model import EventKind, Incident
 from vigil.incidents.service import IncidentService, Quiet
 from vigil.incidents.severity import IncidentStatus
@@ -318,12 +318,4 @@ class Escalator:
         return min(max((moment - self.clock.now()).total_seconds(), 0.0), self.poll)
 
     async def _nap(self, seconds: float) -> None:
-        if self._wake.is_set():
-            return
-        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waker.cancel()
+        await nap(self.clock, seconds, self._wake)
