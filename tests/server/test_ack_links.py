@@ -112,3 +112,12 @@ async def test_a_form_posted_from_another_site_is_refused(tmp_path: Path) -> Non
         assert (
             await client.post(f"/ack/{token}", headers={"Origin": "http://vigil.test"})
         ).status_code == 200
+
+
+async def test_guessing_links_is_answered_429_after_twenty_misses(tmp_path: Path) -> None:
+    async with served(tmp_path, STACK) as (client, runtime, _clock):
+        _, token = await issued(runtime)
+        for n in range(20):
+            assert (await client.post(f"/ack/vga_guess{n}", headers=JSON)).status_code == 403
+        limited = await client.post(f"/ack/{token}", headers=JSON)  # even a right one, now
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
