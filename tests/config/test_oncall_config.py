@@ -247,3 +247,18 @@ def test_restrict_windows_are_days_and_local_times(restrict: str, fault: str | N
         (found,) = faults_of(text)
         assert "oncall.schedules.nights.layers[0].restrict" in found
         assert fault in found
+
+
+@pytest.mark.parametrize(
+    ("person", "message"),
+    [
+        ("{notify: []}", "people.carol.notify: a person needs at least one way to be paged"),
+        (
+            '{notify: ["carol@example.com"]}',
+            "people.carol.notify[0]: a contact is an Apprise URL such as mailto://",
+        ),
+    ],
+)
+def test_a_person_is_reached_by_at_least_one_apprise_url(person: str, message: str) -> None:
+    (found,) = faults_of(f"people:\n  carol: {person}\n")
+    assert message in found

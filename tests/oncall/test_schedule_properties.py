@@ -83,3 +83,64 @@ def test_shifts_tile_time_without_gaps_and_agree_with_who(
             assert (local.hour, local.minute) == (handoff.time.hour, handoff.time.minute)
             if handoff.weekday is not None:
                 assert local.weekday() == handoff.weekday
+
+
+WINDOWS = [
+    "mon-fri 09:00-17:00",
+    "sat,sun 00:00-24:00",
+    "22:00-06:00",
+    "fri-mon 18:00-09:00",
+    "wed 12:30-13:30",
+]
+
+
+@st.composite
+def layered(draw: st.DrawFn) -> OnCallSchedule:
+    def rotation() -> dict[str, str]:
+        every = draw(st.sampled_from(EVERY))
+        return {
+            "every": every,
+            "handoff": f"{draw(st.integers(0, 23)):02}:{draw(st.sampled_from(['00', '30']))}",
+            "start": str(draw(st.dates(dt.date(2026, 1, 1), dt.date(2026, 12, 31)))),
+        }
+
+    layers = [
+        {
+            "rotation": rotation(),
+            "members": [f"l{n}m{i}" for i in range(draw(st.integers(1, 3)))],
+            "restrict": draw(st.lists(st.sampled_from(WINDOWS), max_size=2)),
+        }
+        for n in range(draw(st.integers(0, 3)))
+    ]
+    base = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    overrides = []
+    for _ in range(draw(st.integers(0, 4))):
+        start = base + dt.timedelta(hours=draw(st.integers(0, 24 * 400)))
+        end = start + dt.timedelta(minutes=draw(st.integers(1, 60 * 24 * 10)))
+        overrides.append({"who": draw(st.sampled_from(["o1", "o2"])), "from": start, "to": end})
+    config = {
+        "timezone": draw(st.sampled_from(ZONES)),
+        "rotation": rotation(),
+        "members": ["b0", "b1"],
+        "layers": layers,
+        "overrides": overrides,
+    }
+    return build("s", Schedule.model_validate(config))
+
+
+@settings(max_examples=150, deadline=None)
+@given(layered(), st.integers(0, 24 * 400), st.integers(1, 24 * 30))
+def test_layered_schedules_with_overrides_tile_time_and_agree_with_who(
+    schedule: OnCallSchedule, hours: int, length: int
+) -> None:
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=hours)
+    end = start + dt.timedelta(hours=length)
+    found = shifts(schedule, start, end)
+    assert (found[0].start, found[-1].end) == (start, end)
+    for before, after in itertools.pairwise(found):
+        assert before.end == after.start
+        assert before.people != after.people
+    for shift in found:
+        middle = shift.start + (shift.end - shift.start) / 2
+        for at in (shift.start, middle, shift.end - dt.timedelta(microseconds=1)):
+            assert who(schedule, at) == list(shift.people)

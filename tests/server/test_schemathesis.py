@@ -28,12 +28,18 @@ from schemathesis.checks import (
 from tests.server.conftest import VIGIL, VigilProcess
 
 EXAMPLES = 15
-# A failing check opens incident 1, so ids that exist are tried too, not only 404s.
+# A failing check opens incident 1, so ids that exist are tried too, not only 404s; a schedule
+# gives the on-call reads and its calendar something to answer.
 STACK = """
 services:
   api:
     checks:
       health: {tcp: "127.0.0.1:9", every: 1s, alert: {after: 1, severity: P2}}
+people:
+  alice: {notify: ["json://127.0.0.1:9/alice"]}
+oncall:
+  schedules:
+    primary: {rotation: {every: 1d, start: 2026-01-01}, members: [alice]}
 """
 CHECKS = [
     not_a_server_error,

@@ -41,6 +41,8 @@ SECRETS = {
     "HOOK_SECRET": "hookpath-Hh4",
     "HOOK_HEADER": "hookheader-Jj6",
     "METRICS_URL_KEY": "metricskey-Ww3",
+    "PAGER_TOPIC": "pagertopic-Pp5",
+    "ANA_EMAIL": "ana-Ee8@example.org",
 }
 
 STACK = """
@@ -50,6 +52,11 @@ notify:
       webhook: "{receiver}/hook/${{HOOK_SECRET}}"
       headers: {{X-Key: "${{HOOK_HEADER}}"}}
   default: [hook]
+people:
+  ana: {{notify: ["ntfy://ntfy.sh/${{PAGER_TOPIC}}"], email: "${{ANA_EMAIL}}", name: Ana}}
+oncall:
+  schedules:
+    primary: {{rotation: {{every: 1w, start: 2026-01-01}}, members: [ana]}}
 services:
   api:
     metrics: "http://127.0.0.1:9/metrics?key=${{METRICS_URL_KEY}}"
@@ -148,6 +155,7 @@ async def walk_the_api(
         "name": list(runtime.stack.model.services),
         "procedure": [p.id for p in runtime.library.procedures()] or ["no-such-procedure"],
         "run_id": list(runtime.live.runs) or ["no-such-run"],
+        "schedule": runtime.oncall.names,
     }
     answers: dict[str, str] = {"/openapi.json": json.dumps(document)}
     for template, operations in document["paths"].items():
@@ -174,7 +182,7 @@ async def walk_the_dashboard(client: httpx.AsyncClient, viewer: str) -> dict[str
     assert csrf
     assert (await client.post("/login", data={"token": viewer, "csrf": csrf.group(1)})).status_code == 303
     paths = ["/", "/services", "/services/api", "/services/db", "/fragments/incidents", "/fragments/services"]
-    paths += ["/fragments/quiet", "/login"]
+    paths += ["/fragments/quiet", "/fragments/oncall", "/login"]
     paths += [f"{p}/incidents/{i}" for p in ("", "/fragments") for i in range(1, 10)]
     answers = {}
     for path in paths:

@@ -81,10 +81,10 @@ def who(
     statuses = [oncall.status(name, when) for name in _names(oncall, schedule)]
     if as_json:
         data = [s.as_dict() for s in statuses]
-        typer.echo(json.dumps(data[0] if schedule else data, indent=2))
+        typer.echo(oncall.stack.redactor(json.dumps(data[0] if schedule else data, indent=2)))
     elif schedule:
         for name, _ in statuses[0].people:
-            typer.echo(name)
+            typer.echo(name)  # a key of people:, never a value from the environment
     else:
         table = Table(box=None, pad_edge=False, header_style="bold")
         for column in ("schedule", "on call", "until", "next"):
@@ -145,7 +145,7 @@ def ical(
         document = oncall.feed(schedule, dt.datetime.now(UTC))
     except VigilError as err:
         fail(err)
-    sys.stdout.buffer.write(document)
+    sys.stdout.write(oncall.stack.redactor(document.decode()))
 
 
 def _local(at: dt.datetime, zone: str) -> str:

@@ -134,14 +134,27 @@ def parse_window(text: str) -> Window:
     return Window(frozenset(days), start, end)
 
 
+def _apprise_url(value: str) -> str:
+    # The value is not quoted back: it may hold a token from the environment.
+    if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://\S", value):
+        raise ValueError("a contact is an Apprise URL such as mailto://…, slack://…, ntfy://… or tgram://…")
+    return value
+
+
 class Person(StrictModel):
-    notify: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
-        default_factory=list,
+    notify: list[Annotated[str, Field(max_length=2000), AfterValidator(_apprise_url)]] = Field(
         max_length=20,
         description="Apprise URLs this person is paged at: mailto://…, slack://…, ntfy://…, tgram://…",
     )
     name: str | None = Field(None, max_length=200, description="Shown on the dashboard and in calendars.")
     email: str | None = Field(None, max_length=320, description="Matches the person in an imported calendar.")
+
+    @field_validator("notify")
+    @classmethod
+    def _reachable(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("a person needs at least one way to be paged: notify: [mailto://…]")
+        return value
 
     def shown(self, key: str) -> str:
         return self.name or key

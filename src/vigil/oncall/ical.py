@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -183,9 +183,12 @@ def feed(
     *,
     before: dt.timedelta = dt.timedelta(days=7),
     ahead: dt.timedelta = dt.timedelta(weeks=12),
+    redact: Callable[[str], str] = str,
 ) -> bytes:
     """The schedule's shifts from ``before`` ago to ``ahead`` as an iCalendar document: one
-    VEVENT per shift (a shift of several people names them all), in UTC."""
+    VEVENT per shift (a shift of several people names them all, as ATTENDEEs by their
+    ``email:`` unless it is a secret, else ``urn:vigil:person:NAME``, with their display name
+    as CN), in UTC; ``redact`` masks the secrets of the stack file."""
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -198,7 +201,9 @@ def feed(
     for shift in shifts(schedule, anchor, now + ahead):
         if not shift.people or shift.end <= now - before:
             continue
-        shown = [_fields(people[p])[0] or p if p in people else p for p in shift.people]
+        # Masked before writing: iCalendar folds long lines, which would split a secret past
+        # the redactor that every answer passes through.
+        shown = [redact(_fields(people[p])[0] or p) if p in people else p for p in shift.people]
         event = icalendar.Event()
         event.add("uid", f"{schedule.name}-{shift.start:%Y%m%dT%H%M%SZ}@vigil")
         event.add("dtstamp", stamp)
@@ -207,6 +212,7 @@ def feed(
         event.add("summary", f"On call ({schedule.name}): {', '.join(shown)}")
         for key, name in zip(shift.people, shown, strict=True):
             email = _email(people.get(key))
+            email = email if email and redact(email) == email else None
             address = icalendar.vCalAddress(f"mailto:{email}" if email else f"urn:vigil:person:{key}")
             address.params["cn"] = icalendar.vText(name)
             event.add("attendee", address, encode=False)
@@ -216,7 +222,6 @@ def feed(
 
 
 def _email(person: Any) -> str | None:
-    if person is None:
-        return None
-    _, email, urls = _fields(person)
-    return email or next((m[1] for u in urls if (m := _PLAIN_MAILTO.match(u))), None)
+    """Only an ``email:`` given as such is published: an address inside a notify URL may be a
+    secret from the environment, and the redactor would not know it in another form."""
+    return None if person is None else _fields(person)[1]

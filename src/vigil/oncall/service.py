@@ -92,7 +92,7 @@ class OnCall:
         return [(person, url) for person in names for url in self.people[person].notify]
 
     def feed(self, schedule: str, now: dt.datetime) -> bytes:
-        return ical.feed(self.schedule(schedule), self.people, now)
+        return ical.feed(self.schedule(schedule), self.people, now, redact=self.stack.redactor)
 
     async def refresh(self, http: httpx.AsyncClient) -> None:
         """Read every calendar at a URL again; one that fails keeps its last shifts, logged."""

@@ -23,6 +23,7 @@ from vigil.server import (
     error_shape,
     health,
     history_api,
+    oncall_api,
     quiet_api,
     runbook_api,
     runbook_pages,
@@ -57,6 +58,8 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(quiet_api.router, dependencies=reads)
     app.include_router(history_api.router, dependencies=reads)
     app.include_router(runbook_api.router, dependencies=reads)
+    app.include_router(oncall_api.router, dependencies=reads)
+    app.include_router(oncall_api.calendars)  # its own reader: a calendar app sends ?token= (oncall_api)
     app.include_router(runbook_pages.router)
     app.include_router(ack_pages.router)  # no sign-in: the link's token is the credential
     dashboard.install(app)

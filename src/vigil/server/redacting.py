@@ -13,7 +13,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from vigil.config.secrets import Redactor
 
 # Bodies a person or a program reads; static files (htmx, the stylesheet) hold no secrets.
-TEXT_TYPES = (b"application/json", b"text/html", b"text/plain", b"application/openmetrics-text")
+TEXT_TYPES = (
+    b"application/json",
+    b"text/html",
+    b"text/plain",
+    b"application/openmetrics-text",
+    b"text/calendar",
+)
 
 
 class RedactingMiddleware:
