@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import Message as Mail
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -109,7 +108,7 @@ async def eventually(check: Callable[[], Any], what: str, seconds: float = 15.0)
         await asyncio.sleep(0.02)
 
 
-def escalation_stack(mailbox: Mailbox, hook: str, *, repeat: int = 0, extra: str = "") -> str:
+def escalation_stack(mailbox: Mailbox, hook: str, *, repeat: int = 0) -> str:
     """Primary (alice) → secondary (bob) → manager (carol), 15 minutes apart; ``hook`` is the
     incident's own channel."""
     return f"""
@@ -138,7 +137,6 @@ oncall:
         - {{notify: ["schedule:secondary"], wait: 15m}}
         - {{notify: ["person:carol"], wait: 15m}}
       repeat: {repeat}
-{extra}
 """
 
 
@@ -179,10 +177,6 @@ async def open_incident(runtime: Runtime, key: str = "check:api.health") -> int:
 
 async def timeline(runtime: Runtime, incident_id: int) -> list[str]:
     return [entry.text for entry in await runtime.incidents.timeline(incident_id)]
-
-
-def sqlite_path(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path}/vigil.db"
 
 
 @pytest.fixture
