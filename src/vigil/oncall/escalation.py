@@ -41,8 +41,11 @@ def policy_for(stack: StackFile, incident: Incident) -> str | None:
     return DEFAULT_POLICY if DEFAULT_POLICY in policies(stack) else None
 
 
-def page_key(store: str, incident_id: int, round_: int, step: int, channel: str) -> str:
-    return f"incident-{store}-{incident_id}{PAGE_MARK}{round_ + 1}.s{step + 1}-{channel}"
+def page_key(store: str, incident_id: int, run: int, round_: int, step: int, channel: str) -> str:
+    """The idempotency key of one page: a restarted escalation (its incident reopened) pages
+    under new keys, a retried or repeated attempt at the same page under the same one."""
+    again = f".n{run}" if run else ""
+    return f"incident-{store}-{incident_id}{PAGE_MARK}{round_ + 1}.s{step + 1}{again}-{channel}"
 
 
 async def channels_to_page(
@@ -87,10 +90,12 @@ async def start(
         "labels": dict(labels),
     }
     restarted = await conn.execute(
-        update(EscalationRow).where(EscalationRow.incident_id == incident_id).values(**values)
+        update(EscalationRow)
+        .where(EscalationRow.incident_id == incident_id)
+        .values(run=EscalationRow.run + 1, **values)
     )
     if restarted.rowcount == 0:
-        await conn.execute(insert(EscalationRow).values(incident_id=incident_id, **values))
+        await conn.execute(insert(EscalationRow).values(incident_id=incident_id, run=0, **values))
 
 
 async def stop(

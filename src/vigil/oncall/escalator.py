@@ -52,6 +52,7 @@ class Due:
 
     incident: Incident
     policy: str
+    run: int
     step: int
     round: int
     held_reason: str | None
@@ -153,7 +154,15 @@ class Escalator:
             found = await conn.execute(select(IncidentRow).where(IncidentRow.id.in_(ids)))
             incidents = {i.id: Incident.from_row(i) for i in found.all()}  # type: ignore[arg-type]
         return [
-            Due(incidents[e.incident_id], e.policy, e.step, e.round, e.held_reason, dict(e.labels or {}))
+            Due(
+                incidents[e.incident_id],
+                e.policy,
+                e.run,
+                e.step,
+                e.round,
+                e.held_reason,
+                dict(e.labels or {}),
+            )
             for e in rows
             if e.incident_id in incidents
         ]
@@ -230,6 +239,7 @@ class Escalator:
         incident_id = due.incident.id
         claim = and_(
             EscalationRow.incident_id == incident_id,
+            EscalationRow.run == due.run,
             EscalationRow.step == due.step,
             EscalationRow.round == due.round,
             EscalationRow.stopped_reason.is_(None),
@@ -288,7 +298,7 @@ class Escalator:
         }
         messages = [
             Message(
-                page_key(store, incident.id, round_, step, page.channel),
+                page_key(store, incident.id, plan.due.run, round_, step, page.channel),
                 page.channel,
                 MessageEvent.TRIGGERED,
                 {**payload, "ack_as": page.ack_as},

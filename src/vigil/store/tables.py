@@ -209,8 +209,8 @@ class RunbookRunRow(Base):
 
 
 class EscalationRow(Base):
-    """Where an incident's escalation stands: the step of ``policy`` paged next, in which round,
-    and when. ``next_page_at`` is None once it stopped (``stopped_reason`` says why); while a
+    """Where an incident's escalation stands: the step of ``policy`` paged next, in which round
+    (of which run), and when. ``next_page_at`` is None once it stopped (``stopped_reason`` says why); while a
     silence or maintenance window holds its labels, ``held_reason`` says so and it waits."""
 
     __tablename__ = "escalations"
@@ -219,6 +219,8 @@ class EscalationRow(Base):
     policy: Mapped[str] = mapped_column(String(200))
     step: Mapped[int] = mapped_column(Integer)
     round: Mapped[int] = mapped_column(Integer)
+    # How many times the escalation started again (its incident reopened): page keys carry it.
+    run: Mapped[int] = mapped_column(Integer, default=0)
     next_page_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
     paged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     held_reason: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("policy", sa.String(200), nullable=False),
         sa.Column("step", sa.Integer, nullable=False),
         sa.Column("round", sa.Integer, nullable=False),
+        sa.Column("run", sa.Integer, nullable=False, server_default="0"),
         sa.Column("next_page_at", TZ, nullable=True),
         sa.Column("paged_at", TZ, nullable=True),
         sa.Column("held_reason", sa.Text, nullable=True),
