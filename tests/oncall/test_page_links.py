@@ -41,3 +41,22 @@ async def test_pages_carry_the_link_which_the_store_keeps_only_as_a_hash(
             assert after.acknowledged_by == "someone on hook"
     finally:
         await engine.dispose()
+
+
+async def test_the_incident_page_shows_where_its_escalation_stands(
+    tmp_path: Path, mailbox: Mailbox, receiver: Receiver
+) -> None:
+    engine = await open_database(f"sqlite:///{tmp_path}/vigil.db")
+    try:
+        stack = escalation_stack(mailbox, receiver.url) + "server: {public_read: true}\n"
+        async with running(engine, stack, FakeClock(START)) as (runtime, client):
+            incident = await open_incident(runtime)
+            await eventually(lambda: mailbox.to("alice@example.com"), "alice's page")
+            page = (await client.get(f"/incidents/{incident}")).text
+            assert "default: step 1 of 3, round 1 of 1" in page
+            assert "next page" in page and "12:15:00 UTC" in page
+            await runtime.incidents.acknowledge(incident, "alice")
+            page = (await client.get(f"/incidents/{incident}")).text
+            assert "(stopped: acknowledged by alice)" in page
+    finally:
+        await engine.dispose()
