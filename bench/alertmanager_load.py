@@ -12,10 +12,7 @@ the median over ``--rounds`` rounds (each round uses new fingerprints). Target: 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +24,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.dashboard_load import free_port, wait_ready
+from bench.vigil_up import vigil_up
 
 VIGIL = str(Path(sys.executable).parent / "vigil")
 STACK = "services:\n  api:\n    checks:\n      health: {tcp: '127.0.0.1:9', every: 1h, alert: false}\n"
@@ -62,24 +59,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as work:
         stack = Path(work) / "vigil.yaml"
         stack.write_text(STACK)
-        db = f"sqlite:///{work}/vigil.db"
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        vigil = subprocess.Popen(
-            [VIGIL, "up", "-c", str(stack), "--db", db, "--port", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=(Path(work) / "vigil.log").open("w"),
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        try:
-            wait_ready(url, vigil, 30)
-            made = subprocess.run(
-                [VIGIL, "token", "create", "--role", "responder", "--name", "bench", "--db", db, "--json"],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            headers = {"Authorization": f"Bearer {json.loads(made.stdout)['token']}"}
+        with vigil_up(stack, Path(work)) as (url, headers):
             times: dict[str, list[float]] = {"firing": [], "resolved": []}
             with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
                 for round_ in range(args.rounds):
@@ -99,9 +79,6 @@ def main() -> int:
                     f"{args.alerts} {status} alerts in one payload: median {statistics.median(seconds):.2f} s"
                     f" over {len(seconds)} rounds ({', '.join(f'{s:.2f}' for s in seconds)})"
                 )
-        finally:
-            vigil.terminate()
-            vigil.wait(timeout=30)
     return 0
 
 

@@ -41,6 +41,18 @@ def chromium(playwright: Any) -> Any:
     )
 
 
+def playwright_api() -> Any:
+    """``playwright.sync_api``, with Debian's chromium there to drive; else the test fails
+    saying what to install."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing; install it with scripts/install-browser.sh")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        pytest.fail("playwright is missing; install the dev extras: pip install -e '.[dev]'")
+    return sync_api
+
+
 def responder_token(db: str) -> str:
     made = subprocess.run(
         [VIGIL, "token", "create", "--role", "responder", "--name", "browser", "--db", db, "--json"],
@@ -56,12 +68,8 @@ def responder_token(db: str) -> str:
 def test_a_responder_sees_an_incident_appear_without_reload_and_acknowledges_it(
     target: Switch, vigil_up: Any, tmp_path: Path
 ) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing; install it with scripts/install-browser.sh")
-    try:
-        from playwright.sync_api import expect, sync_playwright
-    except ImportError:
-        pytest.fail("playwright is missing; install the dev extras: pip install -e '.[dev]'")
+    playwright_sync = playwright_api()
+    expect, sync_playwright = playwright_sync.expect, playwright_sync.sync_playwright
 
     vigil = vigil_up(STACK.format(url=target.url))
     vigil.start()

@@ -184,7 +184,9 @@ services:
         "runbooks/ops.md#restart-the-api",
         "runbooks/ops.md#issue-500-internal-server-error",
     ]
-    first, link, *runbooks = chat["message"].splitlines()
+    # The page's last line is its acknowledge link (incidents.ack_links).
+    first, link, *runbooks, ack = chat["message"].splitlines()
+    assert ack.startswith(f"Acknowledge: {vigil.url}/ack/vga_")
     assert (first, link) == (
         "api.health: status 500, expected 2xx",
         f"{vigil.url}/incidents/{hook['incident_id']}",

@@ -72,6 +72,20 @@ class FakeClock:
         await _settle()
 
 
+async def nap(clock: Clock, seconds: float, wake: asyncio.Event) -> None:
+    """Sleep ``seconds`` of ``clock``, or until ``wake`` is set (not at all when it is already):
+    a background task's wait for its next due moment that news of new work cuts short."""
+    if wake.is_set():
+        return
+    sleeper = asyncio.ensure_future(clock.sleep(seconds))
+    waker = asyncio.ensure_future(wake.wait())
+    try:
+        await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sleeper.cancel()
+        waker.cancel()
+
+
 async def _settle() -> None:
     # Several loop turns so that woken tasks reach their next await before time moves on.
     for _ in range(20):

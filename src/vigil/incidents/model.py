@@ -31,6 +31,7 @@ class EventKind(StrEnum):
     MERGED = "merged"
     CHECKLIST = "checklist"
     TARGET_MISSED = "target_missed"
+    ESCALATED = "escalated"  # a step of its escalation policy paged someone (or named nobody)
 
 
 @dataclass(frozen=True)

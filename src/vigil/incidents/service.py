@@ -30,6 +30,7 @@ from vigil.incidents.recovery import recover_many
 from vigil.incidents.severity import IncidentStatus
 from vigil.incidents.targets import record_misses
 from vigil.notify.base import Message, MessageEvent
+from vigil.oncall.escalation import channels_to_page
 from vigil.probes.base import Result
 from vigil.store.identity import store_id
 from vigil.store.outbox import enqueue
@@ -348,6 +349,9 @@ class IncidentService(IncidentReads):
         # ids at 1, and a receiver that drops repeated keys would drop its real pages.
         store = await store_id(conn)
         payload["incident_key"] = incident_key(store, incident.id)
+        # A trigger starts the incident's escalation; a follow-up stops it and also reaches
+        # every contact its escalation paged (oncall.escalation).
+        channels = await channels_to_page(conn, self.stack, incident, event, now, labels)
         # A reopened incident pages again: its messages' keys carry the round.
         rounds = f"-r{incident.reopened}" if incident.reopened else ""
         messages = [

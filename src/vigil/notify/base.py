@@ -59,7 +59,9 @@ class Message:
         lines = [f"{p.get('check') or p.get('service')}: {p.get('reason') or 'no reason given'}"]
         if p.get("url"):
             lines.append(str(p["url"]))
-        return "\n".join(lines + self.runbooks)
+        # The acknowledge link, added as a page is sent (incidents.ack_links), comes last.
+        link = [f"Acknowledge: {p['ack_url']}"] if p.get("ack_url") else []
+        return "\n".join(lines + self.runbooks + link)
 
     @property
     def runbooks(self) -> list[str]:

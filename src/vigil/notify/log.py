@@ -39,6 +39,8 @@ class LogChannel:
             ]
         elif message.event is MessageEvent.UPDATE:
             record["message"] = message.payload.get("message")
+        if message.payload.get("ack_url"):  # a page's acknowledge link (incidents.ack_links)
+            record["ack_url"] = message.payload["ack_url"]
         line = json.dumps(record, default=str, ensure_ascii=False)
         stream = self._stream or sys.stderr
         try:

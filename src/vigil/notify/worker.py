@@ -22,14 +22,14 @@ import asyncio
 import logging
 import random
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.config.secrets import redact_url
-from vigil.engine.clock import Clock
+from vigil.engine.clock import Clock, nap
 from vigil.engine.supervisor import Stage, describe
 from vigil.notify import grouping
 from vigil.notify.base import Channel, DeliveryError, Message, MessageEvent, OutboxStatus
@@ -45,6 +45,11 @@ OutcomeHandler = Callable[[OutboxEntry, bool, str | None], Awaitable[None]]
 HoldJudge = Callable[[OutboxEntry], Awaitable[str | None]]
 # Called once when a trigger is held (with the reason) and once when it is released (None).
 HoldHandler = Callable[[OutboxEntry, str | None], Awaitable[None]]
+# The messages as they leave, by row id, made for each batch of claimed rows just before they
+# are sent (a page gets its acknowledge link); a row missing from the answer leaves as queued.
+Preparer = Callable[[Sequence[OutboxEntry]], Awaitable[Mapping[int, Message]]]
+# The channel a name the stack file does not configure stands for (a person's contact), or None.
+Adopter = Callable[[str], Channel | None]
 
 
 class OutboxWorker:
@@ -66,6 +71,8 @@ class OutboxWorker:
         on_hold: HoldHandler | None = None,
         stage: Stage | None = None,
         windows: Mapping[str, GroupWindow] | None = None,
+        prepare: Preparer | None = None,
+        adopt: Adopter | None = None,
     ) -> None:
         if lease <= timeout:
             raise ValueError("the lease must outlast the send timeout, or a slow send could be claimed twice")
@@ -77,6 +84,8 @@ class OutboxWorker:
         self.on_outcome = on_outcome
         self.hold, self.on_hold = hold, on_hold
         self.stage = stage  # where a failing pass is told (once per outage) and shown in /readyz
+        self.prepare, self.adopt = prepare, adopt
+        self._messages: dict[int, Message] = {}  # prepared, by row id, until sent
         self.rng = rng or random.Random()
         # For Vigil's /metrics: attempts that delivered or failed, by channel; messages waiting.
         self.delivered: Counter[str] = Counter()
@@ -150,15 +159,19 @@ class OutboxWorker:
                 continue
             room = self.per_channel - self._busy[name]
             if room > 0:
-                for entry in await outbox.due(
+                claimed = await outbox.due(
                     self.engine, now, room, lease=self.lease, channels=[name], exclude=self._flying()
-                ):
+                )
+                await self._prepare(claimed)
+                for entry in claimed:
                     self._start(entry)
                     started += 1
-        # Rows for channels no longer configured: each fails for good, with a reason.
+        # Rows for channels not configured: a person's contact is adopted; any other fails for
+        # good, with a reason.
         stale = await outbox.due(
             self.engine, now, 100, lease=self.lease, skip_channels=self.channels, exclude=self._flying()
         )
+        await self._prepare(stale)
         for entry in stale:
             self._start(entry)
             started += 1
@@ -186,15 +199,7 @@ class OutboxWorker:
         return min(max(delay, 0.0), self.poll)
 
     async def _nap(self, seconds: float) -> None:
-        if self._wake.is_set():
-            return
-        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waker.cancel()
+        await nap(self.clock, seconds, self._wake)
 
     def _start(self, entry: OutboxEntry) -> None:
         self._spawn(entry.channel, [entry], self._deliver([entry]), entry.key)
@@ -234,13 +239,18 @@ class OutboxWorker:
 
     async def _deliver(self, entries: list[OutboxEntry]) -> None:
         """Send one row, or a group window's rows as one message, and record the outcome on each."""
+        for entry in entries:
+            self._adopt(entry.channel)
+        messages = {entry.id: self._messages.pop(entry.id, entry.message) for entry in entries}
         held = await asyncio.gather(*(self._held(entry) for entry in entries))
         kept = [entry for entry, aside in zip(entries, held, strict=True) if not aside]
         if not kept:
             return
         name = kept[0].channel
+        # A group's message is built from the rows as queued: its entries' acknowledge links
+        # (prepared per row) are not in it.
         error, permanent = await self._transmit(
-            kept[0].message if len(kept) == 1 else grouping.combine(name, kept)
+            messages[kept[0].id] if len(kept) == 1 else grouping.combine(name, kept)
         )
         now = self.clock.now()
         try:
@@ -361,6 +371,28 @@ class OutboxWorker:
             await self.on_hold(entry, reason)
         except Exception:
             log.exception("recording the hold of notification %s failed", entry.key)
+
+    def _adopt(self, name: str) -> None:
+        """Take on a channel the stack file does not name (a person's contact) when ``adopt``
+        knows it; from then on it is claimed and budgeted as any other."""
+        if name in self.channels or self.adopt is None:
+            return
+        try:
+            found = self.adopt(name)
+        except Exception:
+            log.exception("cannot make channel %s", name)
+            return
+        if found is not None:
+            self.channels[name] = found
+
+    async def _prepare(self, claimed: Sequence[OutboxEntry]) -> None:
+        if self.prepare is None or not claimed:
+            return
+        try:
+            self._messages.update(await self.prepare(claimed))
+        except Exception:
+            # Better a page without its acknowledge link than no page.
+            log.exception("cannot prepare %d notifications; sending them as queued", len(claimed))
 
     async def _transmit(self, message: Message) -> tuple[str | None, bool]:
         """``(error, permanent)``; ``(None, False)`` when the channel took the message."""

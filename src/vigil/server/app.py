@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI
 from vigil import __version__
 from vigil.config.secrets import redact_logs
 from vigil.server import (
+    ack_pages,
     api,
     api_document,
     auth,
@@ -65,6 +66,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(runbook_pages.router)
     app.include_router(updates_api.router, dependencies=reads)
     app.include_router(updates_api.pages)
+    app.include_router(ack_pages.router)  # no sign-in: the link's token is the credential
     dashboard.install(app)
     error_shape.install(app, max_body=runtime.stack.model.server.max_body)
     auth.install(app)  # after the general handler: a limited client's 429 carries Retry-After

@@ -232,6 +232,7 @@ async def _incident(request: Request, incident_id: int, template: str, *, cleare
         template,
         incident=view.incident,
         timeline=view.timeline,
+        escalation=view.escalation,
         runbooks=view.runbooks,
         checklist=view.checklist,
         merged=view.merged,

@@ -20,6 +20,7 @@ from starlette.datastructures import State
 
 from vigil.incidents.service import IncidentService
 from vigil.incidents.severity import IncidentStatus
+from vigil.oncall import escalation
 from vigil.server.summary import IncidentBoard, incident_board
 
 T = TypeVar("T")
@@ -57,13 +58,16 @@ class IncidentCache:
         limit: int,
         offset: int,
     ) -> Awaitable[list[dict[str, Any]]]:
-        """``IncidentService.list`` as the API answers it (``as_dict`` each)."""
+        """``IncidentService.list`` as the API answers it (``as_dict`` each, with its escalation)."""
 
         async def read() -> list[dict[str, Any]]:
             found = await self.incidents.list(
                 status=status, service=service, severity=severity, limit=limit, offset=offset
             )
-            return [incident.as_dict() for incident in found]
+            ladders = await escalation.views(
+                self.incidents.engine, self.incidents.stack, [i.id for i in found]
+            )
+            return [{**incident.as_dict(), "escalation": ladders.get(incident.id)} for incident in found]
 
         key = ("list", tuple(sorted(set(status))), service, severity, limit, offset)
         return self._get(key, read)

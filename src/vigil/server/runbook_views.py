@@ -9,6 +9,7 @@ from typing import Any
 from vigil.incidents.checklist import ChecklistItem, checklist
 from vigil.incidents.model import Incident, TimelineEntry
 from vigil.incidents.scheme import Level
+from vigil.oncall import escalation
 from vigil.runbooks.suggest import Suggestion, trigger_text
 from vigil.server.runtime import Runtime
 
@@ -22,10 +23,12 @@ class IncidentView:
     checklist: list[ChecklistItem] = field(default_factory=list)
     merged: list[int] = field(default_factory=list)  # the incidents merged into this one
     level: Level | None = None  # its severity's level; None for a name the scheme no longer has
+    escalation: dict[str, Any] | None = None  # where its escalation stands (oncall.escalation)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             **self.incident.as_dict(),
+            "escalation": self.escalation,
             "timeline": [entry.as_dict() for entry in self.timeline],
             "runbooks": [suggestion.as_dict(self.url) for suggestion in self.runbooks],
             "checklist": [item.as_dict() for item in self.checklist],
@@ -39,6 +42,7 @@ async def incident_view(runtime: Runtime, incident_id: int) -> IncidentView:
     incident = await runtime.incidents.get(incident_id)
     timeline = await runtime.incidents.timeline(incident_id)
     runbooks = runtime.suggestions.for_incident(incident, trigger_text(timeline))
+    ladder = await escalation.views(runtime.engine, runtime.stack.model, [incident_id])
     return IncidentView(
         incident,
         timeline,
@@ -47,6 +51,7 @@ async def incident_view(runtime: Runtime, incident_id: int) -> IncidentView:
         await checklist(runtime.incidents, incident),
         await runtime.incidents.merged_here(incident_id),
         runtime.stack.model.scheme.get(incident.severity),
+        ladder.get(incident_id),
     )
 
 

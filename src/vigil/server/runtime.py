@@ -27,6 +27,7 @@ from vigil.engine.runner import CheckRunner, ProbeSet
 from vigil.engine.scheduler import Scheduler
 from vigil.engine.supervisor import Supervisor
 from vigil.flow import build_result_flow
+from vigil.incidents.ack_links import AckLinks
 from vigil.incidents.gone import resolve_gone
 from vigil.incidents.service import IncidentService
 from vigil.incidents.targets import TargetWatch
@@ -38,6 +39,8 @@ from vigil.notify.base import OutboxStatus
 from vigil.notify.registry import build_channels
 from vigil.notify.store_alarm import StoreAlarm
 from vigil.notify.worker import OutboxWorker
+from vigil.oncall.contacts import ContactChannels
+from vigil.oncall.escalator import Escalator
 from vigil.oncall.service import OnCall
 from vigil.runbooks.launch import Launcher
 from vigil.runbooks.library import Library, load_library
@@ -86,6 +89,8 @@ class Runtime:
             lambda: self.store.id,
         )
         self.quiet = QuietRules(engine, settings.maintenance, self.clock)
+        # People's contacts as channels (pages of escalations), made when first sent to.
+        self.contacts = ContactChannels(self.oncall, self.clock)
         # Quiet is judged when a trigger is sent, and again for a held one until the quiet ends.
         self.outbox = OutboxWorker(
             engine,
@@ -96,6 +101,7 @@ class Runtime:
             on_hold=self._held,
             stage=self.supervisor.stage("outbox"),
             windows=grouping.windows(settings.notify),  # channels with group_wait take storms as one
+            adopt=self.contacts.channel_for,
         )
         public = settings.server.public_url or dashboard_url
         self.incidents = IncidentService(
@@ -103,14 +109,12 @@ class Runtime:
             settings,
             self.clock,
             dashboard_url=public,
-            on_enqueued=self.outbox.wake,
+            on_enqueued=self._enqueued,
             quiet=self.quiet,
             redact=stack.redactor,
             suggest=self.suggestions.for_page,
         )
-        # Missed acknowledge and resolve targets, recorded once (incidents.targets).
-        self.targets = TargetWatch(self.incidents, self.clock)
-        self.metrics.watch_targets(lambda: self.targets.counts)
+        self._response_parts(engine, public)
         graph = DependencyGraph({name: s.depends_on for name, s in settings.services.items()})
         self.failures = CheckFailures(engine, self.specs, self.incidents, graph, self.clock)
         self.probes = ProbeSet()
@@ -174,6 +178,16 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self.started = False
 
+    def _response_parts(self, engine: AsyncEngine, public: str) -> None:
+        """What follows an incident after it opens: its targets, its pages' links, its escalation."""
+        # Missed acknowledge and resolve targets, recorded once (incidents.targets).
+        self.targets = TargetWatch(self.incidents, self.clock)
+        self.metrics.watch_targets(lambda: self.targets.counts)
+        # Each page gets its acknowledge link as it leaves; escalations page their steps.
+        self.ack_links = AckLinks(engine, self.incidents, self.clock, public)
+        self.outbox.prepare = self.ack_links.attach
+        self.escalator = Escalator(engine, self.incidents, self.oncall, self.clock, quiet=self.quiet)
+
     async def start(self) -> None:
         # Before anything judges a check: an incident the stack file no longer accounts for
         # (its check or rule removed or moved) would otherwise stay open forever.
@@ -182,6 +196,7 @@ class Runtime:
         await self.store.open()
         await self._refresh()
         self._spawn(self.outbox.run, "outbox", reports_recovery=True)
+        self._spawn(self.escalator.run, "escalator")
         self._spawn(self.writer.run, "writer", reports_recovery=True)
         self._spawn(self.scheduler.run, "scheduler")
         if self.scraper.targets:  # with none to scrape its run ends at once, which is no failure
@@ -211,6 +226,7 @@ class Runtime:
         await self.http.aclose()
         for channel in self.channels.values():
             await channel.close()
+        await self.contacts.close()
         self.started = False
 
     def alive(self) -> bool:
@@ -225,6 +241,13 @@ class Runtime:
     ) -> None:
         # Under the supervisor: a task that raises is logged once, started again, and its health shown.
         self._tasks.append(self.supervisor.spawn(name, work, reports_recovery=reports_recovery))
+
+    def _enqueued(self) -> None:
+        """After a change that pages commits: send now, and page a new escalation's first step."""
+        self.outbox.wake()
+        escalator: Escalator | None = getattr(self, "escalator", None)
+        if escalator is not None:
+            escalator.wake()
 
     async def _gauges(self) -> None:
         while True:
@@ -263,7 +286,7 @@ class Runtime:
             await self.incidents.record_runbook_step(live.request.incident_id, live.request.actor, text)
 
     async def _held(self, entry: OutboxEntry, reason: str | None) -> None:
-        await self.incidents.record_hold(entry.incident_id, entry.channel, reason)
+        await self.incidents.record_hold(entry.incident_id, self.contacts.describe(entry.channel), reason)
 
     async def _hold(self, entry: OutboxEntry) -> str | None:
         """Why a trigger waits: quiet (a silence, a maintenance window), or its alert flapping."""
@@ -280,5 +303,8 @@ class Runtime:
         if delivered or entry.status is not OutboxStatus.PENDING or entry.attempts <= 1:
             retrying = " (will retry)" if not delivered and entry.status is OutboxStatus.PENDING else ""
             await self.incidents.record_delivery(
-                entry.incident_id, entry.channel, entry.event, f"{error}{retrying}" if error else None
+                entry.incident_id,
+                self.contacts.describe(entry.channel),
+                entry.event,
+                f"{error}{retrying}" if error else None,
             )

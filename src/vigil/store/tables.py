@@ -285,3 +285,38 @@ class FlapStateRow(Base):
     changes: Mapped[list[float]] = mapped_column(JSON, default=list)  # Unix seconds, newest last
     flapping_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EscalationRow(Base):
+    """Where an incident's escalation stands: the step of ``policy`` paged next, in which round
+    (of which run), and when. ``next_page_at`` is None once it stopped (``stopped_reason`` says why); while a
+    silence or maintenance window holds its labels, ``held_reason`` says so and it waits."""
+
+    __tablename__ = "escalations"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    policy: Mapped[str] = mapped_column(String(200))
+    step: Mapped[int] = mapped_column(Integer)
+    round: Mapped[int] = mapped_column(Integer)
+    # How many times the escalation started again (its incident reopened): page keys carry it.
+    run: Mapped[int] = mapped_column(Integer, default=0)
+    next_page_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    paged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    held_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    stopped_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+
+
+class AckLinkRow(Base):
+    """An acknowledge link a page carried: only the SHA-256 of its token, whom it acknowledges
+    for, until when, and when it was spent (each link acknowledges once)."""
+
+    __tablename__ = "ack_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    incident_id: Mapped[int] = mapped_column(Integer, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
