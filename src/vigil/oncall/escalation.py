@@ -37,7 +37,11 @@ def policies(stack: StackFile) -> Mapping[str, EscalationPolicy]:
 
 
 def policy_for(stack: StackFile, incident: Incident) -> str | None:
-    """The escalation policy ``incident`` follows: ``default`` when the stack file has one."""
+    """The escalation policy ``incident`` follows: the one its severity's level names, else
+    ``default`` when the stack file has one."""
+    named = stack.scheme.escalation(incident.severity)
+    if named is not None and named in policies(stack):
+        return named
     return DEFAULT_POLICY if DEFAULT_POLICY in policies(stack) else None
 
 
