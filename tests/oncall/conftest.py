@@ -157,7 +157,7 @@ async def running(
         await runtime.stop()
 
 
-async def open_incident(runtime: Runtime, key: str = "check:api.health") -> int:
+async def open_incident(runtime: Runtime, key: str = "check-group:api") -> int:
     from vigil.incidents.severity import Severity
 
     opened = await runtime.incidents.open(

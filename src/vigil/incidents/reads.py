@@ -124,7 +124,9 @@ class IncidentReads:
             return tuple((await conn.execute(query)).scalars())
 
     async def open_for(self, check_id: str) -> Incident | None:
-        return await self.open_with_key(check_key(check_id))
+        """The open incident a check's failures go to: its own, else its service's shared one."""
+        own = await self.open_with_key(check_key(check_id))
+        return own or await self.open_with_key(check_group_key(check_id.split(".", 1)[0]))
 
     async def open_with_key(self, key: str) -> Incident | None:
         async with self.engine.connect() as conn:

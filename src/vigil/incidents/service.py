@@ -8,6 +8,7 @@ that even when two Vigil instances race, so a check that stays down never opens 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -335,9 +336,10 @@ class IncidentService(IncidentReads):
         # Acknowledged and resolved notices go to the incident's channels; the outbox sends
         # them only to a channel that got the trigger, and after it. With ``batch``, the
         # messages are added to it for one ``enqueue_many`` of many incidents (``open_many``).
-        channels = await self._paged_channels(conn, incident, event)
-        if not channels:
-            return
+        own = await self._paged_channels(conn, incident, event)
+        level = self.stack.scheme.get(incident.severity)
+        if event is MessageEvent.TRIGGERED and level is not None and not level.pages:
+            return  # a level that does not page starts no escalation either
         payload = self.payload(incident, event)
         if labels is not None:
             payload["labels"] = {
@@ -351,7 +353,11 @@ class IncidentService(IncidentReads):
         payload["incident_key"] = incident_key(store, incident.id)
         # A trigger starts the incident's escalation; a follow-up stops it and also reaches
         # every contact its escalation paged (oncall.escalation).
-        channels = await channels_to_page(conn, self.stack, incident, event, now, labels)
+        channels = await channels_to_page(
+            conn, self.stack, replace(incident, channels=own), event, now, labels
+        )
+        if not channels:
+            return
         # A reopened incident pages again: its messages' keys carry the round.
         rounds = f"-r{incident.reopened}" if incident.reopened else ""
         messages = [
