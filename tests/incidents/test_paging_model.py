@@ -17,7 +17,7 @@ and whenever the outbox has drained with the receiver up: every open incident th
 has paged each of its channels exactly once, and every channel that got the trigger of a
 resolved incident got its resolve, once, after it.
 
-``VIGIL_MODEL_EXAMPLES`` sets how many sequences run on SQLite (default 150; two thirds as many on
+``VIGIL_MODEL_EXAMPLES`` sets how many sequences run on SQLite (default 100; two thirds as many on
 PostgreSQL); set, it also draws new sequences rather than the same ones each run.
 """
 
@@ -58,7 +58,7 @@ from vigil.store.database import open_database
 from vigil.store.outbox import OutboxEntry
 from vigil.store.tables import Base, IncidentRow, OutboxRow
 
-EXAMPLES = int(os.environ.get("VIGIL_MODEL_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("VIGIL_MODEL_EXAMPLES", "100"))
 T = TypeVar("T")
 
 STACK = """
