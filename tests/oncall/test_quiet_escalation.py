@@ -35,11 +35,6 @@ def subjects(mailbox: Mailbox, to: str) -> list[str]:
 
 
 @pytest.mark.parametrize("quiet", ["silence", "maintenance"])
-# Flaky (about one run in four on this machine): the "escalation held" line sometimes does not
-# appear within 30 s. Known and reported, not yet understood; kept running so a fix shows as XPASS.
-@pytest.mark.xfail(
-    reason="races between the quiet and the escalator's pass; under investigation", strict=False
-)
 async def test_whoever_was_paged_hears_the_resolve_though_quiet_began_after_the_page(
     store: AsyncEngine, mailbox: Mailbox, receiver: Receiver, quiet: str
 ) -> None:

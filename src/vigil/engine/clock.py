@@ -77,13 +77,19 @@ async def nap(clock: Clock, seconds: float, wake: asyncio.Event) -> None:
     a background task's wait for its next due moment that news of new work cuts short."""
     if wake.is_set():
         return
-    sleeper = asyncio.ensure_future(clock.sleep(seconds))
+    # The deadline is taken now, not when the sleeper task first runs: time that moves in
+    # between (a fake clock advanced by a test) shortens the nap instead of being lost.
+    sleeper = asyncio.ensure_future(_sleep_until(clock, clock.monotonic() + seconds))
     waker = asyncio.ensure_future(wake.wait())
     try:
         await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         sleeper.cancel()
         waker.cancel()
+
+
+async def _sleep_until(clock: Clock, deadline: float) -> None:
+    await clock.sleep(deadline - clock.monotonic())
 
 
 async def _settle() -> None:
