@@ -26,3 +26,12 @@ def describe_error(err: BaseException) -> str:
     text = str(err).strip().splitlines()[0] if str(err).strip() else ""
     name = type(err).__name__
     return f"{name}: {text}" if text else name
+
+
+def step_budget(timeout: float) -> float:
+    """Seconds a probe may wait on steps of its own within a check's ``timeout``.
+
+    Stopping a little before the engine's deadline lets the reason name the step that was late
+    (``no reply within 5s``) where the engine could only say ``timed out after 5s``.
+    """
+    return timeout - min(0.25, timeout / 10)

@@ -8,9 +8,9 @@ import re
 import socket
 import time
 from functools import cached_property
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field
 
 from vigil.config.check import CheckBase
 from vigil.errors import ProbeError
@@ -34,16 +34,19 @@ def parse_address(text: str) -> tuple[str, int]:
     raise ValueError(f"expected host:port, e.g. 127.0.0.1:5432 or [::1]:6379, got {text!r}{hint}")
 
 
+def _is_address(text: str) -> str:
+    parse_address(text)
+    return text
+
+
+Address = Annotated[str, AfterValidator(_is_address)]
+"""A stack-file field holding ``host:port``, refused when the file is read if it is not one."""
+
+
 class TcpCheck(CheckBase):
     kind: ClassVar[str] = "tcp"
 
-    tcp: str = Field(description="host:port to connect to, e.g. 127.0.0.1:5432 or [::1]:6379.")
-
-    @field_validator("tcp")
-    @classmethod
-    def _is_host_and_port(cls, value: str) -> str:
-        parse_address(value)
-        return value
+    tcp: Address = Field(description="host:port to connect to, e.g. 127.0.0.1:5432 or [::1]:6379.")
 
     @cached_property
     def address(self) -> tuple[str, int]:
@@ -54,7 +57,7 @@ class TcpProbe:
     async def observe(self, check: TcpCheck) -> Observation:
         host, port = check.address
         start = time.perf_counter()
-        writer = await _connect(host, port)
+        writer = await open_stream(host, port)
         connect_ms = (time.perf_counter() - start) * 1000.0
         writer.close()
         # The connection was opened, which is all this check asks; a messy close changes nothing.
@@ -66,7 +69,7 @@ class TcpProbe:
         return None
 
 
-async def _connect(host: str, port: int) -> asyncio.StreamWriter:
+async def open_stream(host: str, port: int) -> asyncio.StreamWriter:
     """A connection to the first of ``host``'s addresses that accepts one, or ``ProbeError``.
 
     asyncio would try the addresses itself, but when several fail (``localhost`` is ``::1`` and
