@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vigil.probes import command, http, mysql, postgres, redis, system, tcp, tls
+from vigil.probes import command, dns, http, mysql, postgres, redis, system, tcp, tls
 from vigil.probes.base import ProbeKind
 
 KINDS: dict[str, ProbeKind[Any]] = {
@@ -18,5 +18,6 @@ KINDS: dict[str, ProbeKind[Any]] = {
         system.KIND,
         command.KIND,
         tls.KIND,
+        dns.KIND,
     )
 }
