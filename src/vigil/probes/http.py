@@ -127,14 +127,20 @@ class HttpCheck(CheckBase):
     @field_validator("http")
     @classmethod
     def _url_is_http(cls, value: str) -> str:
-        try:
-            parts = urlsplit(value)
-            usable = parts.scheme in ("http", "https") and bool(parts.hostname)
-        except ValueError:  # e.g. an unclosed [ of an IPv6 address
-            usable = False
-        if not usable:
-            raise ValueError(f"expected an http:// or https:// URL with a host, got {redact_url(value)!r}")
-        return value
+        return url_with_host(value, ("http", "https"), "an http:// or https:// URL")
+
+
+def url_with_host(value: str, schemes: tuple[str, ...], wanted: str) -> str:
+    """``value`` when it is a URL of one of ``schemes`` naming a host; else ``ValueError`` saying
+    it expected ``wanted`` (the URL shown without its password)."""
+    try:
+        parts = urlsplit(value)
+        usable = parts.scheme in schemes and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed [ of an IPv6 address
+        usable = False
+    if not usable:
+        raise ValueError(f"expected {wanted} with a host, got {redact_url(value)!r}")
+    return value
 
 
 class HttpProbe:
@@ -177,7 +183,7 @@ class HttpProbe:
         except TimeoutError:
             raise  # aiohttp's timeouts are ClientErrors too; the engine words every timeout alike
         except aiohttp.ClientError as err:
-            raise ProbeError(_client_error(err)) from None
+            raise ProbeError(client_error(err)) from None
         values = {"status_code": float(response.status), "latency_ms": latency_ms, "body_bytes": len(body)}
         expect = check.expect
         reason = (
@@ -242,7 +248,7 @@ def _latency_problem(max_ms: float | None, latency_ms: float) -> str | None:
     return f"took {latency_ms:.0f}ms, expected at most {max_ms:g}ms"
 
 
-def _client_error(err: aiohttp.ClientError) -> str:
+def client_error(err: aiohttp.ClientError) -> str:
     if isinstance(err, aiohttp.ClientConnectorError):
         host = f"[{err.host}]" if ":" in err.host else err.host
         return f"{host}:{err.port}: {describe_error(err.os_error)}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vigil.probes import command, dns, http, mysql, postgres, redis, system, tcp, tls
+from vigil.probes import command, dns, http, mysql, postgres, redis, system, tcp, tls, websocket
 from vigil.probes.base import ProbeKind
 
 KINDS: dict[str, ProbeKind[Any]] = {
@@ -19,5 +19,6 @@ KINDS: dict[str, ProbeKind[Any]] = {
         command.KIND,
         tls.KIND,
         dns.KIND,
+        websocket.KIND,
     )
 }
