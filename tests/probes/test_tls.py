@@ -167,6 +167,18 @@ async def test_an_expired_certificate_says_how_long_ago(runner: CheckRunner, aut
     assert -2.1 < result.values["days_left"] < -1.9
 
 
+async def test_a_certificate_not_yet_valid_says_from_when(runner: CheckRunner, authority: Authority) -> None:
+    starts = (NOW + dt.timedelta(days=2)).replace(second=0, microsecond=0)
+    leaf = issue("api.example.com", issuer=authority.ca, starts=starts)
+
+    result = await check(runner, authority, leaf)
+
+    assert (result.ok, result.reason) == (
+        False,
+        f"certificate CN=api.example.com is not valid before {starts:%Y-%m-%d %H:%M} UTC",
+    )
+
+
 async def test_a_certificate_for_another_host_says_whom_it_is_for(
     runner: CheckRunner, authority: Authority
 ) -> None:
