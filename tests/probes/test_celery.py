@@ -26,6 +26,7 @@ from celery import Celery
 from pydantic import ValidationError
 
 from tests.probes import conftest
+from vigil.config.durations import format_duration
 from vigil.config.secrets import Redactor
 from vigil.engine.runner import CheckRunner, CheckSpec, ProbeSet
 from vigil.probes.base import Observation
@@ -308,12 +309,19 @@ async def test_a_wrong_broker_password_fails_without_showing_it() -> None:
 async def test_a_broker_that_never_answers_times_out_within_the_check_timeout(
     runner: CheckRunner, silent_port: int
 ) -> None:
-    fields = {"celery": f"redis://127.0.0.1:{silent_port}/0", "timeout": "300ms", "ping_timeout": "100ms"}
+    fields = {"celery": f"redis://127.0.0.1:{silent_port}/0", "timeout": "300ms"}
 
     result = await runner.run(CheckSpec("worker", "celery", KIND.config.model_validate(fields)))
 
     assert result.reason == "timed out after 300ms"
     assert result.duration_ms < 1000
+
+
+@pytest.mark.parametrize(("timeout", "window"), [("10s", "1s"), ("1s", "500ms"), ("200ms", "100ms")])
+def test_the_ping_waits_one_second_or_half_the_timeout_unless_told(timeout: str, window: str) -> None:
+    check = KIND.config.model_validate({"celery": REDIS_BROKER, "timeout": timeout})
+
+    assert format_duration(check.ping_window) == window
 
 
 @pytest.mark.parametrize(

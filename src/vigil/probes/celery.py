@@ -6,7 +6,7 @@ for an AMQP broker a passive declare of each queue (through the ``amqp`` probe's
 a broker that answered is then asked to ping the workers.
 
 Celery's control API blocks, so the ping runs on this probe's own small thread pool, not the
-loop's default one: a ping holds its thread for the whole ``ping_timeout`` window, and a few
+loop's default one: a ping holds its thread for its whole window (``ping_timeout``), and a few
 celery checks would otherwise starve name lookups (``getaddrinfo``) that every other probe needs.
 Its sockets time out with the check, so a thread never outlives an attempt by more than that.
 
@@ -70,8 +70,12 @@ class CeleryCheck(CheckBase):
     queues: list[QueueName] = Field(
         default_factory=list, max_length=QUEUES_MAX, description="Queues whose depth is read, e.g. [celery]."
     )
-    ping_timeout: Duration = Field(
-        1.0, description="How long workers have to answer ping; shorter than the check's timeout."
+    ping_timeout: Duration | None = Field(
+        None,
+        description=(
+            "How long workers have to answer ping, shorter than the check's timeout; "
+            "default 1s, or half the timeout when that is shorter."
+        ),
     )
     expect: CeleryExpect = Field(default_factory=lambda: CeleryExpect.model_validate({}))
 
@@ -89,6 +93,8 @@ class CeleryCheck(CheckBase):
     def _bounds_fit(self) -> CeleryCheck:
         if self.expect.queue_max is not None and not self.queues:
             raise ValueError("expect.queue_max bounds the queues listed in queues, but none are listed")
+        if self.ping_timeout is None:
+            return self
         if self.ping_timeout <= 0:
             raise ValueError("ping_timeout must be longer than 0s")
         if self.expect.workers_min is not None and self.ping_timeout >= self.timeout:
@@ -97,6 +103,11 @@ class CeleryCheck(CheckBase):
                 f"timeout ({format_duration(self.timeout)}): the ping waits that long for answers"
             )
         return self
+
+    @property
+    def ping_window(self) -> float:
+        """Seconds the ping waits for answers: it always waits this long, even when all answered."""
+        return self.ping_timeout if self.ping_timeout is not None else min(1.0, self.timeout / 2)
 
     @property
     def on_redis(self) -> bool:
@@ -126,7 +137,7 @@ class CeleryProbe:
             values["workers"] = workers
             if workers < least:
                 problems.append(
-                    f"{plural(workers, 'worker')} answered ping within {format_duration(check.ping_timeout)}, "
+                    f"{plural(workers, 'worker')} answered ping within {format_duration(check.ping_window)}, "
                     f"expected at least {least}"
                 )
         for name, count in depths.items():
@@ -140,7 +151,7 @@ class CeleryProbe:
             self._threads = ThreadPoolExecutor(PING_THREADS, thread_name_prefix="vigil-celery-ping")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._threads, _ping, check.celery, check.ping_timeout, check.timeout
+            self._threads, _ping, check.celery, check.ping_window, check.timeout
         )
 
     async def close(self) -> None:
