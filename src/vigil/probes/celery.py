@@ -44,7 +44,7 @@ from vigil.probes.query import first_line, scrub
 
 REDIS_SCHEMES = ("redis", "rediss")
 SCHEMES = (*REDIS_SCHEMES, "amqp", "amqps", "pyamqp")
-PING_THREADS = 4
+PING_THREADS = 8
 # Kombu's Redis transport keeps a queue's messages of priority 3, 6 and 9 in lists of their own,
 # named queue + "\x06\x16" + priority; priority 0 (the default) is the queue's own name.
 PRIORITY_SEPARATOR = "\x06\x16"
@@ -210,7 +210,13 @@ def _ping(url: str, window: float, timeout: float) -> int:
     app = Celery("vigil", broker=url, set_as_current=False)
     app.conf.broker_connection_timeout = timeout
     if url.split("://", 1)[0].lower() in REDIS_SCHEMES:
-        app.conf.broker_transport_options = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+        # Closing waits for the reply queue's last BRPOP, which Kombu makes 1s long by default;
+        # 100ms keeps a ping near its window (fractional BRPOP timeouts need Redis 6 or later).
+        app.conf.broker_transport_options = {
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "polling_interval": 0.1,
+        }
     else:
         app.conf.broker_transport_options = {"read_timeout": timeout, "write_timeout": timeout}
     try:
