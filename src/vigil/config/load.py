@@ -19,6 +19,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, Discriminator, ValidationError
 
 from vigil.config.bounded_yaml import Path, dotted, gc_paused, shown, size_fault
+from vigil.config.check import CheckBase
 from vigil.config.oncall_refs import oncall_faults
 from vigil.config.secrets import Redactor
 from vigil.config.severity_faults import severity_faults
@@ -187,6 +188,8 @@ def _fault(source: Source, error: Any) -> ConfigFault:
             message = f"a check has one probe key, found {len(present)}: {', '.join(present)}"
         elif isinstance(data, dict):
             for key in data:
+                if key in CheckBase.model_fields:  # `every` is no misspelt `celery`
+                    continue
                 close = difflib.get_close_matches(str(key), list(KINDS), n=1, cutoff=0.6)
                 if close:
                     message += f"; did you mean {close[0]!r} for {key!r}?"
