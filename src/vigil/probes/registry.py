@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vigil.probes import command, http, mysql, postgres, redis, system, tcp
+from vigil.probes import command, http, mysql, postgres, qdrant, redis, statuspage, system, tcp
 from vigil.probes.base import ProbeKind
 
 KINDS: dict[str, ProbeKind[Any]] = {
@@ -17,5 +17,7 @@ KINDS: dict[str, ProbeKind[Any]] = {
         mysql.KIND,
         system.KIND,
         command.KIND,
+        qdrant.KIND,
+        statuspage.KIND,
     )
 }
