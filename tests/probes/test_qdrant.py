@@ -8,7 +8,9 @@ endpoints with the JSON shapes Qdrant documents, and checks the ``api-key`` head
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,8 @@ from pydantic import ValidationError
 
 from tests.probes.standins import served
 from tests.probes.standins.qdrant import Collection, QdrantStandIn
+from vigil.config.load import load_stack
+from vigil.engine.once import run_once
 from vigil.engine.runner import CheckRunner, CheckSpec
 from vigil.probes.base import Result
 from vigil.probes.qdrant import QdrantCheck
@@ -139,7 +143,7 @@ async def test_the_api_key_is_sent_and_never_shown(observe: Observe, url: str, q
 
     assert passed.ok, passed.reason
     assert qdrant.seen_keys[-1] == "wrong-key-12345"
-    assert refused.reason == "the server refused the API key (403 (Invalid API key or JWT))"
+    assert refused.reason == "the server refused the API key: 403 Invalid API key or JWT"
     assert API_KEY in qdrant.seen_keys
     assert API_KEY not in repr(QdrantCheck.model_validate({"qdrant": url, "api_key": API_KEY}))
 
@@ -188,10 +192,27 @@ async def test_a_key_quoted_back_by_the_server_is_masked(
 
     result = await observe(url, api_key="expired-key-4242", collections=["faq"])
 
-    assert result.reason == "the server refused the API key (403 (key *** has expired))"
+    assert result.reason == "the server refused the API key: 403 key *** has expired"
 
 
 async def test_a_server_that_never_answers_times_out(observe: Observe, silent_port: int) -> None:
     result = await observe(f"http://127.0.0.1:{silent_port}", timeout="300ms")
 
     assert result.reason == "timed out after 300ms"
+
+
+async def test_a_pass_of_vigil_check_shows_the_refusal_but_never_the_key(
+    url: str, qdrant: QdrantStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    qdrant.api_key, qdrant.refusal = API_KEY, "key {key} has expired"
+    monkeypatch.setenv("QDRANT_API_KEY", "expired-key-4242")
+    stack = tmp_path / "vigil.yaml"
+    stack.write_text(
+        "services:\n  vectors:\n    checks:\n      textbook:\n"
+        f"        qdrant: {url}\n        api_key: ${{QDRANT_API_KEY}}\n        collections: [faq]\n"
+    )
+
+    [result] = await run_once(load_stack(stack))  # what `vigil check` runs and prints
+
+    assert result.reason == "the server refused the API key: 403 key *** has expired"
+    assert "expired-key-4242" not in json.dumps(result.as_dict())

@@ -127,8 +127,8 @@ class QdrantProbe:
             answer = await self._http.get(
                 f"{check.base}/collections/{quote(name, safe='')}", check.timeout, check.headers
             )
-            if answer.status in (401, 403):
-                raise ProbeError(_refused(answer, check))  # every other collection would say the same
+            if answer.status in (401, 403):  # every other collection would say the same
+                return Observation.failed(_refused(answer, check), **values)
             if answer.status == 404:
                 problems.append(f"collection {name} does not exist{await self._did_you_mean(name, check)}")
                 continue
@@ -192,13 +192,18 @@ def _judge(name: str, info: dict[str, Any], expect: QdrantExpect, values: dict[s
 
 def _said(answer: Answer) -> str:
     """``503 (some shards are not ready)``: the status and what the body says, briefly."""
+    detail = _detail(answer)
+    return f"{answer.status} ({detail})" if detail else str(answer.status)
+
+
+def _detail(answer: Answer) -> str:
+    """Qdrant's ``status.error`` when the body is its JSON, else the body as one short line."""
     try:
         document = answer.json("")
         error = document.get("status", {}).get("error") if isinstance(document, dict) else None
-        detail = " ".join(str(error).split())[:120] if error else answer.text()
     except (ProbeError, AttributeError):
-        detail = answer.text()
-    return f"{answer.status} ({detail})" if detail else str(answer.status)
+        error = None
+    return " ".join(str(error).split())[:120] if error else answer.text()
 
 
 def _mask(text: str, check: QdrantCheck) -> str:
@@ -212,7 +217,7 @@ def _refused(answer: Answer, check: QdrantCheck) -> str:
         return (
             f"the server wants an API key ({answer.status}); set api_key, e.g. api_key: ${{QDRANT_API_KEY}}"
         )
-    return f"the server refused the API key ({_said(answer)})"
+    return f"the server refused the API key: {answer.status} {_detail(answer)}".rstrip()
 
 
 KIND = ProbeKind("qdrant", QdrantCheck, QdrantProbe)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vigil.probes import command, http, mysql, postgres, qdrant, redis, statuspage, system, tcp
+from vigil.probes import command, http, mongodb, mysql, postgres, qdrant, redis, statuspage, system, tcp
 from vigil.probes.base import ProbeKind
 
 KINDS: dict[str, ProbeKind[Any]] = {
@@ -19,5 +19,6 @@ KINDS: dict[str, ProbeKind[Any]] = {
         command.KIND,
         qdrant.KIND,
         statuspage.KIND,
+        mongodb.KIND,
     )
 }

@@ -12,7 +12,6 @@ batch, compression, and everything else a server does.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,10 +42,11 @@ class MongoStandIn:
         return f"mongodb://127.0.0.1:{self.port}"
 
     async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
         for writer in list(self._writers):
             writer.close()
         if self._server is not None:
-            self._server.close()
             await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -222,11 +222,3 @@ _COMMANDS: dict[str, Callable[[MongoStandIn, dict[str, Any], str], dict[str, Any
 }
 # What a real server answers before authentication.
 _OPEN = frozenset({"hello", "ismaster", "buildinfo", "ping", "saslstart", "endsessions"})
-
-
-@contextlib.asynccontextmanager
-async def running(stand_in: MongoStandIn) -> Any:
-    try:
-        yield await stand_in.start()
-    finally:
-        await stand_in.stop()
