@@ -9,6 +9,7 @@ import pytest
 
 from vigil.config.load import load_stack, parse_stack
 from vigil.errors import ConfigError
+from vigil.probes.registry import KINDS
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -93,7 +94,7 @@ def test_a_dollar_can_be_written_twice_to_mean_itself() -> None:
                   health: {every: 10s}
             """,
             "vigil.yaml:5:7: services.api.checks.health: a check needs exactly one probe key: "
-            "http, tcp, postgres, redis, mysql, system, command",
+            + ", ".join(KINDS),
         ),
         (
             """

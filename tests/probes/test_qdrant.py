@@ -42,7 +42,7 @@ async def url(qdrant: QdrantStandIn) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def observe(runner: CheckRunner) -> Callable[..., Awaitable[Result]]:
+def observe(runner: CheckRunner) -> Observe:
     """One run of a check built from ``fields`` the way the stack file builds it, as the engine runs it."""
 
     async def run(url: str, **fields: Any) -> Result:

@@ -188,7 +188,8 @@ async def _missing(database: AsyncDatabase[Any], name: str) -> str | None:
         return None
     import difflib
 
-    names = (await database.list_collection_names())[:1000]
+    listed = await database.list_collections(nameOnly=True, authorizedCollections=True)
+    names = [str(info.get("name")) for info in await listed.to_list(1000)]  # enough for a hint
     close = difflib.get_close_matches(name, names, n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
     return f"collection {name} does not exist in database {database.name}{hint}"
