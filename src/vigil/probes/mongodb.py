@@ -14,8 +14,11 @@ Values: ``connect_ms`` (server selection, connection and ``buildInfo``), ``ping_
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import re
 import socket
+import sys
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote, urlsplit
@@ -118,6 +121,9 @@ class MongoProbe:
     server still accepts a new connection is what a health check is for."""
 
     async def observe(self, check: MongoCheck) -> Observation:
+        if "pymongo" not in sys.modules:
+            # The driver takes a second or more to import on a busy host: not on the event loop.
+            await asyncio.to_thread(importlib.import_module, "pymongo")
         from pymongo import AsyncMongoClient
         from pymongo.errors import PyMongoError
 
@@ -257,11 +263,16 @@ def _failure(err: Exception, client: Any) -> str:
 def _unreachable(client: Any) -> str:
     """Why no server could be used, from what the client last saw of each."""
     servers = client.topology_description.server_descriptions()
-    failures = [_server_failure(address, sd.error) for address, sd in servers.items() if sd.error]
+    failures = [
+        _server_failure(address, sd.error) if sd.error else f"no answer in time ({_where(address)})"
+        for address, sd in servers.items()
+        if sd.error or sd.server_type_name == "Unknown"
+    ]
     if failures:
         return "; ".join(failures[:3])
+    # Every server answered, but none can serve a read from the primary (a replica set mid-election).
     seen = ", ".join(f"{_where(address)} {sd.server_type_name}" for address, sd in servers.items())
-    return f"no server fit to answer ({seen or 'none found'})"
+    return f"no primary to answer ({seen or 'no servers'})"
 
 
 # pymongo words a server's failure as "host:port: detail (configured timeouts: …)".
