@@ -4,7 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from vigil.probes import amqp, celery, command, dns, http, mysql, postgres, redis, system, tcp, tls, websocket
+from vigil.probes import (
+    amqp,
+    celery,
+    command,
+    dns,
+    http,
+    mongodb,
+    mysql,
+    postgres,
+    qdrant,
+    redis,
+    statuspage,
+    system,
+    tcp,
+    tls,
+    websocket,
+)
 from vigil.probes.base import ProbeKind
 
 KINDS: dict[str, ProbeKind[Any]] = {
@@ -22,5 +38,8 @@ KINDS: dict[str, ProbeKind[Any]] = {
         websocket.KIND,
         amqp.KIND,
         celery.KIND,
+        qdrant.KIND,
+        statuspage.KIND,
+        mongodb.KIND,
     )
 }
