@@ -7,13 +7,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.notify.conftest import open_incident
 from vigil.config.load import Stack, parse_stack
 from vigil.engine.clock import FakeClock
 from vigil.errors import ConflictError
-from vigil.incidents.model import span
+from vigil.incidents.model import EventKind, span
 from vigil.incidents.postmortem import default_path, draft, write
 from vigil.incidents.service import IncidentService
 from vigil.incidents.update_message import UpdateStatus
@@ -22,6 +23,7 @@ from vigil.notify.message_template import TemplateFault
 from vigil.probes.base import Result
 from vigil.store.results import ResultStore
 from vigil.store.runbook_runs import RunbookRuns
+from vigil.store.tables import IncidentEventRow
 
 STACK = """
 notify:
@@ -36,6 +38,19 @@ services:
       ready: {http: "http://127.0.0.1:9/health/ready"}
 """
 START = datetime(2026, 1, 15, 10, 30, tzinfo=UTC)
+SECTIONS = [
+    "## Summary",
+    "## Impact",
+    "## Response",
+    "## Timeline (UTC)",
+    "## Status updates",
+    "## Alerts and checks involved",
+    "## Runbook steps run",
+    "## Root cause",
+    "## What went well, what went badly",
+    "## Action items",
+    "## Lessons learned",
+]
 
 
 def stack_at(tmp_path: Path, postmortem: str = "") -> Stack:
@@ -124,25 +139,14 @@ async def test_the_postmortem_of_a_realistic_incident_has_its_sections_and_figur
     postmortem = await draft(stack, service, incident_id)
     text = postmortem.markdown
     sections = [line for line in text.splitlines() if line.startswith("#")]
-    assert sections == [
-        "# Postmortem: Production API down",
-        "## Summary",
-        "## Impact",
-        "## Response",
-        "## Timeline (UTC)",
-        "## Status updates",
-        "## Alerts and checks involved",
-        "## Runbook steps run",
-        "## Root cause",
-        "## What went well, what went badly",
-        "## Action items",
-        "## Lessons learned",
-    ]
+    assert sections == ["# Postmortem: Production API down", *SECTIONS]
     assert (
-        "api.health failed (status 503, expected 200) from 2026-01-15 10:30 UTC to 11:12 UTC (42m). "
-        "john acknowledged it after 4m, within the P1 target of 15m. It was resolved by john after 42m."
+        "api.health failed (status 503, expected 200) from 10:30 UTC on Thursday 15 January 2026 until "
+        "11:12 UTC, 42 minutes in all. john acknowledged it after 4 minutes, within the P1 target of "
+        "15 minutes. john resolved it after 42 minutes, within the P1 target of 4 hours."
     ) in text
-    assert "- **Window:** 2026-01-15 10:30 UTC → 11:12 UTC (42m)" in text
+    assert "| Date | Thursday 15 January 2026 |" in text
+    assert "- **Window:** 2026-01-15 10:30 → 11:12 UTC (42 minutes)" in text
     assert "- **Impact as stated during the incident:** All users unable to create experiments" in text
     assert "| Time to acknowledge | 4m | 15m | met |" in text
     assert "| Time to resolve | 42m | 4h 00m | met |" in text
@@ -175,7 +179,7 @@ async def test_a_late_acknowledgement_is_shown_as_a_missed_target(
     incident_id = await realistic_incident(engine, stack, ack_after=1200)
     text = (await draft(stack, IncidentService(engine, stack.model, FakeClock()), incident_id)).markdown
     assert "| Time to acknowledge | 20m | 15m | missed by 5m |" in text
-    assert "john acknowledged it after 20m (missed by 5m the P1 target of 15m)." in text
+    assert "john acknowledged it after 20 minutes, 5 minutes past the P1 target of 15 minutes." in text
 
 
 async def test_the_default_path_is_dated_and_named_after_the_title_and_a_draft_never_overwrites(
@@ -226,3 +230,44 @@ async def test_a_broken_or_missing_template_is_one_clear_error(engine: AsyncEngi
 )
 def test_durations_read_as_people_write_them(seconds: float, shown: str) -> None:
     assert span(seconds) == shown
+
+
+async def test_an_escalated_incident_nobody_wrote_about_says_who_was_paged_and_what_to_fill_in(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    stack = stack_at(tmp_path)
+    clock = FakeClock(START)
+    incidents = IncidentService(engine, stack.model, clock)
+    incident = await open_incident(incidents)
+    pages = [
+        (0, "paged alice (schedule primary) via json://… (step 1 of 2, round 1 of 1, policy default)"),
+        (60, "paged bob (schedule secondary) via json://… (step 2 of 2, round 1 of 1, policy default)"),
+    ]
+    async with engine.begin() as conn:
+        for seconds, text in pages:
+            row = incidents.event_row(
+                incident.id, EventKind.ESCALATED, text, START + timedelta(seconds=seconds)
+            )
+            await conn.execute(insert(IncidentEventRow).values(**row))
+    await clock.advance(75)
+    await incidents.acknowledge(incident.id, "bob")
+    await clock.advance(120)
+    await incidents.resolve(incident.id, "vigil")
+
+    text = (await draft(stack, incidents, incident.id)).markdown
+
+    assert (
+        "alice (schedule primary) was paged first; nobody answered, so the escalation went on to bob "
+        "(schedule secondary), and bob acknowledged it after 1 minute, within the P1 target of 15 minutes. "
+        "Vigil resolved it when api.health passed again."
+    ) in text
+    assert (
+        "Paged by escalation policy `default`, in order:\n- 10:30 **alice** (schedule primary), step 1\n"
+        in text
+    )
+    assert "- 10:31 **bob** (schedule secondary), step 2\n" in text
+    assert "| 10:31 | escalated | vigil | paged bob (schedule secondary), step 2 of 2 |" in text
+    assert "json://" not in text
+    assert "**Impact as stated during the incident:** _none was stated; say what users saw" in text
+    assert "## Status updates\n\n- _None was posted from Vigil. If people were told elsewhere" in text
+    assert "- _No runbook procedure was run from Vigil. List what was done by hand" in text

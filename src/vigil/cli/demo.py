@@ -18,6 +18,7 @@ import typer
 from vigil.cli.app import fail
 from vigil.cli.logs import VerboseOption, configure_logging
 from vigil.config.load import load_stack
+from vigil.demo.banner import DemoPlaces, banner, vigil_command
 from vigil.demo.lifeline import DemoStopped, Stopper
 from vigil.demo.process import start_target_process, stop_target_process
 from vigil.demo.stack import demo_stack_yaml, write_demo_runbook
@@ -61,24 +62,8 @@ def demo(
         token, link = asyncio.run(_token(db))
         stopper.check()
         dashboard = f"http://{HOST}:{port}"
-        typer.echo(
-            f"""
-Vigil demo
-  target app   {target_url}   (/health, /health/ready, /metrics)
-  stack file   {stack_file}
-  runbook      {runbook}   (its procedures are suggested on the incidents)
-  dashboard    {dashboard}/login/link?code={link}
-               (opens the dashboard signed in as a responder; the link works once, for an hour)
-  API token    {token}   (a responder token, for the API and for signing in again)
-
-Try it:
-  curl -X POST {target_url}/chaos -H 'Content-Type: application/json' -d '{{"mode": "fail"}}'
-      → within a few seconds the check fails, an incident opens and the log channel is paged
-  curl -X POST {target_url}/chaos -H 'Content-Type: application/json' -d '{{"mode": "recover"}}'
-      → the check passes again and the incident resolves
-  Other modes: slow (with "latency_ms"), db_down, cache_down.   Ctrl-C stops everything.
-"""
-        )
+        places = DemoPlaces(target_url, stack_file, runbook, dashboard, link, token, vigil_command())
+        typer.echo(banner(places))
         asyncio.run(serve(stack, db=db, host=HOST, port=port, announce=False, sock=sock))
     except DemoStopped:
         pass  # asked to stop while setting up: a clean end, like one while serving

@@ -16,12 +16,24 @@ from urllib.parse import urlsplit
 DEMO_LOG_CHANNEL = "demo-log"
 DEMO_WEBHOOK_CHANNEL = "demo-webhook"
 DEMO_RUNBOOK = "demo-runbook.md"  # written beside the stack file by ``write_demo_runbook``
+DEMO_POLICY = "demo-oncall"
+DEMO_PEOPLE = ("alice", "bob", "carol")
+ROTATION_START = "2026-01-05"  # a Monday: alice's first day as primary
 
 _TEMPLATE = """\
 # Vigil's demo: its built-in target app, an AI backend with a database and a cache.
-# Break the target and watch an alert fire, an incident open and the log channel page:
+# Break the target and watch an alert fire, an incident open and the on-call person be paged:
 #   curl -X POST {shown}/chaos -H 'content-type: application/json' -d '{{"mode": "fail"}}'
-# Other modes: slow, db_down, cache_down; mend it with {{"mode": "recover"}}.
+# Then:
+#   1. open the inbox, {shown}/inbox: the page the person on call received, with its
+#      acknowledge link;
+#   2. open the incident on the dashboard: its escalation, the step it is at and when the next
+#      page goes; leave it a minute and the secondary is paged too, a minute later the lead;
+#   3. click Acknowledge on a page in the inbox: the incident is acknowledged and the
+#      escalation stops.
+#   4. say what is going on: `vigil incident update ID --status identified "…" -c THIS-FILE`.
+# Other modes: slow, db_down, cache_down; mend it with {{"mode": "recover"}}, and the incident
+# resolves. Then `vigil incident postmortem ID -o - -c THIS-FILE` drafts its postmortem.
 services:
   api:
     description: The backend's liveness endpoint; unhealthy, degraded and slow answers all fail it.
@@ -78,6 +90,8 @@ alerts:
     labels: {{service: api}}
     annotations: {{summary: "p95 latency {{{{ $value | humanizeDuration }}}}"}}
 engine: {{evaluate_every: 2s}}
+# The demo's state, beside this file: `vigil incident list -c THIS-FILE` reads what the demo saw.
+store: {{url: "sqlite:///vigil.db"}}
 # The demo's runbook, beside this file: its procedures are suggested on incidents (the checks
 # and rules above name one; the rest are ranked) and run against the target from the dashboard.
 runbooks: [{runbook}]
@@ -87,6 +101,38 @@ notify:
   channels:
     {log_channel}: {{log: true}}
 {webhook_line}  default: [{defaults}]
+# The people Vigil pages, each at Apprise URLs (mailto://, slack://, ntfy://… in a real team).
+# Here json:// posts each page to the demo target's inbox, so nothing leaves this machine.
+people:
+  alice: {{name: Alice Martin, notify: [{alice}]}}
+  bob: {{name: Bob Chen, notify: [{bob}]}}
+  carol: {{name: Carol Diaz (team lead), notify: [{carol}]}}
+oncall:
+  schedules:
+    # alice and bob take turns by the day, handing over at 09:00 UTC; whoever is not primary is
+    # secondary. `vigil oncall who -c THIS-FILE` says who is on now.
+    primary:
+      timezone: UTC
+      rotation: {{every: 1d, handoff: "09:00", start: {start}}}
+      members: [alice, bob]
+    secondary:
+      timezone: UTC
+      rotation: {{every: 1d, handoff: "09:00", start: {start}}}
+      members: [bob, alice]
+  # How a page escalates until someone acknowledges it: the primary at once, the secondary a
+  # minute later, then carol; then once more from the top. A team would wait 10-15 minutes.
+  escalation:
+    {policy}:
+      steps:
+        - {{notify: ["schedule:primary"], wait: 1m}}
+        - {{notify: ["schedule:secondary"], wait: 1m}}
+        - {{notify: ["person:carol"], wait: 1m}}
+      repeat: 1
+# Each level's targets (the postmortem measures the response against them) and the escalation
+# policy its incidents start.
+severities:
+  P1: {{acknowledge: 5m, resolve: 30m, escalation: {policy}}}
+  P2: {{acknowledge: 15m, resolve: 2h, escalation: {policy}}}
 """
 
 
@@ -110,7 +156,19 @@ def demo_stack_yaml(target_url: str, webhook_url: str | None = None) -> str:
         log_channel=DEMO_LOG_CHANNEL,
         webhook_line=webhook_line,
         defaults=", ".join(channels),
+        alice=_scalar(inbox_url(base, "alice")),
+        bob=_scalar(inbox_url(base, "bob")),
+        carol=_scalar(inbox_url(base, "carol")),
+        start=ROTATION_START,
+        policy=DEMO_POLICY,
     )
+
+
+def inbox_url(target_url: str, person: str) -> str:
+    """The Apprise URL that pages ``person`` into the demo target's inbox (``vigil.demo.inbox``)."""
+    parts = urlsplit(target_url)
+    scheme = "jsons" if parts.scheme == "https" else "json"
+    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}/inbox/{person}"
 
 
 def write_demo_runbook(directory: Path) -> Path:

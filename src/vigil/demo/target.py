@@ -3,6 +3,7 @@
 ``GET /health``, ``GET /health/ready``, ``GET /metrics`` and ``GET /api/answer`` behave like a
 FastAPI service with a database and a cache behind it; ``POST /chaos`` makes them fail, slow down
 or lose a dependency (see ``vigil.demo.chaos``), so that a newcomer can watch Vigil notice.
+``/inbox`` is the demo's pager: the demo's people are paged there (see ``vigil.demo.inbox``).
 
 Run on its own with ``python -m vigil.demo.target --port 8080``; it prints
 ``listening on http://127.0.0.1:8080`` once it answers.
@@ -25,6 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from vigil import __version__
 from vigil.demo.chaos import Chaos, ChaosRequest
+from vigil.demo.inbox import Inbox, inbox_router
 from vigil.demo.lifeline import die_with_parent
 from vigil.demo.metrics import MetricsMiddleware, TargetMetrics
 from vigil.errors import VigilError
@@ -50,6 +52,8 @@ def create_target_app(*, rng: random.Random | None = None) -> FastAPI:
     app = FastAPI(title="Vigil demo target", version=TARGET_VERSION)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.state.chaos = chaos
+    app.state.inbox = inbox = Inbox()
+    app.include_router(inbox_router(inbox))
 
     def dependencies() -> dict[str, dict[str, str]]:
         return {

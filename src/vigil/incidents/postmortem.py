@@ -1,8 +1,10 @@
-"""A postmortem's first draft, from what Vigil saw: the impact window, how long the response took
-against the severity's targets, the timeline, the status updates, the alerts and checks
-involved, the runbook steps run — and the sections only people can write (root cause, action
-items), with prompts. Rendered from a Jinja2 Markdown template the team may replace
-(``postmortem: {template: …}``); ``vigil incident postmortem`` and the API call ``write``/``draft``.
+"""A postmortem's first draft, from what Vigil saw: a summary in sentences
+(``postmortem_summary``), the impact window, how long the response took against the severity's
+targets and who was paged, the timeline condensed to its story (``postmortem_timeline``), the
+status updates, the alerts and checks involved, the runbook steps run — and the sections only
+people can write (root cause, action items), each saying what to write there. Rendered from a
+Jinja2 Markdown template the team may replace (``postmortem: {template: …}``); ``vigil incident
+postmortem`` and the API call ``write``/``draft``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from sqlalchemy import func, select
 
 from vigil.config.load import Stack
 from vigil.errors import ConflictError, VigilError
-from vigil.incidents.model import EventKind, Incident, TimelineEntry, span
+from vigil.incidents import postmortem_timeline
+from vigil.incidents.model import Incident, TimelineEntry, span
+from vigil.incidents.postmortem_summary import day, spoken, summary
 from vigil.incidents.service import IncidentService
 from vigil.incidents.updates import StatusUpdates
 from vigil.notify.base import MessageEvent
@@ -37,8 +41,9 @@ NAMES = (
     "checks",
     "rules",
     "runs",
+    "paging",
+    "timeline_more",
 )
-TIMELINE_LIMIT = 300
 SIZE_LIMIT = 500_000  # characters of Markdown
 CHECK_ID = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
@@ -56,26 +61,38 @@ async def draft(stack: Stack, incidents: IncidentService, incident_id: int) -> P
     updates = await StatusUpdates(incidents).list(incident_id)
     runs = await RunbookRuns(incidents.engine).recent(incident_id=incident_id, limit=100)
     end = incident.resolved_at or incidents.clock.now()
+    since = incident.opened_at
+    shown, more = postmortem_timeline.condensed(timeline, lambda moment: _when(moment, since))
+    paged, policy = postmortem_timeline.pages(timeline)
+    targets = (stack.model.response_seconds(incident.severity), _resolve_target(stack, incident))
     context = {
         "incident": incidents.payload(incident, _event_of(incident)),
         "window": {
-            "date": f"{incident.opened_at:%Y-%m-%d}",
-            "start": _when(incident.opened_at),
-            "end": _when(end, incident.opened_at),
-            "took": span((end - incident.opened_at).total_seconds()),
+            "date": f"{since:%Y-%m-%d}",
+            "day": day(since),
+            "start": _when(since),
+            "end": _when(end, since),
+            "took": span((end - since).total_seconds()),
+            "took_words": spoken((end - since).total_seconds()),
             "open": incident.resolved_at is None,
         },
         "impact": next((u.impact for u in reversed(updates) if u.impact), None),
-        "response": _response(stack, incident, end),
-        "timeline": [_line(e, incident.opened_at) for e in timeline if e.kind is not EventKind.NOTIFIED][
-            :TIMELINE_LIMIT
-        ],
-        "updates": [{**u.as_dict(), "at": _when(u.at, incident.opened_at)} for u in updates],
+        "response": _response(incident, targets),
+        "paging": {
+            "policy": policy,
+            "pages": [
+                {"who": p.who, "source": p.source, "step": p.step, "at": _when(p.at, since), "times": p.times}
+                for p in paged
+            ],
+        },
+        "timeline": shown,
+        "timeline_more": more,
+        "updates": [{**u.as_dict(), "at": _when(u.at, since)} for u in updates],
         "checks": await _checks(stack, incidents, incident, timeline, end),
         "rules": _rules(stack, incident),
-        "runs": [_run(r.as_dict(), incident.opened_at) for r in runs[::-1]],
+        "runs": [_run(r.as_dict(), since) for r in runs[::-1]],
+        "summary": summary(incident, end, targets, paged),
     }
-    context["summary"] = _summary(incident, context)
     source = _source(stack)
     template = MessageTemplate(source, name="postmortem template", known=NAMES, limit=SIZE_LIMIT, budget=5.0)
     return Postmortem(incident, stack.redactor(template.render(context)))
@@ -129,17 +146,19 @@ def _when(moment: datetime, since: datetime | None = None) -> str:
     return f"{moment:%Y-%m-%d %H:%M}"
 
 
-def _line(entry: TimelineEntry, since: datetime) -> dict[str, Any]:
-    return {"at": _when(entry.at, since), "kind": str(entry.kind), "actor": entry.actor, "text": entry.text}
-
-
-def _response(stack: Stack, incident: Incident, end: datetime) -> list[dict[str, Any]]:
-    """Time to acknowledge and to resolve, each against its target when the severity has one."""
-    target = stack.model.response_seconds(incident.severity)
+def _resolve_target(stack: Stack, incident: Incident) -> float | None:
     level = stack.model.scheme.get(incident.severity)
-    acked = incident.acknowledged_at
-    rows = [_measure("Time to acknowledge", incident, acked, target)]
-    rows.append(_measure("Time to resolve", incident, incident.resolved_at, level.resolve if level else None))
+    return level.resolve if level else None
+
+
+def _response(incident: Incident, targets: tuple[float | None, float | None]) -> list[dict[str, Any]]:
+    """Time to acknowledge, to mitigate (when it was) and to resolve, each against its target
+    when the severity has one."""
+    acknowledge, resolve = targets
+    rows = [_measure("Time to acknowledge", incident, incident.acknowledged_at, acknowledge)]
+    if incident.mitigated_at is not None:
+        rows.append(_measure("Time to mitigate", incident, incident.mitigated_at, None))
+    rows.append(_measure("Time to resolve", incident, incident.resolved_at, resolve))
     return rows
 
 
@@ -217,27 +236,3 @@ def _rules(stack: Stack, incident: Incident) -> list[dict[str, Any]]:
 
 def _run(run: dict[str, Any], since: datetime) -> dict[str, Any]:
     return {**run, "at": _when(datetime.fromisoformat(run["started_at"]), since)}
-
-
-def _summary(incident: Incident, context: dict[str, Any]) -> str:
-    """A first sentence or two a person would write, to be corrected rather than started from nothing."""
-    window = context["window"]
-    what = (
-        f"{incident.check or incident.service} failed ({incident.reason})"
-        if incident.reason
-        else incident.title
-    )
-    until = "and is still open" if window["open"] else f"to {window['end']} UTC ({window['took']})"
-    lines = [f"{what} from {window['start']} UTC {until}."]
-    ack, resolve = context["response"]
-    if incident.acknowledged_by:
-        target = f", within the {incident.severity} target of {ack['target']}" if ack["met"] else ""
-        missed = (
-            f" ({ack['verdict']} the {incident.severity} target of {ack['target']})"
-            if ack["verdict"].startswith("missed")
-            else ""
-        )
-        lines.append(f"{incident.acknowledged_by} acknowledged it after {ack['took']}{target}{missed}.")
-    if incident.resolved_by:
-        lines.append(f"It was resolved by {incident.resolved_by} after {resolve['took']}.")
-    return " ".join(lines)

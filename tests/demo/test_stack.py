@@ -1,0 +1,96 @@
+"""The demo stack file's on-call part: it validates as a user's file would, names three people
+paged only into the demo target's inbox, a daily rotation with a secondary, and a short
+escalation policy every severity level starts; its store is the one ``vigil demo`` writes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from vigil.config.load import Stack, load_stack
+from vigil.demo.banner import DemoPlaces, banner, vigil_command
+from vigil.demo.stack import DEMO_PEOPLE, DEMO_POLICY, demo_stack_yaml, inbox_url, write_demo_runbook
+from vigil.oncall.service import OnCall
+from vigil.store.database import stack_store_url
+
+TARGET = "http://127.0.0.1:8080"
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Stack:
+    write_demo_runbook(tmp_path)
+    (tmp_path / "vigil.yaml").write_text(demo_stack_yaml(TARGET))
+    return load_stack(tmp_path / "vigil.yaml")  # what `vigil validate` reads, references included
+
+
+def test_the_people_are_paged_only_into_the_demo_targets_inbox(stack: Stack) -> None:
+    people = stack.model.people
+    assert tuple(people) == DEMO_PEOPLE
+    assert {name: person.notify for name, person in people.items()} == {
+        name: [f"json://127.0.0.1:8080/inbox/{name}"] for name in DEMO_PEOPLE
+    }
+    assert people["carol"].shown("carol") == "Carol Diaz (team lead)"
+
+
+@pytest.mark.parametrize(
+    ("at", "primary", "secondary"),
+    [
+        (datetime(2026, 1, 7, 12, 0, tzinfo=UTC), "alice", "bob"),
+        (datetime(2026, 1, 8, 8, 59, tzinfo=UTC), "alice", "bob"),
+        (datetime(2026, 1, 8, 9, 0, tzinfo=UTC), "bob", "alice"),
+    ],
+)
+def test_alice_and_bob_take_turns_by_the_day_one_primary_the_other_secondary(
+    stack: Stack, at: datetime, primary: str, secondary: str
+) -> None:
+    oncall = OnCall(stack)
+    assert (oncall.who("primary", at), oncall.who("secondary", at)) == ([primary], [secondary])
+
+
+def test_every_level_escalates_primary_secondary_then_the_lead_a_minute_apart(stack: Stack) -> None:
+    policy = stack.model.oncall.escalation[DEMO_POLICY]
+    assert [(step.notify, step.wait) for step in policy.steps] == [
+        (["schedule:primary"], 60.0),
+        (["schedule:secondary"], 60.0),
+        (["person:carol"], 60.0),
+    ]
+    assert policy.repeat == 1
+    assert {level: stack.model.scheme.escalation(level) for level in ("P1", "P2")} == {
+        "P1": DEMO_POLICY,
+        "P2": DEMO_POLICY,
+    }
+    assert stack.model.response_seconds("P1") == 300
+
+
+def test_the_store_is_the_one_beside_the_stack_file_that_the_demo_writes(
+    stack: Stack, tmp_path: Path
+) -> None:
+    assert stack_store_url(stack.file, stack.model.store.url).endswith(f"{tmp_path}/vigil.db")
+
+
+@pytest.mark.parametrize(
+    ("target", "url"),
+    [
+        ("http://127.0.0.1:8080", "json://127.0.0.1:8080/inbox/bob"),
+        ("https://demo.example:8443/base/", "jsons://demo.example:8443/base/inbox/bob"),
+    ],
+)
+def test_the_inbox_url_follows_the_targets_scheme_and_path(target: str, url: str) -> None:
+    assert inbox_url(target, "bob") == url
+
+
+def test_the_banner_says_how_to_break_watch_the_escalation_and_acknowledge(tmp_path: Path) -> None:
+    places = DemoPlaces(TARGET, tmp_path / "vigil.yaml", tmp_path / "r.md", "http://127.0.0.1:8484", "c", "t")
+    text = banner(places)
+    assert f"inbox        {TARGET}/inbox" in text
+    assert '\'{"mode": "fail"}\'' in text
+    assert "escalation shows the" in text and "Click Acknowledge on a page in the inbox" in text
+    assert f"vigil incident postmortem ID -o - -c {tmp_path}/vigil.yaml" in text
+
+
+def test_the_command_printed_is_the_one_that_runs_here(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "venv" / "bin" / "vigil"
+    assert vigil_command(str(elsewhere)) == str(elsewhere)
+    assert vigil_command("/usr/bin/python3") == "vigil"
