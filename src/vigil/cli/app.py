@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -26,6 +26,22 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 def fail(err: VigilError) -> NoReturn:
     stderr.print(str(err), markup=False)
     raise typer.Exit(err.exit_code)
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    _version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print Vigil's version."),
+    ] = False,
+) -> None:
+    pass  # the app's help is the Typer's own
 
 
 @app.command()
@@ -54,10 +70,13 @@ MODULES = {"import": "import_runbook"}
 
 
 def _register(argv: list[str]) -> None:
-    """Register the commands; only the one asked for when it is named, since importing all of
-    them (the server, the store, the probes) costs more than a quick ``vigil validate`` itself."""
-    named = argv[1] if len(argv) > 1 and argv[1] in COMMANDS else None
-    for name in (named,) if named else COMMANDS:
+    """Register the commands: only the one asked for when it is named (none for the version),
+    every one for ``--help`` or a name that needs the list of commands in its error. Each command
+    module imports what its work needs (the server, the store, the probes) inside that work."""
+    first = argv[1] if len(argv) > 1 else None
+    if first in ("version", "--version"):
+        return
+    for name in (first,) if first in COMMANDS else COMMANDS:
         importlib.import_module(f"vigil.cli.{MODULES.get(name, name)}").register(app)
 
 

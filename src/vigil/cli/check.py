@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,10 +13,10 @@ from rich.table import Table
 
 from vigil.cli.app import fail
 from vigil.cli.options import ConfigOption, JsonOption
-from vigil.config.load import load_stack
-from vigil.engine.once import run_once
 from vigil.errors import VigilError
-from vigil.probes.base import Result
+
+if TYPE_CHECKING:
+    from vigil.probes.base import Result
 
 
 def check(
@@ -27,6 +27,10 @@ def check(
     ] = None,
 ) -> None:
     """Run every check once; exit 0 when all pass, 1 when any fails, 2 when the stack file is wrong."""
+    # The schema loads when the command runs, not when `vigil --help` lists it.
+    from vigil.config.load import load_stack
+    from vigil.engine.once import run_once
+
     try:
         stack = load_stack(config)
         results = asyncio.run(run_once(stack, only=only or ()))

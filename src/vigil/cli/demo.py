@@ -17,17 +17,12 @@ import typer
 
 from vigil.cli.app import fail
 from vigil.cli.logs import VerboseOption, configure_logging
-from vigil.config.load import load_stack
 from vigil.demo.banner import DemoPlaces, banner, vigil_command
 from vigil.demo.lifeline import DemoStopped, Stopper
 from vigil.demo.process import start_target_process, stop_target_process
 from vigil.demo.stack import demo_stack_yaml, write_demo_runbook
-from vigil.engine.clock import SystemClock
 from vigil.errors import VigilError
 from vigil.server.listen import bind, bind_first_free, bound_port
-from vigil.server.serve import serve
-from vigil.server.tokens import Role, create_login_link, create_token
-from vigil.store.database import open_database
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8484
@@ -45,6 +40,10 @@ def demo(
     verbose: VerboseOption = False,
 ) -> None:
     """Start a demo target, a stack file that watches it, and Vigil with its dashboard."""
+    # The server loads when it runs, not when `vigil --help` lists this command.
+    from vigil.config.load import load_stack
+    from vigil.server.serve import serve
+
     configure_logging(verbose=verbose)
     stopper = Stopper()
     stopper.install()
@@ -87,6 +86,11 @@ def _dashboard_socket(port: int | None) -> socket.socket:
 
 
 async def _token(db: str) -> tuple[str, str]:
+    from vigil.engine.clock import SystemClock
+    from vigil.server.roles import Role
+    from vigil.server.tokens import create_login_link, create_token
+    from vigil.store.database import open_database
+
     engine = await open_database(db)
     try:
         clock = SystemClock()

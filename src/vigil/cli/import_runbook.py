@@ -12,7 +12,6 @@ import typer
 
 from vigil.cli.app import fail, stderr
 from vigil.errors import RunbookError, VigilError
-from vigil.runbooks.importer import draft_stack
 
 
 def import_runbook(
@@ -24,6 +23,8 @@ def import_runbook(
 ) -> None:
     """Draft a stack file from a runbook: services, health checks, dependencies, alert rules,
     severities and maintenance windows, with what Vigil cannot express kept as comments."""
+    from vigil.runbooks.importer import draft_stack  # loaded when it runs, not for `vigil --help`
+
     try:
         if output is not None:
             _may_write(runbook, output, force)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -17,9 +17,10 @@ from rich.table import Table
 
 from vigil.cli.options import ActorOption, DbOption, JsonOption, StackOption
 from vigil.cli.store_session import with_store
-from vigil.engine.clock import SystemClock
-from vigil.incidents.service import IncidentService
 from vigil.incidents.severity import IncidentStatus
+
+if TYPE_CHECKING:
+    from vigil.incidents.service import IncidentService
 
 incident_app = typer.Typer(
     help="Open, list, acknowledge, mitigate, resolve, reopen, assign, merge and annotate incidents.",
@@ -31,6 +32,10 @@ Actor = ActorOption
 
 
 def _run(config: Path | None, db: str | None, work: Callable[[IncidentService], Awaitable[T]]) -> T:
+    # The service (and the store under it) loads when a command runs, not when it is registered.
+    from vigil.engine.clock import SystemClock
+    from vigil.incidents.service import IncidentService
+
     return with_store(config, db, lambda stack, engine: work(IncidentService(engine, stack, SystemClock())))
 
 

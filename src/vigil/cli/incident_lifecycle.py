@@ -6,16 +6,17 @@ incident's state does not allow prints one line and exits 1.
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from vigil.cli.incident import ConfigOpt, _print, _run
 from vigil.cli.options import ActorOption, DbOption, JsonOption
-from vigil.incidents.checklist import ChecklistItem
-from vigil.incidents.lifecycle import Role
-from vigil.incidents.model import Incident
-from vigil.incidents.service import IncidentService
+
+if TYPE_CHECKING:
+    from vigil.incidents.checklist import ChecklistItem
+    from vigil.incidents.model import Incident
+    from vigil.incidents.service import IncidentService
 
 
 def _done(incident: Incident, as_json: bool, text: str) -> None:
@@ -83,6 +84,8 @@ def add_commands(incident_app: typer.Typer) -> None:
         """Set (or --clear) the assignee, or with --commander the incident commander."""
         if (name is not None) == clear:
             raise typer.BadParameter("give a NAME, or --clear")
+        from vigil.incidents.lifecycle import Role
+
         role = Role.COMMANDER if commander else Role.ASSIGNEE
         incident = _run(config, db, lambda s: s.assign(incident_id, actor, name, role))
         what = "commander" if commander else "assignee"

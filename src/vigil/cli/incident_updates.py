@@ -7,23 +7,27 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.cli.incident import Actor, ConfigOpt, incident_app
 from vigil.cli.options import DbOption, JsonOption
 from vigil.cli.store_session import with_stack
-from vigil.config.load import Stack
-from vigil.engine.clock import SystemClock
-from vigil.incidents import postmortem
-from vigil.incidents.service import IncidentService
 from vigil.incidents.update_message import UpdateStatus
-from vigil.incidents.updates import StatusUpdates
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from vigil.config.load import Stack
+    from vigil.incidents.service import IncidentService
 
 
 def service(stack: Stack, engine: AsyncEngine) -> IncidentService:
+    # The service (and the store under it) loads when a command runs, not when it is registered.
+    from vigil.engine.clock import SystemClock
+    from vigil.incidents.service import IncidentService
+
     settings = stack.model
     return IncidentService(
         engine, settings, SystemClock(), dashboard_url=settings.server.public_url or "", redact=stack.redactor
@@ -44,6 +48,8 @@ def update(
     as_json: JsonOption = False,
 ) -> None:
     """Post a status update to the incident's channels; --status resolved also resolves it."""
+
+    from vigil.incidents.updates import StatusUpdates
 
     async def work(stack: Stack, engine: AsyncEngine) -> dict[str, Any]:
         posted = await StatusUpdates(service(stack, engine)).post(incident_id, status, text, actor, impact)
@@ -68,6 +74,8 @@ def write_postmortem(
     db: DbOption = None,
 ) -> None:
     """Write the incident's postmortem as Markdown: its timeline, figures and the sections to fill in."""
+
+    from vigil.incidents import postmortem
 
     async def work(stack: Stack, engine: AsyncEngine) -> str:
         drafted = await postmortem.draft(stack, service(stack, engine), incident_id)

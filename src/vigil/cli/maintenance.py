@@ -5,15 +5,17 @@ During a window, matching alerts still open incidents but page no one.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from vigil.alerting.quiet import QuietRules
 from vigil.cli.options import DbOption, JsonOption
 from vigil.cli.silence import Actor, ConfigOpt, For, emit, run_quiet, seconds
+
+if TYPE_CHECKING:
+    from vigil.alerting.quiet import QuietRules
 
 maintenance_app = typer.Typer(help="Start, stop and list maintenance windows.", no_args_is_help=True)
 Name = Annotated[str, typer.Argument(help="The window's name, e.g. db-upgrade.")]

@@ -7,13 +7,9 @@ from typing import Annotated
 
 import typer
 
-from vigil.alerting.promfile import alerts_yaml, export_rules, import_rules
 from vigil.cli.app import fail, stderr
 from vigil.cli.options import ConfigOption, StackOption
-from vigil.config.bounded_yaml import size_fault
-from vigil.config.load import load_stack
 from vigil.errors import ConfigError, ConfigFault, VigilError
-from vigil.incidents.scheme import DEFAULT_SCHEME
 
 rules_app = typer.Typer(
     help="Export alert rules to, or import them from, Prometheus rule files.", no_args_is_help=True
@@ -28,6 +24,10 @@ def export(
     ] = None,
 ) -> None:
     """Write the stack file's alerts as a Prometheus rule file."""
+    # The schema loads when the command runs, not when `vigil --help` lists it.
+    from vigil.alerting.promfile import export_rules
+    from vigil.config.load import load_stack
+
     try:
         stack = load_stack(config)
     except VigilError as err:
@@ -46,6 +46,11 @@ def import_(
 ) -> None:
     """Print the alerting rules of a Prometheus rule file as a stack file's alerts: block; with
     -c, their severity labels become levels of that stack file's scheme (default: P1-P4)."""
+    from vigil.alerting.promfile import alerts_yaml, import_rules
+    from vigil.config.bounded_yaml import size_fault
+    from vigil.config.load import load_stack
+    from vigil.incidents.scheme import DEFAULT_SCHEME
+
     try:
         scheme = load_stack(config).model.scheme if config else DEFAULT_SCHEME
     except VigilError as err:

@@ -12,7 +12,7 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,13 +21,12 @@ from vigil.cli.app import fail
 from vigil.cli.options import ActorOption, DbOption, JsonOption, StackOption
 from vigil.cli.store_session import open_existing
 from vigil.config.discovery import stack_file_or_fail
-from vigil.config.load import Stack, load_stack
 from vigil.errors import StepInputError, VigilError
-from vigil.runbooks.catalog import detail, summary
-from vigil.runbooks.library import Library, load_library
 from vigil.runbooks.outcome import RunExit, RunOutcome, RunRequest, StepStatus
-from vigil.runbooks.runner import ProcedureRunner
-from vigil.store.database import open_database, stack_store_url
+
+if TYPE_CHECKING:
+    from vigil.config.load import Stack
+    from vigil.runbooks.library import Library
 
 runbook_app = typer.Typer(help="List, show and run the procedures of your runbooks.", no_args_is_help=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -35,6 +34,10 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 def _load(config: Path | None) -> tuple[Stack, Library]:
     """The stack file (``-c``, ``VIGIL_CONFIG``, or the nearest vigil.yaml up from here) and its runbooks."""
+    # Loaded when a command runs, not when `vigil --help` lists this group.
+    from vigil.config.load import load_stack
+    from vigil.runbooks.library import load_library
+
     try:
         stack = load_stack(stack_file_or_fail(config))
         return stack, load_library(stack)
@@ -45,6 +48,8 @@ def _load(config: Path | None) -> tuple[Stack, Library]:
 @runbook_app.command("list")
 def list_(config: StackOption = None, as_json: JsonOption = False) -> None:
     """Every procedure: its id (file#slug), title, steps and whether any needs confirmation."""
+    from vigil.runbooks.catalog import summary
+
     stack, library = _load(config)
     if not stack.model.runbooks:
         stderr.print(f"{stack.file} names no runbooks; add e.g. runbooks: [runbooks/*.md]", markup=False)
@@ -64,6 +69,9 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """One procedure: each step's explanation, code, what it lacks here and what needs confirmation."""
+    from vigil.runbooks.catalog import detail
+    from vigil.runbooks.runner import ProcedureRunner
+
     stack, library = _load(config)
     try:
         data = detail(ProcedureRunner(stack, library, None), procedure)
@@ -114,6 +122,9 @@ def run(
     as_json: JsonOption = False,
 ) -> None:
     """Run a procedure's steps in order, stopping at the first that fails."""
+    from vigil.runbooks.runner import ProcedureRunner
+    from vigil.store.database import open_database, stack_store_url
+
     stack, library = _load(config)
     out = sys.stderr if as_json else sys.stdout
 

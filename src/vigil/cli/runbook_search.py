@@ -12,9 +12,7 @@ import typer
 
 from vigil.cli.app import fail, stderr
 from vigil.cli.options import ConfigOption, JsonOption
-from vigil.config.load import load_stack
 from vigil.errors import RunbookError, VigilError
-from vigil.runbooks.library import load_library
 from vigil.runbooks.search import MAX_LIMIT, SectionIndex
 
 QueryArgument = Annotated[
@@ -33,6 +31,10 @@ def search(
     limit: LimitOption = 10,
 ) -> None:
     """Find the runbook sections that best match QUERY (BM25 over titles, prose and step code)."""
+    # Loaded when the search runs, not when `vigil --help` lists the runbook group.
+    from vigil.config.load import load_stack
+    from vigil.runbooks.library import load_library
+
     try:
         stack = load_stack(config)
         if not stack.model.runbooks:

@@ -6,11 +6,12 @@ import json
 
 import typer
 
-from vigil.config.stack import StackFile
-
 
 def schema() -> None:
     """Print the stack file's JSON Schema."""
+    # The schema loads when the command runs, not when `vigil --help` lists it.
+    from vigil.config.stack import StackFile
+
     document = StackFile.model_json_schema(by_alias=True)
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     document["title"] = "Vigil stack file"

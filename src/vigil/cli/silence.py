@@ -9,18 +9,18 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from vigil.alerting.quiet import QuietRules
-from vigil.alerting.silences import QuietError, Silence
 from vigil.cli.options import ActorOption, DbOption, JsonOption, StackOption
 from vigil.cli.store_session import with_store
-from vigil.config.durations import parse_duration
-from vigil.engine.clock import SystemClock
+
+if TYPE_CHECKING:
+    from vigil.alerting.quiet import QuietRules
+    from vigil.alerting.silences import Silence
 
 silence_app = typer.Typer(help="Silence alerts that match labels, for a while.", no_args_is_help=True)
 T = TypeVar("T")
@@ -32,6 +32,9 @@ Comment = Annotated[str, typer.Option(help="Why, for whoever wonders (required).
 
 def run_quiet(config: Path | None, db: str | None, work: Callable[[QuietRules], Awaitable[T]]) -> T:
     """Run ``work`` against the store of ``config`` (or ``db``); a ``VigilError`` is one line and its exit code."""
+    # The rules (and the store under them) load when a command runs, not when it is registered.
+    from vigil.alerting.quiet import QuietRules
+    from vigil.engine.clock import SystemClock
 
     return with_store(
         config, db, lambda stack, engine: work(QuietRules(engine, stack.maintenance, SystemClock()))
@@ -39,6 +42,9 @@ def run_quiet(config: Path | None, db: str | None, work: Callable[[QuietRules], 
 
 
 def seconds(text: str) -> float:
+    from vigil.alerting.silences import QuietError
+    from vigil.config.durations import parse_duration
+
     try:
         return parse_duration(text)
     except ValueError as err:

@@ -11,23 +11,29 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
-
-from sqlalchemy.ext.asyncio import AsyncEngine
+from typing import TYPE_CHECKING, TypeVar
 
 from vigil.cli.app import fail
 from vigil.config.discovery import find_stack_file, stack_file_or_fail
-from vigil.config.load import Stack, load_stack
-from vigil.config.secrets import Redactor
-from vigil.config.stack import StackFile
 from vigil.errors import StoreMissing, VigilError
-from vigil.store.database import open_database, stack_store_url
+
+if TYPE_CHECKING:
+    # The store and the stack file's schema load when a command runs, not when it is registered.
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from vigil.config.load import Stack
+    from vigil.config.stack import StackFile
 
 T = TypeVar("T")
 
 
 def locate_store(config: Path | None, db: str | None) -> tuple[Stack, Path | None, str]:
     """The stack file (an empty one with only ``--db`` and none found), its path, and the store URL."""
+    from vigil.config.load import Stack, load_stack
+    from vigil.config.secrets import Redactor
+    from vigil.config.stack import StackFile
+    from vigil.store.database import stack_store_url
+
     if db is not None:
         found = config or find_stack_file()
         stack = (
@@ -41,6 +47,8 @@ def locate_store(config: Path | None, db: str | None) -> tuple[Stack, Path | Non
 
 async def open_existing(url: str, stack_file: Path | None, *, from_db: bool) -> AsyncEngine:
     """The store at ``url``, which must exist; ``StoreMissing`` says what to do when it does not."""
+    from vigil.store.database import open_database
+
     try:
         return await open_database(url, create=False)
     except StoreMissing as err:

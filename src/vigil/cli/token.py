@@ -10,8 +10,7 @@ import typer
 
 from vigil.cli.options import DbOption, JsonOption, StackOption
 from vigil.cli.store_session import with_store
-from vigil.engine.clock import SystemClock
-from vigil.server.tokens import Role, create_token, revoke_token
+from vigil.server.roles import Role
 
 token_app = typer.Typer(help="Create and revoke API tokens.", no_args_is_help=True)
 
@@ -25,6 +24,9 @@ def create(
     as_json: JsonOption = False,
 ) -> None:
     """Create a token and print it once; only its hash is stored."""
+    from vigil.engine.clock import SystemClock
+    from vigil.server.tokens import create_token
+
     token = with_store(config, db, lambda _, engine: create_token(engine, SystemClock(), name, role))
     if as_json:
         typer.echo(json.dumps({"token": token, "name": name, "role": str(role)}))
@@ -40,6 +42,9 @@ def revoke(
     db: DbOption = None,
 ) -> None:
     """Revoke every token with this name."""
+    from vigil.engine.clock import SystemClock
+    from vigil.server.tokens import revoke_token
+
     count = with_store(config, db, lambda _, engine: revoke_token(engine, SystemClock(), name))
     typer.echo(f"revoked {count} token{'s' if count != 1 else ''} named {name!r}")
 

@@ -11,9 +11,7 @@ import typer
 from vigil.cli.app import fail
 from vigil.cli.logs import VerboseOption, configure_logging
 from vigil.cli.options import ConfigOption, DbOption
-from vigil.config.load import load_stack
 from vigil.errors import VigilError
-from vigil.server.serve import serve
 
 
 def up(
@@ -24,6 +22,10 @@ def up(
     verbose: VerboseOption = False,
 ) -> None:
     """Run Vigil: probe on schedule, open and resolve incidents, notify, serve the API and dashboard."""
+    # The server loads when it runs, not when `vigil --help` lists this command.
+    from vigil.config.load import load_stack
+    from vigil.server.serve import serve
+
     configure_logging(verbose=verbose)
     try:
         stack = load_stack(config)

@@ -5,17 +5,23 @@ from __future__ import annotations
 import gc
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from vigil.cli.app import stderr
 from vigil.cli.options import ConfigOption, JsonOption
-from vigil.config.load import Stack, load_stack
 from vigil.errors import ConfigError
+
+if TYPE_CHECKING:
+    from vigil.config.load import Stack
 
 
 def validate(config: ConfigOption = Path("vigil.yaml"), as_json: JsonOption = False) -> None:
     """Check the stack file; exit 0 when valid, 2 with every fault listed when not."""
+    # The schema loads when the command runs, not when `vigil --help` lists it.
+    from vigil.config.load import load_stack
+
     # A one-shot command whose objects all live until it exits: the cycle collector would only
     # rescan a growing heap (a third of the time at 40,000 services); reference counting still frees.
     gc.disable()

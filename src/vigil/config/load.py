@@ -110,12 +110,14 @@ def _rule_faults(source: Source) -> list[ConfigFault]:
     """Alert expressions that do not parse or use what the evaluator does not support, templates
     outside the supported subset, duplicate names; read from the raw data so that they are
     reported together with every other fault of the file."""
-    from vigil.alerting.template import TemplateError, check
-    from vigil.metrics.promql import PromQLError, compile_expr
-
     data: dict[str, Any] = source.data if isinstance(source.data, dict) else {}
     raw_rules = data.get("alerts")
     rules: list[Any] = raw_rules if isinstance(raw_rules, list) else []
+    if not rules:
+        return []  # without alerts the query evaluator (and its regex engine) need not load
+    from vigil.alerting.template import TemplateError, check
+    from vigil.metrics.promql import PromQLError, compile_expr
+
     remote = bool(data.get("prometheus"))
     raw_notify = data.get("notify")
     notify: dict[str, Any] = raw_notify if isinstance(raw_notify, dict) else {}

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 
-from croniter import croniter
 from pydantic import Field, field_validator
 
 from vigil.config.alerts import LABEL_NAME
@@ -42,6 +41,8 @@ class WindowSettings(StrictModel):
     @field_validator("cron")
     @classmethod
     def _cron_parses(cls, value: str) -> str:
+        from croniter import croniter  # loaded for a stack file that has a window, not for every one
+
         text = value.strip()
         # croniter also reads a sixth field as seconds; a five-field cron is what people mean.
         if not text.startswith("@") and len(text.split()) != CRON_FIELDS:

@@ -26,8 +26,6 @@ from pydantic import Field, field_validator, model_validator
 from vigil.config.check import NAME_PATTERN, StrictModel
 from vigil.config.durations import Duration
 from vigil.config.pagers import OpsgenieConfig, PagerDutyConfig
-from vigil.incidents.update_message import update_template
-from vigil.notify.message_template import TemplateFault
 
 CHANNEL_KINDS = ("webhook", "log", "apprise", "pagerduty", "opsgenie")
 # Pagers keep one alert per incident (its dedup key or alias): a message listing many has no place there.
@@ -89,6 +87,10 @@ class NotifyTemplates(StrictModel):
     @field_validator("update")
     @classmethod
     def _compiles(cls, source: str | None) -> str | None:
+        # Jinja2 loads only for a stack file that has a template of its own.
+        from vigil.incidents.update_message import update_template
+        from vigil.notify.message_template import TemplateFault
+
         try:
             update_template(source)
         except TemplateFault as err:

@@ -7,6 +7,7 @@ reason happen here, the same way for every kind.
 from __future__ import annotations
 
 import asyncio
+import importlib
 from typing import Any
 
 from vigil.config.secrets import Redactor
@@ -29,6 +30,8 @@ class ProbeSet:
     def get(self, kind: str) -> Probe[Any]:
         probe = self._probes.get(kind)
         if probe is None:
+            for library in KINDS[kind].loads:
+                importlib.import_module(library)
             probe = self._probes[kind] = KINDS[kind].factory()
         return probe
 
@@ -49,6 +52,7 @@ class CheckRunner:
         self.redact = redactor or Redactor()
 
     async def run(self, spec: CheckSpec) -> Result:
+        self.probes.get(spec.kind)  # made (its library loaded) before the check's time starts
         started_at = self.clock.now()
         start = self.clock.monotonic()
         attempts = 0

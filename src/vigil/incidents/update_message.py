@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from vigil.notify.message_template import MessageTemplate
+if TYPE_CHECKING:
+    from vigil.notify.message_template import MessageTemplate
 
 
 class UpdateStatus(StrEnum):
@@ -43,6 +44,8 @@ MESSAGE_LIMIT = 4_000
 
 def update_template(source: str | None) -> MessageTemplate:
     """The team's update template compiled, or the default one."""
+    from vigil.notify.message_template import MessageTemplate  # Jinja2, only to compile one
+
     return MessageTemplate(
         DEFAULT_UPDATE_TEMPLATE if source is None else source,
         name="notify.templates.update",

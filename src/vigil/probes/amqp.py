@@ -229,4 +229,4 @@ class AmqpProbe:
         return None  # nothing is kept between observations
 
 
-KIND = ProbeKind("amqp", AmqpCheck, AmqpProbe)
+KIND = ProbeKind("amqp", AmqpCheck, AmqpProbe, loads=("aiormq",))

@@ -92,8 +92,14 @@ class Probe(Protocol[C_contra]):
 
 @dataclass(frozen=True)
 class ProbeKind(Generic[C]):
-    """A registry entry: the probe key, its stack-file model and how to make its probe."""
+    """A registry entry: the probe key, its stack-file model and how to make its probe.
+
+    ``loads`` names the client libraries the probe imports where it uses them (aiohttp, asyncpg …):
+    not with the stack file's schema, which ``vigil validate`` needs alone, but when the engine
+    makes the probe, before a check's time and timeout start.
+    """
 
     name: str
     config: type[C]
     factory: Callable[[], Probe[C]]
+    loads: tuple[str, ...] = ()

@@ -228,4 +228,4 @@ def _ping(url: str, window: float, timeout: float) -> int:
     return sum(len(reply) for reply in replies)  # each reply is {worker name: {"ok": "pong"}}
 
 
-KIND = ProbeKind("celery", CeleryCheck, CeleryProbe)
+KIND = ProbeKind("celery", CeleryCheck, CeleryProbe, loads=("celery", "redis.asyncio", "aiormq"))

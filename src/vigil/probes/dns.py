@@ -237,4 +237,4 @@ def _show(values: list[str], rdtype: str) -> list[str]:
     return shown
 
 
-KIND = ProbeKind("dns", DnsCheck, DnsProbe)
+KIND = ProbeKind("dns", DnsCheck, DnsProbe, loads=("dns.asyncresolver",))

@@ -11,10 +11,9 @@ import json
 import re
 import time
 from functools import cached_property
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-import aiohttp
 from pydantic import Field, field_validator
 
 from vigil import __version__
@@ -24,6 +23,9 @@ from vigil.errors import ProbeError
 from vigil.probes.base import Observation, ProbeKind
 from vigil.probes.describe import describe_error
 from vigil.probes.jsonpath import Condition, conditions_from, show
+
+if TYPE_CHECKING:
+    import aiohttp
 
 BODY_LIMIT = 1024 * 1024
 # Enough parallel connections for a few hundred endpoints checked at once; more waits its turn.
@@ -150,6 +152,8 @@ class HttpProbe:
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         # Made on first use: a session belongs to the loop it was made in, the engine's.
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
@@ -164,6 +168,8 @@ class HttpProbe:
         return self._session
 
     async def observe(self, check: HttpCheck) -> Observation:
+        import aiohttp
+
         session = self._client()
         is_text = isinstance(check.body, str)
         start = time.perf_counter()
@@ -249,6 +255,8 @@ def _latency_problem(max_ms: float | None, latency_ms: float) -> str | None:
 
 
 def client_error(err: aiohttp.ClientError) -> str:
+    import aiohttp
+
     if isinstance(err, aiohttp.ClientConnectorError):
         host = f"[{err.host}]" if ":" in err.host else err.host
         return f"{host}:{err.port}: {describe_error(err.os_error)}"
@@ -265,4 +273,4 @@ def client_error(err: aiohttp.ClientError) -> str:
     return redact_url(describe_error(err))
 
 
-KIND = ProbeKind("http", HttpCheck, HttpProbe)
+KIND = ProbeKind("http", HttpCheck, HttpProbe, loads=("aiohttp",))

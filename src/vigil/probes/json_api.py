@@ -11,15 +11,16 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from vigil import __version__
 from vigil.config.secrets import redact_url
 from vigil.errors import ProbeError
 from vigil.probes.http import HttpCheck, client_error
 from vigil.probes.query import show
+
+if TYPE_CHECKING:
+    import aiohttp
 
 CONNECTION_LIMIT = 64
 
@@ -65,6 +66,8 @@ class JsonClient:
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=CONNECTION_LIMIT),
@@ -77,6 +80,8 @@ class JsonClient:
     async def get(self, url: str, within: float, headers: dict[str, str] | None = None) -> Answer:
         """GET ``url`` taking at most ``within`` seconds; ``ProbeError`` when no answer came, or
         one larger than the limit."""
+        import aiohttp
+
         start = time.perf_counter()
         try:
             async with self._client().get(

@@ -305,4 +305,4 @@ def _version(text: str) -> tuple[int, int, int]:
     return major, minor, patch
 
 
-KIND = ProbeKind("mongodb", MongoCheck, MongoProbe)
+KIND = ProbeKind("mongodb", MongoCheck, MongoProbe, loads=("pymongo",))

@@ -6,7 +6,6 @@ import time
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
-import aiomysql
 from pydantic import Field
 
 from vigil.errors import ProbeError
@@ -33,6 +32,8 @@ class MysqlProbe:
     """
 
     async def observe(self, check: MysqlCheck) -> Observation:
+        import aiomysql
+
         url = check.mysql
         start = time.perf_counter()
         # Built by hand rather than with aiomysql.connect(): its connect only cleans up after an
@@ -95,6 +96,8 @@ def _connect_reason(err: Any, url: str) -> str:
 
 
 async def _query(conn: Any, check: MysqlCheck, connect_ms: float) -> Observation:
+    import aiomysql
+
     start = time.perf_counter()
     async with conn.cursor() as cursor:
         try:
@@ -120,4 +123,4 @@ def _code_and_message(err: Any) -> tuple[int, str]:
     return 0, first_line(err)
 
 
-KIND = ProbeKind("mysql", MysqlCheck, MysqlProbe)
+KIND = ProbeKind("mysql", MysqlCheck, MysqlProbe, loads=("aiomysql",))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any, ClassVar
 
-import asyncpg
 from pydantic import Field
 
 from vigil.probes.base import Observation, ProbeKind
@@ -42,6 +41,8 @@ class PostgresProbe:
     """
 
     async def observe(self, check: PostgresCheck) -> Observation:
+        import asyncpg
+
         url = check.postgres
         start = time.perf_counter()
         try:
@@ -73,6 +74,8 @@ class PostgresProbe:
 
 
 async def _query(conn: Any, check: PostgresCheck, connect_ms: float) -> Observation:
+    import asyncpg
+
     start = time.perf_counter()
     try:
         await conn.fetchval("SELECT 1")
@@ -87,4 +90,4 @@ async def _query(conn: Any, check: PostgresCheck, connect_ms: float) -> Observat
     return verdict(row, check.expect, connect_ms=connect_ms, query_ms=elapsed_ms(start))
 
 
-KIND = ProbeKind("postgres", PostgresCheck, PostgresProbe)
+KIND = ProbeKind("postgres", PostgresCheck, PostgresProbe, loads=("asyncpg",))

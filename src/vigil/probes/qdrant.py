@@ -220,4 +220,4 @@ def _refused(answer: Answer, check: QdrantCheck) -> str:
     return f"the server refused the API key: {answer.status} {_detail(answer)}".rstrip()
 
 
-KIND = ProbeKind("qdrant", QdrantCheck, QdrantProbe)
+KIND = ProbeKind("qdrant", QdrantCheck, QdrantProbe, loads=("aiohttp",))

@@ -5,18 +5,18 @@ from __future__ import annotations
 import difflib
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
-import redis.asyncio
-import redis.exceptions
 from pydantic import Field
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from vigil.config.check import CheckBase, StrictModel, Threshold
 from vigil.probes.base import Observation, ProbeKind
 from vigil.probes.query import as_number, connect_failure, elapsed_ms, endpoint, first_line, scrub, show
+
+if TYPE_CHECKING:
+    import redis.asyncio
+    import redis.exceptions
 
 DEFAULT_PORT = 6379
 
@@ -50,6 +50,11 @@ class RedisProbe:
     """
 
     async def observe(self, check: RedisCheck) -> Observation:
+        import redis.asyncio
+        import redis.exceptions
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
         url = check.redis
         try:
             client = redis.asyncio.from_url(
@@ -147,4 +152,4 @@ def _connection_reason(err: redis.exceptions.ConnectionError, url: str) -> str:
     return f"connection failed: {first_line(err)}"
 
 
-KIND = ProbeKind("redis", RedisCheck, RedisProbe)
+KIND = ProbeKind("redis", RedisCheck, RedisProbe, loads=("redis.asyncio",))

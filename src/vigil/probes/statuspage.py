@@ -250,4 +250,4 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.casefold()).strip("_") or "component"
 
 
-KIND = ProbeKind("statuspage", StatuspageCheck, StatuspageProbe)
+KIND = ProbeKind("statuspage", StatuspageCheck, StatuspageProbe, loads=("aiohttp",))

@@ -6,7 +6,6 @@ import asyncio
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-import psutil
 from pydantic import Field, model_validator
 
 from vigil.config.check import CheckBase, StrictModel
@@ -70,6 +69,8 @@ class SystemProbe:
 
 
 async def _disk(path: str) -> Reading:
+    import psutil
+
     try:
         # statvfs on a hung NFS mount blocks in the kernel; in a thread it only costs that thread,
         # and the engine's timeout still answers (the thread finishes or stays stuck on its own).
@@ -90,6 +91,8 @@ async def _disk(path: str) -> Reading:
 
 
 def _memory() -> Reading:
+    import psutil
+
     # Reads /proc/meminfo: no I/O that can hang, so no thread needed.
     memory = psutil.virtual_memory()
     # "available" (not "free") is what new work can get without swapping: caches count as room.
@@ -103,6 +106,8 @@ def _memory() -> Reading:
 
 
 async def _cpu() -> Reading:
+    import psutil
+
     # Two readings of the cumulative counters around a sleep: psutil.cpu_percent(interval=...) would
     # block the loop, and interval=None depends on whoever called it last.
     total_before, idle_before = _split(psutil.cpu_times())
@@ -143,4 +148,4 @@ def _judge(check: SystemCheck, reading: Reading) -> Observation:
     return Observation.passed(**reading.values)
 
 
-KIND = ProbeKind("system", SystemCheck, SystemProbe)
+KIND = ProbeKind("system", SystemCheck, SystemProbe, loads=("psutil",))

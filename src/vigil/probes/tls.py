@@ -275,4 +275,4 @@ def _handshake_error(err: ssl.SSLError | OSError) -> str:
     return describe_error(err)
 
 
-KIND = ProbeKind("tls", TlsCheck, TlsProbe)
+KIND = ProbeKind("tls", TlsCheck, TlsProbe, loads=("cryptography.x509",))

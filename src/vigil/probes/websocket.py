@@ -21,9 +21,8 @@ import json
 import re
 import time
 from functools import cached_property
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-import aiohttp
 from pydantic import AfterValidator, Field, field_validator
 
 from vigil import __version__
@@ -34,6 +33,9 @@ from vigil.probes.base import Observation, ProbeKind
 from vigil.probes.describe import describe_error, step_budget
 from vigil.probes.http import client_error, url_with_host
 from vigil.probes.jsonpath import Condition, conditions_from, show
+
+if TYPE_CHECKING:
+    import aiohttp
 
 REPLY_LIMIT = 1024 * 1024
 # Waiting for the server's half of a polite goodbye; past it the connection is dropped.
@@ -103,6 +105,8 @@ class WebsocketProbe:
     """A session per observation: a WebSocket is never reused, so a pool would keep nothing."""
 
     async def observe(self, check: WebsocketCheck) -> Observation:
+        import aiohttp
+
         loop = asyncio.get_running_loop()
         start_at = loop.time()
         deadline = start_at + step_budget(check.timeout)
@@ -131,6 +135,8 @@ class WebsocketProbe:
 async def _connect(
     session: aiohttp.ClientSession, check: WebsocketCheck, deadline: float
 ) -> aiohttp.ClientWebSocketResponse:
+    import aiohttp
+
     try:
         async with asyncio.timeout_at(deadline):
             return await session.ws_connect(
@@ -153,6 +159,8 @@ async def _connect(
 async def _converse(
     ws: aiohttp.ClientWebSocketResponse, check: WebsocketCheck, deadline: float, values: dict[str, float]
 ) -> Observation:
+    import aiohttp
+
     message = check.message
     if message is None and check.expect is None:
         return Observation.passed(**values)
@@ -175,6 +183,8 @@ async def _converse(
 
 
 def _no_reply(ws: aiohttp.ClientWebSocketResponse, reply: aiohttp.WSMessage) -> str:
+    import aiohttp
+
     if reply.type == aiohttp.WSMsgType.ERROR:
         return f"reply unreadable: {describe_error(ws.exception() or reply.data)}"
     code = ws.close_code
@@ -200,4 +210,4 @@ def _reply_problem(expect: WebsocketExpect | None, text: str) -> str | None:
     return None
 
 
-KIND = ProbeKind("websocket", WebsocketCheck, WebsocketProbe)
+KIND = ProbeKind("websocket", WebsocketCheck, WebsocketProbe, loads=("aiohttp",))

@@ -18,8 +18,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from vigil.errors import AuthError
 from vigil.server.guesses import Guesses, TooManyGuesses
+from vigil.server.roles import Role
 from vigil.server.runtime import Runtime
-from vigil.server.tokens import Principal, Role, authenticate
+from vigil.server.tokens import Principal, authenticate
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `vigil token create`.")
 

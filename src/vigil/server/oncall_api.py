@@ -24,8 +24,8 @@ from vigil.oncall.status import ScheduleStatus, instant
 from vigil.server import templating
 from vigil.server.auth import _bearer, api_reader, checked
 from vigil.server.error_shape import ErrorBody
+from vigil.server.roles import Role
 from vigil.server.runtime import Runtime
-from vigil.server.tokens import Role
 
 router = APIRouter(tags=["api"])
 calendars = APIRouter(tags=["api"])

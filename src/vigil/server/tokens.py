@@ -10,29 +10,35 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vigil.engine.clock import Clock
 from vigil.errors import AuthError, ForbiddenError
+from vigil.server.roles import Role
 from vigil.store.tables import ApiTokenRow
+
+# Role lives in ``roles`` (the CLI offers it without loading the store) and is still named here.
+__all__ = [
+    "LAST_USED_EVERY",
+    "LINK_AGE",
+    "LINK_PREFIX",
+    "PREFIX",
+    "Principal",
+    "Role",
+    "authenticate",
+    "create_login_link",
+    "create_token",
+    "digest",
+    "redeem_login_link",
+    "revoke_token",
+]
 
 PREFIX = "vgl_"
 LINK_PREFIX = "vgl_link_"
 LINK_AGE = timedelta(hours=1)
 LAST_USED_EVERY = timedelta(minutes=1)
-
-
-class Role(StrEnum):
-    VIEWER = "viewer"
-    RESPONDER = "responder"
-    ADMIN = "admin"
-
-    @property
-    def rank(self) -> int:
-        return list(Role).index(self)
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,9 @@ from vigil.errors import AuthError, ForbiddenError, VigilError
 from vigil.server import templating
 from vigil.server.auth import _bearer, address, api_reader, checked, guesses_of
 from vigil.server.guesses import TooManyGuesses
+from vigil.server.roles import Role
 from vigil.server.runtime import Runtime
-from vigil.server.tokens import Principal, Role, redeem_login_link
+from vigil.server.tokens import Principal, redeem_login_link
 
 TOKEN_COOKIE = "vigil_token"
 SESSION_COOKIE = "vigil_session"
