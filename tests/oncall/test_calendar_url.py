@@ -62,6 +62,6 @@ async def test_a_calendar_url_sending_too_much_is_cut_off(
         await oncall.refresh(http)
     assert oncall.who("imported", MARCH_5) == []
     assert (
-        "on-call calendar of imported not read: the calendar at the URL is over 5,000,000 bytes"
+        "on-call calendar of imported not read: the calendar of imported: more than the 5,000,000 bytes"
         in caplog.text
     )
