@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from vigil.alerting.alertmanager import AmPayload, receive
 from vigil.engine.board import CheckState
 from vigil.errors import NotFoundError
-from vigil.incidents.inputs import SEVERITY_LIMIT, TEXT_LIMIT
+from vigil.incidents.inputs import NAME_LIMIT, SEVERITY_LIMIT, TEXT_LIMIT
 from vigil.incidents.severity import IncidentStatus
 from vigil.server.api_document import CONFLICT
 from vigil.server.auth import Responder
@@ -84,7 +84,7 @@ async def check_results(
 async def list_incidents(
     request: Request,
     status: Annotated[list[IncidentStatus] | None, Query()] = None,
-    service: str | None = None,
+    service: Annotated[str | None, Query(max_length=NAME_LIMIT, description="A service's name")] = None,
     severity: Annotated[
         str | None, Query(max_length=SEVERITY_LIMIT, description="A level's name, e.g. P1")
     ] = None,
