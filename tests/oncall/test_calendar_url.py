@@ -62,6 +62,37 @@ async def test_a_calendar_url_sending_too_much_is_cut_off(
         await oncall.refresh(http)
     assert oncall.who("imported", MARCH_5) == []
     assert (
-        "on-call calendar of imported not read: the calendar of imported: more than the 5,000,000 bytes"
+        "on-call calendar not read: the calendar of imported: more than the 5,000,000 bytes a calendar may have"
         in caplog.text
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "said"),
+    [
+        (404, b"gone", "the calendar of imported: the server answered 404 Not Found"),
+        (200, b"", "the calendar of imported is not an iCalendar file"),
+    ],
+)
+async def test_a_calendar_url_failing_is_logged_without_its_url(
+    server: Server, caplog: pytest.LogCaptureFixture, status: int, body: bytes, said: str
+) -> None:
+    # A private calendar's URL is its password (Google's "secret address"): logs name the schedule.
+    server.status, server.body = status, body
+    async with httpx.AsyncClient() as http:
+        await oncall_of(server).refresh(http)
+    assert f"on-call calendar not read: {said}" in caplog.text
+    assert "rota.ics" not in caplog.text and "127.0.0.1" not in caplog.text
+
+
+async def test_a_calendar_url_that_does_not_answer_is_logged_without_its_url(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with serving() as stopped:
+        oncall = oncall_of(stopped)
+    async with httpx.AsyncClient() as http:
+        await oncall.refresh(http)
+    assert (
+        "on-call calendar not read: the calendar of imported: cannot be fetched: ConnectError" in caplog.text
+    )
+    assert "rota.ics" not in caplog.text

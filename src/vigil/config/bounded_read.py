@@ -3,7 +3,8 @@
 A file is read no further than its bound, so one that grows while it is read, or a device that
 never ends, costs at most the bound; a URL is streamed and cut off at the bound and its time
 budget, never read whole into memory. Each refusal is one line naming what was read, the bound,
-and raised as the caller's own ``VigilError`` kind (a runbook's, a calendar's).
+and raised as the caller's own ``VigilError`` kind (a runbook's, a calendar's). A URL's failure
+names what was fetched, never the URL: a private calendar's URL is its password.
 """
 
 from __future__ import annotations
@@ -51,18 +52,26 @@ async def download(
     shown: str,
 ) -> bytes:
     """The body at ``url``, at most ``limit`` bytes, within ``read_timeout`` per read and three times
-    that in all (a server that trickles forever is cut off). ``shown`` names it in the message,
+    that in all (a server that trickles forever is cut off). ``shown`` names it in every failure,
     in place of the URL, which can carry a token."""
+    import httpx  # here: only a command that fetches pays for it
+
     chunks: list[bytes] = []
     size = 0
-    async with (
-        asyncio.timeout(read_timeout * 3),
-        http.stream("GET", url, timeout=read_timeout, follow_redirects=True) as response,
-    ):
-        response.raise_for_status()
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise fault(too_big(shown, what, limit))
-            chunks.append(chunk)
+    try:
+        async with (
+            asyncio.timeout(read_timeout * 3),
+            http.stream("GET", url, timeout=read_timeout, follow_redirects=True) as response,
+        ):
+            if response.is_error:
+                raise fault(f"{shown}: the server answered {response.status_code} {response.reason_phrase}")
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise fault(too_big(shown, what, limit))
+                chunks.append(chunk)
+    except TimeoutError:
+        raise fault(f"{shown}: no whole answer within {read_timeout * 3:.0f} s") from None
+    except (httpx.HTTPError, httpx.InvalidURL) as err:
+        raise fault(f"{shown}: cannot be fetched: {type(err).__name__}") from None
     return b"".join(chunks)

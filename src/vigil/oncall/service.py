@@ -110,8 +110,8 @@ class OnCall:
                         shown,
                     )
                     imported = ical.read_shifts(data, self.people, config.zone, where=shown)
-                except (httpx.HTTPError, ical.CalendarError, TimeoutError) as err:
-                    log.warning("on-call calendar of %s not read: %s", name, err)
+                except ical.CalendarError as err:
+                    log.warning("on-call calendar not read: %s", err)
                     continue
                 self.schedules[name] = build(name, config, imported)
 
