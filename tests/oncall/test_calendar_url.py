@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.conftest import free_port
 from tests.oncall.stacks import OPSGENIE_EXPORT, Server, serving
 from vigil.config.load import parse_stack
 from vigil.oncall import ical
@@ -85,11 +86,13 @@ async def test_a_calendar_url_failing_is_logged_without_its_url(
     assert "rota.ics" not in caplog.text and "127.0.0.1" not in caplog.text
 
 
-async def test_a_calendar_url_that_does_not_answer_is_logged_without_its_url(
+async def test_a_calendar_url_nobody_listens_at_is_logged_without_its_url(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with serving() as stopped:
-        oncall = oncall_of(stopped)
+    url = f"http://127.0.0.1:{free_port()}/rota.ics"
+    oncall = OnCall(
+        parse_stack("vigil.yaml", f"oncall:\n  schedules:\n    imported: {{ical: '{url}'}}\n", {})
+    )
     async with httpx.AsyncClient() as http:
         await oncall.refresh(http)
     assert (
