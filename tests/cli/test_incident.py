@@ -93,3 +93,17 @@ def test_a_refused_change_is_one_line_and_exit_code_one(tmp_path: Path) -> None:
         run = vigil(tmp_path, *args)
         assert (args, run.returncode, run.stderr.strip()) == (args, 1, message)
         assert "Traceback" not in run.stderr
+
+
+def test_a_note_or_a_name_past_its_bound_is_refused_from_the_shell_too(tmp_path: Path) -> None:
+    ok(vigil(tmp_path, "open", "Chat not responding"))
+    for args, code, message in (
+        (("note", "1", "x" * 10_001), 1, "a note can be at most 10,000 characters; this one has 10,001"),
+        (("note", "1", "   "), 1, "a note needs some text"),
+        (("resolve", "1", "--note", "x" * 10_001), 1, "a note can be at most 10,000"),
+        (("ack", "1", "--as", "x" * 201), 2, "1 to 200 characters, not 201"),
+    ):
+        run = vigil(tmp_path, *args)
+        assert (run.returncode, message in run.stderr, "Traceback" in run.stderr) == (code, True, False), args
+    shown = json.loads(ok(vigil(tmp_path, "show", "1", "--json")))
+    assert (shown["status"], [e["kind"] for e in shown["timeline"]].count("note")) == ("triggered", 0)

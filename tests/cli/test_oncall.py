@@ -9,6 +9,7 @@ import icalendar
 import pytest
 
 from tests.cli.test_check import vigil
+from tests.cli.test_store_discovery import vigil as vigil_in
 from tests.oncall.stacks import ISSUE_EXAMPLE, serving
 
 
@@ -48,6 +49,23 @@ def test_every_schedule_in_a_table_with_the_stack_file_from_vigil_config(stack: 
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["schedule", "on", "call", "until", "next"]
     assert lines[1].split() == ["primary", "bob", "2026-03-30", "09:00", "BST", "alice"]
+
+
+def test_from_a_subfolder_the_stack_file_above_is_found(stack: Path, tmp_path: Path) -> None:
+    scripts = tmp_path / "deploy" / "scripts"
+    scripts.mkdir(parents=True)
+    done = vigil_in("oncall", "who", "primary", "--at", "2026-02-10T12:00:00Z", cwd=scripts)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "erin\n", "")
+
+
+def test_with_no_stack_file_found_it_says_where_it_looked(tmp_path: Path) -> None:
+    # tmp_path has no vigil.yaml, nor (in a test run) any folder above it.
+    done = vigil_in("oncall", "who", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"no stack file: looked for vigil.yaml in {tmp_path} and every folder above it; "
+        "pass -c FILE (or set VIGIL_CONFIG)"
+    ]
 
 
 def test_the_next_handoffs_are_listed_in_the_schedule_s_zone(stack: Path) -> None:

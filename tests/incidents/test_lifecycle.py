@@ -272,7 +272,7 @@ async def test_an_incident_opened_by_hand_pages_and_carries_its_labels(
     [
         ("Down", "P7", None, "unknown severity 'P7'; the scheme has P1, P2, P3, P4"),
         ("Down", "P2", "web", "unknown service 'web'; the stack file's services are: api"),
-        ("   ", "P2", None, "an incident's title needs 1 to 300 characters"),
+        ("   ", "P2", None, "an incident's title needs some text"),
     ],
 )
 async def test_an_incident_by_hand_with_bad_input_is_refused_and_opens_nothing(

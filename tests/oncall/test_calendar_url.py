@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.conftest import free_port
 from tests.oncall.stacks import OPSGENIE_EXPORT, Server, serving
 from vigil.config.load import parse_stack
 from vigil.oncall import ical
@@ -62,6 +63,39 @@ async def test_a_calendar_url_sending_too_much_is_cut_off(
         await oncall.refresh(http)
     assert oncall.who("imported", MARCH_5) == []
     assert (
-        "on-call calendar of imported not read: the calendar at the URL is over 5,000,000 bytes"
+        "on-call calendar not read: the calendar of imported: more than the 5,000,000 bytes a calendar may have"
         in caplog.text
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "said"),
+    [
+        (404, b"gone", "the calendar of imported: the server answered 404 Not Found"),
+        (200, b"", "the calendar of imported is not an iCalendar file"),
+    ],
+)
+async def test_a_calendar_url_failing_is_logged_without_its_url(
+    server: Server, caplog: pytest.LogCaptureFixture, status: int, body: bytes, said: str
+) -> None:
+    # A private calendar's URL is its password (Google's "secret address"): logs name the schedule.
+    server.status, server.body = status, body
+    async with httpx.AsyncClient() as http:
+        await oncall_of(server).refresh(http)
+    assert f"on-call calendar not read: {said}" in caplog.text
+    assert "rota.ics" not in caplog.text and "127.0.0.1" not in caplog.text
+
+
+async def test_a_calendar_url_nobody_listens_at_is_logged_without_its_url(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}/rota.ics"
+    oncall = OnCall(
+        parse_stack("vigil.yaml", f"oncall:\n  schedules:\n    imported: {{ical: '{url}'}}\n", {})
+    )
+    async with httpx.AsyncClient() as http:
+        await oncall.refresh(http)
+    assert (
+        "on-call calendar not read: the calendar of imported: cannot be fetched: ConnectError" in caplog.text
+    )
+    assert "rota.ics" not in caplog.text

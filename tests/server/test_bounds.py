@@ -132,6 +132,7 @@ async def test_a_storm_opens_each_alert_once_and_resolves_each_with_its_timeline
         ("GET", "/api/v1/incidents/0", None, "incident_id"),
         ("POST", "/api/v1/incidents/9223372036854775808/acknowledge", None, "incident_id"),
         ("GET", "/api/v1/incidents?offset=9223372036854775808", None, "offset"),
+        ("GET", f"/api/v1/incidents?service={'x' * 201}", None, "service"),
         ("GET", "/api/v1/checks?offset=9223372036854775808", None, "offset"),
         ("GET", "/api/v1/silences/9223372036854775808", None, "silence_id"),
         ("DELETE", "/api/v1/silences/30746349034104518868992", None, "silence_id"),

@@ -299,7 +299,7 @@ async def test_a_note_goes_on_the_timeline_under_the_responders_name(
     notes = [(e.actor, e.text) for e in await runtime.incidents.timeline(incident.id) if e.kind == "note"]
     assert notes == [("alice", "restarted the pod")]
     empty = await client.post(f"/incidents/{incident.id}/notes", data={"csrf": csrf, "text": "  "})
-    assert empty.status_code == 400
+    assert empty.status_code == 422
     assert "a note needs some text" in empty.text
 
 

@@ -85,7 +85,7 @@ async def test_a_resolved_update_resolves_and_then_only_resolved_updates_are_tak
         ({"status": "fixed", "text": "x"}, 422),
         ({"status": "identified", "text": ""}, 422),
         ({"status": "identified", "text": "x" * 10_001}, 422),
-        ({"status": "identified", "text": "   "}, 400),
+        ({"status": "identified", "text": "   "}, 422),
     ],
 )
 async def test_bad_updates_are_4xx_with_an_error_line(

@@ -20,6 +20,7 @@ from vigil.cli.store_session import with_store
 from vigil.incidents.severity import IncidentStatus
 
 if TYPE_CHECKING:
+    from vigil.incidents.model import Incident
     from vigil.incidents.service import IncidentService
 
 incident_app = typer.Typer(
@@ -41,6 +42,24 @@ def _run(config: Path | None, db: str | None, work: Callable[[IncidentService], 
 
 def _print(data: Any, as_json: bool, text: str) -> None:
     typer.echo(json.dumps(data, indent=2) if as_json else text)
+
+
+def _as_dict(incident: Incident) -> dict[str, Any]:
+    return incident.as_dict()
+
+
+def act(
+    config: Path | None,
+    db: str | None,
+    as_json: bool,
+    call: Callable[[IncidentService], Awaitable[T]],
+    says: str | Callable[[T], str],
+    data: Callable[[Any], Any] = _as_dict,
+) -> None:
+    """The shape of an incident command: ``call`` a service function on the stack's store (a
+    ``VigilError`` is one line and its exit code), then print its ``data`` as JSON, else what it ``says``."""
+    done = _run(config, db, call)
+    _print(data(done), as_json, says if isinstance(says, str) else says(done))
 
 
 @incident_app.command("list")
@@ -85,14 +104,17 @@ def show(
             "merged": await s.merged_here(incident_id),
         }
 
-    data = _run(config, db, work)
+    act(config, db, as_json, work, _shown, data=lambda shown: shown)
+
+
+def _shown(data: dict[str, Any]) -> str:
     lines = [
         f"#{data['id']} [{data['severity']} {data['status']}] {data['title']}",
         f"reason: {data['reason']}",
         *_facts(data),
     ]
     lines += [f"  {e['at'][:19]}  {e['kind']:<13} {e['text']}" for e in data["timeline"]]
-    _print(data, as_json, "\n".join(lines))
+    return "\n".join(lines)
 
 
 @incident_app.command("ack")
@@ -104,8 +126,8 @@ def ack(
     as_json: JsonOption = False,
 ) -> None:
     """Acknowledge: you are on it."""
-    incident = _run(config, db, lambda s: s.acknowledge(incident_id, actor))
-    _print(incident.as_dict(), as_json, f"incident {incident_id} acknowledged by {actor}")
+    says = f"incident {incident_id} acknowledged by {actor}"
+    act(config, db, as_json, lambda s: s.acknowledge(incident_id, actor), says)
 
 
 @incident_app.command("resolve")
@@ -118,8 +140,8 @@ def resolve(
     as_json: JsonOption = False,
 ) -> None:
     """Resolve, with an optional closing note."""
-    incident = _run(config, db, lambda s: s.resolve(incident_id, actor, note))
-    _print(incident.as_dict(), as_json, f"incident {incident_id} resolved by {actor}")
+    says = f"incident {incident_id} resolved by {actor}"
+    act(config, db, as_json, lambda s: s.resolve(incident_id, actor, note), says)
 
 
 @incident_app.command("note")

@@ -5,22 +5,15 @@ incident's state does not allow prints one line and exits 1.
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from vigil.cli.incident import ConfigOpt, _print, _run
+from vigil.cli.incident import ConfigOpt, act
 from vigil.cli.options import ActorOption, DbOption, JsonOption
 
 if TYPE_CHECKING:
     from vigil.incidents.checklist import ChecklistItem
-    from vigil.incidents.model import Incident
-    from vigil.incidents.service import IncidentService
-
-
-def _done(incident: Incident, as_json: bool, text: str) -> None:
-    _print(incident.as_dict(), as_json, text)
 
 
 def add_commands(incident_app: typer.Typer) -> None:
@@ -37,12 +30,13 @@ def add_commands(incident_app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Open an incident by hand; it pages its severity's channels like any other."""
-
-        async def work(s: IncidentService) -> Incident:
-            return await s.open_manual(title, severity or s.stack.scheme.default.name, actor, service)
-
-        incident = _run(config, db, work)
-        _done(incident, as_json, f"incident {incident.id} opened ({incident.severity}): {incident.title}")
+        act(
+            config,
+            db,
+            as_json,
+            lambda s: s.open_manual(title, severity or s.stack.scheme.default.name, actor, service),
+            lambda i: f"incident {i.id} opened ({i.severity}): {i.title}",
+        )
 
     @incident_app.command("mitigate")
     def mitigate(
@@ -54,8 +48,8 @@ def add_commands(incident_app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Mitigated: the impact is over, the cause may not be fixed yet."""
-        incident = _run(config, db, lambda s: s.mitigate(incident_id, actor, note))
-        _done(incident, as_json, f"incident {incident_id} mitigated by {actor}")
+        says = f"incident {incident_id} mitigated by {actor}"
+        act(config, db, as_json, lambda s: s.mitigate(incident_id, actor, note), says)
 
     @incident_app.command("reopen")
     def reopen(
@@ -67,8 +61,8 @@ def add_commands(incident_app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Reopen a resolved incident: back to triggered, paging again."""
-        incident = _run(config, db, lambda s: s.reopen(incident_id, actor, reason))
-        _done(incident, as_json, f"incident {incident_id} reopened by {actor}")
+        says = f"incident {incident_id} reopened by {actor}"
+        act(config, db, as_json, lambda s: s.reopen(incident_id, actor, reason), says)
 
     @incident_app.command("assign")
     def assign(
@@ -87,9 +81,8 @@ def add_commands(incident_app: typer.Typer) -> None:
         from vigil.incidents.lifecycle import Role
 
         role = Role.COMMANDER if commander else Role.ASSIGNEE
-        incident = _run(config, db, lambda s: s.assign(incident_id, actor, name, role))
-        what = "commander" if commander else "assignee"
-        _done(incident, as_json, f"incident {incident_id}: {what} {name or 'cleared'}")
+        says = f"incident {incident_id}: {role} {name or 'cleared'}"
+        act(config, db, as_json, lambda s: s.assign(incident_id, actor, name, role), says)
 
     @incident_app.command("severity")
     def severity(
@@ -101,8 +94,13 @@ def add_commands(incident_app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Change the severity; its targets and checklist follow."""
-        incident = _run(config, db, lambda s: s.set_severity(incident_id, actor, level))
-        _done(incident, as_json, f"incident {incident_id} is {incident.severity} now")
+        act(
+            config,
+            db,
+            as_json,
+            lambda s: s.set_severity(incident_id, actor, level),
+            lambda i: f"incident {incident_id} is {i.severity} now",
+        )
 
     @incident_app.command("merge")
     def merge(
@@ -114,8 +112,13 @@ def add_commands(incident_app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Merge INCIDENT_ID into INTO: it is resolved, and its later failures go to INTO."""
-        survivor = _run(config, db, lambda s: s.merge(incident_id, into, actor))
-        _done(survivor, as_json, f"incident {incident_id} merged into {survivor.id}")
+        act(
+            config,
+            db,
+            as_json,
+            lambda s: s.merge(incident_id, into, actor),
+            lambda survivor: f"incident {incident_id} merged into {survivor.id}",
+        )
 
     @incident_app.command("check")
     def check(
@@ -128,11 +131,15 @@ def add_commands(incident_app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Tick an item of the incident's checklist (its severity's)."""
-        items = _run(config, db, lambda s: s.tick(incident_id, actor, item, not undo))
-        if as_json:
-            typer.echo(json.dumps([i.as_dict() for i in items], indent=2))
-            return
-        typer.echo("\n".join(_line(i) for i in items))
+        act(config, db, as_json, lambda s: s.tick(incident_id, actor, item, not undo), _lines, _dicts)
+
+
+def _dicts(items: list[ChecklistItem]) -> list[dict[str, Any]]:
+    return [i.as_dict() for i in items]
+
+
+def _lines(items: list[ChecklistItem]) -> str:
+    return "\n".join(_line(i) for i in items)
 
 
 def _line(item: ChecklistItem) -> str:

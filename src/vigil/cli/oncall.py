@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from vigil.cli.app import fail
-from vigil.cli.options import ConfigOption, JsonOption
+from vigil.cli.options import JsonOption, StackOption
+from vigil.config.discovery import stack_file_or_fail
 from vigil.config.load import load_stack
 from vigil.errors import VigilError
 from vigil.oncall.schedule import UTC
@@ -36,16 +37,18 @@ At = Annotated[
 ]
 
 
-def _load(config: Path) -> OnCall:
-    """The stack file's schedules, with calendars at a URL read once for this command."""
+def _load(config: Path | None) -> OnCall:
+    """The schedules of the stack file (``-c``, ``VIGIL_CONFIG`` or the nearest ``vigil.yaml``),
+    with calendars at a URL read once for this command."""
     try:
-        oncall = OnCall(load_stack(config))
+        path = stack_file_or_fail(config)
+        oncall = OnCall(load_stack(path))
         if oncall.has_calendar_urls:
             asyncio.run(_refresh(oncall))
     except VigilError as err:
         fail(err)
     if not oncall.names:
-        fail(VigilError(f"{config} has no on-call schedules; add oncall: schedules: to it"))
+        fail(VigilError(f"{path} has no on-call schedules; add oncall: schedules: to it"))
     return oncall
 
 
@@ -68,7 +71,7 @@ def _names(oncall: OnCall, schedule: str | None) -> list[str]:
 def who(
     schedule: ScheduleArg = None,
     at: At = None,
-    config: ConfigOption = Path("vigil.yaml"),
+    config: StackOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Who is on call: the name alone for one schedule, a table for all. Exits 1 when a schedule
@@ -107,7 +110,7 @@ def next_(
         int, typer.Option("--count", "-n", min=1, max=MAX_HANDOFFS, help="How many handoffs.")
     ] = 5,
     at: At = None,
-    config: ConfigOption = Path("vigil.yaml"),
+    config: StackOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The next handoffs: when each shift starts (in the schedule's zone) and who takes it."""
@@ -137,7 +140,7 @@ def next_(
 @oncall_app.command("ical")
 def ical(
     schedule: Annotated[str, typer.Argument(help="The schedule whose shifts to print.")],
-    config: ConfigOption = Path("vigil.yaml"),
+    config: StackOption = None,
 ) -> None:
     """Print the schedule's shifts as an iCalendar feed: the past week and the next 12 weeks."""
     oncall = _load(config)

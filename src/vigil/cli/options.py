@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from vigil.incidents.inputs import NAME_LIMIT
+
 ConfigOption = Annotated[
     Path,
     typer.Option("--config", "-c", help="The stack file.", envvar="VIGIL_CONFIG", show_default=True),
@@ -32,6 +34,16 @@ StackOption = Annotated[
         envvar="VIGIL_CONFIG",
     ),
 ]
+
+
+def _actor(name: str) -> str:
+    """A name as the timeline keeps it: the store's width at most."""
+    if not 0 < len(name) <= NAME_LIMIT:
+        raise typer.BadParameter(f"1 to {NAME_LIMIT} characters, not {len(name):,}")
+    return name
+
+
 ActorOption = Annotated[
-    str, typer.Option("--as", help="Your name, for the timeline and the audit.", envvar="USER")
+    str,
+    typer.Option("--as", help="Your name, for the timeline and the audit.", envvar="USER", callback=_actor),
 ]

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vigil.errors import ConflictError, InputError
+from vigil.incidents.inputs import NAME_LIMIT, TITLE_LIMIT, bounded
 from vigil.incidents.model import EventKind, Incident
 from vigil.incidents.opening import OpenRequest, open_one
 from vigil.incidents.reads import OPEN
@@ -32,20 +33,10 @@ from vigil.store.tables import IncidentRow
 if TYPE_CHECKING:
     from vigil.incidents.service import IncidentService
 
-NAME_LIMIT = 200
-TEXT_LIMIT = 10_000  # a reason or a note, as the API takes them
-
 
 def shown(value: str, limit: int = 60) -> str:
     """``value`` quoted back in an error, cut short: a refused input is never echoed whole."""
     return repr(value if len(value) <= limit else value[:limit] + "…")
-
-
-def text_of(text: str, what: str) -> str:
-    text = text.strip()
-    if len(text) > TEXT_LIMIT:
-        raise InputError(f"{what} can be at most {TEXT_LIMIT:,} characters; this one has {len(text):,}")
-    return text
 
 
 class Role(StrEnum):
@@ -85,20 +76,11 @@ def level_named(incidents: IncidentService, severity: str) -> Level:
     return level
 
 
-def person(name: str) -> str:
-    name = name.strip()
-    if not name or len(name) > NAME_LIMIT:
-        raise InputError(f"a name needs 1 to {NAME_LIMIT} characters")
-    return name
-
-
 async def open_manual(
     incidents: IncidentService, title: str, severity: str, actor: str, service: str | None = None
 ) -> Incident:
     """An incident someone declares by hand ("Chat not responding"): pages like any other."""
-    title = title.strip()
-    if not title or len(title) > 300:
-        raise InputError("an incident's title needs 1 to 300 characters")
+    title = bounded(title, "an incident's title", TITLE_LIMIT)
     level = level_named(incidents, severity)
     if service is not None and service not in incidents.stack.services:
         known = ", ".join(list(incidents.stack.services)[:20]) or "none"
@@ -122,7 +104,7 @@ async def open_manual(
 
 async def mitigate(incidents: IncidentService, incident_id: int, actor: str, note: str | None) -> Incident:
     """The impact is over though the cause may not be fixed; acknowledges it too if nobody had."""
-    note = text_of(note, "a note") if note else None
+    note = bounded(note, "a note", required=False) if note else None
     async with incidents.engine.begin() as conn:
         now = incidents.clock.now()
         values = {
@@ -147,9 +129,7 @@ async def mitigate(incidents: IncidentService, incident_id: int, actor: str, not
 async def reopen(incidents: IncidentService, incident_id: int, actor: str, reason: str) -> Incident:
     """A resolved incident back to triggered, with who and why; it pages again and its targets
     count from now."""
-    reason = text_of(reason, "a reason")
-    if not reason:
-        raise InputError("say why the incident is reopened")
+    reason = bounded(reason, "a reason")
     async with incidents.engine.begin() as conn:
         now = incidents.clock.now()
         before = await incidents._get(conn, incident_id)
@@ -188,7 +168,7 @@ async def assign(
     incidents: IncidentService, incident_id: int, actor: str, name: str | None, role: Role
 ) -> Incident:
     """Set (or with None, clear) the incident's assignee or its incident commander."""
-    name = person(name) if name is not None else None
+    name = bounded(name, "a name", NAME_LIMIT) if name is not None else None
     async with incidents.engine.begin() as conn:
         now = incidents.clock.now()
         incident = await change(

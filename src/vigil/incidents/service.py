@@ -23,6 +23,7 @@ from vigil.incidents import lifecycle, merging
 from vigil.incidents.check_incidents import open_or_join
 from vigil.incidents.checklist import ChecklistItem
 from vigil.incidents.flapping import FlapGuard
+from vigil.incidents.inputs import bounded
 from vigil.incidents.lifecycle import Role
 from vigil.incidents.model import EventKind, Incident, TimelineEntry
 from vigil.incidents.opening import OpenRequest, open_many, open_one
@@ -167,6 +168,7 @@ class IncidentService(IncidentReads):
         return incident
 
     async def resolve(self, incident_id: int, actor: str, note: str | None = None) -> Incident:
+        note = bounded(note or "", "a note", required=False)
         async with self.engine.begin() as conn:
             now = self.clock.now()
             await self._get(conn, incident_id)  # 404 for an unknown id
@@ -179,6 +181,7 @@ class IncidentService(IncidentReads):
         return resolved
 
     async def add_note(self, incident_id: int, actor: str, text: str) -> TimelineEntry:
+        text = bounded(text, "a note")
         async with self.engine.begin() as conn:
             await self._get(conn, incident_id)
             now = self.clock.now()

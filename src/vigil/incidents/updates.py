@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from vigil.errors import ConflictError, VigilError
+from vigil.errors import ConflictError
+from vigil.incidents.inputs import TEXT_LIMIT, bounded
 from vigil.incidents.model import EventKind, Incident, utc
 from vigil.incidents.service import IncidentService, incident_key
 from vigil.incidents.update_message import UpdateStatus, update_context, update_template
@@ -31,7 +32,6 @@ from vigil.store.outbox import enqueue
 from vigil.store.tables import IncidentUpdateRow
 
 log = logging.getLogger("vigil.incidents")
-TEXT_LIMIT = 10_000
 IMPACT_LIMIT = 1_000
 MOST_UPDATES = 1_000  # per incident: a script posting in a loop stops here
 
@@ -75,7 +75,8 @@ class StatusUpdates:
         """Keep, note and send an update; ``ConflictError`` for a resolved incident (unless the
         update says ``resolved`` too) or past ``MOST_UPDATES``."""
         service = self.incidents
-        text, impact = _bounded(text, "an update", TEXT_LIMIT), _optional(impact)
+        text = bounded(text, "an update", TEXT_LIMIT)
+        impact = bounded(impact or "", "an impact", IMPACT_LIMIT, required=False) or None
         text, impact = service.redact(text), service.redact(impact) if impact else None
         async with service.engine.connect() as conn:
             incident = await service._get(conn, incident_id)
@@ -186,16 +187,3 @@ class StatusUpdates:
         await enqueue(
             conn, messages, now=now, expire_after=self.incidents.expire_after, incident_id=incident.id
         )
-
-
-def _bounded(text: str, what: str, limit: int) -> str:
-    text = text.strip()
-    if not text:
-        raise VigilError(f"{what} needs some text")
-    if len(text) > limit:
-        raise VigilError(f"{what} may have at most {limit:,} characters; this one has {len(text):,}")
-    return text
-
-
-def _optional(impact: str | None) -> str | None:
-    return _bounded(impact, "an impact", IMPACT_LIMIT) if impact and impact.strip() else None

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 from dateutil.rrule import rrulestr
 
+from vigil.config import bounded_read
 from vigil.errors import VigilError
 from vigil.oncall.schedule import UTC, OnCallSchedule, Shift, shifts
 
@@ -45,13 +46,7 @@ def read_file(
     path: Path, people: Mapping[str, Any], zone: ZoneInfo = UTC_ZONE, *, where: str | None = None
 ) -> list[Shift]:
     shown = where or str(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise CalendarError(f"{shown} is {size:,} bytes; a calendar may have at most {MAX_BYTES:,}")
-        data = path.read_bytes()
-    except OSError as err:
-        raise CalendarError(f"cannot read the calendar {shown}: {err.strerror}") from None
+    data = bounded_read.read_file(path, MAX_BYTES, "calendar", CalendarError, shown)
     return read_shifts(data, people, zone, where=shown)
 
 

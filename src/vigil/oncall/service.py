@@ -9,12 +9,12 @@ leaves that schedule's other layers answering, and its last good shifts in place
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 
 import httpx
 
+from vigil.config import bounded_read
 from vigil.config.load import Stack
 from vigil.config.oncall import Person, Schedule
 from vigil.config.oncall_refs import calendar_path
@@ -98,13 +98,20 @@ class OnCall:
         """Read every calendar at a URL again; one that fails keeps its last shifts, logged."""
         for name, config in self.configs.items():
             if config.ical and _is_url(config.ical):
+                shown = f"the calendar of {name}"
                 try:
-                    data = await _download(http, config.ical)
-                    imported = ical.read_shifts(
-                        data, self.people, config.zone, where=f"the calendar of {name}"
+                    data = await bounded_read.download(
+                        http,
+                        config.ical,
+                        ical.MAX_BYTES,
+                        CALENDAR_TIMEOUT,
+                        "calendar",
+                        ical.CalendarError,
+                        shown,
                     )
-                except (httpx.HTTPError, ical.CalendarError, TimeoutError) as err:
-                    log.warning("on-call calendar of %s not read: %s", name, err)
+                    imported = ical.read_shifts(data, self.people, config.zone, where=shown)
+                except ical.CalendarError as err:
+                    log.warning("on-call calendar not read: %s", err)
                     continue
                 self.schedules[name] = build(name, config, imported)
 
@@ -120,21 +127,3 @@ class OnCall:
 
 def _is_url(ical_source: str) -> bool:
     return ical_source.startswith(("http://", "https://"))
-
-
-async def _download(http: httpx.AsyncClient, url: str) -> bytes:
-    """At most ``ical.MAX_BYTES`` within ``CALENDAR_TIMEOUT``: a calendar server that streams
-    forever or sends a huge file is cut off, never read whole into memory."""
-    chunks: list[bytes] = []
-    size = 0
-    async with (
-        asyncio.timeout(CALENDAR_TIMEOUT * 3),
-        http.stream("GET", url, timeout=CALENDAR_TIMEOUT, follow_redirects=True) as response,
-    ):
-        response.raise_for_status()
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > ical.MAX_BYTES:
-                raise ical.CalendarError(f"the calendar at the URL is over {ical.MAX_BYTES:,} bytes")
-            chunks.append(chunk)
-    return b"".join(chunks)

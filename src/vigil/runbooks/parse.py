@@ -17,6 +17,7 @@ from dateutil import parser as dateparser
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from vigil.config import bounded_read
 from vigil.errors import RunbookError
 from vigil.runbooks.attributes import parse_attributes, split_info
 from vigil.runbooks.model import LANGUAGES, Review, Runbook, Section, Step, StepKind
@@ -52,14 +53,7 @@ def read_runbook(path: Path, name: str | None = None) -> Runbook:
 def read_markdown(path: Path, name: str | None = None) -> Markdown:
     """The file at ``path`` as tokens, within the bounds every runbook is read with."""
     shown = name or str(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise RunbookError(f"{shown}: {size:,} bytes is more than the {MAX_BYTES:,} a runbook may have")
-        data = path.read_bytes()
-    except OSError as err:
-        raise RunbookError(f"{shown}: cannot read the runbook: {err.strerror}") from None
-    return parse_markdown(data, shown)
+    return parse_markdown(bounded_read.read_file(path, MAX_BYTES, "runbook", RunbookError, shown), shown)
 
 
 def parse_runbook(data: bytes | str, file: str) -> Runbook:
@@ -73,9 +67,7 @@ def runbook_of(markdown: Markdown) -> Runbook:
 def parse_markdown(data: bytes | str, file: str) -> Markdown:
     if isinstance(data, bytes):
         if len(data) > MAX_BYTES:
-            raise RunbookError(
-                f"{file}: {len(data):,} bytes is more than the {MAX_BYTES:,} a runbook may have"
-            )
+            raise RunbookError(bounded_read.too_big(file, "runbook", MAX_BYTES, len(data)))
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as err:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from vigil.alerting.alertmanager import AmPayload, receive
 from vigil.engine.board import CheckState
 from vigil.errors import NotFoundError
+from vigil.incidents.inputs import NAME_LIMIT, SEVERITY_LIMIT, TEXT_LIMIT
 from vigil.incidents.severity import IncidentStatus
 from vigil.server.api_document import CONFLICT
 from vigil.server.auth import Responder
@@ -32,11 +33,13 @@ def runtime_of(request: Request) -> Runtime:
 
 
 class ResolveBody(BaseModel):
-    note: str | None = Field(None, max_length=10_000, description="Added to the timeline before resolving.")
+    note: str | None = Field(
+        None, max_length=TEXT_LIMIT, description="Added to the timeline before resolving."
+    )
 
 
 class NoteBody(BaseModel):
-    text: str = Field(min_length=1, max_length=10_000)
+    text: str = Field(min_length=1, max_length=TEXT_LIMIT)
 
 
 @router.get("/services", summary="Every service with its checks and their current status")
@@ -81,8 +84,10 @@ async def check_results(
 async def list_incidents(
     request: Request,
     status: Annotated[list[IncidentStatus] | None, Query()] = None,
-    service: str | None = None,
-    severity: Annotated[str | None, Query(max_length=40, description="A level's name, e.g. P1")] = None,
+    service: Annotated[str | None, Query(max_length=NAME_LIMIT, description="A service's name")] = None,
+    severity: Annotated[
+        str | None, Query(max_length=SEVERITY_LIMIT, description="A level's name, e.g. P1")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,
 ) -> list[dict[str, Any]]:

@@ -17,15 +17,14 @@ from fastapi import APIRouter, FastAPI, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from vigil.errors import NotFoundError, VigilError
+from vigil.errors import NotFoundError
 from vigil.incidents.reads import OPEN
+from vigil.incidents.service import IncidentService
 from vigil.server import summary, templating, ui_auth
 from vigil.server.incident_cache import incident_cache
 from vigil.server.runbook_views import incident_view, review_view
 from vigil.server.tokens import Principal
 from vigil.server.ui_auth import Page, act, page, refuse, runtime_of
-
-NOTE_LIMIT = 10_000
 
 router = APIRouter(include_in_schema=False)
 View = Annotated[Literal["overview", "incident"], Form()]
@@ -149,39 +148,35 @@ async def service_page(request: Request, name: str, page_number: PageNumber = 1)
 # --- actions ---------------------------------------------------------------------------
 
 
+IncidentAction = Callable[[IncidentService, Principal], Awaitable[object]]
+
+
+async def on_incident(request: Request, incident_id: int, view: str, action: IncidentAction) -> Response:
+    """The shape of every incident form: ``action`` on the incident service for the signed-in
+    responder (``ui_auth.act``: CSRF, role, a refusal as the page's message), then the section
+    it was made from, fresh."""
+
+    async def run(who: Principal) -> object:
+        return await action(runtime_of(request).incidents, who)
+
+    return await act(request, run, _after(request, incident_id, view), _back(incident_id, view))
+
+
 @router.post("/incidents/{incident_id}/acknowledge")
 async def acknowledge(request: Request, incident_id: int, view: View = "overview") -> Response:
-    async def action(who: Principal) -> object:
-        return await runtime_of(request).incidents.acknowledge(incident_id, who.name)
-
-    return await act(request, action, _after(request, incident_id, view), _back(incident_id, view))
+    return await on_incident(request, incident_id, view, lambda s, who: s.acknowledge(incident_id, who.name))
 
 
 @router.post("/incidents/{incident_id}/resolve")
 async def resolve(request: Request, incident_id: int, view: View = "overview") -> Response:
-    async def action(who: Principal) -> object:
-        return await runtime_of(request).incidents.resolve(incident_id, who.name)
-
-    return await act(request, action, _after(request, incident_id, view), _back(incident_id, view))
+    return await on_incident(request, incident_id, view, lambda s, who: s.resolve(incident_id, who.name))
 
 
 @router.post("/incidents/{incident_id}/notes")
 async def add_note(request: Request, incident_id: int, text: Annotated[str, Form()] = "") -> Response:
-    async def action(who: Principal) -> object:
-        return await runtime_of(request).incidents.add_note(incident_id, who.name, note_text(text))
-
-    return await act(
-        request, action, _after(request, incident_id, "incident"), _back(incident_id, "incident")
+    return await on_incident(
+        request, incident_id, "incident", lambda s, who: s.add_note(incident_id, who.name, text)
     )
-
-
-def note_text(text: str) -> str:
-    text = text.strip()
-    if not text:
-        raise VigilError("a note needs some text")
-    if len(text) > NOTE_LIMIT:
-        raise VigilError(f"a note can be at most {NOTE_LIMIT:,} characters; this one has {len(text):,}")
-    return text
 
 
 def _back(incident_id: int, view: str) -> str:

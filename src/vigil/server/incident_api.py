@@ -11,22 +11,25 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, Field
 
+from vigil.incidents.inputs import ITEM_LIMIT, NAME_LIMIT, SEVERITY_LIMIT, TEXT_LIMIT, TITLE_LIMIT
 from vigil.incidents.lifecycle import Role
 from vigil.server.api import LARGEST_ID, Id, runtime_of
 from vigil.server.api_document import CONFLICT
 from vigil.server.auth import Responder
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
-TEXT_LIMIT = 10_000
 
 
 class OpenBody(BaseModel):
-    title: str = Field(min_length=1, max_length=300, examples=["Chat not responding"])
+    title: str = Field(min_length=1, max_length=TITLE_LIMIT, examples=["Chat not responding"])
     severity: str | None = Field(
-        None, min_length=1, max_length=40, description="A level of the scheme; default: its second (P2)."
+        None,
+        min_length=1,
+        max_length=SEVERITY_LIMIT,
+        description="A level of the scheme; default: its second (P2).",
     )
     service: str | None = Field(
-        None, min_length=1, max_length=200, description="A service of the stack file."
+        None, min_length=1, max_length=NAME_LIMIT, description="A service of the stack file."
     )
 
 
@@ -39,11 +42,11 @@ class ReopenBody(BaseModel):
 
 
 class PersonBody(BaseModel):
-    name: str | None = Field(None, min_length=1, max_length=200, description="Who; null clears it.")
+    name: str | None = Field(None, min_length=1, max_length=NAME_LIMIT, description="Who; null clears it.")
 
 
 class SeverityBody(BaseModel):
-    severity: str = Field(min_length=1, max_length=40, description="A level of the scheme.")
+    severity: str = Field(min_length=1, max_length=SEVERITY_LIMIT, description="A level of the scheme.")
 
 
 class MergeBody(BaseModel):
@@ -51,7 +54,9 @@ class MergeBody(BaseModel):
 
 
 class TickBody(BaseModel):
-    item: str = Field(min_length=1, max_length=300, description="The item's number (1-based) or its text.")
+    item: str = Field(
+        min_length=1, max_length=ITEM_LIMIT, description="The item's number (1-based) or its text."
+    )
     done: bool = Field(True, description="false unticks it.")
 
 

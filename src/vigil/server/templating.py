@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from vigil.incidents.model import span
 from vigil.server import procedure_view
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -73,12 +74,12 @@ def ago(moment: datetime | None, now: datetime) -> str:
     seconds = (now - moment).total_seconds()
     if seconds < 0:
         return "just now"
-    return f"{_span(seconds)} ago"
+    return f"{span(seconds)} ago"
 
 
 def until(moment: datetime, now: datetime) -> str:
     seconds = (moment - now).total_seconds()
-    return f"in {_span(seconds)}" if seconds >= 0 else f"overdue {_span(-seconds)}"
+    return f"in {span(seconds)}" if seconds >= 0 else f"overdue {span(-seconds)}"
 
 
 def duration(ms: float | None) -> str:
@@ -95,17 +96,6 @@ def percent(value: float | None) -> str:
 
 def iso_time(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else ""
-
-
-def _span(seconds: float) -> str:
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    if s < 172_800:
-        return f"{s // 3600}h {(s % 3600) // 60}m"
-    return f"{s // 86400}d"
 
 
 def _environment() -> Environment:

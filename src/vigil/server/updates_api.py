@@ -12,8 +12,9 @@ from pydantic import BaseModel, Field
 
 from vigil.errors import VigilError
 from vigil.incidents import postmortem
+from vigil.incidents.inputs import TEXT_LIMIT
 from vigil.incidents.update_message import UpdateStatus
-from vigil.incidents.updates import IMPACT_LIMIT, TEXT_LIMIT, StatusUpdates
+from vigil.incidents.updates import IMPACT_LIMIT, StatusUpdates
 from vigil.server.api import Id, runtime_of
 from vigil.server.api_document import CONFLICT
 from vigil.server.auth import Responder
