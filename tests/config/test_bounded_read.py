@@ -36,7 +36,7 @@ def test_an_endless_file_is_read_only_up_to_its_bound() -> None:
 
 
 def test_a_file_that_cannot_be_read_says_why(tmp_path: Path) -> None:
-    with pytest.raises(RunbookError, match=r"^cannot read the runbook ops\.md: No such file or directory$"):
+    with pytest.raises(RunbookError, match=r"ops\.md: cannot read the runbook: No such file or directory$"):
         read_runbook(tmp_path / "missing.md", "ops.md")
-    with pytest.raises(ical.CalendarError, match=r"^cannot read the calendar .*: Is a directory$"):
+    with pytest.raises(ical.CalendarError, match=r": cannot read the calendar: Is a directory$"):
         ical.read_file(tmp_path, {})

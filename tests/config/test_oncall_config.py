@@ -208,7 +208,7 @@ def test_a_calendar_file_that_is_not_icalendar_is_told_at_its_line(tmp_path: Pat
     ]
     (tmp_path / "rota.ics").unlink()
     assert faults_of(text, str(tmp_path / "vigil.yaml"))[0].endswith(
-        "cannot read the calendar rota.ics: No such file or directory"
+        "rota.ics: cannot read the calendar: No such file or directory"
     )
 
 

@@ -36,7 +36,7 @@ def read_file(path: Path, limit: int, what: str, fault: type[VigilError], shown:
                 raise fault(too_big(shown, what, limit, size))
             data = file.read(limit + 1)
     except OSError as err:
-        raise fault(f"cannot read the {what} {shown}: {err.strerror}") from None
+        raise fault(f"{shown}: cannot read the {what}: {err.strerror}") from None
     if len(data) > limit:
         raise fault(too_big(shown, what, limit))
     return data
