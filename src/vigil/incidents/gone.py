@@ -28,9 +28,9 @@ from vigil.config.stack import CheckSpec
 from vigil.errors import ConflictError
 from vigil.incidents.check_incidents import members
 from vigil.incidents.model import Incident
-from vigil.incidents.reads import OPEN, check_group_key, check_incident_key
+from vigil.incidents.reads import OPEN, check_incident_key
 from vigil.incidents.service import IncidentService
-from vigil.store.tables import CheckStateRow, IncidentRow
+from vigil.store.tables import CheckStateRow, IncidentKeyRow, IncidentRow
 
 log = logging.getLogger("vigil.incidents")
 PREFIXES = ("check:", "check-group:", "alert:")
@@ -54,7 +54,7 @@ async def resolve_gone(incidents: IncidentService, stack: Stack) -> list[Inciden
         if kind == "check":
             reason = _check_gone(rest, specs, name)
         elif kind == "check-group":
-            reason = await _group_gone(incidents, incident, rest, specs, failing, name)
+            reason = await _group_gone(incidents, incident, specs, failing, name)
         else:
             rule = rest.split(":")[0]
             reason = None if rule in rules else f"alert rule {rule} is no longer in {name}"
@@ -93,17 +93,16 @@ def _left(check_id: str, specs: dict[str, CheckSpec], name: str) -> str:
 async def _group_gone(
     incidents: IncidentService,
     incident: Incident,
-    service: str,
     specs: dict[str, CheckSpec],
     failing: set[str],
     name: str,
 ) -> str | None:
     """Why a service's shared incident has nothing left to resolve it, if so."""
-    grouped = [
-        s
-        for s in specs.values()
-        if s.service == service and check_incident_key(s) == check_group_key(service)
-    ]
+    # Its own key, and those of the incidents merged into it: their checks' failures come here.
+    merged = select(IncidentKeyRow.key).where(IncidentKeyRow.incident_id == incident.id)
+    async with incidents.engine.connect() as conn:
+        routed = {incident.key, *(await conn.execute(merged)).scalars()}
+    grouped = [s for s in specs.values() if s.config.alert is not None and check_incident_key(s) in routed]
     if any(s.id in failing for s in grouped):
         return None  # a check that stays still fails: its pass resolves the incident
     by_hand = [s.id for s in grouped if s.config.alert is not None and not s.config.alert.auto_resolve]

@@ -85,6 +85,19 @@ class IncidentRow(Base):
     reopened: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
+class IncidentMemberRow(Base):
+    """A check on an incident: the one that opened it, and each that joined it (a service's
+    shared incident). One row per incident and check: a second join is a no-op."""
+
+    __tablename__ = "incident_members"
+    __table_args__ = (UniqueConstraint("incident_id", "check_id", name="ux_incident_members"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    check_id: Mapped[str] = mapped_column(String(200))
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class IncidentKeyRow(Base):
     """A key whose incident was merged into another: its later failures go to ``incident_id``
     while that one is open."""
