@@ -23,7 +23,7 @@ from vigil.incidents.check_incidents import join, members
 from vigil.incidents.service import IncidentService
 from vigil.probes.base import Result
 from vigil.store.database import MIGRATIONS, async_url, open_database
-from vigil.store.tables import Base, IncidentMemberRow
+from vigil.store.tables import Base, IncidentMemberRow, IncidentRow
 
 AT = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
 
@@ -56,9 +56,13 @@ async def test_an_empty_store_upgrades_to_what_the_tables_describe(bare: AsyncEn
     async with bare.begin() as conn:
         await conn.run_sync(migrate, "head")
         found = await conn.run_sync(differences)
-    touched = [d for d in found if "incident_members" in repr(d)]
+    touched = [d for d in found if "incident_members" in repr(d) or "'stack'" in repr(d)]
     assert touched == []
     async with bare.connect() as conn:
+        columns = await conn.run_sync(
+            lambda c: {col["name"] for col in sa.inspect(c).get_columns("incidents")}
+        )
+        assert "stack" in columns
         version = (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar_one()
     assert version == "0011"
 
@@ -131,6 +135,8 @@ async def test_a_store_at_0010_keeps_its_groups_as_members(bare: AsyncEngine) ->
                     )
                 )
             ).all()
+            stacks = (await conn.execute(sa.select(IncidentRow.stack))).scalars().all()
+        assert stacks == [None, None, None]  # no stack file is known to have opened them
         assert [tuple(r) for r in rows] == [
             (1, "api.health"),
             (1, "web.home"),  # from the merged incident, dated when it was merged (resolved)

@@ -173,6 +173,7 @@ def _row(incidents: IncidentService, request: OpenRequest, now: datetime) -> dic
         "resolve_by": now + timedelta(seconds=level.resolve) if level.resolve is not None else None,
         "labels": stored_labels(incidents.redact, request.labels or {}),
         "reopened": 0,
+        "stack": incidents.stack_id,
     }
 
 

@@ -83,6 +83,9 @@ class IncidentRow(Base):
     commander: Mapped[str | None] = mapped_column(String(200), nullable=True)
     merged_into: Mapped[int | None] = mapped_column(Integer, nullable=True)
     reopened: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # From 0011: the stack file that opened it (``Stack.identity``); None before 0011, and for
+    # incidents opened from the shell.
+    stack: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class IncidentMemberRow(Base):

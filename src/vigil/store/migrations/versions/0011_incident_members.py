@@ -1,10 +1,13 @@
-"""Who is on an incident, as rows.
+"""Who is on an incident, as rows; and which stack file an incident is of.
 
 ``incident_members`` holds the checks on an incident: the one that opened it and each that
 joined it (a service's shared incident). Before this revision the joiners were known only from
 their timeline lines ("api.live also failing (2 times in a row): …"); the rows are made from
 those lines and from each incident's ``check_id``, and a merged incident's members are added to
 the incident it was merged into, so an upgraded store keeps its groups.
+
+``incidents.stack`` is the stack file that opened an incident (``Stack.identity``); incidents
+from before this revision have none (``incidents.gone`` says how they are treated).
 
 Revision ID: 0011
 Revises: 0010
@@ -47,6 +50,7 @@ events = sa.table(
 
 
 def upgrade() -> None:
+    op.add_column("incidents", sa.Column("stack", sa.String(200), nullable=True))
     members = op.create_table(
         "incident_members",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -106,3 +110,5 @@ def _chunks(rows: Iterable[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
 
 def downgrade() -> None:
     op.drop_table("incident_members")
+    with op.batch_alter_table("incidents") as batch:
+        batch.drop_column("stack")
