@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import difflib
 import graphlib
+import hashlib
+import os
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -39,6 +41,23 @@ class Stack:
 
     def specs(self) -> list[CheckSpec]:
         return list(self.model.checks())
+
+    @property
+    def identity(self) -> str:
+        """Which stack this is, in a store several stack files share (two teams on one
+        PostgreSQL, a staging and a production file side by side): its incidents carry it, and
+        what ``vigil up`` does on its own at start touches only incidents that carry it.
+
+        The file's ``name:`` when it has one: it stays when the file moves, and instances that
+        run one stack from different paths agree on it. Otherwise ``file:`` and a digest of the
+        file's absolute path: stable across edits and restarts (content would not be), distinct
+        for two files in one folder (the folder's name would not be), and not resolved through
+        symlinks, so a deploy that repoints ``current/`` keeps it. Moving the file makes it
+        another stack; ``name:`` is how to move one."""
+        if self.model.name:
+            return self.model.name
+        digest = hashlib.sha256(os.path.abspath(self.file).encode()).hexdigest()[:16]
+        return f"file:{digest}"
 
 
 def load_stack(file: str | FsPath, environ: Mapping[str, str] | None = None) -> Stack:

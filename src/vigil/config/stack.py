@@ -122,6 +122,14 @@ class ServerSettings(StrictModel):
 class StackFile(StrictModel):
     """A ``vigil.yaml``: everything Vigil watches and how."""
 
+    name: str | None = Field(
+        None,
+        pattern=NAME_PATTERN,
+        max_length=200,
+        description="What this stack is called, e.g. payments: the incidents it opens are kept as its own "
+        "under this name, so several stack files can share one store, and the file may move. "
+        "Default: the stack file's absolute path.",
+    )
     services: dict[Annotated[str, Field(pattern=NAME_PATTERN)], Service] = Field(default_factory=dict)
     store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
     engine: EngineSettings = Field(default_factory=EngineSettings)  # type: ignore[arg-type]

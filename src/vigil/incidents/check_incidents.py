@@ -7,22 +7,22 @@ whose severity is higher raises the incident's (and its response target) to its 
 channels the incident does not page yet pages those, once. A check with ``alert: {group:
 false}`` keeps incidents of its own (``check:<id>``), as every check had before.
 
-Who belongs to a shared incident is read from the store, not remembered: the check that opened
-it (``check``) and every check with a join line, so a restart neither forgets a member nor
-notes it twice.
+Who belongs to a shared incident is kept in the store as rows (``incidents.membership``), not
+remembered and not read back from the timeline: the check that opened it and every check that
+joined it, each put on it in the transaction that writes its line, so a restart (or a second
+instance) neither forgets a member nor notes it twice.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import insert, update
 
 from vigil.config.stack import CheckSpec
+from vigil.incidents.membership import add_member, any_of, member_ids
 from vigil.incidents.model import EventKind, Incident
 from vigil.incidents.opening import OpenRequest, open_one
 from vigil.incidents.reads import check_incident_key
@@ -35,14 +35,10 @@ if TYPE_CHECKING:
     from vigil.incidents.service import IncidentService
 
 JOINED = " also failing"
-# A join line as ``join`` writes it: ``api.live also failing (2 times in a row): …``.
-_JOIN_LINE = re.compile(
-    r"([A-Za-z0-9][A-Za-z0-9_-]*\.[A-Za-z0-9][A-Za-z0-9_-]*)" + re.escape(JOINED) + r" \("
-)
 
 
 def joined_line(check_id: str) -> str:
-    """How a member's join line starts: what ``is_member`` looks for."""
+    """How a member's join line starts: ``api.live also failing``."""
     return f"{check_id}{JOINED}"
 
 
@@ -101,8 +97,8 @@ async def join(incidents: IncidentService, key: str, spec: CheckSpec, result: Re
         if row is None:
             return False
         incident = Incident.from_row(row)
-        if await _is_member(conn, incident, spec.id):
-            return True
+        if not await add_member(conn, incident.id, spec.id, now):
+            return True  # on it already: its opener, or joined before a restart or by another instance
         lines = [f"{joined_line(spec.id)} ({_times(failures)}): {result.reason}"]
         changes: dict[str, object] = {}
         severity = incident.severity
@@ -138,35 +134,17 @@ async def join(incidents: IncidentService, key: str, spec: CheckSpec, result: Re
 
 
 async def members(incidents: IncidentService, incident: Incident) -> list[str]:
-    """The checks on a shared incident: the one that opened it, then each that joined it."""
-    query = select(IncidentEventRow.text).where(
-        IncidentEventRow.incident_id == incident.id,
-        IncidentEventRow.text.contains(JOINED + " (", autoescape=True),
-    )
+    """The checks on a shared incident: the one that opened it, then each that joined it (and
+    those of incidents merged into it)."""
     async with incidents.engine.connect() as conn:
-        lines = (await conn.execute(query.order_by(IncidentEventRow.id))).scalars().all()
-    joined = [m.group(1) for line in lines if (m := _JOIN_LINE.match(line))]
-    return list(dict.fromkeys([*([incident.check] if incident.check else []), *joined]))
+        return await member_ids(conn, incident.id)
 
 
 async def any_member(incidents: IncidentService, key: str, check_ids: list[str]) -> bool:
     """Whether one of ``check_ids`` is on the open incident for ``key``."""
     async with incidents.engine.connect() as conn:
         row = await incidents._open_row(conn, key)
-        if row is None:
-            return False
-        incident = Incident.from_row(row)
-        return any([await _is_member(conn, incident, check_id) for check_id in check_ids])
-
-
-async def _is_member(conn: AsyncConnection, incident: Incident, check_id: str) -> bool:
-    if incident.check == check_id:
-        return True
-    query = select(IncidentEventRow.id).where(
-        IncidentEventRow.incident_id == incident.id,
-        IncidentEventRow.text.startswith(joined_line(check_id) + " (", autoescape=True),
-    )
-    return (await conn.execute(query.limit(1))).first() is not None
+        return row is not None and await any_of(conn, row.id, check_ids)
 
 
 async def note_at(incidents: IncidentService, incident_id: int, text: str, at: datetime) -> None:

@@ -14,30 +14,40 @@ resolve is (its notice goes to whoever got the trigger), with the reason on its 
 
 Incidents opened by hand or through the Alertmanager receiver are not the stack file's and
 are left alone.
+
+Only this stack file's incidents are looked at: each carries the stack that opened it
+(``Stack.identity``), and another stack file sharing the store has checks and rules this one
+does not know, so its incidents are never "gone" from here. An incident from before stacks were
+recorded (migration 0011) carries none; it becomes this stack's when this stack file opens its
+key (a check with that key, a rule of that name), and is otherwise left alone: it may be
+another stack file's, and resolving a stranger's incident is worse than leaving one open for a
+person to resolve (it is logged, with its id).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from vigil.config.load import Stack
 from vigil.config.stack import CheckSpec
 from vigil.errors import ConflictError
 from vigil.incidents.check_incidents import members
 from vigil.incidents.model import Incident
-from vigil.incidents.reads import OPEN, check_group_key, check_incident_key
+from vigil.incidents.reads import OPEN, check_incident_key
 from vigil.incidents.service import IncidentService
-from vigil.store.tables import CheckStateRow, IncidentRow
+from vigil.store.tables import CheckStateRow, IncidentKeyRow, IncidentRow
 
 log = logging.getLogger("vigil.incidents")
 PREFIXES = ("check:", "check-group:", "alert:")
 
 
 async def resolve_gone(incidents: IncidentService, stack: Stack) -> list[Incident]:
-    """Resolve the open incidents the stack file no longer accounts for; those resolved."""
+    """Resolve the open incidents of this stack file that it no longer accounts for; those resolved."""
     specs = {spec.id: spec for spec in stack.specs()}
     rules = {rule.name for rule in stack.model.alerts}
     query = select(IncidentRow).where(
@@ -45,8 +55,9 @@ async def resolve_gone(incidents: IncidentService, stack: Stack) -> list[Inciden
         or_(*(IncidentRow.key.startswith(prefix, autoescape=True) for prefix in PREFIXES)),
     )
     async with incidents.engine.connect() as conn:
-        found = [Incident.from_row(row) for row in (await conn.execute(query)).all()]  # type: ignore[arg-type]
+        rows = (await conn.execute(query.order_by(IncidentRow.id))).all()
         failing = set((await conn.execute(select(CheckStateRow.check_id).where(~CheckStateRow.ok))).scalars())
+    found = await _ours(incidents, rows, _opens(specs, rules))
     name = Path(stack.file).name
     resolved: list[Incident] = []
     for incident in found:
@@ -54,7 +65,7 @@ async def resolve_gone(incidents: IncidentService, stack: Stack) -> list[Inciden
         if kind == "check":
             reason = _check_gone(rest, specs, name)
         elif kind == "check-group":
-            reason = await _group_gone(incidents, incident, rest, specs, failing, name)
+            reason = await _group_gone(incidents, incident, specs, failing, name)
         else:
             rule = rest.split(":")[0]
             reason = None if rule in rules else f"alert rule {rule} is no longer in {name}"
@@ -66,6 +77,40 @@ async def resolve_gone(incidents: IncidentService, stack: Stack) -> list[Inciden
             continue  # resolved meanwhile, by hand or by another instance starting too
         log.info("incident %d resolved at start: %s", incident.id, reason)
     return resolved
+
+
+def _opens(specs: dict[str, CheckSpec], rules: set[str]) -> Callable[[str], bool]:
+    """Whether this stack file opens incidents of a key: a check's, a service's, a rule's."""
+    keys = {check_incident_key(s) for s in specs.values() if s.config.alert is not None}
+    return lambda key: key in keys or (key.startswith("alert:") and key.split(":")[1] in rules)
+
+
+async def _ours(
+    incidents: IncidentService, rows: Sequence[Any], opens: Callable[[str], bool]
+) -> list[Incident]:
+    """The incidents of ``rows`` that are this stack file's, taking those from before stacks were
+    recorded whose key it opens (see the module's docstring); all of them without a stack."""
+    ours = incidents.stack_id
+    if ours is None:
+        return [Incident.from_row(row) for row in rows]
+    taken = [row.id for row in rows if row.stack is None and opens(row.key)]
+    if taken:
+        async with incidents.engine.begin() as conn:
+            claim = update(IncidentRow).where(IncidentRow.id.in_(taken), IncidentRow.stack.is_(None))
+            await conn.execute(claim.values(stack=ours))
+        log.info("incidents %s, from before stacks were recorded, are this stack file's", _ids(taken))
+    unknown = [row.id for row in rows if row.stack is None and row.id not in taken]
+    if unknown:
+        log.info(
+            "incidents %s, from before stacks were recorded, are not known to this stack file; "
+            "left open (resolve them by hand if they are over)",
+            _ids(unknown),
+        )
+    return [Incident.from_row(row) for row in rows if row.stack == ours or row.id in taken]
+
+
+def _ids(ids: Sequence[int]) -> str:
+    return ", ".join(f"#{i}" for i in ids)
 
 
 def _check_gone(check_id: str, specs: dict[str, CheckSpec], name: str) -> str | None:
@@ -93,17 +138,16 @@ def _left(check_id: str, specs: dict[str, CheckSpec], name: str) -> str:
 async def _group_gone(
     incidents: IncidentService,
     incident: Incident,
-    service: str,
     specs: dict[str, CheckSpec],
     failing: set[str],
     name: str,
 ) -> str | None:
     """Why a service's shared incident has nothing left to resolve it, if so."""
-    grouped = [
-        s
-        for s in specs.values()
-        if s.service == service and check_incident_key(s) == check_group_key(service)
-    ]
+    # Its own key, and those of the incidents merged into it: their checks' failures come here.
+    merged = select(IncidentKeyRow.key).where(IncidentKeyRow.incident_id == incident.id)
+    async with incidents.engine.connect() as conn:
+        routed = {incident.key, *(await conn.execute(merged)).scalars()}
+    grouped = [s for s in specs.values() if s.config.alert is not None and check_incident_key(s) in routed]
     if any(s.id in failing for s in grouped):
         return None  # a check that stays still fails: its pass resolves the incident
     by_hand = [s.id for s in grouped if s.config.alert is not None and not s.config.alert.auto_resolve]

@@ -1,7 +1,8 @@
 """Merging two incidents of one outage: the duplicate is resolved "merged into #N", keeps its
 timeline and links to the survivor, and its key (and any merged into it before) routes there:
 while the survivor is open, a later failure of that key joins it instead of opening anew, and
-its recovery is noted there (``reads.merged_open``, used by opening and recovery).
+its recovery is noted there (``reads.merged_open``, used by opening and recovery). The
+duplicate's checks become members of the survivor too, so one already on it is not noted again.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from sqlalchemy import insert, update
 
 from vigil.errors import ConflictError
 from vigil.incidents.lifecycle import change
+from vigil.incidents.membership import move_members
 from vigil.incidents.model import EventKind, Incident
 from vigil.incidents.reads import OPEN
 from vigil.incidents.severity import IncidentStatus
@@ -64,6 +66,7 @@ async def merge(incidents: IncidentService, duplicate_id: int, into_id: int, act
                 key=duplicate.key, incident_id=into_id, merged_from=duplicate_id, created_at=now
             )
         )
+        await move_members(conn, duplicate_id, into_id, now)
         lines = (
             (duplicate_id, EventKind.MERGED, f"merged into #{into_id} ({survivor.title}) by {actor}"),
             (duplicate_id, EventKind.RESOLVED, f"resolved by {actor}: merged into #{into_id}"),

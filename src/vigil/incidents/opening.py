@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
+from vigil.incidents.membership import add_openers
 from vigil.incidents.model import EventKind, Incident
 from vigil.incidents.reads import OPEN, merged_open
 from vigil.incidents.severity import IncidentStatus
@@ -115,6 +116,7 @@ async def _open_batch(incidents: IncidentService, batch: Sequence[OpenRequest]) 
             )
             for row in rows.all():
                 created[row.key] = Incident.from_row(row)  # type: ignore[arg-type]
+            await add_openers(conn, [(i.id, i.check) for i in created.values() if i.check], now)
         for request, labels, reason in zip(batch, shown, reasons, strict=True):
             incident = created.get(request.key)
             if incident is None or request is not fresh[request.key]:
@@ -171,6 +173,7 @@ def _row(incidents: IncidentService, request: OpenRequest, now: datetime) -> dic
         "resolve_by": now + timedelta(seconds=level.resolve) if level.resolve is not None else None,
         "labels": stored_labels(incidents.redact, request.labels or {}),
         "reopened": 0,
+        "stack": incidents.stack_id,
     }
 
 

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vigil.config.stack import CheckSpec
@@ -41,6 +41,14 @@ def merged_open(query: Select[*Row], keys: Sequence[str]) -> Select[*Row]:
     )
 
 
+def acted_on(stack_id: str | None) -> ColumnElement[bool]:
+    """The incidents a stack file's background work (its escalations) acts on: its own, and
+    those of no stack (opened from the shell, or before 0011); every one when ``stack_id`` is None."""
+    if stack_id is None:
+        return true()
+    return or_(IncidentRow.stack == stack_id, IncidentRow.stack.is_(None))
+
+
 def check_group_key(service: str) -> str:
     """The key of the one incident a service's grouped failing checks share."""
     return f"check-group:{service}"
@@ -54,6 +62,11 @@ def check_incident_key(spec: CheckSpec) -> str:
 
 class IncidentReads:
     engine: AsyncEngine
+    # The stack file these incidents are of (``Stack.identity``), set by ``vigil up``: it is
+    # written on each incident opened, and what runs on its own at start (``incidents.gone``,
+    # the rule evaluator's leftovers, the escalator) acts on that stack's incidents only. None
+    # (the shell) reads and acts on every incident.
+    stack_id: str | None = None
 
     async def get(self, incident_id: int) -> Incident:
         async with self.engine.connect() as conn:
@@ -115,11 +128,14 @@ class IncidentReads:
         return {r.check_id: Incident.from_row(r) for r in rows if r.check_id}  # type: ignore[arg-type]
 
     async def open_keys(self, prefix: str) -> tuple[str, ...]:
-        """The keys of open incidents that start with ``prefix`` (``alert:`` for rule incidents)."""
+        """The keys of this stack file's open incidents that start with ``prefix`` (``alert:``
+        for rule incidents): what the rule evaluator settles after a start."""
         query = select(IncidentRow.key).where(
             IncidentRow.key.startswith(prefix, autoescape=True),
             IncidentRow.status.in_([str(s) for s in OPEN]),
         )
+        if self.stack_id is not None:
+            query = query.where(IncidentRow.stack == self.stack_id)
         async with self.engine.connect() as conn:
             return tuple((await conn.execute(query)).scalars())
 

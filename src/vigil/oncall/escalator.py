@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vigil.engine.clock import Clock, nap
 from vigil.incidents.model import EventKind, Incident
+from vigil.incidents.reads import acted_on
 from vigil.incidents.service import IncidentService, Quiet
 from vigil.incidents.severity import IncidentStatus
 from vigil.notify.base import Message, MessageEvent
@@ -101,6 +102,9 @@ class Escalator:
         self.batch = batch
         self.pages_sent = 0
         self._wake = asyncio.Event()
+        # Another stack file's escalations over a shared store are its own to page (or stop):
+        # its policies are not in this one (incidents.reads.acted_on).
+        self._ours = exists().where(IncidentRow.id == EscalationRow.incident_id, acted_on(incidents.stack_id))
 
     def wake(self) -> None:
         """Look now: an incident was opened (its first step is due at once)."""
@@ -144,7 +148,7 @@ class Escalator:
     async def _due(self, now: datetime) -> list[Due]:
         query = (
             select(EscalationRow.__table__)
-            .where(EscalationRow.stopped_reason.is_(None), EscalationRow.next_page_at <= now)
+            .where(EscalationRow.stopped_reason.is_(None), EscalationRow.next_page_at <= now, self._ours)
             .order_by(EscalationRow.next_page_at, EscalationRow.incident_id)
             .limit(self.batch)
         )
@@ -320,7 +324,9 @@ class Escalator:
 
     async def _delay(self) -> float:
         """Seconds until the next escalation falls due, at most ``poll``; 0 when one is due."""
-        query = select(func.min(EscalationRow.next_page_at)).where(EscalationRow.stopped_reason.is_(None))
+        query = select(func.min(EscalationRow.next_page_at)).where(
+            EscalationRow.stopped_reason.is_(None), self._ours
+        )
         async with self.engine.connect() as conn:
             moment = (await conn.execute(query)).scalar_one_or_none()
         if moment is None:

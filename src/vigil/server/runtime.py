@@ -114,6 +114,7 @@ class Runtime:
             redact=stack.redactor,
             suggest=self.suggestions.for_page,
         )
+        self.incidents.stack_id = stack.identity  # its incidents are this stack file's (reads.py)
         self._response_parts(engine, public)
         graph = DependencyGraph({name: s.depends_on for name, s in settings.services.items()})
         self.failures = CheckFailures(engine, self.specs, self.incidents, graph, self.clock)

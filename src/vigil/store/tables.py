@@ -83,6 +83,22 @@ class IncidentRow(Base):
     commander: Mapped[str | None] = mapped_column(String(200), nullable=True)
     merged_into: Mapped[int | None] = mapped_column(Integer, nullable=True)
     reopened: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # From 0011: the stack file that opened it (``Stack.identity``); None before 0011, and for
+    # incidents opened from the shell.
+    stack: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class IncidentMemberRow(Base):
+    """A check on an incident: the one that opened it, and each that joined it (a service's
+    shared incident). One row per incident and check: a second join is a no-op."""
+
+    __tablename__ = "incident_members"
+    __table_args__ = (UniqueConstraint("incident_id", "check_id", name="ux_incident_members"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    check_id: Mapped[str] = mapped_column(String(200))
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class IncidentKeyRow(Base):
