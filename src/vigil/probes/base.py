@@ -92,8 +92,12 @@ class Probe(Protocol[C_contra]):
 
 @dataclass(frozen=True)
 class ProbeKind(Generic[C]):
-    """A registry entry: the probe key, its stack-file model and how to make its probe."""
+    """A registry entry: the probe key, its stack-file model and how to make its probe.
+
+    ``pushed``: the kind is judged from what it receives (``heartbeat``'s pings) by a watch of
+    its own, not run by the scheduler."""
 
     name: str
     config: type[C]
     factory: Callable[[], Probe[C]]
+    pushed: bool = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vigil.probes import command, dns, http, mysql, postgres, redis, system, tcp, tls, websocket
+from vigil.probes import command, dns, heartbeat, http, mysql, postgres, redis, system, tcp, tls, websocket
 from vigil.probes.base import ProbeKind
 
 KINDS: dict[str, ProbeKind[Any]] = {
@@ -20,5 +20,6 @@ KINDS: dict[str, ProbeKind[Any]] = {
         tls.KIND,
         dns.KIND,
         websocket.KIND,
+        heartbeat.KIND,
     )
 }
