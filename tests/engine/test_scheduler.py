@@ -6,10 +6,13 @@ import asyncio
 import random
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 
+from vigil.config.cron import next_moment
 from vigil.config.load import parse_stack
+from vigil.engine import scheduler as scheduler_module
 from vigil.engine.clock import FakeClock
 from vigil.engine.runner import CheckRunner, ProbeSet
 from vigil.engine.scheduler import Scheduler
@@ -187,3 +190,51 @@ async def test_a_scheduler_without_checks_keeps_beating() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_a_cron_schedule_runs_at_local_time_across_the_march_change(
+    listening_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Europe/London moves from GMT to BST at 01:00 UTC on 29 March 2026: 03:00 local is
+    # 03:00 UTC before it and 02:00 UTC after.
+    monkeypatch.setattr(scheduler_module, "_BEAT", 3600.0)  # four fake days without a wake a second
+    clock = FakeClock(datetime(2026, 3, 27, 0, 0, tzinfo=UTC))
+    runs: list[datetime] = []
+
+    async def collect(result: Result) -> None:
+        runs.append(result.started_at)
+
+    text = (
+        "services:\n  s:\n    checks:\n"
+        f"      nightly: {{tcp: '127.0.0.1:{listening_port}', schedule: '0 3 * * *', timezone: Europe/London}}\n"
+    )
+    probes = ProbeSet()
+    scheduler = Scheduler(
+        parse_stack("t.yaml", text, {}).specs(), CheckRunner(probes, clock), collect, clock=clock
+    )
+    await run_for(scheduler, clock, 4 * 86400, step=3600)
+    await probes.aclose()
+    assert runs == [
+        datetime(2026, 3, 27, 3, 0, tzinfo=UTC),
+        datetime(2026, 3, 28, 3, 0, tzinfo=UTC),
+        datetime(2026, 3, 29, 2, 0, tzinfo=UTC),
+        datetime(2026, 3, 30, 2, 0, tzinfo=UTC),
+    ]
+
+
+async def test_a_fixed_hour_repeated_by_the_october_change_runs_once() -> None:
+    after = datetime(2026, 10, 24, 12, 0, tzinfo=UTC)
+    moments = []
+    for _ in range(3):
+        after = next_moment("30 1 * * *", "Europe/London", after)
+        moments.append(after.astimezone(UTC))
+    # 01:30 happens twice on 25 October (BST, then GMT); the job runs at the first only.
+    assert moments == [
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+        datetime(2026, 10, 26, 1, 30, tzinfo=UTC),
+        datetime(2026, 10, 27, 1, 30, tzinfo=UTC),
+    ]
+    hourly = [datetime(2026, 10, 25, 0, 50, tzinfo=UTC)]
+    for _ in range(3):
+        hourly.append(next_moment("50 * * * *", "Europe/London", hourly[-1]))
+    assert [m.astimezone(UTC).hour for m in hourly[1:]] == [1, 2, 3]  # every hour, the repeated one too

@@ -64,6 +64,7 @@ COMMANDS = (
     "import",
     "runbook",
     "oncall",
+    "heartbeat",
 )
 # A command whose name is a Python keyword lives in a module named otherwise.
 MODULES = {"import": "import_runbook"}

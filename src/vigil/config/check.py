@@ -11,7 +11,9 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from vigil.config.cron import CronExpression
 from vigil.config.durations import Duration
+from vigil.config.zones import ZoneName
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 
@@ -85,6 +87,13 @@ class CheckBase(StrictModel):
 
     description: str | None = None
     every: Duration = Field(30.0, description="Interval between runs, e.g. 30s.")
+    schedule: CronExpression | None = Field(
+        None,
+        description='Run at the moments of a cron expression instead of every interval, e.g. "0 3 * * *".',
+    )
+    timezone: ZoneName = Field(
+        "UTC", description="The time zone a schedule is read in, e.g. Europe/London; default UTC."
+    )
     timeout: Duration = Field(10.0, description="Longest one attempt may take.")
     retries: int = Field(0, ge=0, le=10, description="Extra attempts before a failure counts.")
     alert: Annotated[AlertPolicy | None, BeforeValidator(_alert_off)] = Field(
@@ -103,6 +112,10 @@ class CheckBase(StrictModel):
             raise ValueError("every must be longer than 0s")
         if self.timeout <= 0:
             raise ValueError("timeout must be longer than 0s")
+        if self.schedule is not None and "every" in self.model_fields_set:
+            raise ValueError(
+                "give every or schedule, not both: a check runs at an interval or on a cron schedule"
+            )
         return self
 
     @property

@@ -18,15 +18,14 @@ from pydantic import Field, field_validator
 
 from vigil.config.alerts import LABEL_NAME
 from vigil.config.check import NAME_PATTERN, StrictModel
+from vigil.config.cron import CronExpression
 from vigil.config.durations import Duration
 from vigil.config.zones import ZoneName
-
-CRON_FIELDS = 5
 
 
 class WindowSettings(StrictModel):
     name: str = Field(pattern=NAME_PATTERN, description="Shown on the dashboard and in the timeline.")
-    cron: str = Field(
+    cron: CronExpression = Field(
         description='When each window starts, e.g. "0 2 * * SUN" (minute hour day month weekday).'
     )
     duration: Duration = Field(description="How long each window lasts, e.g. 2h.")
@@ -37,21 +36,6 @@ class WindowSettings(StrictModel):
         default_factory=dict,
         description="Labels an alert must carry to be quieted, e.g. {service: api}; none quiets everything.",
     )
-
-    @field_validator("cron")
-    @classmethod
-    def _cron_parses(cls, value: str) -> str:
-        from croniter import croniter  # loaded for a stack file that has a window, not for every one
-
-        text = value.strip()
-        # croniter also reads a sixth field as seconds; a five-field cron is what people mean.
-        if not text.startswith("@") and len(text.split()) != CRON_FIELDS:
-            raise ValueError(
-                f"{value!r} is not a cron expression: it needs 5 fields (minute hour day month weekday)"
-            )
-        if not croniter.is_valid(text):
-            raise ValueError(f'{value!r} is not a cron expression: write it like "0 2 * * SUN"')
-        return text
 
     @field_validator("duration")
     @classmethod

@@ -5,6 +5,10 @@ slow target does not drift its own schedule; a check still running when it is du
 skips that turn rather than piling up. Lag (start - due) is kept for ``vigil``'s own metrics
 and the scheduling benchmark.
 
+A check with a cron ``schedule`` runs at each of its moments instead, read in its own time
+zone (``config.cron``): the next moment is taken from the wall clock each time, so a daily
+03:00 in Europe/London stays at 03:00 local across the changes of summer time.
+
 ``alive_at`` is the heartbeat ``/livez`` reads: it beats at least once a second, also while the
 loop waits for a free slot (an outage where every check runs into its timeout) and when there
 are no checks at all (a stack of only metrics and rules) — busy or idle is not dead.
@@ -18,7 +22,9 @@ import itertools
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime, timedelta
 
+from vigil.config.cron import next_moment
 from vigil.config.stack import CheckSpec
 from vigil.engine.clock import Clock, SystemClock
 from vigil.engine.runner import CheckRunner
@@ -61,9 +67,12 @@ class Scheduler:
         """Run until cancelled; on cancellation, waits for checks in flight to finish."""
         start = self.clock.monotonic()
         for spec in self.specs:
-            # Jitter spreads first runs over the interval so that 10,000 checks don't start together.
-            offset = self.rng.uniform(0, spec.config.every * self.jitter)
-            heapq.heappush(self._queue, (start + offset, next(self._seq), spec))
+            if (schedule := spec.config.schedule) is not None:
+                first = self._moment_after(schedule, spec.config.timezone, self.clock.now())
+            else:
+                # Jitter spreads first runs over the interval so that 10,000 checks don't start together.
+                first = start + self.rng.uniform(0, spec.config.every * self.jitter)
+            heapq.heappush(self._queue, (first, next(self._seq), spec))
         try:
             while True:
                 self.alive_at = self.clock.monotonic()
@@ -112,12 +121,26 @@ class Scheduler:
             raise
 
     def _next_due(self, due: float, spec: CheckSpec) -> float:
+        if (schedule := spec.config.schedule) is not None:
+            # After the moment this run was due at (not after now, which may be a little later
+            # and still within it); a moment already past, after a long stall, is skipped.
+            zone = spec.config.timezone
+            wall_due = self.clock.now() - timedelta(seconds=self.clock.monotonic() - due)
+            following = self._moment_after(schedule, zone, wall_due)
+            if following <= self.clock.monotonic():
+                following = self._moment_after(schedule, zone, self.clock.now())
+            return following
         every = spec.config.every
         following = due + every
         now = self.clock.monotonic()
         if following <= now:  # fell behind by a whole interval: skip ahead instead of bursting
             following += ((now - following) // every + 1) * every
         return following
+
+    def _moment_after(self, schedule: str, zone: str, after: datetime) -> float:
+        """The next moment of ``schedule`` after ``after``, on the monotonic clock."""
+        moment = next_moment(schedule, zone, after)
+        return self.clock.monotonic() + (moment - self.clock.now()).total_seconds()
 
     async def _run_one(self, spec: CheckSpec, due: float) -> None:
         try:

@@ -97,9 +97,13 @@ class ProbeKind(Generic[C]):
     ``loads`` names the client libraries the probe imports where it uses them (aiohttp, asyncpg …):
     not with the stack file's schema, which ``vigil validate`` needs alone, but when the engine
     makes the probe, before a check's time and timeout start.
+
+    ``pushed``: the kind is judged from what it receives (``heartbeat``'s pings) by a watch of
+    its own, not run by the scheduler.
     """
 
     name: str
     config: type[C]
     factory: Callable[[], Probe[C]]
     loads: tuple[str, ...] = ()
+    pushed: bool = False

@@ -9,6 +9,7 @@ from vigil.probes import (
     celery,
     command,
     dns,
+    heartbeat,
     http,
     mongodb,
     mysql,
@@ -41,5 +42,6 @@ KINDS: dict[str, ProbeKind[Any]] = {
         qdrant.KIND,
         statuspage.KIND,
         mongodb.KIND,
+        heartbeat.KIND,
     )
 }

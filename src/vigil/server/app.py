@@ -25,6 +25,7 @@ from vigil.server import (
     history_api,
     incident_api,
     oncall_api,
+    ping_routes,
     quiet_api,
     runbook_api,
     runbook_pages,
@@ -72,6 +73,9 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     auth.install(app)  # after the general handler: a limited client's 429 carries Retry-After
     # Every answer passes the stack file's redactor, and so does every log line.
     app.add_middleware(RedactingMiddleware, redactor=runtime.stack.redactor)
+    ping_routes.install(
+        app, runtime.heartbeats, runtime.stack.model.server.max_body
+    )  # outermost: cheap pings
     redact_logs(runtime.stack.redactor)
     api_document.document(app)
     return app

@@ -23,6 +23,7 @@ from vigil.alerting.remote import prometheus_query
 from vigil.config.load import Stack
 from vigil.engine.board import StatusBoard
 from vigil.engine.clock import Clock, SystemClock
+from vigil.engine.heartbeats import HeartbeatWatch
 from vigil.engine.runner import CheckRunner, ProbeSet
 from vigil.engine.scheduler import Scheduler
 from vigil.engine.supervisor import Supervisor
@@ -42,6 +43,7 @@ from vigil.notify.worker import OutboxWorker
 from vigil.oncall.contacts import ContactChannels
 from vigil.oncall.escalator import Escalator
 from vigil.oncall.service import OnCall
+from vigil.probes.registry import KINDS
 from vigil.runbooks.launch import Launcher
 from vigil.runbooks.library import Library, load_library
 from vigil.runbooks.live import LiveRun, LiveRuns
@@ -155,6 +157,18 @@ class Runtime:
             root_incident=self.failures.root_incident,
             cycle=local.cycle if local else None,
         )
+        self._check_parts(engine)
+        self.open_incidents = 0
+        self.outbox_depth = 0
+        self.metrics.watch(self.metrics.open_incidents, lambda: float(self.open_incidents))
+        self.metrics.watch(self.metrics.outbox_depth, lambda: float(self.outbox_depth))
+        self.metrics.watch_stages(lambda: list(self.supervisor.stages.values()), lambda: self.writer.dropped)
+        self._tasks: list[asyncio.Task[None]] = []
+        self.started = False
+
+    def _check_parts(self, engine: AsyncEngine) -> None:
+        """What runs the checks and takes their results: the flow, the heartbeat watch, the scheduler."""
+        settings, stack = self.stack.model, self.stack
         self.flow = build_result_flow(
             self.board,
             self.metrics,
@@ -163,21 +177,20 @@ class Runtime:
             {s.id: s.kind for s in self.specs},
             self.series,
         )
+        # Heartbeats are judged from their pings, not probed: the watch hands their results to the flow.
+        self.heartbeats = HeartbeatWatch(
+            self.specs, engine, self.flow, self.clock, stack.redactor, retention=settings.store.retention
+        )
+        for key in self.heartbeats.given_keys():  # a key written in the stack file is a secret too
+            stack.redactor.add(key)
         self.scheduler = Scheduler(
-            self.specs,
+            [s for s in self.specs if not KINDS[s.kind].pushed],
             CheckRunner(self.probes, self.clock, stack.redactor),
             self.flow,
             clock=self.clock,
             concurrency=settings.engine.concurrency,
             jitter=settings.engine.jitter,
         )
-        self.open_incidents = 0
-        self.outbox_depth = 0
-        self.metrics.watch(self.metrics.open_incidents, lambda: float(self.open_incidents))
-        self.metrics.watch(self.metrics.outbox_depth, lambda: float(self.outbox_depth))
-        self.metrics.watch_stages(lambda: list(self.supervisor.stages.values()), lambda: self.writer.dropped)
-        self._tasks: list[asyncio.Task[None]] = []
-        self.started = False
 
     def _response_parts(self, engine: AsyncEngine, public: str) -> None:
         """What follows an incident after it opens: its targets, its pages' links, its escalation."""
@@ -196,10 +209,14 @@ class Runtime:
         await self.failures.load()
         await self.store.open()
         await self._refresh()
+        await self.heartbeats.load()
         self._spawn(self.outbox.run, "outbox", reports_recovery=True)
         self._spawn(self.escalator.run, "escalator")
         self._spawn(self.writer.run, "writer", reports_recovery=True)
         self._spawn(self.scheduler.run, "scheduler")
+        if self.heartbeats.specs:
+            self._spawn(self.heartbeats.run, "heartbeats")
+            self._spawn(self.heartbeats.writer.run, "pings")
         if self.scraper.targets:  # with none to scrape its run ends at once, which is no failure
             self._spawn(self.scraper.run, "scraper")
         if self.rules.rules:

@@ -8,6 +8,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Generic, Protocol, TypeVar
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,6 +19,16 @@ from vigil.probes.base import Result
 from vigil.store.tables import ResultRow
 
 log = logging.getLogger("vigil.results")
+T = TypeVar("T")
+T_contra = TypeVar("T_contra", contravariant=True)
+
+
+class BatchStore(Protocol[T_contra]):
+    """Where a ``BatchWriter`` writes: many items in one transaction, and old ones pruned."""
+
+    async def add_many(self, items: Sequence[T_contra]) -> None: ...
+
+    async def prune(self, before: datetime) -> int: ...
 
 
 class ResultStore:
@@ -77,18 +88,21 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class ResultWriter:
-    """Buffers results and writes them in one transaction per batch, so that a thousand checks a
-    second cost a few inserts rather than a thousand commits. Prunes old results as it goes.
+class BatchWriter(Generic[T]):
+    """Buffers items (results, pings) and writes them in one transaction per batch, so that a
+    thousand a second cost a few inserts rather than a thousand commits. Prunes old ones as it goes.
 
     A batch the store refuses (a full disk, a lost connection) is kept and written when the store
     takes writes again: ``run`` raises, and its supervisor starts it again after a backoff. The
-    backlog is bounded by ``max_backlog``; past it the oldest results go, counted in ``dropped``.
+    backlog is bounded by ``max_backlog``; past it the oldest items go, counted in ``dropped``.
     """
+
+    what = "results"  # in the log lines
+    dropped_note = " (vigil_results_dropped_total counts them)"
 
     def __init__(
         self,
-        store: ResultStore,
+        store: BatchStore[T],
         *,
         retention: float,
         clock: Clock | None = None,
@@ -107,7 +121,7 @@ class ResultWriter:
         self.max_backlog = max_backlog
         self.on_written = on_written or (lambda: None)
         self.dropped = 0
-        self._pending: deque[Result] = deque()
+        self._pending: deque[T] = deque()
         self._full = asyncio.Event()
         self._last_prune: float | None = None
         self._dropping = False
@@ -116,8 +130,8 @@ class ResultWriter:
     def backlog(self) -> int:
         return len(self._pending)
 
-    async def accept(self, result: Result) -> None:
-        self._pending.append(result)
+    async def accept(self, item: T) -> None:
+        self._pending.append(item)
         self._bound()
         if len(self._pending) >= self.batch:
             self._full.set()
@@ -158,7 +172,9 @@ class ResultWriter:
                 await asyncio.shield(self.flush())
             except Exception as err:
                 if self._pending:  # a prune that could not run at shutdown loses nothing
-                    log.error("%d results were not stored at shutdown: %s", len(self._pending), describe(err))
+                    log.error(
+                        "%d %s were not stored at shutdown: %s", len(self._pending), self.what, describe(err)
+                    )
             raise
 
     def _bound(self) -> None:
@@ -171,7 +187,12 @@ class ResultWriter:
         if not self._dropping:  # one line per outage, however long it lasts
             self._dropping = True
             log.error(
-                "the store has refused results for a while: over %d wait, the oldest are dropped "
-                "(vigil_results_dropped_total counts them)",
+                "the store has refused %s for a while: over %d wait, the oldest are dropped%s",
+                self.what,
                 self.max_backlog,
+                self.dropped_note,
             )
+
+
+class ResultWriter(BatchWriter[Result]):
+    """Check results, written in batches (``BatchWriter``)."""

@@ -336,3 +336,35 @@ class AckLinkRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class HeartbeatRow(Base):
+    """A heartbeat check's ping key (none kept when the stack file gives it) and what its pings
+    last said, so that a restart keeps both."""
+
+    __tablename__ = "heartbeats"
+
+    check_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str | None] = mapped_column(String(100), unique=True, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    run_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    failure: Mapped[str | None] = mapped_column(Text, nullable=True)
+    run_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class PingRow(Base):
+    """A ping a heartbeat check received (successes close together kept as the last of them),
+    with the start of what it posted, redacted."""
+
+    __tablename__ = "pings"
+    __table_args__ = (Index("ix_pings_check_at", "check_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    check_id: Mapped[str] = mapped_column(String(200))
+    signal: Mapped[str] = mapped_column(String(10))
+    exit_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    remote: Mapped[str | None] = mapped_column(String(100), nullable=True)
