@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 import shutil
 import ssl
-import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 from pydantic import ValidationError
 
+from tests.probes import standins
 from vigil.engine.runner import CheckRunner, CheckSpec
 from vigil.errors import ProbeError
 from vigil.probes.base import Result
@@ -143,17 +142,7 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
     """A server-side TLS context with a fresh certificate that no client trusts."""
     if shutil.which("openssl") is None:
         pytest.skip("openssl is needed to make a certificate")
-    folder: Path = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    return context
+    return standins.self_signed(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
