@@ -9,6 +9,10 @@ Modes (all traffic goes to a local target process on 127.0.0.1):
     python bench/probe_throughput.py --peer [--sizes 1000,5000 --every 10 --duration 30]
         for each size, Vigil's scheduler and then Prometheus + blackbox exporter on the same
         targets at the same interval: CPU-ms per probe and memory side by side, with the ratio
+    python bench/probe_throughput.py --kinds [--checks 100 --rounds 3 --concurrency 20]
+        for each probe kind, back-to-back rounds of N checks against its local server (the
+        shared PostgreSQL, MariaDB, Redis and RabbitMQ; TLS, DNS, WebSocket, Statuspage, Qdrant
+        and MongoDB stand-ins served by bench/kind_stands.py): checks/s and CPU-ms per check
 
 Vigil runs in this process exactly as ``vigil up`` runs its engine: the scheduler, the
 runner, the HTTP probe and the result writer into a SQLite store. The target runs in its
@@ -101,7 +105,10 @@ async def with_store(work: callable) -> Figures:  # type: ignore[valid-type]
 
 
 async def throughput(port: int, n: int, rounds: int, concurrency: int) -> Figures:
-    stack = stack_for(port, n, 30)
+    return await throughput_of(stack_for(port, n, 30), rounds, concurrency)
+
+
+async def throughput_of(stack: Stack, rounds: int, concurrency: int) -> Figures:
     specs = stack.specs()
 
     async def work(writer: ResultWriter) -> Figures:
@@ -177,9 +184,10 @@ def main() -> int:
     )
     parser.add_argument("--schedule", action="store_true", help="hold N checks at an interval; report lag")
     parser.add_argument("--peer", action="store_true", help="compare with Prometheus + blackbox exporter")
+    parser.add_argument("--kinds", action="store_true", help="checks/s and CPU per check of each probe kind")
     parser.add_argument("--checks", type=int, default=None, help="number of HTTP checks")
     parser.add_argument("--rounds", type=int, default=5, help="throughput rounds over all checks")
-    parser.add_argument("--concurrency", type=int, default=500, help="checks in flight at once")
+    parser.add_argument("--concurrency", type=int, default=None, help="checks in flight at once")
     parser.add_argument("--every", type=float, default=None, help="interval, seconds")
     parser.add_argument("--duration", type=float, default=None, help="measured window, seconds")
     parser.add_argument("--sizes", default="1000,5000", help="target counts for --peer")
@@ -187,6 +195,10 @@ def main() -> int:
 
     target, port = start_target()
     try:
+        if args.kinds:
+            from bench.kind_throughput import kinds
+
+            return kinds(port, args.checks or 100, args.rounds, args.concurrency or 20)
         if args.peer:
             return peer(port, [int(s) for s in args.sizes.split(",")], args.every or 10, args.duration or 30)
         if args.schedule:
@@ -203,7 +215,7 @@ def main() -> int:
             print(f"  CPU {f.cpu_ms_per_check:.3f} ms per check, resident memory {f.rss_mb:.0f} MB")
             return 0
         n = args.checks or 2000
-        f = asyncio.run(throughput(port, n, args.rounds, args.concurrency))
+        f = asyncio.run(throughput(port, n, args.rounds, args.concurrency or 500))
         print(f"throughput: {f.checks} HTTP checks in {f.seconds:.2f}s on one core (event loop)")
         print(
             f"  {f.per_second:.0f} checks/s, CPU {f.cpu_ms_per_check:.3f} ms per check, "

@@ -146,8 +146,8 @@ def test_validate_names_every_fault_by_line_and_exits_2(tmp_path: Path) -> None:
         f"{stack}:3:18: services.api.depends_on[0]: unknown service 'db'; services are: api, cache" in lines
     )
     assert any(
-        line.startswith(f"{stack}:5:7: services.api.checks.health: a check needs exactly one")
-        and line.endswith("did you mean 'http' for 'htp'?")
+        line.startswith(f"{stack}:6:9: services.api.checks.health.htp: unknown probe kind 'htp'; known: ")
+        and line.endswith("(did you mean 'http'?)")
         for line in lines
     )
     assert any(

@@ -98,6 +98,58 @@ def test_a_dollar_can_be_written_twice_to_mean_itself() -> None:
         ),
         (
             """
+            alerts:
+              - name: PostgresConnectionsHigh
+                expr: vigil_postgres_connection_used_ratio > 0.8
+            """,
+            "vigil.yaml:4:11: alerts[0].expr: unknown metric 'vigil_postgres_connection_used_ratio'; "
+            "did you mean 'vigil_postgres_connections_used_ratio'?",
+        ),
+        (
+            """
+            alerts:
+              - name: RedisOdd
+                expr: vigil_redis_frobs{list="vigil_redis_quoted_is_fine"} > 1
+            """,
+            "vigil.yaml:4:11: alerts[0].expr: unknown metric 'vigil_redis_frobs' "
+            "(the README lists the metrics of each kind)",
+        ),
+        (
+            """
+            services:
+              docs:
+                checks:
+                  store:
+                    mongo: mongodb://127.0.0.1
+                    every: 1m
+            """,
+            "vigil.yaml:6:9: services.docs.checks.store.mongo: unknown probe kind 'mongo'; known: "
+            + ", ".join(sorted(KINDS))
+            + " (did you mean 'mongodb'?)",
+        ),
+        (
+            """
+            services:
+              db:
+                checks:
+                  size: {query: "SELECT 1", frob: 1}
+            """,
+            # A field some kind has (query) is no probe kind; the key no kind has is.
+            "vigil.yaml:5:33: services.db.checks.size.frob: unknown probe kind 'frob'; known: "
+            + ", ".join(sorted(KINDS)),
+        ),
+        (
+            """
+            services:
+              db:
+                checks:
+                  size: {query: "SELECT 1", stats: true}
+            """,
+            "vigil.yaml:5:7: services.db.checks.size: a check needs exactly one probe key: "
+            + ", ".join(KINDS),
+        ),
+        (
+            """
             services:
               api:
                 checks:
@@ -210,3 +262,14 @@ def test_a_value_from_the_environment_never_appears_in_a_fault() -> None:
     )
     assert faults
     assert not any("topsecretvalue" in f for f in faults)
+
+
+def test_a_rule_over_documented_metrics_and_other_vigil_names_is_accepted() -> None:
+    text = """
+    alerts:
+      - name: Busy
+        expr: vigil_postgres_connections_used_ratio > 0.8 or vigil_redis_list_length{list="jobs"} > 100
+      - name: Down
+        expr: vigil_check_up == 0 or vigil_checks_run > 0 or vigil_jobs_done_total > 1
+    """
+    assert len(parse_stack("vigil.yaml", textwrap.dedent(text), {}).model.alerts) == 2

@@ -30,7 +30,40 @@ def test_a_failing_result_gives_up_0_and_keeps_the_values_it_measured() -> None:
         ("vigil_check_up", None, 0.0),
         ("vigil_check_duration_seconds", None, 0.25),
         ("vigil_check_value", "connect_ms", 3.0),
+        ("vigil_postgres_connect_seconds", None, 0.003),
     ]
+
+
+def test_a_value_its_kind_declares_is_also_a_sample_under_its_documented_name() -> None:
+    samples = result_samples(result(values={"connections_used_ratio": 0.9, "query_ms": 2.0}), "postgres")
+    named = {labels["__name__"]: (labels, value) for labels, _, value in samples}
+    base = {"service": "api", "check": "health", "kind": "postgres"}
+    assert named["vigil_postgres_connections_used_ratio"] == (
+        {"__name__": "vigil_postgres_connections_used_ratio", **base},
+        0.9,
+    )
+    assert named["vigil_postgres_query_seconds"][1] == 0.002  # a *_ms value in seconds
+
+
+def test_a_labelled_metric_takes_its_label_from_the_value_name_after_the_dot() -> None:
+    values = {"list_length.queue:a": 7.0, "list_length.b.c": 1.0, "used_memory": 5.0}
+    samples = result_samples(result(values=values), "redis")
+    lists = {
+        labels["list"]: value
+        for labels, _, value in samples
+        if labels["__name__"] == "vigil_redis_list_length"
+    }
+    assert lists == {"queue:a": 7.0, "b.c": 1.0}
+    # A value no metric declares (a watched INFO field) is a vigil_check_value sample only.
+    names = [labels["__name__"] for labels, _, _ in samples]
+    assert names.count("vigil_check_value") == 3
+    assert len(names) == 2 + 3 + 2
+
+
+def test_a_kind_that_declares_no_metrics_or_is_unknown_gives_vigil_check_value_only() -> None:
+    for kind in ("command", "unknown"):
+        samples = result_samples(result(values={"exit_code": 1.0}), kind)
+        assert [labels["__name__"] for labels, _, _ in samples][2:] == ["vigil_check_value"]
 
 
 def test_each_probe_value_is_one_series_of_vigil_check_value_named_by_a_label() -> None:

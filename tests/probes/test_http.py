@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 import shutil
 import ssl
-import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 from pydantic import ValidationError
 
+from tests.probes import standins
 from vigil.engine.runner import CheckRunner, CheckSpec
 from vigil.errors import ProbeError
 from vigil.probes.base import Result
@@ -31,6 +30,12 @@ HEALTHY = {
     "queue": {"depth": 12},
 }
 
+UNHEALTHY = {
+    "status": "unhealthy",
+    "checks": {"database": {"status": "unhealthy"}, "cache": {"status": "healthy"}},
+    "queue": {"depth": 500},
+}
+
 
 PEER_PORT = web.RequestKey("peer_port", int)
 
@@ -41,6 +46,9 @@ def make_app(seen: list[web.Request]) -> web.Application:
 
     async def degraded(request: web.Request) -> web.Response:
         return web.json_response({"status": "degraded"})
+
+    async def unhealthy(request: web.Request) -> web.Response:
+        return web.json_response(UNHEALTHY, status=503)
 
     async def status(request: web.Request) -> web.Response:
         return web.json_response({"status": "x"}, status=int(request.match_info["code"]))
@@ -75,6 +83,7 @@ def make_app(seen: list[web.Request]) -> web.Application:
     app = web.Application()
     app.router.add_get("/healthy", healthy)
     app.router.add_get("/degraded", degraded)
+    app.router.add_get("/unhealthy", unhealthy)
     app.router.add_get("/status/{code}", status)
     app.router.add_get("/text", text)
     app.router.add_get("/slow", slow)
@@ -133,17 +142,7 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
     """A server-side TLS context with a fresh certificate that no client trusts."""
     if shutil.which("openssl") is None:
         pytest.skip("openssl is needed to make a certificate")
-    folder: Path = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    return context
+    return standins.self_signed(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
@@ -233,6 +232,55 @@ async def test_a_mismatched_field_says_what_came_back_and_what_was_expected(
     result = await run(runner, f"{base}/degraded", expect={"json": {"status": "healthy"}})
 
     assert result.reason == 'json status == "degraded", expected "healthy"'
+
+
+async def test_a_check_with_only_json_expectations_still_expects_2xx_and_names_every_failure(
+    runner: CheckRunner, base: str
+) -> None:
+    json = {"checks.database.status": "healthy", "checks.cache.status": "healthy"}
+
+    result = await run(runner, f"{base}/unhealthy", expect={"json": json})
+
+    assert (
+        result.reason
+        == 'status 503, expected 2xx; json checks.database.status == "unhealthy", expected "healthy"'
+    )
+
+
+async def test_every_expectation_that_failed_is_named_in_order_status_json_body_latency(
+    runner: CheckRunner, base: str
+) -> None:
+    expect = {
+        "status": 200,
+        "json": ["status == healthy", "queue.depth < 100", "checks.cache.status == healthy"],
+        "body": "all good",
+        "max_ms": 0.001,
+    }
+
+    result = await run(runner, f"{base}/unhealthy", expect=expect)
+
+    assert result.reason is not None
+    assert result.reason.split("; ")[:-1] == [
+        "status 503, expected 200",
+        'json status == "unhealthy", expected "healthy"',
+        "json queue.depth == 500, expected < 100",
+        "body does not match /all good/",
+    ]
+    assert result.reason.split("; ")[-1].startswith("took ")
+
+
+async def test_past_five_failed_expectations_the_rest_are_only_counted(
+    runner: CheckRunner, base: str
+) -> None:
+    json = [f"queue.depth < {n}" for n in range(1, 8)]
+
+    result = await run(runner, f"{base}/unhealthy", expect={"json": json})
+
+    assert result.reason is not None
+    parts = result.reason.split("; ")
+    assert parts[0] == "status 503, expected 2xx"
+    assert parts[1:5] == [f"json queue.depth == 500, expected < {n}" for n in range(1, 5)]
+    assert parts[5] == "and 3 more"
 
 
 async def test_a_body_that_is_not_json_fails_when_fields_are_expected(runner: CheckRunner, base: str) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from collections.abc import AsyncIterator
@@ -99,3 +100,76 @@ def test_a_bare_url_defaults_to_localhost_3306_and_no_database() -> None:
 def test_a_url_the_probe_cannot_use_is_refused_with_a_reason(url: str, message: str) -> None:
     with pytest.raises(ProbeError, match=re.escape(message)):
         connect_args(url)
+
+
+@pytest.fixture
+async def scratch_database() -> AsyncIterator[str]:
+    """A throwaway database with one InnoDB table of a few rows, dropped afterwards; yields its URL."""
+    name = f"vigil_{secrets.token_hex(4)}"
+    await as_root(
+        f"CREATE DATABASE {name}",
+        f"CREATE TABLE {name}.jobs (id INT PRIMARY KEY, state VARCHAR(20)) ENGINE=InnoDB",
+        f"INSERT INTO {name}.jobs VALUES (1, 'new'), (2, 'new')",
+    )
+    try:
+        yield f"mysql://root@127.0.0.1:3306/{name}"
+    finally:
+        await as_root(f"DROP DATABASE IF EXISTS {name}")
+
+
+async def connect(url: str) -> aiomysql.Connection:
+    return await aiomysql.connect(**connect_args(url), autocommit=True)
+
+
+async def test_stats_count_held_connections_against_max_connections(scratch_database: str) -> None:
+    held = [await connect(scratch_database) for _ in range(5)]
+    try:
+        observation = await observe(mysql=scratch_database, stats=True)
+    finally:
+        for conn in held:
+            conn.close()
+
+    assert observation.ok, observation.reason
+    values = observation.values
+    assert values["connections_used"] >= 5  # the shared server may serve others meanwhile
+    assert values["connections_used_ratio"] == values["connections_used"] / values["connections_max"]
+    assert values["database_size_bytes"] > 0
+    assert 0 < values["buffer_pool_hit_ratio"] <= 1
+
+
+async def test_stats_see_a_transaction_blocking_another_and_how_long_each_has_run(
+    scratch_database: str,
+) -> None:
+    holder, waiter = await connect(scratch_database), await connect(scratch_database)
+    try:
+        async with holder.cursor() as cursor:
+            await cursor.execute("BEGIN")
+            await cursor.execute("SELECT * FROM jobs WHERE id = 1 FOR UPDATE")
+        async with waiter.cursor() as cursor:
+            await cursor.execute("SET SESSION innodb_lock_wait_timeout = 10")
+        waiting = asyncio.create_task(_update(waiter))
+        await asyncio.sleep(1.2)  # the process list counts whole seconds
+        observation = await observe(mysql=scratch_database, stats=True)
+        await holder.rollback()
+        await waiting
+    finally:
+        holder.close()
+        waiter.close()
+
+    values = observation.values
+    assert values["blocked_transactions"] >= 1
+    assert values["longest_transaction_seconds"] >= 1
+    assert values["longest_query_seconds"] >= 1  # the UPDATE waiting for the lock
+
+
+async def _update(conn: aiomysql.Connection) -> None:
+    async with conn.cursor() as cursor:
+        await cursor.execute("UPDATE jobs SET state = 'taken' WHERE id = 1")
+
+
+async def test_without_a_database_in_the_url_there_is_no_size() -> None:
+    observation = await observe(mysql="mysql://root@127.0.0.1:3306/", stats=True)
+
+    assert observation.ok, observation.reason
+    assert "database_size_bytes" not in observation.values
+    assert "connections_max" in observation.values

@@ -26,9 +26,10 @@ PASSWORD = "correct-horse-battery"
 class ScratchRedis:
     """A private redis-server on its own port, so tests may stop it without touching the shared one."""
 
-    def __init__(self, password: str | None = None) -> None:
+    def __init__(self, password: str | None = None, *settings: str) -> None:
         self.port = free_port()
         self.password = password
+        self.settings = settings
         self.dir = tempfile.mkdtemp(prefix="vigil-redis-")
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -39,7 +40,7 @@ class ScratchRedis:
 
     def start(self) -> None:
         args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir]
-        args += ["--save", "", "--appendonly", "no"]
+        args += ["--save", "", "--appendonly", "no", *self.settings]
         if self.password:
             args += ["--requirepass", self.password]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -84,6 +85,12 @@ def password_redis() -> Iterator[ScratchRedis]:
 @pytest.fixture
 def stoppable_redis() -> Iterator[ScratchRedis]:
     yield from running(ScratchRedis())
+
+
+@pytest.fixture(scope="module")
+def small_redis() -> Iterator[ScratchRedis]:
+    """A private server under a 4 MiB maxmemory that evicts: the shared one's config is never changed."""
+    yield from running(ScratchRedis(None, "--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru"))
 
 
 async def observe(probe: RedisProbe | None = None, **fields: Any) -> Observation:
@@ -207,3 +214,79 @@ async def test_a_malformed_url_is_refused_with_the_schemes_accepted() -> None:
 
     assert observation.reason is not None
     assert "redis://" in observation.reason
+
+
+async def test_stats_give_memory_against_maxmemory_and_the_keys_evicted_to_stay_under_it(
+    small_redis: ScratchRedis,
+) -> None:
+    async with redis.asyncio.from_url(small_redis.url) as client:
+        await client.config_resetstat()
+        for i in range(60):  # 6 MB of values into 4 MB
+            await client.set(f"fill:{i}", b"x" * 100_000)
+
+    observation = await observe(redis=small_redis.url, stats=True)
+
+    assert observation.ok, observation.reason
+    values = observation.values
+    assert values["memory_max_bytes"] == 4 * 2**20
+    assert 0.5 < values["memory_used_ratio"] <= 1.05
+    assert values["memory_used_ratio"] == values["memory_used_bytes"] / values["memory_max_bytes"]
+    assert values["evicted_keys"] >= 10
+    assert values["connected_clients"] == 1  # the check's own connection, the only one
+
+
+async def test_the_hit_ratio_counts_lookups_that_found_their_key(small_redis: ScratchRedis) -> None:
+    async with redis.asyncio.from_url(small_redis.url) as client:
+        await client.set("hit", "1")
+        await client.config_resetstat()
+        for key in ("hit", "hit", "hit", "miss"):
+            await client.get(key)
+
+    observation = await observe(redis=small_redis.url, stats=True)
+
+    assert observation.values["keyspace_hit_ratio"] == 0.75
+
+
+async def test_without_maxmemory_there_is_no_used_ratio(stoppable_redis: ScratchRedis) -> None:
+    observation = await observe(redis=stoppable_redis.url, stats=True)
+
+    assert observation.ok, observation.reason
+    assert observation.values["memory_max_bytes"] == 0
+    assert "memory_used_ratio" not in observation.values
+    assert "keyspace_hit_ratio" not in observation.values  # nothing was looked up yet
+
+
+async def test_named_lists_give_their_length_and_a_missing_one_is_empty(small_redis: ScratchRedis) -> None:
+    async with redis.asyncio.from_url(small_redis.url) as client:
+        await client.delete("queue:a")
+        await client.rpush("queue:a", "1", "2", "3")
+
+    observation = await observe(redis=small_redis.url, lists=["queue:a", "queue:none"])
+
+    assert observation.ok, observation.reason
+    assert observation.values == {
+        "ping_ms": observation.values["ping_ms"],
+        "list_length.queue:a": 3.0,
+        "list_length.queue:none": 0.0,
+    }
+
+
+async def test_a_named_list_that_is_not_a_list_fails_naming_it_and_keeps_the_others(
+    small_redis: ScratchRedis,
+) -> None:
+    async with redis.asyncio.from_url(small_redis.url) as client:
+        await client.set("counter", "5")
+        await client.delete("jobs")
+        await client.rpush("jobs", "1")
+
+    observation = await observe(redis=small_redis.url, lists=["counter", "jobs"], stats=True)
+
+    assert not observation.ok
+    assert observation.reason == "key 'counter' is not a list"
+    assert observation.values["list_length.jobs"] == 1.0
+    assert "memory_used_bytes" in observation.values
+
+
+def test_more_lists_than_the_bound_are_refused() -> None:
+    with pytest.raises(ValueError, match="at most 100"):
+        KIND.config.model_validate({"redis": "redis://h", "lists": [f"q{i}" for i in range(101)]})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from pathlib import Path
 
 import pytest
 
@@ -37,3 +38,12 @@ def test_each_kind_names_its_probe_key_and_accepts_the_shared_scheduling_fields(
 async def test_each_probe_can_be_closed_without_having_run(name: str) -> None:
     probe = KINDS[name].factory()
     await probe.close()
+
+
+def test_every_declared_metric_is_named_for_its_kind_once_and_documented_in_the_readme() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    names = [(name, m.name) for name, kind in KINDS.items() for m in kind.metrics]
+    assert len({metric for _, metric in names}) == len(names)
+    for kind, metric in names:
+        assert metric.startswith(f"vigil_{kind}_")
+        assert f"`{metric}`" in readme, f"{metric} is not in the README's metrics table"

@@ -47,7 +47,7 @@ def test_a_broken_target_opens_pages_and_resolves_one_incident(
     assert incident["status"] == "triggered"
     assert incident["check"] == "api.health"
     assert incident["severity"] == "P1"
-    assert incident["reason"] == "status 500, expected 2xx"
+    assert incident["reason"] == 'status 500, expected 2xx; json status == "unhealthy", expected "healthy"'
     wait_until(lambda: ("triggered", incident["id"]) in receiver.events(), 10, "the page")
 
     target.healthy = True

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import graphlib
 import hashlib
 import os
+import re
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -167,6 +169,8 @@ def _rule_faults(source: Source) -> list[ConfigFault]:
                     )
             except PromQLError as err:
                 faults.append(source.fault(("alerts", i, "expr"), str(err)))
+            else:
+                faults += [source.fault(("alerts", i, "expr"), m) for m in _unknown_metrics(expr)]
         listed = rule.get("notify")
         for channel in listed if isinstance(listed, list) else []:
             if channel not in channels:
@@ -183,6 +187,26 @@ def _rule_faults(source: Source) -> list[ConfigFault]:
                     check(template)
                 except TemplateError as err:
                     faults.append(source.fault(("alerts", i, "annotations", key), str(err)))
+    return faults
+
+
+_QUOTED = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`""")
+_NAME = re.compile(r"\bvigil_[A-Za-z0-9_]+")
+
+
+def _unknown_metrics(expr: str) -> list[str]:
+    """Names under a kind's documented prefix (``vigil_postgres_``) that the kind does not publish:
+    a misspelt metric would otherwise make a rule that silently never fires."""
+    declared = {m.name for kind in KINDS.values() for m in kind.metrics}
+    prefixes = tuple(f"vigil_{name}_" for name, kind in KINDS.items() if kind.metrics)
+    faults = []
+    for name in dict.fromkeys(_NAME.findall(_QUOTED.sub("", expr))):
+        if name.startswith(prefixes) and name not in declared:
+            close = difflib.get_close_matches(name, sorted(declared), n=1, cutoff=0.8)
+            hint = (
+                f"; did you mean {close[0]!r}?" if close else " (the README lists the metrics of each kind)"
+            )
+            faults.append(f"unknown metric {name!r}{hint}")
     return faults
 
 
@@ -203,20 +227,42 @@ def _fault(source: Source, error: Any) -> ConfigFault:
     if kind == "missing":
         return source.fault(loc, f"missing required key {loc[-1]!r}")
     if kind == "check_kind":
-        data = _data_at(source.data, loc)
-        present = [k for k in data if k in KINDS] if isinstance(data, dict) else []
-        if len(present) > 1:
-            message = f"a check has one probe key, found {len(present)}: {', '.join(present)}"
-        elif isinstance(data, dict):
-            for key in data:
-                if key in CheckBase.model_fields:  # `every` is no misspelt `celery`
-                    continue
-                close = difflib.get_close_matches(str(key), list(KINDS), n=1, cutoff=0.6)
-                if close:
-                    message += f"; did you mean {close[0]!r} for {key!r}?"
-                    break
-        return source.fault(loc, message, key=True)
+        return _kind_fault(source, loc, message)
     return source.fault(loc, source.redactor(message.replace("Input should be", "must be")))
+
+
+def _kind_fault(source: Source, loc: Path, message: str) -> ConfigFault:
+    """A check without exactly one probe key: two named, or a key that is no field of any kind
+    named as the unknown probe kind it must be meant as, at its own line."""
+    data = _data_at(source.data, loc)
+    keys = [str(key) for key in data] if isinstance(data, dict) else []
+    present = [key for key in keys if key in KINDS]
+    if len(present) > 1:
+        return source.fault(
+            loc, f"a check has one probe key, found {len(present)}: {', '.join(present)}", key=True
+        )
+    # `every` or `query` without their probe key is a missing kind, not an unknown one.
+    unknown = [key for key in keys if key not in _kind_fields()]
+    if not unknown:
+        return source.fault(loc, message, key=True)
+    key = unknown[0]
+    message = f"unknown probe kind {key!r}; known: {', '.join(sorted(KINDS))}"
+    close = difflib.get_close_matches(key, list(KINDS), n=1, cutoff=0.6)
+    if close:
+        message += f" (did you mean {close[0]!r}?)"
+    return source.fault((*loc, key), message, key=True)
+
+
+@functools.cache
+def _kind_fields() -> frozenset[str]:
+    """Every key some check may have: the shared fields and each kind's own."""
+    return frozenset(name for kind in KINDS.values() for name in _keys(kind.config)) | frozenset(
+        _keys(CheckBase)
+    )
+
+
+def _keys(model: type[BaseModel]) -> list[str]:
+    return [field.alias or name for name, field in model.model_fields.items()]
 
 
 def _strip_tags(loc: Path) -> Path:

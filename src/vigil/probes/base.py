@@ -91,8 +91,36 @@ class Probe(Protocol[C_contra]):
 
 
 @dataclass(frozen=True)
+class Metric:
+    """A documented sample name for one of a kind's values, so that a rule reads
+    ``vigil_postgres_connections_used_ratio > 0.8`` rather than a ``vigil_check_value`` selector.
+
+    ``value`` names the Observation value it publishes. With ``label``, it publishes every value
+    named ``<value>.<x>`` instead, ``x`` becoming that label (``list_length.jobs`` →
+    ``vigil_redis_list_length{list="jobs"}``). ``scale`` turns a value into the metric's base unit
+    (0.001 for a ``*_ms`` value published in seconds).
+    """
+
+    name: str
+    value: str
+    help: str
+    label: str | None = None
+    scale: float = 1.0
+
+
+def metric(kind: str, value: str, help: str, *, label: str | None = None, name: str = "") -> Metric:
+    """The metric for ``kind``'s ``value`` by the common rule: ``vigil_<kind>_<value>``, and a
+    ``*_ms`` value in seconds (``connect_ms`` → ``vigil_postgres_connect_seconds``), as
+    Prometheus' names use base units. ``name`` replaces the part after ``vigil_<kind>_``."""
+    if value.endswith("_ms") and not name:
+        return Metric(f"vigil_{kind}_{value[:-3]}_seconds", value, help, label, 0.001)
+    return Metric(f"vigil_{kind}_{name or value}", value, help, label)
+
+
+@dataclass(frozen=True)
 class ProbeKind(Generic[C]):
-    """A registry entry: the probe key, its stack-file model and how to make its probe.
+    """A registry entry: the probe key, its stack-file model, how to make its probe, and the
+    metric names its values are published under (a fixed set, listed in the README).
 
     ``loads`` names the client libraries the probe imports where it uses them (aiohttp, asyncpg …):
     not with the stack file's schema, which ``vigil validate`` needs alone, but when the engine
@@ -105,5 +133,6 @@ class ProbeKind(Generic[C]):
     name: str
     config: type[C]
     factory: Callable[[], Probe[C]]
+    metrics: tuple[Metric, ...] = ()
     loads: tuple[str, ...] = ()
     pushed: bool = False

@@ -20,7 +20,7 @@ from vigil import __version__
 from vigil.config.check import CheckBase, StrictModel
 from vigil.config.secrets import redact_url
 from vigil.errors import ProbeError
-from vigil.probes.base import Observation, ProbeKind
+from vigil.probes.base import Observation, ProbeKind, metric
 from vigil.probes.describe import describe_error
 from vigil.probes.jsonpath import Condition, conditions_from, show
 
@@ -32,6 +32,7 @@ BODY_LIMIT = 1024 * 1024
 CONNECTION_LIMIT = 256
 # Short, so that a failover done by changing DNS is seen within a check or two.
 DNS_CACHE_SECONDS = 10
+REASON_PROBLEMS = 5
 _STATUS_PATTERN = re.compile(r"[1-5]xx", re.IGNORECASE)
 
 
@@ -192,12 +193,15 @@ class HttpProbe:
             raise ProbeError(client_error(err)) from None
         values = {"status_code": float(response.status), "latency_ms": latency_ms, "body_bytes": len(body)}
         expect = check.expect
-        reason = (
-            expect.status_problem(response.status)
-            or _json_problem(expect.conditions, body, complete)
-            or _body_problem(expect.body_pattern, body, response.charset)
-            or _latency_problem(expect.max_ms, latency_ms)
-        )
+        # Every expectation is judged and every one that failed named: a 503 whose body says which
+        # dependency is down tells more than "status 503" alone.
+        problems = [
+            expect.status_problem(response.status),
+            *_json_problems(expect.conditions, body, complete),
+            _body_problem(expect.body_pattern, body, response.charset),
+            _latency_problem(expect.max_ms, latency_ms),
+        ]
+        reason = _reason([problem for problem in problems if problem])
         return Observation(reason is None, reason, values)
 
     async def close(self) -> None:
@@ -217,25 +221,31 @@ async def _read_bounded(response: aiohttp.ClientResponse) -> tuple[bytes, bool]:
     return bytes(buffer[:BODY_LIMIT]), False
 
 
-def _json_problem(conditions: tuple[Condition, ...], body: bytes, complete: bool) -> str | None:
+def _json_problems(conditions: tuple[Condition, ...], body: bytes, complete: bool) -> list[str]:
     if not conditions:
-        return None
+        return []
     if not complete:
-        return f"body is larger than {BODY_LIMIT // 1024} KiB, too big to judge as JSON"
+        return [f"body is larger than {BODY_LIMIT // 1024} KiB, too big to judge as JSON"]
     if not body.strip():
-        return "body is not JSON: it is empty"
+        return ["body is not JSON: it is empty"]
     try:
         document = json.loads(body)
     except json.JSONDecodeError as err:
         start = body[:40].decode("utf-8", errors="replace")
-        return f"body is not JSON: {err.msg} at line {err.lineno} column {err.colno}; it starts {show(start)}"
+        return [
+            f"body is not JSON: {err.msg} at line {err.lineno} column {err.colno}; it starts {show(start)}"
+        ]
     except ValueError as err:  # bytes that are not UTF-8 (or UTF-16/32) text
-        return f"body is not JSON: {err}"
-    for condition in conditions:
-        problem = condition.judge(document)
-        if problem:
-            return problem
-    return None
+        return [f"body is not JSON: {err}"]
+    return [problem for condition in conditions if (problem := condition.judge(document))]
+
+
+def _reason(problems: list[str]) -> str | None:
+    """The problems in one line; past ``REASON_PROBLEMS`` only counted, so the line stays readable."""
+    if len(problems) > REASON_PROBLEMS:
+        more = len(problems) - REASON_PROBLEMS
+        problems = [*problems[:REASON_PROBLEMS], f"and {more} more"]
+    return "; ".join(problems) or None
 
 
 def _body_problem(pattern: re.Pattern[str] | None, body: bytes, charset: str | None) -> str | None:
@@ -273,4 +283,14 @@ def client_error(err: aiohttp.ClientError) -> str:
     return redact_url(describe_error(err))
 
 
-KIND = ProbeKind("http", HttpCheck, HttpProbe, loads=("aiohttp",))
+KIND = ProbeKind(
+    "http",
+    HttpCheck,
+    HttpProbe,
+    (
+        metric("http", "status_code", "The answer's status code."),
+        metric("http", "latency_ms", "Time from sending the request to the end of the (bounded) body."),
+        metric("http", "body_bytes", "Bytes of the body read, at most 1 MiB."),
+    ),
+    loads=("aiohttp",),
+)

@@ -1,4 +1,13 @@
-"""``mysql``: MySQL or MariaDB — connect, ``SELECT 1``, optionally a query whose answer is judged."""
+"""``mysql``: MySQL or MariaDB — connect, ``SELECT 1``, optionally a query whose answer is judged,
+and with ``stats: true`` the server's health instead of ``SELECT 1``.
+
+Stats values (each also a metric, ``vigil_mysql_<value>``; see ``METRICS``): ``connections_used``
+(Threads_connected, this check's own left out), ``connections_max``, ``connections_used_ratio``,
+``longest_query_seconds`` (whole seconds, from the process list), ``longest_transaction_seconds``
+and ``blocked_transactions`` (InnoDB transactions waiting for a lock), ``database_size_bytes``
+(tables and indexes of the URL's database, when it names one) and ``buffer_pool_hit_ratio``.
+Other users' queries are seen only with the PROCESS privilege.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +18,39 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field
 
 from vigil.errors import ProbeError
-from vigil.probes.base import Observation, ProbeKind
-from vigil.probes.query import QueryCheck, connect_failure, elapsed_ms, endpoint, first_line, scrub, verdict
+from vigil.probes.base import Metric, Observation, ProbeKind, metric
+from vigil.probes.query import (
+    QueryCheck,
+    as_number,
+    connect_failure,
+    elapsed_ms,
+    endpoint,
+    first_line,
+    query_metrics,
+    ratio,
+    scrub,
+    verdict,
+)
 
 DEFAULT_PORT = 3306
 SCHEMES = ("mysql", "mariadb")
 # Client-side error codes (2000 and up, e.g. 2003 "Can't connect") wrap a network error.
 _CLIENT_ERRORS = 2000
+
+STATUS = (
+    "SHOW GLOBAL STATUS WHERE Variable_name IN "
+    "('Threads_connected', 'Innodb_buffer_pool_read_requests', 'Innodb_buffer_pool_reads')"
+)
+# One statement, bounded by the server: MariaDB's SET STATEMENT or MySQL's optimizer hint.
+STATS = """{prefix}SELECT {hint}
+  @@max_connections AS connections_max,
+  (SELECT coalesce(max(TIME), 0) FROM information_schema.PROCESSLIST
+    WHERE COMMAND NOT IN ('Sleep', 'Daemon', 'Binlog Dump') AND ID <> CONNECTION_ID()) AS longest_query_seconds,
+  (SELECT coalesce(max(timestampdiff(SECOND, trx_started, now())), 0) FROM information_schema.INNODB_TRX
+    WHERE trx_mysql_thread_id <> CONNECTION_ID()) AS longest_transaction_seconds,
+  (SELECT count(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT') AS blocked_transactions,
+  IF(DATABASE() IS NULL, NULL, (SELECT coalesce(sum(DATA_LENGTH + INDEX_LENGTH), 0)
+    FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE())) AS database_size_bytes"""
 
 
 class MysqlCheck(QueryCheck):
@@ -100,19 +135,48 @@ async def _query(conn: Any, check: MysqlCheck, connect_ms: float) -> Observation
 
     start = time.perf_counter()
     async with conn.cursor() as cursor:
+        first = "stats query" if check.stats else "SELECT 1"
         try:
-            await cursor.execute("SELECT 1")
-            await cursor.fetchall()
+            stats = await _stats(conn, cursor, check.timeout) if check.stats else {}
+            if not check.stats:
+                await cursor.execute("SELECT 1")
+                await cursor.fetchall()
         except aiomysql.MySQLError as err:
-            return Observation.failed(f"SELECT 1 failed: {_code_and_message(err)[1]}", connect_ms=connect_ms)
+            return Observation.failed(f"{first} failed: {_code_and_message(err)[1]}", connect_ms=connect_ms)
         if check.query is None:
-            return Observation.passed(connect_ms=connect_ms, query_ms=elapsed_ms(start))
+            return Observation.passed(connect_ms=connect_ms, query_ms=elapsed_ms(start), **stats)
         try:
             await cursor.execute(check.query)
             row = await cursor.fetchone()
         except aiomysql.MySQLError as err:
-            return Observation.failed(f"query failed: {_code_and_message(err)[1]}", connect_ms=connect_ms)
-    return verdict(row, check.expect, connect_ms=connect_ms, query_ms=elapsed_ms(start))
+            reason = f"query failed: {_code_and_message(err)[1]}"
+            return Observation.failed(reason, connect_ms=connect_ms, **stats)
+    return verdict(row, check.expect, connect_ms=connect_ms, query_ms=elapsed_ms(start), **stats)
+
+
+async def _stats(conn: Any, cursor: Any, bound: float) -> dict[str, float]:
+    await cursor.execute(STATUS)
+    status = {str(name).lower(): as_number(value) for name, value in await cursor.fetchall()}
+    if "mariadb" in conn.get_server_info().lower():
+        prefix, hint = f"SET STATEMENT max_statement_time={bound:g} FOR ", ""
+    else:
+        prefix, hint = "", f"/*+ MAX_EXECUTION_TIME({max(1, round(bound * 1000))}) */"
+    await cursor.execute(STATS.format(prefix=prefix, hint=hint))
+    row = await cursor.fetchone()
+    names = [column[0] for column in cursor.description]
+    values = {
+        name: number for name, raw in zip(names, row, strict=True) if (number := as_number(raw)) is not None
+    }
+    threads = status.get("threads_connected")
+    if threads is not None:
+        values["connections_used"] = max(0.0, threads - 1)  # this check's own connection left out
+        used = ratio(values["connections_used"], values.get("connections_max"))
+        if used is not None:
+            values["connections_used_ratio"] = used
+    requests, reads = status.get("innodb_buffer_pool_read_requests"), status.get("innodb_buffer_pool_reads")
+    if requests and reads is not None:
+        values["buffer_pool_hit_ratio"] = 1.0 - reads / requests
+    return values
 
 
 def _code_and_message(err: Any) -> tuple[int, str]:
@@ -123,4 +187,18 @@ def _code_and_message(err: Any) -> tuple[int, str]:
     return 0, first_line(err)
 
 
-KIND = ProbeKind("mysql", MysqlCheck, MysqlProbe, loads=("aiomysql",))
+METRICS: tuple[Metric, ...] = (
+    *query_metrics("mysql"),
+    metric("mysql", "connections_used", "Threads_connected, this check's own connection left out."),
+    metric("mysql", "connections_max", "The server's max_connections."),
+    metric("mysql", "connections_used_ratio", "connections_used / connections_max."),
+    metric(
+        "mysql", "longest_query_seconds", "Age of the longest-running statement, in whole seconds (0: none)."
+    ),
+    metric("mysql", "longest_transaction_seconds", "Age of the oldest open InnoDB transaction (0: none)."),
+    metric("mysql", "blocked_transactions", "InnoDB transactions waiting for a lock another one holds."),
+    metric("mysql", "database_size_bytes", "Data and indexes of the URL's database."),
+    metric("mysql", "buffer_pool_hit_ratio", "Share of InnoDB page reads served from the buffer pool."),
+)
+
+KIND = ProbeKind("mysql", MysqlCheck, MysqlProbe, METRICS, loads=("aiomysql",))

@@ -20,7 +20,7 @@ from pydantic import Field, model_validator
 
 from vigil.config.check import CheckBase, StrictModel, Threshold
 from vigil.config.secrets import MASK, redact_url
-from vigil.probes.base import Observation
+from vigil.probes.base import Metric, Observation, metric
 from vigil.probes.describe import describe_error
 
 
@@ -44,6 +44,13 @@ class QueryCheck(CheckBase):
     """The fields every SQL kind shares; each subclass adds its ``kind`` and its URL field."""
 
     query: str | None = Field(None, description="A query to run after SELECT 1; its first value is kept.")
+    stats: bool = Field(
+        False,
+        description=(
+            "Also measure the server's health (connections, longest query and transaction, blocked "
+            "sessions, database size, replication lag, cache hit ratio); the numbers become samples."
+        ),
+    )
     expect: QueryExpect = Field(default_factory=QueryExpect)  # type: ignore[arg-type]
 
     @model_validator(mode="after")
@@ -51,6 +58,20 @@ class QueryCheck(CheckBase):
         if self.query is None and not self.expect.is_empty:
             raise ValueError("expect judges the answer of query, but no query is given")
         return self
+
+
+def query_metrics(kind: str) -> tuple[Metric, ...]:
+    """The metrics every SQL kind publishes, with or without ``stats``."""
+    return (
+        metric(kind, "connect_ms", "Time to connect and authenticate."),
+        metric(kind, "query_ms", "Time for SELECT 1 (or the stats query) plus the check's query."),
+        metric(kind, "value", "The check's query's first value, when it is a number.", name="query_value"),
+    )
+
+
+def ratio(part: float | None, whole: float | None) -> float | None:
+    """``part / whole``, or None when either is unknown or ``whole`` is 0."""
+    return part / whole if part is not None and whole else None
 
 
 _TRUE = frozenset({"t", "true", "y", "yes", "on", "1"})

@@ -6,7 +6,10 @@ one from the vendor at run time). Each module says what it implements and what i
 from __future__ import annotations
 
 import contextlib
+import ssl
+import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from aiohttp import web
 
@@ -22,3 +25,18 @@ async def served(app: web.Application) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
+
+
+def self_signed(folder: Path, days: int = 1) -> ssl.SSLContext:
+    """A server-side TLS context with a fresh certificate for 127.0.0.1 that no client trusts
+    (made with ``openssl`` in ``folder``)."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", str(days), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
