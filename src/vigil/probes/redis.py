@@ -115,6 +115,8 @@ class RedisProbe:
 
 
 async def _look(client: redis.asyncio.Redis, check: RedisCheck) -> Observation:
+    import redis.exceptions
+
     # Connect and authenticate first, so ping_ms is the round trip only.
     pool = client.connection_pool
     await pool.release(await pool.get_connection())  # type: ignore[no-untyped-call]
