@@ -25,9 +25,11 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.config.notify import NotifySettings
-from vigil.notify.base import Message, MessageEvent, OutboxStatus
-from vigil.store import outbox
+from vigil.notify.base import Message, MessageEvent
+from vigil.store import outbox, outbox_results
 from vigil.store.outbox import OutboxEntry
+from vigil.store.outbox_results import Outcome
+from vigil.store.write_batch import WriteBatch
 
 GROUP_LIMIT = 500  # rows in one grouped message
 LISTED = 50  # lines a grouped message's text lists; the rest are counted
@@ -76,27 +78,29 @@ async def claim(
 
 
 async def record_outcome(
-    engine: AsyncEngine,
+    results: WriteBatch[Outcome, bool],
     sent: Sequence[OutboxEntry],
     outcome: tuple[str | None, bool],
     now: datetime,
     backoff: Callable[[int], float],
 ) -> dict[int, datetime | None]:
     """Record the outcome ``(error, permanent)`` of sending one row, or a group's rows as one
-    message, on each row; returns the rows whose claim still held (the others are another
-    worker's now), each with when it is tried again (None: delivered, or failed for good)."""
+    message, on each row (through ``results``, with the outcomes of other sends that finish
+    meanwhile); returns the rows whose claim still held (the others are another worker's now),
+    each with when it is tried again (None: delivered, or failed for good)."""
     error, permanent = outcome
     if error is None:
-        done = str(OutboxStatus.DELIVERED)
-        ours = await outbox.finish_many(engine, sent, status=done, delivered_at=now, last_error=None)
-        return dict.fromkeys(ours)
-    retries: dict[int, datetime | None] = {}
-    for entry in sent:
+        retries: list[datetime | None] = [None] * len(sent)
+        outcomes = [outbox_results.delivered(entry, now) for entry in sent]
+    else:
         # Never later than the expiry, so that a message is given up on when it says.
-        later = None if permanent else min(entry.expires_at, now + timedelta(seconds=backoff(entry.attempts)))
-        if await outbox.mark_failed(engine, entry, error, later):
-            retries[entry.id] = later
-    return retries
+        retries = [
+            None if permanent else min(entry.expires_at, now + timedelta(seconds=backoff(entry.attempts)))
+            for entry in sent
+        ]
+        outcomes = [outbox_results.failed(e, error, later) for e, later in zip(sent, retries, strict=True)]
+    held = await results.submit_many(outcomes)
+    return {entry.id: later for entry, later, ours in zip(sent, retries, held, strict=True) if ours}
 
 
 def combine(channel: str, entries: Sequence[OutboxEntry]) -> Message:

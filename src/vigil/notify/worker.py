@@ -14,6 +14,12 @@ again on later passes, and sent when quiet ends while its incident is still open
 
 A channel with a group window (``windows``, from ``group_wait``) takes its rows as one message
 per window (``notify.grouping``): one claim, one send, each row recorded as it would be alone.
+
+What became of each send (delivered, to be retried, failed for good, held) is written through
+one ``WriteBatch``: the outcomes of sends that finish within a few milliseconds of each other
+share one transaction and one UPDATE. A send counts as done once its outcome is committed; one
+still waiting when the process dies leaves its row claimed, and the row is sent again after
+its lease under the same idempotency key.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from vigil.engine.supervisor import Stage, describe
 from vigil.notify import grouping
 from vigil.notify.base import Channel, DeliveryError, Message, MessageEvent, OutboxStatus
 from vigil.notify.grouping import GroupWindow
-from vigil.store import outbox, outbox_gate
+from vigil.store import outbox, outbox_gate, outbox_results
 from vigil.store.outbox import OutboxEntry
 
 log = logging.getLogger("vigil.notify")
@@ -84,6 +90,9 @@ class OutboxWorker:
         self.on_outcome = on_outcome
         self.hold, self.on_hold = hold, on_hold
         self.stage = stage  # where a failing pass is told (once per outage) and shown in /readyz
+        # Outcomes are written many to a transaction; a write that fails is kept and tried again.
+        self.results = outbox_results.results_batch(engine, stage=stage)
+        self._recording: set[int] = set()  # rows whose outcome waits in ``results``
         self.prepare, self.adopt = prepare, adopt
         self._messages: dict[int, Message] = {}  # prepared, by row id, until sent
         self.rng = rng or random.Random()
@@ -117,7 +126,7 @@ class OutboxWorker:
                 try:
                     started = await self._pass()
                     delay = await self._delay(started)
-                    if self.stage is not None:
+                    if self.stage is not None and self.results.failing is None:
                         self.stage.recovered()
                 except Exception as err:
                     # The database may be briefly unreachable; the worker must outlive that.
@@ -202,11 +211,12 @@ class OutboxWorker:
         await nap(self.clock, seconds, self._wake)
 
     def _start(self, entry: OutboxEntry) -> None:
-        self._spawn(entry.channel, [entry], self._deliver([entry]), entry.key)
+        self._spawn(entry.channel, [entry], entry.key)
 
-    def _spawn(self, channel: str, entries: list[OutboxEntry], work: Awaitable[None], key: str) -> None:
+    def _spawn(self, channel: str, entries: list[OutboxEntry], key: str) -> None:
         self._busy[channel] += 1
-        task = asyncio.ensure_future(work)
+        # ``entries`` is the task's own list: emptied once their outcome is written.
+        task = asyncio.ensure_future(self._deliver(entries))
         task.set_name(f"vigil-notify-{key}")
         self._tasks[task] = entries
         task.add_done_callback(lambda done: self._finished(channel, done))
@@ -225,10 +235,18 @@ class OutboxWorker:
         for task, _ in cut:
             task.cancel()
         await asyncio.gather(*(task for task, _ in cut), return_exceptions=True)
+        # Outcomes already known are written first: those rows are done, not interrupted.
+        if not await self.results.close():
+            log.warning(
+                "%d notification outcomes could not be written; their rows are sent again after their lease",
+                self.results.backlog,
+            )
+            return
+        recorded, self._recording = self._recording, set()
         now = self.clock.now()
-        for entry in (entry for _, entries in cut for entry in entries):
+        for entry in (entry for _, entries in cut for entry in entries if entry.id not in recorded):
             try:
-                if not await outbox.mark_failed(
+                if not await outbox_results.mark_failed(
                     self.engine, entry, "sending was interrupted by a shutdown", now
                 ):
                     log.warning(
@@ -245,6 +263,7 @@ class OutboxWorker:
         held = await asyncio.gather(*(self._held(entry) for entry in entries))
         kept = [entry for entry, aside in zip(entries, held, strict=True) if not aside]
         if not kept:
+            entries.clear()
             return
         name = kept[0].channel
         # A group's message is built from the rows as queued: its entries' acknowledge links
@@ -253,12 +272,12 @@ class OutboxWorker:
             messages[kept[0].id] if len(kept) == 1 else grouping.combine(name, kept)
         )
         now = self.clock.now()
-        try:
-            ours = await grouping.record_outcome(self.engine, kept, (error, permanent), now, self.backoff)
-        except Exception:
-            # The rows stay leased and are sent again when the lease ends: at least once, never lost.
-            log.exception("cannot record the outcome of notification %s (of %d)", kept[0].key, len(kept))
-            return
+        # Waits while the store refuses the write (kept and retried by ``results``): the rows
+        # stay this worker's, in flight, until their outcome is committed.
+        self._recording.update(entry.id for entry in kept)
+        ours = await grouping.record_outcome(self.results, kept, (error, permanent), now, self.backoff)
+        self._recording.difference_update(entry.id for entry in kept)
+        entries.clear()  # written: nothing left to release should the worker stop now
         if error is None and name in self.windows:
             self.windows[name].sent_at = now
         for entry in kept:
@@ -297,7 +316,7 @@ class OutboxWorker:
             self._opens[name] = claimed
             return 0
         if claimed:
-            self._spawn(name, claimed, self._deliver(claimed), f"group-{claimed[0].key}")
+            self._spawn(name, claimed, f"group-{claimed[0].key}")
         return len(claimed)
 
     def _lost(self, entry: OutboxEntry, outcome: str) -> None:
@@ -325,13 +344,11 @@ class OutboxWorker:
             return False
         if reason is None:
             return False
-        try:
-            if not await outbox_gate.hold(self.engine, entry, reason):
-                self._lost(entry, "was to be held")
-                return True
-        except Exception:
-            # Still leased: judged again once the lease ends.
-            log.exception("cannot hold notification %s", entry.key)
+        self._recording.add(entry.id)
+        ours = await self.results.submit(outbox_results.held(entry, reason))
+        self._recording.discard(entry.id)
+        if not ours:
+            self._lost(entry, "was to be held")
             return True
         log.info("notify %s to %s held: %s", entry.event, entry.channel, reason)
         kept = replace(
