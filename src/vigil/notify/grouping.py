@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,7 +29,6 @@ from vigil.notify.base import Message, MessageEvent
 from vigil.store import outbox, outbox_results
 from vigil.store.outbox import OutboxEntry
 from vigil.store.outbox_results import Outcome
-from vigil.store.write_batch import WriteBatch
 
 GROUP_LIMIT = 500  # rows in one grouped message
 LISTED = 50  # lines a grouped message's text lists; the rest are counted
@@ -78,16 +77,17 @@ async def claim(
 
 
 async def record_outcome(
-    results: WriteBatch[Outcome, bool],
+    write: Callable[[Sequence[Outcome]], Awaitable[list[bool]]],
     sent: Sequence[OutboxEntry],
     outcome: tuple[str | None, bool],
     now: datetime,
     backoff: Callable[[int], float],
 ) -> dict[int, datetime | None]:
     """Record the outcome ``(error, permanent)`` of sending one row, or a group's rows as one
-    message, on each row (through ``results``, with the outcomes of other sends that finish
-    meanwhile); returns the rows whose claim still held (the others are another worker's now),
-    each with when it is tried again (None: delivered, or failed for good)."""
+    message, on each row (through ``write``: the worker's batch, with the outcomes of other
+    sends that finish meanwhile); returns the rows whose claim still held (the others are
+    another worker's now), each with when it is tried again (None: delivered, or failed for
+    good)."""
     error, permanent = outcome
     if error is None:
         retries: list[datetime | None] = [None] * len(sent)
@@ -99,7 +99,7 @@ async def record_outcome(
             for entry in sent
         ]
         outcomes = [outbox_results.failed(e, error, later) for e, later in zip(sent, retries, strict=True)]
-    held = await results.submit_many(outcomes)
+    held = await write(outcomes)
     return {entry.id: later for entry, later, ours in zip(sent, retries, held, strict=True) if ours}
 
 

@@ -8,9 +8,9 @@ Each row is sent in its own task under a per-message timeout, and each channel h
 budget of rows in flight: a channel that is down or slow delays its own messages only. A row
 this worker has in flight is never claimed again by it, whatever its lease says.
 
-Quiet is judged when a page is sent, not only when its incident opened: ``hold`` says why a
-trigger must not go out now (a silence, a maintenance window); the row is then held, judged
-again on later passes, and sent when quiet ends while its incident is still open.
+Quiet is judged when a page is sent, not only when its incident opened (``notify.holding``):
+``hold`` says why a trigger must not go out now; the row is then held, judged again on later
+passes, and sent when quiet ends while its incident is still open.
 
 A channel with a group window (``windows``, from ``group_wait``) takes its rows as one message
 per window (``notify.grouping``): one claim, one send, each row recorded as it would be alone.
@@ -38,19 +38,17 @@ from vigil.config.secrets import redact_url
 from vigil.engine.clock import Clock, nap
 from vigil.engine.supervisor import Stage, describe
 from vigil.notify import grouping
-from vigil.notify.base import Channel, DeliveryError, Message, MessageEvent, OutboxStatus
+from vigil.notify.base import Channel, DeliveryError, Message, OutboxStatus
 from vigil.notify.grouping import GroupWindow
+from vigil.notify.holding import HoldHandler, Holding, HoldJudge, lost
 from vigil.store import outbox, outbox_gate, outbox_results
 from vigil.store.outbox import OutboxEntry
+from vigil.store.outbox_results import Outcome
 
 log = logging.getLogger("vigil.notify")
 
 # Called after every attempt with the entry as it now stands (status PENDING: will be retried).
 OutcomeHandler = Callable[[OutboxEntry, bool, str | None], Awaitable[None]]
-# Why a trigger must not be sent now (its payload's "labels" are quiet), or None to send it.
-HoldJudge = Callable[[OutboxEntry], Awaitable[str | None]]
-# Called once when a trigger is held (with the reason) and once when it is released (None).
-HoldHandler = Callable[[OutboxEntry, str | None], Awaitable[None]]
 # The messages as they leave, by row id, made for each batch of claimed rows just before they
 # are sent (a page gets its acknowledge link); a row missing from the answer leaves as queued.
 Preparer = Callable[[Sequence[OutboxEntry]], Awaitable[Mapping[int, Message]]]
@@ -88,11 +86,20 @@ class OutboxWorker:
         self.base_delay, self.max_delay = base_delay, max_delay
         self.timeout, self.poll, self.per_channel, self.lease = timeout, poll, per_channel, lease
         self.on_outcome = on_outcome
-        self.hold, self.on_hold = hold, on_hold
         self.stage = stage  # where a failing pass is told (once per outage) and shown in /readyz
         # Outcomes are written many to a transaction; a write that fails is kept and tried again.
         self.results = outbox_results.results_batch(engine, stage=stage)
         self._recording: set[int] = set()  # rows whose outcome waits in ``results``
+        self.holding = Holding(
+            engine,
+            clock,
+            self._write,
+            judge=hold,
+            on_hold=on_hold,
+            judge_within=lease - timeout,
+            review_within=timeout,
+            review_every=poll,
+        )
         self.prepare, self.adopt = prepare, adopt
         self._messages: dict[int, Message] = {}  # prepared, by row id, until sent
         self.rng = rng or random.Random()
@@ -107,8 +114,6 @@ class OutboxWorker:
         self._tasks: dict[asyncio.Task[None], list[OutboxEntry]] = {}
         self.windows = dict(windows or {})
         self._opens: dict[str, datetime] = {}  # grouped channels: when their waiting group may go
-        # Held rows are judged again at most once per ``poll`` (monotonic), not on every pass.
-        self._review_at = float("-inf")
 
     def wake(self) -> None:
         """Look at the outbox now (called after a transaction that enqueued messages commits)."""
@@ -155,9 +160,7 @@ class OutboxWorker:
 
     async def _pass(self) -> int:
         now = self.clock.now()
-        if self.clock.monotonic() >= self._review_at:
-            self._review_at = self.clock.monotonic() + self.poll
-            await self._review_held()
+        await self.holding.review()
         for entry in await outbox_gate.drop_follow_ups_without_trigger(self.engine):
             log.info("notify %s to %s dropped: %s", entry.event, entry.channel, entry.last_error)
         # Claims before expiry: a fresh page should not wait for housekeeping (``due`` skips expired rows).
@@ -260,7 +263,7 @@ class OutboxWorker:
         for entry in entries:
             self._adopt(entry.channel)
         messages = {entry.id: self._messages.pop(entry.id, entry.message) for entry in entries}
-        held = await asyncio.gather(*(self._held(entry) for entry in entries))
+        held = await asyncio.gather(*(self.holding.keeps_back(entry, self.channels) for entry in entries))
         kept = [entry for entry, aside in zip(entries, held, strict=True) if not aside]
         if not kept:
             entries.clear()
@@ -272,17 +275,13 @@ class OutboxWorker:
             messages[kept[0].id] if len(kept) == 1 else grouping.combine(name, kept)
         )
         now = self.clock.now()
-        # Waits while the store refuses the write (kept and retried by ``results``): the rows
-        # stay this worker's, in flight, until their outcome is committed.
-        self._recording.update(entry.id for entry in kept)
-        ours = await grouping.record_outcome(self.results, kept, (error, permanent), now, self.backoff)
-        self._recording.difference_update(entry.id for entry in kept)
+        ours = await grouping.record_outcome(self._write, kept, (error, permanent), now, self.backoff)
         entries.clear()  # written: nothing left to release should the worker stop now
         if error is None and name in self.windows:
             self.windows[name].sent_at = now
         for entry in kept:
             if entry.id not in ours:
-                self._lost(entry, "delivered" if error is None else f"failed ({error})")
+                lost(entry, "delivered" if error is None else f"failed ({error})")
                 continue
             # Counted once recorded: whoever reads the count finds the row.
             (self.delivered if error is None else self.failures)[name] += 1
@@ -319,75 +318,14 @@ class OutboxWorker:
             self._spawn(name, claimed, f"group-{claimed[0].key}")
         return len(claimed)
 
-    def _lost(self, entry: OutboxEntry, outcome: str) -> None:
-        # The lease ran out and another worker claimed the row, or it expired meanwhile: the row
-        # is theirs now, and this outcome changes nothing.
-        log.warning(
-            "notify %s to %s %s, but the row is no longer this worker's to record; left as it is",
-            entry.event,
-            entry.channel,
-            outcome,
-        )
-
-    async def _held(self, entry: OutboxEntry) -> bool:
-        """Whether quiet keeps this claimed trigger back; if so it is now held (or not ours)."""
-        if self.hold is None or entry.event != MessageEvent.TRIGGERED or entry.channel not in self.channels:
-            return False
-        try:
-            # Within the lease's slack beyond the send timeout: judging and sending together
-            # never outlast the lease, so no other worker can claim the row meanwhile.
-            async with asyncio.timeout(self.lease - self.timeout):
-                reason = await self.hold(entry)
-        except Exception:
-            # Better a page during a silence than none for an outage.
-            log.exception("cannot tell whether quiet holds notification %s; sending it", entry.key)
-            return False
-        if reason is None:
-            return False
-        self._recording.add(entry.id)
-        ours = await self.results.submit(outbox_results.held(entry, reason))
-        self._recording.discard(entry.id)
-        if not ours:
-            self._lost(entry, "was to be held")
-            return True
-        log.info("notify %s to %s held: %s", entry.event, entry.channel, reason)
-        kept = replace(
-            entry,
-            status=OutboxStatus.HELD,
-            attempts=entry.attempts - 1,
-            last_error=reason,
-            leased_until=None,
-            lease_token=None,
-        )
-        await self._report_hold(kept, reason)
-        return True
-
-    async def _review_held(self) -> None:
-        """Drop held pages of resolved incidents; release those that quiet no longer holds."""
-        for entry in await outbox_gate.drop_resolved(self.engine):
-            log.info("notify %s to %s dropped: %s", entry.event, entry.channel, entry.last_error)
-        if self.hold is None:
-            return
-        for entry in await outbox_gate.held(self.engine):
-            try:
-                async with asyncio.timeout(self.timeout):
-                    reason = await self.hold(entry)
-            except Exception:
-                log.exception("cannot tell whether quiet still holds notification %s", entry.key)
-                continue
-            if reason is None and (
-                released := await outbox_gate.release(self.engine, entry, self.clock.now())
-            ):
-                log.info("notify %s to %s released: quiet ended", entry.event, entry.channel)
-                await self._report_hold(released, None)
-
-    async def _report_hold(self, entry: OutboxEntry, reason: str | None) -> None:
-        if self.on_hold is None:
-            return
-        try:
-            await self.on_hold(entry, reason)
-        except Exception:
-            log.exception("recording the hold of notification %s failed", entry.key)
+    async def _write(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        """Write outcomes through ``results``; while they wait (the store may refuse them for a
+        while: kept and retried) their rows stay this worker's, in flight."""
+        ids = [outcome.claimed.id for outcome in outcomes]
+        self._recording.update(ids)
+        answers = await self.results.submit_many(outcomes)
+        self._recording.difference_update(ids)
+        return answers
 
     def _adopt(self, name: str) -> None:
         """Take on a channel the stack file does not name (a person's contact) when ``adopt``
