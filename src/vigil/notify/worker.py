@@ -269,10 +269,8 @@ class OutboxWorker:
             entries.clear()
             return
         name = kept[0].channel
-        # A group's message is built from the rows as queued: its entries' acknowledge links
-        # (prepared per row) are not in it.
         error, permanent = await self._transmit(
-            messages[kept[0].id] if len(kept) == 1 else grouping.combine(name, kept)
+            messages[kept[0].id] if len(kept) == 1 else grouping.combine(name, [messages[e.id] for e in kept])
         )
         now = self.clock.now()
         ours = await grouping.record_outcome(self._write, kept, (error, permanent), now, self.backoff)
@@ -315,6 +313,7 @@ class OutboxWorker:
             self._opens[name] = claimed
             return 0
         if claimed:
+            await self._prepare(claimed)  # each page of the group gets its acknowledge link
             self._spawn(name, claimed, f"group-{claimed[0].key}")
         return len(claimed)
 
