@@ -135,7 +135,8 @@ async def test_a_storm_of_200_alerts_is_one_message_per_channel_per_window(
         assert len(lines) == 51 and lines[-1] == "… and 150 more, listed on the dashboard"
         assert await statuses(engine) == {"delivered": 400}
         timeline = await storm.incidents.timeline(200)
-        assert [e.text for e in timeline if e.kind == "notified"] == [
+        # One line per channel; the two groups' sends finish in either order.
+        assert sorted(e.text for e in timeline if e.kind == "notified") == [
             "triggered sent to hook",
             "triggered sent to mail",
         ]

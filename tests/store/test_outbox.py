@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.engine.clock import FakeClock
 from vigil.notify.base import Message, MessageEvent, OutboxStatus
-from vigil.store import outbox
+from vigil.store import outbox, outbox_results
 
 
 def message(key: str, channel: str = "ops-hook", event: MessageEvent = MessageEvent.TRIGGERED) -> Message:
@@ -86,8 +86,8 @@ async def test_a_delivered_message_is_final(engine: AsyncEngine) -> None:
     clock = FakeClock()
     await put(engine, clock, [message("a")])
     [entry] = await outbox.due(engine, clock.now(), 10)
-    assert await outbox.mark_delivered(engine, entry, clock.now())
-    assert not await outbox.mark_failed(engine, entry, "late failure", None)
+    assert await outbox_results.mark_delivered(engine, entry, clock.now())
+    assert not await outbox_results.mark_failed(engine, entry, "late failure", None)
     stored = await outbox.get(engine, "a")
     assert stored is not None
     assert (stored.status, stored.delivered_at, stored.last_error) == (
@@ -103,8 +103,8 @@ async def test_a_failed_attempt_is_retried_at_its_time_unless_it_failed_for_good
     clock = FakeClock()
     await put(engine, clock, [message("retry"), message("give-up")])
     retry, give_up = await outbox.due(engine, clock.now(), 10)
-    await outbox.mark_failed(engine, retry, "answered 503", clock.now() + timedelta(seconds=5))
-    await outbox.mark_failed(engine, give_up, "answered 404", None)
+    await outbox_results.mark_failed(engine, retry, "answered 503", clock.now() + timedelta(seconds=5))
+    await outbox_results.mark_failed(engine, give_up, "answered 404", None)
     assert await outbox.next_due(engine) == clock.now() + timedelta(seconds=5)
     assert await outbox.due(engine, clock.now(), 10) == []
     await clock.advance(5)
@@ -121,7 +121,7 @@ async def test_pending_messages_past_their_expiry_expire_but_not_while_being_sen
     clock = FakeClock()
     await put(engine, clock, [message("idle"), message("sending")], expire_after=10)
     idle, sending = await outbox.due(engine, clock.now(), 10, lease=1.0)
-    await outbox.mark_failed(engine, idle, "answered 500", clock.now() + timedelta(seconds=10))
+    await outbox_results.mark_failed(engine, idle, "answered 500", clock.now() + timedelta(seconds=10))
     assert await outbox.expire(engine, clock.now() + timedelta(seconds=9)) == []
     await clock.advance(10)
     assert await outbox.due(engine, clock.now(), 10) == []  # expired rows are never sent late
@@ -176,7 +176,7 @@ async def test_a_lease_ends_on_the_databases_clock_not_the_applications(engine: 
     # A clock stepped forward, or another instance whose clock runs ahead: the lease still holds.
     assert await outbox.due(engine, clock.now() + timedelta(hours=1), 10) == []
     assert await outbox.next_due(engine) is None
-    assert await outbox.mark_delivered(engine, claimed, clock.now())
+    assert await outbox_results.mark_delivered(engine, claimed, clock.now())
 
 
 async def test_a_worker_whose_lease_was_taken_over_changes_nothing(engine: AsyncEngine) -> None:
@@ -185,8 +185,10 @@ async def test_a_worker_whose_lease_was_taken_over_changes_nothing(engine: Async
     [first] = await outbox.due(engine, clock.now(), 10, lease=0.2)
     await asyncio.sleep(0.25)
     [second] = await outbox.due(engine, clock.now(), 10, lease=60)
-    assert not await outbox.mark_failed(engine, first, "timed out", clock.now() + timedelta(seconds=5))
-    assert not await outbox.mark_delivered(engine, first, clock.now())
+    assert not await outbox_results.mark_failed(
+        engine, first, "timed out", clock.now() + timedelta(seconds=5)
+    )
+    assert not await outbox_results.mark_delivered(engine, first, clock.now())
     stored = await outbox.get(engine, "a")
     assert stored is not None
     assert (stored.status, stored.last_error, stored.lease_token) == (
@@ -194,7 +196,7 @@ async def test_a_worker_whose_lease_was_taken_over_changes_nothing(engine: Async
         None,
         second.lease_token,
     )
-    assert await outbox.mark_delivered(engine, second, clock.now())
+    assert await outbox_results.mark_delivered(engine, second, clock.now())
     stored = await outbox.get(engine, "a")
     assert stored is not None
     assert (stored.status, stored.leased_until, stored.lease_token) == (OutboxStatus.DELIVERED, None, None)
@@ -230,7 +232,7 @@ async def test_an_incidents_messages_to_a_channel_are_claimed_one_at_a_time_in_o
     ]
     trigger = claimed[0]
     # The trigger waits out its backoff: the resolve queued behind it waits too.
-    await outbox.mark_failed(engine, trigger, "answered 503", clock.now() + timedelta(seconds=30))
+    await outbox_results.mark_failed(engine, trigger, "answered 503", clock.now() + timedelta(seconds=30))
     await clock.advance(10)
     assert await outbox.due(engine, clock.now(), 10) == []
     assert await outbox.next_due(engine) == clock.now() + timedelta(seconds=20)
@@ -238,5 +240,5 @@ async def test_an_incidents_messages_to_a_channel_are_claimed_one_at_a_time_in_o
     [again] = await outbox.due(engine, clock.now(), 10)
     assert again.key == "7-triggered"
     assert await outbox.due(engine, clock.now(), 10) == []  # not while the trigger is in flight
-    await outbox.mark_delivered(engine, again, clock.now())
+    await outbox_results.mark_delivered(engine, again, clock.now())
     assert [e.key for e in await outbox.due(engine, clock.now(), 10)] == ["7-resolved"]

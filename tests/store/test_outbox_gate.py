@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.store.test_outbox import message, put
 from vigil.engine.clock import FakeClock
 from vigil.notify.base import MessageEvent, OutboxStatus
-from vigil.store import outbox, outbox_gate
+from vigil.store import outbox, outbox_gate, outbox_results
 from vigil.store.tables import IncidentRow
 
 
@@ -95,8 +95,8 @@ async def test_a_follow_up_goes_only_to_a_channel_that_got_the_trigger(engine: A
     )
     hook, chat = await outbox.due(engine, clock.now(), 10)
     assert await outbox_gate.drop_follow_ups_without_trigger(engine) == []  # triggers still pending
-    await outbox.mark_delivered(engine, hook, clock.now())
-    await outbox.mark_failed(engine, chat, "answered 404", None)
+    await outbox_results.mark_delivered(engine, hook, clock.now())
+    await outbox_results.mark_failed(engine, chat, "answered 404", None)
     assert [e.key for e in await outbox_gate.drop_follow_ups_without_trigger(engine)] == ["a-chat"]
     assert [e.key for e in await outbox.due(engine, clock.now(), 10)] == ["a-hook"]
 

@@ -8,12 +8,18 @@ Each row is sent in its own task under a per-message timeout, and each channel h
 budget of rows in flight: a channel that is down or slow delays its own messages only. A row
 this worker has in flight is never claimed again by it, whatever its lease says.
 
-Quiet is judged when a page is sent, not only when its incident opened: ``hold`` says why a
-trigger must not go out now (a silence, a maintenance window); the row is then held, judged
-again on later passes, and sent when quiet ends while its incident is still open.
+Quiet is judged when a page is sent, not only when its incident opened (``notify.holding``):
+``hold`` says why a trigger must not go out now; the row is then held, judged again on later
+passes, and sent when quiet ends while its incident is still open.
 
 A channel with a group window (``windows``, from ``group_wait``) takes its rows as one message
 per window (``notify.grouping``): one claim, one send, each row recorded as it would be alone.
+
+What became of each send (delivered, to be retried, failed for good, held) is written through
+one ``WriteBatch``: the outcomes of sends that finish within a few milliseconds of each other
+share one transaction and one UPDATE. A send counts as done once its outcome is committed; one
+still waiting when the process dies leaves its row claimed, and the row is sent again after
+its lease under the same idempotency key.
 """
 
 from __future__ import annotations
@@ -32,19 +38,17 @@ from vigil.config.secrets import redact_url
 from vigil.engine.clock import Clock, nap
 from vigil.engine.supervisor import Stage, describe
 from vigil.notify import grouping
-from vigil.notify.base import Channel, DeliveryError, Message, MessageEvent, OutboxStatus
+from vigil.notify.base import Channel, DeliveryError, Message, OutboxStatus
 from vigil.notify.grouping import GroupWindow
-from vigil.store import outbox, outbox_gate
+from vigil.notify.holding import HoldHandler, Holding, HoldJudge, lost
+from vigil.store import outbox, outbox_gate, outbox_results
 from vigil.store.outbox import OutboxEntry
+from vigil.store.outbox_results import Outcome
 
 log = logging.getLogger("vigil.notify")
 
 # Called after every attempt with the entry as it now stands (status PENDING: will be retried).
 OutcomeHandler = Callable[[OutboxEntry, bool, str | None], Awaitable[None]]
-# Why a trigger must not be sent now (its payload's "labels" are quiet), or None to send it.
-HoldJudge = Callable[[OutboxEntry], Awaitable[str | None]]
-# Called once when a trigger is held (with the reason) and once when it is released (None).
-HoldHandler = Callable[[OutboxEntry, str | None], Awaitable[None]]
 # The messages as they leave, by row id, made for each batch of claimed rows just before they
 # are sent (a page gets its acknowledge link); a row missing from the answer leaves as queued.
 Preparer = Callable[[Sequence[OutboxEntry]], Awaitable[Mapping[int, Message]]]
@@ -82,8 +86,20 @@ class OutboxWorker:
         self.base_delay, self.max_delay = base_delay, max_delay
         self.timeout, self.poll, self.per_channel, self.lease = timeout, poll, per_channel, lease
         self.on_outcome = on_outcome
-        self.hold, self.on_hold = hold, on_hold
         self.stage = stage  # where a failing pass is told (once per outage) and shown in /readyz
+        # Outcomes are written many to a transaction; a write that fails is kept and tried again.
+        self.results = outbox_results.results_batch(engine, stage=stage)
+        self._recording: set[int] = set()  # rows whose outcome waits in ``results``
+        self.holding = Holding(
+            engine,
+            clock,
+            self._write,
+            judge=hold,
+            on_hold=on_hold,
+            judge_within=lease - timeout,
+            review_within=timeout,
+            review_every=poll,
+        )
         self.prepare, self.adopt = prepare, adopt
         self._messages: dict[int, Message] = {}  # prepared, by row id, until sent
         self.rng = rng or random.Random()
@@ -98,8 +114,6 @@ class OutboxWorker:
         self._tasks: dict[asyncio.Task[None], list[OutboxEntry]] = {}
         self.windows = dict(windows or {})
         self._opens: dict[str, datetime] = {}  # grouped channels: when their waiting group may go
-        # Held rows are judged again at most once per ``poll`` (monotonic), not on every pass.
-        self._review_at = float("-inf")
 
     def wake(self) -> None:
         """Look at the outbox now (called after a transaction that enqueued messages commits)."""
@@ -117,7 +131,7 @@ class OutboxWorker:
                 try:
                     started = await self._pass()
                     delay = await self._delay(started)
-                    if self.stage is not None:
+                    if self.stage is not None and self.results.failing is None:
                         self.stage.recovered()
                 except Exception as err:
                     # The database may be briefly unreachable; the worker must outlive that.
@@ -146,9 +160,7 @@ class OutboxWorker:
 
     async def _pass(self) -> int:
         now = self.clock.now()
-        if self.clock.monotonic() >= self._review_at:
-            self._review_at = self.clock.monotonic() + self.poll
-            await self._review_held()
+        await self.holding.review()
         for entry in await outbox_gate.drop_follow_ups_without_trigger(self.engine):
             log.info("notify %s to %s dropped: %s", entry.event, entry.channel, entry.last_error)
         # Claims before expiry: a fresh page should not wait for housekeeping (``due`` skips expired rows).
@@ -202,11 +214,12 @@ class OutboxWorker:
         await nap(self.clock, seconds, self._wake)
 
     def _start(self, entry: OutboxEntry) -> None:
-        self._spawn(entry.channel, [entry], self._deliver([entry]), entry.key)
+        self._spawn(entry.channel, [entry], entry.key)
 
-    def _spawn(self, channel: str, entries: list[OutboxEntry], work: Awaitable[None], key: str) -> None:
+    def _spawn(self, channel: str, entries: list[OutboxEntry], key: str) -> None:
         self._busy[channel] += 1
-        task = asyncio.ensure_future(work)
+        # ``entries`` is the task's own list: emptied once their outcome is written.
+        task = asyncio.ensure_future(self._deliver(entries))
         task.set_name(f"vigil-notify-{key}")
         self._tasks[task] = entries
         task.add_done_callback(lambda done: self._finished(channel, done))
@@ -225,10 +238,18 @@ class OutboxWorker:
         for task, _ in cut:
             task.cancel()
         await asyncio.gather(*(task for task, _ in cut), return_exceptions=True)
+        # Outcomes already known are written first: those rows are done, not interrupted.
+        if not await self.results.close():
+            log.warning(
+                "%d notification outcomes could not be written; their rows are sent again after their lease",
+                self.results.backlog,
+            )
+            return
+        recorded, self._recording = self._recording, set()
         now = self.clock.now()
-        for entry in (entry for _, entries in cut for entry in entries):
+        for entry in (entry for _, entries in cut for entry in entries if entry.id not in recorded):
             try:
-                if not await outbox.mark_failed(
+                if not await outbox_results.mark_failed(
                     self.engine, entry, "sending was interrupted by a shutdown", now
                 ):
                     log.warning(
@@ -242,28 +263,23 @@ class OutboxWorker:
         for entry in entries:
             self._adopt(entry.channel)
         messages = {entry.id: self._messages.pop(entry.id, entry.message) for entry in entries}
-        held = await asyncio.gather(*(self._held(entry) for entry in entries))
+        held = await asyncio.gather(*(self.holding.keeps_back(entry, self.channels) for entry in entries))
         kept = [entry for entry, aside in zip(entries, held, strict=True) if not aside]
         if not kept:
+            entries.clear()
             return
         name = kept[0].channel
-        # A group's message is built from the rows as queued: its entries' acknowledge links
-        # (prepared per row) are not in it.
         error, permanent = await self._transmit(
-            messages[kept[0].id] if len(kept) == 1 else grouping.combine(name, kept)
+            messages[kept[0].id] if len(kept) == 1 else grouping.combine(name, [messages[e.id] for e in kept])
         )
         now = self.clock.now()
-        try:
-            ours = await grouping.record_outcome(self.engine, kept, (error, permanent), now, self.backoff)
-        except Exception:
-            # The rows stay leased and are sent again when the lease ends: at least once, never lost.
-            log.exception("cannot record the outcome of notification %s (of %d)", kept[0].key, len(kept))
-            return
+        ours = await grouping.record_outcome(self._write, kept, (error, permanent), now, self.backoff)
+        entries.clear()  # written: nothing left to release should the worker stop now
         if error is None and name in self.windows:
             self.windows[name].sent_at = now
         for entry in kept:
             if entry.id not in ours:
-                self._lost(entry, "delivered" if error is None else f"failed ({error})")
+                lost(entry, "delivered" if error is None else f"failed ({error})")
                 continue
             # Counted once recorded: whoever reads the count finds the row.
             (self.delivered if error is None else self.failures)[name] += 1
@@ -297,80 +313,18 @@ class OutboxWorker:
             self._opens[name] = claimed
             return 0
         if claimed:
-            self._spawn(name, claimed, self._deliver(claimed), f"group-{claimed[0].key}")
+            await self._prepare(claimed)  # each page of the group gets its acknowledge link
+            self._spawn(name, claimed, f"group-{claimed[0].key}")
         return len(claimed)
 
-    def _lost(self, entry: OutboxEntry, outcome: str) -> None:
-        # The lease ran out and another worker claimed the row, or it expired meanwhile: the row
-        # is theirs now, and this outcome changes nothing.
-        log.warning(
-            "notify %s to %s %s, but the row is no longer this worker's to record; left as it is",
-            entry.event,
-            entry.channel,
-            outcome,
-        )
-
-    async def _held(self, entry: OutboxEntry) -> bool:
-        """Whether quiet keeps this claimed trigger back; if so it is now held (or not ours)."""
-        if self.hold is None or entry.event != MessageEvent.TRIGGERED or entry.channel not in self.channels:
-            return False
-        try:
-            # Within the lease's slack beyond the send timeout: judging and sending together
-            # never outlast the lease, so no other worker can claim the row meanwhile.
-            async with asyncio.timeout(self.lease - self.timeout):
-                reason = await self.hold(entry)
-        except Exception:
-            # Better a page during a silence than none for an outage.
-            log.exception("cannot tell whether quiet holds notification %s; sending it", entry.key)
-            return False
-        if reason is None:
-            return False
-        try:
-            if not await outbox_gate.hold(self.engine, entry, reason):
-                self._lost(entry, "was to be held")
-                return True
-        except Exception:
-            # Still leased: judged again once the lease ends.
-            log.exception("cannot hold notification %s", entry.key)
-            return True
-        log.info("notify %s to %s held: %s", entry.event, entry.channel, reason)
-        kept = replace(
-            entry,
-            status=OutboxStatus.HELD,
-            attempts=entry.attempts - 1,
-            last_error=reason,
-            leased_until=None,
-            lease_token=None,
-        )
-        await self._report_hold(kept, reason)
-        return True
-
-    async def _review_held(self) -> None:
-        """Drop held pages of resolved incidents; release those that quiet no longer holds."""
-        for entry in await outbox_gate.drop_resolved(self.engine):
-            log.info("notify %s to %s dropped: %s", entry.event, entry.channel, entry.last_error)
-        if self.hold is None:
-            return
-        for entry in await outbox_gate.held(self.engine):
-            try:
-                async with asyncio.timeout(self.timeout):
-                    reason = await self.hold(entry)
-            except Exception:
-                log.exception("cannot tell whether quiet still holds notification %s", entry.key)
-                continue
-            if reason is None and (
-                released := await outbox_gate.release(self.engine, entry, self.clock.now())
-            ):
-                log.info("notify %s to %s released: quiet ended", entry.event, entry.channel)
-                await self._report_hold(released, None)
-
-    async def _report_hold(self, entry: OutboxEntry, reason: str | None) -> None:
-        if self.on_hold is None:
-            return
-        try:
-            await self.on_hold(entry, reason)
-        except Exception:
-            log.exception("recording the hold of notification %s failed", entry.key)
+    async def _write(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        """Write outcomes through ``results``; while they wait (the store may refuse them for a
+        while: kept and retried) their rows stay this worker's, in flight."""
+        ids = [outcome.claimed.id for outcome in outcomes]
+        self._recording.update(ids)
+        answers = await self.results.submit_many(outcomes)
+        self._recording.difference_update(ids)
+        return answers
 
     def _adopt(self, name: str) -> None:
         """Take on a channel the stack file does not name (a person's contact) when ``adopt``

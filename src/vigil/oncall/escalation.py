@@ -62,12 +62,16 @@ async def channels_to_page(
 ) -> list[str]:
     """The channels ``event`` of ``incident`` goes to, with the escalation state it changes: a
     trigger starts the incident's escalation; an acknowledgement or resolve stops it and goes
-    to every channel paged for the incident too."""
+    to every channel paged for the incident too.
+
+    A trigger of an incident whose escalation started already for the same opening (it was
+    raised back to a level that pages, or a check joined it with channels of its own) leaves
+    that escalation as it stands: only opening and reopening start one from the first step."""
     if event is MessageEvent.TRIGGERED:
         policy = policy_for(stack, incident)
-        if policy is not None:
+        if policy is not None and not await _started(conn, incident):
             shown = {**(labels or {}), "service": incident.service, "severity": str(incident.severity)}
-            await start(conn, incident.id, policy, shown, now)
+            await start(conn, incident.id, policy, shown, now, run=incident.reopened)
         return list(incident.channels)
     by = incident.acknowledged_by if event is MessageEvent.ACKNOWLEDGED else incident.resolved_by
     await stop(conn, incident.id, f"{event} by {by or 'vigil'}", now, drop_pages=True)
@@ -79,10 +83,25 @@ async def channels_to_page(
     return _unique([*incident.channels, *sorted(paged.scalars())])
 
 
+async def _started(conn: AsyncConnection, incident: Incident) -> bool:
+    """Whether the incident's escalation was started since it was last opened or reopened (the
+    escalation's ``run`` counts its starts; ``reopened`` the incident's openings after the first)."""
+    run = await conn.execute(select(EscalationRow.run).where(EscalationRow.incident_id == incident.id))
+    found = run.scalar_one_or_none()
+    return found is not None and found >= incident.reopened
+
+
 async def start(
-    conn: AsyncConnection, incident_id: int, policy: str, labels: Mapping[str, str], now: datetime
+    conn: AsyncConnection,
+    incident_id: int,
+    policy: str,
+    labels: Mapping[str, str],
+    now: datetime,
+    *,
+    run: int | None = None,
 ) -> None:
-    """Start (or, for an incident triggered again, restart) its escalation at step 1, due now."""
+    """Start (or, for an incident triggered again, restart) its escalation at step 1, due now;
+    ``run`` names the start (default: the one after the last)."""
     values: dict[str, Any] = {
         "policy": policy,
         "step": 0,
@@ -96,10 +115,10 @@ async def start(
     restarted = await conn.execute(
         update(EscalationRow)
         .where(EscalationRow.incident_id == incident_id)
-        .values(run=EscalationRow.run + 1, **values)
+        .values(run=EscalationRow.run + 1 if run is None else run, **values)
     )
     if restarted.rowcount == 0:
-        await conn.execute(insert(EscalationRow).values(incident_id=incident_id, run=0, **values))
+        await conn.execute(insert(EscalationRow).values(incident_id=incident_id, run=run or 0, **values))
 
 
 async def stop(

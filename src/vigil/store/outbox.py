@@ -14,7 +14,8 @@ A worker that dies mid-send leaves its rows leased; they become due again when t
 Messages of one incident to one channel leave in the order they were queued: a row is not
 claimable while an earlier one of the same incident and channel is pending or held, and an
 acknowledgement or resolve goes only to a channel that got the trigger (``outbox_gate``).
-``next_attempt_at`` is the backoff, in the application's clock.
+``next_attempt_at`` is the backoff, in the application's clock. What became of a claimed row is
+recorded by ``outbox_results``.
 """
 
 from __future__ import annotations
@@ -225,44 +226,6 @@ async def oldest_due(
     async with engine.connect() as conn:
         moment = (await conn.execute(query)).scalar_one_or_none()
     return utc(moment) if moment is not None else None
-
-
-async def finish_many(engine: AsyncEngine, claimed: Sequence[OutboxEntry], **values: Any) -> set[int]:
-    """``finish`` for the rows of one claim at once (a group sent as one message); returns the ids
-    whose claim still held, the only ones changed."""
-    if not claimed:
-        return set()
-    tokens = {entry.lease_token for entry in claimed}
-    if len(tokens) != 1:
-        raise ValueError("finish_many takes the rows of one claim")
-    statement = (
-        update(OutboxRow)
-        .where(
-            OutboxRow.id.in_([entry.id for entry in claimed]),
-            OutboxRow.status == PENDING,
-            OutboxRow.lease_token == tokens.pop(),
-        )
-        .values(leased_until=None, lease_token=None, **values)
-        .returning(OutboxRow.id)
-    )
-    async with engine.begin() as conn:
-        return set((await conn.execute(statement)).scalars())
-
-
-async def mark_delivered(engine: AsyncEngine, claimed: OutboxEntry, now: datetime) -> bool:
-    """Record a delivery; False if the claim is no longer ours (expired, or leased by another)."""
-    return await finish(
-        engine, claimed, status=str(OutboxStatus.DELIVERED), delivered_at=now, last_error=None
-    )
-
-
-async def mark_failed(
-    engine: AsyncEngine, claimed: OutboxEntry, error: str, next_attempt_at: datetime | None
-) -> bool:
-    """Record a failed attempt: retried at ``next_attempt_at``, or failed for good when None."""
-    if next_attempt_at is None:
-        return await finish(engine, claimed, status=str(OutboxStatus.FAILED), last_error=error)
-    return await finish(engine, claimed, next_attempt_at=next_attempt_at, last_error=error)
 
 
 async def finish(engine: AsyncEngine, claimed: OutboxEntry, **values: Any) -> bool:

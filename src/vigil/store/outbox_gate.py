@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
 from vigil.notify.base import OutboxStatus
+from vigil.store import outbox_results
 from vigil.store.outbox import (
     COLUMNS,
     HELD,
@@ -37,8 +38,7 @@ RESOLVED_WHILE_HELD = "the incident was resolved while its page was held"
 
 async def hold(engine: AsyncEngine, claimed: OutboxEntry, reason: str) -> bool:
     """Set a claimed row aside while quiet holds; False when the claim is no longer ours."""
-    # The claim counted an attempt, but nothing was tried.
-    return await finish(engine, claimed, status=HELD, attempts=OutboxRow.attempts - 1, last_error=reason)
+    return await finish(engine, claimed, **outbox_results.held(claimed, reason).values)
 
 
 async def held(engine: AsyncEngine, limit: int = 500) -> list[OutboxEntry]:
