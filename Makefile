@@ -59,7 +59,7 @@ PURE_TESTS := tests/metrics/test_promql.py tests/metrics/test_promql_fast_paths.
 	tests/alerting/test_local.py tests/alerting/test_evaluator.py
 
 unit: $(STAMP) $(COMPILED_STAMP) services
-	VIGIL_EXPECT_COMPILED=1 $(BIN)/pytest -q
+	VIGIL_EXPECT_COMPILED=1 $(BIN)/pytest -q -n 2 --dist loadfile
 	rm -rf .pure && mkdir .pure && cp -r src/vigil .pure/ && find .pure -name '*.so' -delete
 	PYTHONPATH=.pure VIGIL_EXPECT_COMPILED=0 $(BIN)/pytest -q -p no:cacheprovider $(PURE_TESTS)
 
