@@ -4,6 +4,7 @@ escalation policy every severity level starts; its store is the one ``vigil demo
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,8 +12,19 @@ import pytest
 
 from vigil.config.load import Stack, load_stack
 from vigil.demo.banner import DemoPlaces, banner, vigil_command
-from vigil.demo.stack import DEMO_PEOPLE, DEMO_POLICY, demo_stack_yaml, inbox_url, write_demo_runbook
+from vigil.demo.stack import (
+    DEMO_PEOPLE,
+    DEMO_POLICY,
+    demo_stack_yaml,
+    inbox_url,
+    local_redis_answers,
+    write_demo_runbook,
+)
+from vigil.demo.worker import DEMO_BEAT_KEY
 from vigil.oncall.service import OnCall
+from vigil.probes.heartbeat import HeartbeatCheck
+from vigil.probes.redis import RedisCheck
+from vigil.probes.statuspage import StatuspageCheck
 from vigil.store.database import stack_store_url
 
 TARGET = "http://127.0.0.1:8080"
@@ -94,3 +106,34 @@ def test_the_command_printed_is_the_one_that_runs_here(tmp_path: Path) -> None:
     elsewhere = tmp_path / "venv" / "bin" / "vigil"
     assert vigil_command(str(elsewhere)) == str(elsewhere)
     assert vigil_command("/usr/bin/python3") == "vigil"
+
+
+@pytest.mark.parametrize("redis", [False, True])
+def test_the_worker_beats_the_vendor_page_is_read_and_a_local_redis_is_watched_when_there(
+    tmp_path: Path, redis: bool
+) -> None:
+    write_demo_runbook(tmp_path)
+    text = demo_stack_yaml(TARGET, vigil_url="http://127.0.0.1:8499", redis=redis)
+    (tmp_path / "vigil.yaml").write_text(text)
+    services = load_stack(tmp_path / "vigil.yaml").model.services
+    beat = services["worker"].checks["beat"]
+    assert isinstance(beat, HeartbeatCheck)
+    assert (beat.heartbeat.every, beat.heartbeat.grace, beat.heartbeat.key) == (10.0, 10.0, DEMO_BEAT_KEY)
+    assert "http://127.0.0.1:8499/ping/KEY" in text
+    vendor = services["vendor"].checks["status"]
+    assert isinstance(vendor, StatuspageCheck)
+    assert (vendor.summary_url, vendor.every) == (f"{TARGET}/vendor/api/v2/summary.json", 10.0)
+    if redis:
+        server = services["cache-redis"].checks["server"]
+        assert isinstance(server, RedisCheck)
+        assert (server.redis, server.stats) == ("redis://127.0.0.1:6379/0", True)
+    else:
+        assert "cache-redis" not in services
+        assert "No Redis answered on 127.0.0.1:6379" in text
+
+
+def test_a_local_redis_counts_as_there_only_when_its_port_answers() -> None:
+    assert local_redis_answers() is True  # the Redis this machine's tests use
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))  # bound, never listening: refuses connections
+        assert local_redis_answers(port=sock.getsockname()[1]) is False

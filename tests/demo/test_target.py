@@ -105,16 +105,20 @@ async def test_the_demo_stack_passes_on_a_healthy_target_and_blames_postgres_whe
 ) -> None:
     stack = parse_stack("demo.yaml", demo_stack_yaml(target_url))
     healthy = await run_once(stack)
-    assert [(r.check_id, r.ok) for r in healthy if not r.ok] == []
+    # A heartbeat is judged from pings, which a one-off run never receives.
+    assert [(r.check_id, r.ok) for r in healthy if not r.ok] == [("worker.beat", False)]
 
     async with httpx.AsyncClient(base_url=target_url) as client:
         (await client.post("/chaos", json={"mode": "db_down"})).raise_for_status()
+        (await client.post("/chaos", json={"mode": "vendor_outage"})).raise_for_status()
     verdicts = {r.check_id: r.ok for r in await run_once(stack)}
     assert verdicts == {
         "api.health": False,
         "ready.ready": False,
         "postgres.status": False,
         "cache.status": True,
+        "worker.beat": False,
+        "vendor.status": False,
     }
 
 
@@ -239,7 +243,7 @@ async def test_serve_target_refuses_a_port_in_use_with_a_vigil_error() -> None:
 
 def test_the_demo_stack_parses_and_pages_the_log_channel_by_default() -> None:
     stack = parse_stack("demo.yaml", demo_stack_yaml("http://127.0.0.1:8080/")).model
-    assert list(stack.services) == ["api", "ready", "postgres", "cache"]
+    assert list(stack.services) == ["api", "ready", "postgres", "cache", "worker", "vendor"]
     assert stack.services["api"].depends_on == ["postgres", "cache"]
     health = stack.services["api"].checks["health"]
     assert (health.target, health.every) == ("http://127.0.0.1:8080/health", 2.0)

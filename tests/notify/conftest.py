@@ -141,6 +141,7 @@ async def put(
     *,
     expire_after: float = 3600.0,
     incident_id: int | None = 7,
+    stack: str | None = None,
 ) -> int:
     async with engine.begin() as conn:
         return await enqueue(
@@ -149,6 +150,7 @@ async def put(
             now=clock.now(),
             expire_after={m.channel: expire_after for m in messages},
             incident_id=incident_id,
+            stack=stack,
         )
 
 

@@ -20,7 +20,7 @@ from vigil.cli.logs import VerboseOption, configure_logging
 from vigil.demo.banner import DemoPlaces, banner, vigil_command
 from vigil.demo.lifeline import DemoStopped, Stopper
 from vigil.demo.process import start_target_process, stop_target_process
-from vigil.demo.stack import demo_stack_yaml, write_demo_runbook
+from vigil.demo.stack import demo_stack_yaml, local_redis_answers, write_demo_runbook
 from vigil.errors import VigilError
 from vigil.server.listen import bind, bind_first_free, bound_port
 
@@ -53,14 +53,15 @@ def demo(
         port = bound_port(sock)
         directory.mkdir(parents=True, exist_ok=True)
         db = f"sqlite:///{directory / 'vigil.db'}"
-        target, target_url = start_target_process(interrupt=stopper.check)
+        dashboard = f"http://{HOST}:{port}"
+        target, target_url = start_target_process(interrupt=stopper.check, vigil_url=dashboard)
         stack_file = directory / "vigil.yaml"
-        stack_file.write_text(demo_stack_yaml(target_url, webhook))
+        yaml = demo_stack_yaml(target_url, webhook, vigil_url=dashboard, redis=local_redis_answers())
+        stack_file.write_text(yaml)
         runbook = write_demo_runbook(directory)
         stack = load_stack(stack_file)
         token, link = asyncio.run(_token(db))
         stopper.check()
-        dashboard = f"http://{HOST}:{port}"
         places = DemoPlaces(target_url, stack_file, runbook, dashboard, link, token, vigil_command())
         typer.echo(banner(places))
         asyncio.run(serve(stack, db=db, host=HOST, port=port, announce=False, sock=sock))

@@ -58,4 +58,6 @@ Try it:
        {chaos} '{{"mode": "recover"}}'
   5. Draft its postmortem: {vigil} incident postmortem ID -o - {config}
   Other modes: slow (with "latency_ms"), db_down, cache_down.   Ctrl-C stops everything.
+  Also: worker_down stops the worker's heartbeat pings (the check fails after 20s);
+        vendor_outage turns the vendor's status page ({target}/vendor) to a major outage.
 """

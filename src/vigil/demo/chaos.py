@@ -14,11 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class ChaosRequest(BaseModel):
-    """The body of ``POST /chaos``; anything else is a 422, so a typo never passes for a fault."""
+    """The body of ``POST /chaos``; anything else is a 422 naming the modes accepted, so a typo
+    never passes for a fault."""
 
     model_config = ConfigDict(extra="forbid")
 
-    mode: Literal["fail", "slow", "recover", "db_down", "cache_down"]
+    mode: Literal["fail", "slow", "recover", "db_down", "cache_down", "worker_down", "vendor_outage"]
     latency_ms: float = Field(1500.0, ge=0, le=60_000, description="Delay added by slow.")
     error_rate: float = Field(1.0, gt=0, le=1, description="Share of /api/answer requests failed by fail.")
 
@@ -31,22 +32,24 @@ class Chaos:
     latency_ms: float = 0.0
     db_down: bool = False
     cache_down: bool = False
+    worker_down: bool = False  # the worker stops pinging its heartbeat (vigil.demo.worker)
+    vendor_outage: bool = False  # the vendor's status page reports an outage (vigil.demo.vendor)
 
     def apply(self, request: ChaosRequest) -> None:
         if request.mode == "recover":
-            self.error_rate, self.latency_ms, self.db_down, self.cache_down = 0.0, 0.0, False, False
+            self.error_rate, self.latency_ms = 0.0, 0.0
+            self.db_down = self.cache_down = self.worker_down = self.vendor_outage = False
         elif request.mode == "fail":
             self.error_rate = request.error_rate
         elif request.mode == "slow":
             self.latency_ms = request.latency_ms
-        elif request.mode == "db_down":
-            self.db_down = True
         else:
-            self.cache_down = True
+            setattr(self, request.mode, True)  # one of the flags, named as the mode
 
     def modes(self) -> list[str]:
         flags = {"fail": self.error_rate > 0, "slow": self.latency_ms > 0}
         flags |= {"db_down": self.db_down, "cache_down": self.cache_down}
+        flags |= {"worker_down": self.worker_down, "vendor_outage": self.vendor_outage}
         return [mode for mode, on in flags.items() if on]
 
     def as_dict(self) -> dict[str, Any]:

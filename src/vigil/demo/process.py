@@ -21,12 +21,19 @@ START_TIMEOUT = 20.0
 
 
 def start_target_process(
-    port: int = 0, *, timeout: float = START_TIMEOUT, interrupt: Callable[[], None] = lambda: None
+    port: int = 0,
+    *,
+    timeout: float = START_TIMEOUT,
+    interrupt: Callable[[], None] = lambda: None,
+    vigil_url: str | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``python -m vigil.demo.target`` on 127.0.0.1 (port 0: a free one) and return the
     process and its base URL once ``/health`` answers. Stop it with ``stop_target_process``.
-    ``interrupt`` is called while waiting; what it raises stops the target and propagates."""
+    ``interrupt`` is called while waiting; what it raises stops the target and propagates.
+    With ``vigil_url`` the target's worker pings that Vigil's heartbeat URL."""
     command = [sys.executable, "-m", "vigil.demo.target", "--host", "127.0.0.1", "--port", str(port)]
+    if vigil_url is not None:
+        command += ["--vigil-url", vigil_url]
     # The target ends with this process, however this process ends (see vigil.demo.lifeline).
     command += ["--parent-pid", str(os.getpid())]
     # stderr is inherited: the target's warnings and tracebacks belong on the demo's console.

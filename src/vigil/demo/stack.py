@@ -4,14 +4,20 @@ that a newcomer can read it, copy it and change it.
 PostgreSQL and the cache are checked through the target's own readiness report rather than as
 real servers, so the demo needs nothing installed; they are still services of their own, so that
 a database outage pages once for ``postgres`` and not again for every service that needs it.
+
+The worker's heartbeat is pinged by the target itself, and the vendor's status page is one the
+target serves; a Redis of this machine's own, when one answers, is watched with its numbers.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from vigil.demo.worker import DEMO_BEAT_KEY
 
 DEMO_LOG_CHANNEL = "demo-log"
 DEMO_WEBHOOK_CHANNEL = "demo-webhook"
@@ -19,6 +25,8 @@ DEMO_RUNBOOK = "demo-runbook.md"  # written beside the stack file by ``write_dem
 DEMO_POLICY = "demo-oncall"
 DEMO_PEOPLE = ("alice", "bob", "carol")
 ROTATION_START = "2026-01-05"  # a Monday: alice's first day as primary
+LOCAL_REDIS_PORT = 6379
+LOCAL_REDIS = f"redis://127.0.0.1:{LOCAL_REDIS_PORT}/0"
 
 _TEMPLATE = """\
 # Vigil's demo: its built-in target app, an AI backend with a database and a cache.
@@ -32,8 +40,9 @@ _TEMPLATE = """\
 #   3. click Acknowledge on a page in the inbox: the incident is acknowledged and the
 #      escalation stops.
 #   4. say what is going on: `vigil incident update ID --status identified "…" -c THIS-FILE`.
-# Other modes: slow, db_down, cache_down; mend it with {{"mode": "recover"}}, and the incident
-# resolves. Then `vigil incident postmortem ID -o - -c THIS-FILE` drafts its postmortem.
+# Other modes: slow, db_down, cache_down, worker_down (the worker stops pinging its heartbeat),
+# vendor_outage (the vendor's status page reports an outage); mend it with {{"mode": "recover"}},
+# and the incident resolves. Then `vigil incident postmortem ID -o - -c THIS-FILE` drafts its postmortem.
 services:
   api:
     description: The backend's liveness endpoint; unhealthy, degraded and slow answers all fail it.
@@ -74,7 +83,21 @@ services:
         every: 2s
         expect: {{status: [200, 503], json: ["checks.cache.status == healthy"]}}
         alert: {{after: 2, severity: P2}}
-# Rules over the target's own /metrics, in PromQL, evaluated by Vigil itself.
+  worker:
+    description: The backend's worker, which pings Vigil after each run; worker_down stops it.
+    checks:
+      # A push check: every 10s the target's worker calls Vigil's /ping/KEY,
+      # {vigil}/ping/KEY; no ping for every + grace fails it.
+      beat:
+        heartbeat: {{every: 10s, grace: 10s, key: {beat_key}}}
+  vendor:
+    description: The model vendor the backend calls, as its Statuspage status page reports it.
+    checks:
+      status:
+        statuspage: {vendor}
+        every: 10s
+        alert: {{after: 1, severity: P2}}
+{redis_service}# Rules over the target's own /metrics, in PromQL, evaluated by Vigil itself.
 alerts:
   - name: HighErrorRate
     expr: sum(rate(http_requests_total{{status=~"5.."}}[30s])) / sum(rate(http_requests_total[30s])) > 0.05
@@ -136,10 +159,34 @@ severities:
 """
 
 
-def demo_stack_yaml(target_url: str, webhook_url: str | None = None) -> str:
+_REDIS_SERVICE = f"""\
+  cache-redis:
+    description: This machine's Redis, with its memory, hit ratio, clients and evictions.
+    checks:
+      server:
+        redis: {LOCAL_REDIS}
+        stats: true
+        every: 10s
+"""
+_NO_REDIS = """\
+  # No Redis answered on 127.0.0.1:6379 when the demo started; with one running, the demo also
+  # watches it (a `redis` check with `stats: true`).
+"""
+
+
+def demo_stack_yaml(
+    target_url: str,
+    webhook_url: str | None = None,
+    *,
+    vigil_url: str = "http://127.0.0.1:8484",
+    redis: bool = False,
+) -> str:
     """A stack file watching the demo target at ``target_url`` (``http://127.0.0.1:8080``),
-    paging the log channel and, when ``webhook_url`` is given, a webhook too."""
+    paging the log channel and, when ``webhook_url`` is given, a webhook too. ``vigil_url`` is
+    where the Vigil serving it listens (named in a comment); ``redis`` adds a check of the
+    local Redis (``local_redis_answers``)."""
     base = _checked_url(target_url, "target_url").rstrip("/")
+    vigil = _checked_url(vigil_url, "vigil_url").rstrip("/")
     channels = [DEMO_LOG_CHANNEL]
     webhook_line = ""
     if webhook_url is not None:
@@ -161,7 +208,20 @@ def demo_stack_yaml(target_url: str, webhook_url: str | None = None) -> str:
         carol=_scalar(inbox_url(base, "carol")),
         start=ROTATION_START,
         policy=DEMO_POLICY,
+        vigil=vigil,
+        beat_key=_scalar(DEMO_BEAT_KEY),
+        vendor=_scalar(f"{base}/vendor"),
+        redis_service=_REDIS_SERVICE if redis else _NO_REDIS,
     )
+
+
+def local_redis_answers(port: int = LOCAL_REDIS_PORT, timeout: float = 0.2) -> bool:
+    """Whether something accepts a TCP connection on 127.0.0.1:``port`` within ``timeout`` seconds."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def inbox_url(target_url: str, person: str) -> str:

@@ -3,10 +3,12 @@
 ``GET /health``, ``GET /health/ready``, ``GET /metrics`` and ``GET /api/answer`` behave like a
 FastAPI service with a database and a cache behind it; ``POST /chaos`` makes them fail, slow down
 or lose a dependency (see ``vigil.demo.chaos``), so that a newcomer can watch Vigil notice.
-``/inbox`` is the demo's pager: the demo's people are paged there (see ``vigil.demo.inbox``).
+``/inbox`` is the demo's pager: the demo's people are paged there (see ``vigil.demo.inbox``);
+``/vendor`` is a vendor's status page (``vigil.demo.vendor``). Given Vigil's URL, the target also
+runs a worker that pings Vigil's heartbeat URL (``vigil.demo.worker``).
 
 Run on its own with ``python -m vigil.demo.target --port 8080``; it prints
-``listening on http://127.0.0.1:8080`` once it answers.
+``listening on http://127.0.0.1:8080`` once it answers; ``--vigil-url`` starts the worker.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from vigil.demo.chaos import Chaos, ChaosRequest
 from vigil.demo.inbox import Inbox, inbox_router
 from vigil.demo.lifeline import die_with_parent
 from vigil.demo.metrics import MetricsMiddleware, TargetMetrics
+from vigil.demo.vendor import vendor_router
+from vigil.demo.worker import Worker, ping_url
 from vigil.errors import VigilError
 from vigil.server.listen import bind
 
@@ -54,6 +58,7 @@ def create_target_app(*, rng: random.Random | None = None) -> FastAPI:
     app.state.chaos = chaos
     app.state.inbox = inbox = Inbox()
     app.include_router(inbox_router(inbox))
+    app.include_router(vendor_router(chaos))
 
     def dependencies() -> dict[str, dict[str, str]]:
         return {
@@ -99,7 +104,11 @@ def create_target_app(*, rng: random.Random | None = None) -> FastAPI:
     async def chaos_state() -> dict[str, Any]:
         return chaos.as_dict()
 
-    @app.post("/chaos", summary="Break the target (fail, slow, db_down, cache_down) or mend it (recover)")
+    @app.post(
+        "/chaos",
+        summary="Break the target (fail, slow, db_down, cache_down, worker_down, vendor_outage) "
+        "or mend it (recover)",
+    )
     async def chaos_change(request: ChaosRequest) -> dict[str, Any]:
         chaos.apply(request)
         return chaos.as_dict()
@@ -107,8 +116,11 @@ def create_target_app(*, rng: random.Random | None = None) -> FastAPI:
     return app
 
 
-async def serve_target(host: str, port: int, *, on_ready: Callable[[str], None] | None = None) -> None:
+async def serve_target(
+    host: str, port: int, *, on_ready: Callable[[str], None] | None = None, vigil_url: str | None = None
+) -> None:
     """Serve a target until cancelled or signalled; ``on_ready`` gets the base URL once it answers.
+    With ``vigil_url`` its worker pings that Vigil's heartbeat URL meanwhile.
 
     The socket is bound here, not by uvicorn, so that port 0 yields a real port to announce and a
     port in use is a ``VigilError`` rather than uvicorn's ``sys.exit``.
@@ -116,11 +128,17 @@ async def serve_target(host: str, port: int, *, on_ready: Callable[[str], None] 
     sock = bind(host, port, what="the demo target")
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{sock.getsockname()[1]}"
-    config = uvicorn.Config(create_target_app(), log_level="warning", access_log=False, lifespan="off")
+    app = create_target_app()
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = _AnnouncingServer(config, lambda: on_ready(url) if on_ready is not None else None)
+    worker = None
+    if vigil_url is not None:
+        worker = asyncio.create_task(Worker(ping_url(vigil_url), app.state.chaos).run())
     try:
         await server.serve(sockets=[sock])
     finally:
+        if worker is not None:
+            worker.cancel()
         sock.close()
 
 
@@ -142,12 +160,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
     parser.add_argument("--parent-pid", type=int, help="exit when this process (vigil demo) ends")
+    parser.add_argument("--vigil-url", help="the Vigil whose heartbeat URL the worker pings")
     args = parser.parse_args(argv)
     if args.parent_pid is not None:
         die_with_parent(args.parent_pid)
     try:
         asyncio.run(
-            serve_target(args.host, args.port, on_ready=lambda url: print(f"listening on {url}", flush=True))
+            serve_target(
+                args.host,
+                args.port,
+                on_ready=lambda url: print(f"listening on {url}", flush=True),
+                vigil_url=args.vigil_url,
+            )
         )
     except VigilError as err:
         print(err, file=sys.stderr)

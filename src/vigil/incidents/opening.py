@@ -149,7 +149,9 @@ async def _open_batch(incidents: IncidentService, batch: Sequence[OpenRequest]) 
                 event(open_ids.get(key) or created[key].id, EventKind.FLAPPING, text)
         if events:  # per incident in the order ``open`` writes them: the timeline sorts by id
             await conn.execute(insert(IncidentEventRow), events)
-        await enqueue_many(conn, pages, now=now, expire_after=incidents.expire_after)
+        await enqueue_many(
+            conn, pages, now=now, expire_after=incidents.expire_after, stack=incidents.stack_id
+        )
     if any(answers):
         incidents.on_enqueued()
     return answers

@@ -32,11 +32,11 @@ from vigil.incidents.recovery import recover_many
 from vigil.incidents.severity import IncidentStatus
 from vigil.incidents.targets import record_misses
 from vigil.notify.base import Message, MessageEvent
-from vigil.oncall.escalation import channels_to_page
+from vigil.oncall.escalation import channels_to_page, level_channels
 from vigil.probes.base import Result
 from vigil.store.identity import store_id
 from vigil.store.outbox import enqueue
-from vigil.store.tables import IncidentEventRow, IncidentRow, OutboxRow
+from vigil.store.tables import IncidentEventRow, IncidentRow
 
 
 class Quiet(Protocol):
@@ -339,7 +339,7 @@ class IncidentService(IncidentReads):
         # Acknowledged and resolved notices go to the incident's channels; the outbox sends
         # them only to a channel that got the trigger, and after it. With ``batch``, the
         # messages are added to it for one ``enqueue_many`` of many incidents (``open_many``).
-        own = await self._paged_channels(conn, incident, event)
+        own = await level_channels(conn, self.stack, incident, event)
         level = self.stack.scheme.get(incident.severity)
         if event is MessageEvent.TRIGGERED and level is not None and not level.pages:
             return  # a level that does not page starts no escalation either
@@ -370,25 +370,16 @@ class IncidentService(IncidentReads):
         if batch is not None:
             batch.append((incident.id, messages))
             return
-        await enqueue(conn, messages, now=now, expire_after=self.expire_after, incident_id=incident.id)
+        await self.queue(conn, incident.id, messages, now)
 
-    async def _paged_channels(
-        self, conn: AsyncConnection, incident: Incident, event: MessageEvent
-    ) -> list[str]:
-        """The channels ``event`` goes to: all of the incident's while its level pages; for a
-        level that does not (``pages: false``), no trigger, and follow-ups only where a trigger
-        was queued before (its severity was lowered since)."""
-        level = self.stack.scheme.get(incident.severity)
-        if level is None or level.pages:
-            return incident.channels
-        if event is MessageEvent.TRIGGERED:
-            return []
-        queued = await conn.execute(
-            select(OutboxRow.channel).where(
-                OutboxRow.incident_id == incident.id, OutboxRow.event == str(MessageEvent.TRIGGERED)
-            )
+    async def queue(
+        self, conn: AsyncConnection, incident_id: int, messages: Sequence[Message], now: datetime
+    ) -> int:
+        """Queue an incident's ``messages`` as this stack file's (``store.outbox``); how many were new."""
+        stack, expire_after = self.stack_id, self.expire_after
+        return await enqueue(
+            conn, messages, now=now, expire_after=expire_after, incident_id=incident_id, stack=stack
         )
-        return sorted(set(queued.scalars()) & set(incident.channels))
 
     def payload(self, incident: Incident, event: MessageEvent) -> dict[str, Any]:
         body = {k: self.redact(v) if isinstance(v, str) else v for k, v in incident.as_dict().items()}

@@ -28,7 +28,6 @@ from vigil.notify.base import Message, MessageEvent
 from vigil.notify.message_template import TemplateFault
 from vigil.notify.registry import CHANNELS
 from vigil.store.identity import store_id
-from vigil.store.outbox import enqueue
 from vigil.store.tables import IncidentUpdateRow
 
 log = logging.getLogger("vigil.incidents")
@@ -184,6 +183,4 @@ class StatusUpdates:
             for channel in incident.channels
             if channel not in self.skipped
         ]
-        await enqueue(
-            conn, messages, now=now, expire_after=self.incidents.expire_after, incident_id=incident.id
-        )
+        await self.incidents.queue(conn, incident.id, messages, now)

@@ -66,16 +66,19 @@ async def claim(
     now: datetime,
     lease: float,
     exclude: Collection[int],
+    stack: str | None = None,
 ) -> list[OutboxEntry] | datetime:
-    """The rows of the channel's group, claimed under one lease, when its window is open; when it
-    opens otherwise (an empty list when nothing waits)."""
-    oldest = await outbox.oldest_due(engine, channel, now, exclude=exclude)
+    """The rows of the channel's group (those a worker of ``stack`` sends), claimed under one
+    lease, when its window is open; when it opens otherwise (an empty list when nothing waits)."""
+    oldest = await outbox.oldest_due(engine, channel, now, exclude=exclude, stack=stack)
     if oldest is None:
         return []
     opens = window.opens_at(oldest)
     if opens > now:
         return opens
-    return await outbox.due(engine, now, GROUP_LIMIT, lease=lease, channels=[channel], exclude=exclude)
+    return await outbox.due(
+        engine, now, GROUP_LIMIT, lease=lease, channels=[channel], exclude=exclude, stack=stack
+    )
 
 
 async def record_outcome(

@@ -58,8 +58,10 @@ class Holding:
         judge_within: float,
         review_within: float,
         review_every: float,
+        stack: str | None = None,
     ) -> None:
         self.engine, self.clock, self.write = engine, clock, write
+        self.stack = stack  # held rows of another stack file are judged by its own quiet
         self.judge, self.on_hold = judge, on_hold
         # A claimed page is judged within the lease's slack beyond the send timeout: judging and
         # sending together never outlast the lease, so no other worker can claim the row meanwhile.
@@ -105,7 +107,7 @@ class Holding:
             log.info("notify %s to %s dropped: %s", entry.event, entry.channel, entry.last_error)
         if self.judge is None:
             return
-        for entry in await outbox_gate.held(self.engine):
+        for entry in await outbox_gate.held(self.engine, stack=self.stack):
             try:
                 async with asyncio.timeout(self.review_within):
                     reason = await self.judge(entry)

@@ -77,10 +77,13 @@ class OutboxWorker:
         windows: Mapping[str, GroupWindow] | None = None,
         prepare: Preparer | None = None,
         adopt: Adopter | None = None,
+        stack: str | None = None,
     ) -> None:
         if lease <= timeout:
             raise ValueError("the lease must outlast the send timeout, or a slow send could be claimed twice")
         self.engine = engine
+        # The stack file whose rows this worker sends (and rows of none); every row when None.
+        self.stack = stack
         self.channels = dict(channels)
         self.clock = clock
         self.base_delay, self.max_delay = base_delay, max_delay
@@ -99,6 +102,7 @@ class OutboxWorker:
             judge_within=lease - timeout,
             review_within=timeout,
             review_every=poll,
+            stack=stack,
         )
         self.prepare, self.adopt = prepare, adopt
         self._messages: dict[int, Message] = {}  # prepared, by row id, until sent
@@ -172,7 +176,13 @@ class OutboxWorker:
             room = self.per_channel - self._busy[name]
             if room > 0:
                 claimed = await outbox.due(
-                    self.engine, now, room, lease=self.lease, channels=[name], exclude=self._flying()
+                    self.engine,
+                    now,
+                    room,
+                    lease=self.lease,
+                    channels=[name],
+                    exclude=self._flying(),
+                    stack=self.stack,
                 )
                 await self._prepare(claimed)
                 for entry in claimed:
@@ -181,26 +191,34 @@ class OutboxWorker:
         # Rows for channels not configured: a person's contact is adopted; any other fails for
         # good, with a reason.
         stale = await outbox.due(
-            self.engine, now, 100, lease=self.lease, skip_channels=self.channels, exclude=self._flying()
+            self.engine,
+            now,
+            100,
+            lease=self.lease,
+            skip_channels=self.channels,
+            exclude=self._flying(),
+            stack=self.stack,
         )
         await self._prepare(stale)
         for entry in stale:
             self._start(entry)
             started += 1
-        for entry in await outbox.expire(self.engine, now, exclude=self._flying()):
+        for entry in await outbox.expire(self.engine, now, exclude=self._flying(), stack=self.stack):
             self.expired[entry.channel] += 1
             tried = f"after {entry.attempts} attempt{'s' if entry.attempts != 1 else ''}"
             error = f"expired {tried}" + (f"; last error: {entry.last_error}" if entry.last_error else "")
             log.warning("notify %s to %s %s", entry.event, entry.channel, error)
             await self._report(entry, False, error)
-        self.depth = await outbox.depth(self.engine)
+        self.depth = await outbox.depth(self.engine, self.stack)
         return started
 
     async def _delay(self, started: int) -> float:
         busy = [
             name for name in self.channels if self._busy[name] >= self.per_channel or name in self.windows
         ]
-        moment = await outbox.next_due(self.engine, skip_channels=busy, exclude=self._flying())
+        moment = await outbox.next_due(
+            self.engine, skip_channels=busy, exclude=self._flying(), stack=self.stack
+        )
         moment = min([m for m in (moment, *self._opens.values()) if m is not None], default=None)
         if moment is None:
             return self.poll
@@ -308,7 +326,8 @@ class OutboxWorker:
         self._opens.pop(name, None)
         if self._busy[name]:
             return 0  # one group at a time: the next one waits for this one's outcome
-        claimed = await grouping.claim(self.windows[name], self.engine, name, now, self.lease, self._flying())
+        window = self.windows[name]
+        claimed = await grouping.claim(window, self.engine, name, now, self.lease, self._flying(), self.stack)
         if isinstance(claimed, datetime):
             self._opens[name] = claimed
             return 0

@@ -83,6 +83,23 @@ async def channels_to_page(
     return _unique([*incident.channels, *sorted(paged.scalars())])
 
 
+async def level_channels(
+    conn: AsyncConnection, stack: StackFile, incident: Incident, event: MessageEvent
+) -> list[str]:
+    """The incident's channels ``event`` goes to by its level: all of them while the level
+    pages; for a level that does not (``pages: false``), no trigger, and follow-ups only where a
+    trigger was queued before (its severity was lowered since)."""
+    level = stack.scheme.get(incident.severity)
+    if level is None or level.pages:
+        return incident.channels
+    if event is MessageEvent.TRIGGERED:
+        return []
+    queued = await conn.execute(
+        select(OutboxRow.channel).where(OutboxRow.incident_id == incident.id, OutboxRow.event == TRIGGERED)
+    )
+    return sorted(set(queued.scalars()) & set(incident.channels))
+
+
 async def _started(conn: AsyncConnection, incident: Incident) -> bool:
     """Whether the incident's escalation was started since it was last opened or reopened (the
     escalation's ``run`` counts its starts; ``reopened`` the incident's openings after the first)."""

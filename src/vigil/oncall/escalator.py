@@ -33,7 +33,6 @@ from vigil.notify.base import Message, MessageEvent
 from vigil.oncall.contacts import CHANNEL, PERSON, SCHEDULE, Directory, channel_names
 from vigil.oncall.escalation import page_key, policies
 from vigil.store.identity import store_id
-from vigil.store.outbox import enqueue
 from vigil.store.tables import EscalationRow, IncidentEventRow, IncidentRow
 
 HOLD_RECHECK = 30.0  # seconds between looks at an escalation quiet holds
@@ -309,9 +308,7 @@ class Escalator:
             )
             for page in plan.pages
         ]
-        return await enqueue(
-            conn, messages, now=now, expire_after=self.incidents.expire_after, incident_id=incident.id
-        )
+        return await self.incidents.queue(conn, incident.id, messages, now)
 
     async def _line(
         self, conn: AsyncConnection, incident_id: int, kind: EventKind, text: str, now: datetime

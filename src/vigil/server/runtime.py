@@ -104,6 +104,7 @@ class Runtime:
             stage=self.supervisor.stage("outbox"),
             windows=grouping.windows(settings.notify),  # channels with group_wait take storms as one
             adopt=self.contacts.channel_for,
+            stack=stack.identity,  # sends the pages this stack file queued (store.outbox)
         )
         public = settings.server.public_url or dashboard_url
         self.incidents = IncidentService(

@@ -16,6 +16,11 @@ claimable while an earlier one of the same incident and channel is pending or he
 acknowledgement or resolve goes only to a channel that got the trigger (``outbox_gate``).
 ``next_attempt_at`` is the backoff, in the application's clock. What became of a claimed row is
 recorded by ``outbox_results``.
+
+Several stack files may share one store: a row records the stack file that queued it
+(``stack``), and a worker given its stack claims, expires and counts only that stack's rows and
+those of none (queued from the shell, or before migration 0013), so a page leaves through the
+channels of the stack file that queued it.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, Row, and_, cast, exists, extract, func, insert, or_, select, update
+from sqlalchemy import Float, Row, and_, cast, exists, extract, func, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -65,6 +70,7 @@ class OutboxEntry:
     last_error: str | None = None
     leased_until: float | None = None
     lease_token: str | None = None
+    stack: str | None = None  # the stack file that queued it; None from the shell or before 0013
 
     @property
     def message(self) -> Message:
@@ -105,11 +111,19 @@ def trigger_delivered() -> ColumnElement[bool]:
     )
 
 
-def sendable(dialect: str, exclude: Collection[int]) -> ColumnElement[bool]:
-    """Pending, unleased, not in ``exclude`` (rows the caller has in flight), first in line, and
-    for an acknowledgement or resolve, after a delivered trigger."""
+def of_stack(stack: str | None) -> ColumnElement[bool]:
+    """The rows a worker of ``stack`` sends: its own and those of no stack; every row when None."""
+    if stack is None:
+        return true()
+    return or_(OutboxRow.stack == stack, OutboxRow.stack.is_(None))
+
+
+def sendable(dialect: str, exclude: Collection[int], stack: str | None = None) -> ColumnElement[bool]:
+    """Pending, unleased, not in ``exclude`` (rows the caller has in flight), of ``stack``
+    (``of_stack``), first in line, and for an acknowledgement or resolve, after a delivered trigger."""
     condition = and_(
         OutboxRow.status == PENDING,
+        of_stack(stack),
         unleased(dialect),
         first_in_line(),
         or_(OutboxRow.event == TRIGGERED, OutboxRow.incident_id.is_(None), trigger_delivered()),
@@ -126,9 +140,12 @@ async def enqueue(
     now: datetime,
     expire_after: dict[str, float],
     incident_id: int | None = None,
+    stack: str | None = None,
 ) -> int:
-    """Add ``messages`` not already in the outbox; returns how many were added."""
-    return await enqueue_many(conn, [(incident_id, messages)], now=now, expire_after=expire_after)
+    """Add ``messages`` not already in the outbox, as queued by the stack file ``stack``
+    (``Stack.identity``; None from the shell); returns how many were added."""
+    pages = [(incident_id, messages)]
+    return await enqueue_many(conn, pages, now=now, expire_after=expire_after, stack=stack)
 
 
 async def enqueue_many(
@@ -137,6 +154,7 @@ async def enqueue_many(
     *,
     now: datetime,
     expire_after: dict[str, float],
+    stack: str | None = None,
 ) -> int:
     """``enqueue`` for the messages of many incidents (an alert storm's) in two statements."""
     keys = [m.key for _, messages in pages for m in messages]
@@ -152,6 +170,7 @@ async def enqueue_many(
                     "key": m.key,
                     "channel": m.channel,
                     "incident_id": incident_id,
+                    "stack": stack,
                     "event": str(m.event),
                     "payload": dict(m.payload),
                     "status": PENDING,
@@ -175,17 +194,21 @@ async def due(
     channels: Collection[str] | None = None,
     skip_channels: Collection[str] = (),
     exclude: Collection[int] = (),
+    stack: str | None = None,
 ) -> list[OutboxEntry]:
     """Claim up to ``limit`` sendable rows that are due and not expired, oldest first.
 
     Each claimed row counts an attempt and is leased for ``lease`` seconds of the database's
     clock under a fresh token. Only rows of ``channels`` when given, none of ``skip_channels``,
-    and none of ``exclude`` (the caller's rows in flight, whatever their lease says).
+    none of ``exclude`` (the caller's rows in flight, whatever their lease says), and only
+    those a worker of ``stack`` sends (``of_stack``).
     """
     dialect = engine.dialect.name
     picked = (
         select(OutboxRow.id)
-        .where(sendable(dialect, exclude), OutboxRow.next_attempt_at <= now, OutboxRow.expires_at > now)
+        .where(
+            sendable(dialect, exclude, stack), OutboxRow.next_attempt_at <= now, OutboxRow.expires_at > now
+        )
         .order_by(OutboxRow.created_at, OutboxRow.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -213,12 +236,17 @@ async def due(
 
 
 async def oldest_due(
-    engine: AsyncEngine, channel: str, now: datetime, *, exclude: Collection[int] = ()
+    engine: AsyncEngine,
+    channel: str,
+    now: datetime,
+    *,
+    exclude: Collection[int] = (),
+    stack: str | None = None,
 ) -> datetime | None:
-    """When the oldest row of ``channel`` that could be claimed now was queued; None when none
-    can: where a group window opens (``notify.grouping``)."""
+    """When the oldest row of ``channel`` that could be claimed now (by a worker of ``stack``)
+    was queued; None when none can: where a group window opens (``notify.grouping``)."""
     query = select(func.min(OutboxRow.created_at)).where(
-        sendable(engine.dialect.name, exclude),
+        sendable(engine.dialect.name, exclude, stack),
         OutboxRow.channel == channel,
         OutboxRow.next_attempt_at <= now,
         OutboxRow.expires_at > now,
@@ -245,13 +273,20 @@ async def finish(engine: AsyncEngine, claimed: OutboxEntry, **values: Any) -> bo
         return (await conn.execute(statement)).rowcount == 1
 
 
-async def expire(engine: AsyncEngine, now: datetime, *, exclude: Collection[int] = ()) -> list[OutboxEntry]:
-    """Give up on pending rows past their ``expires_at``; returns them.
+async def expire(
+    engine: AsyncEngine, now: datetime, *, exclude: Collection[int] = (), stack: str | None = None
+) -> list[OutboxEntry]:
+    """Give up on pending rows (of ``stack``: ``of_stack``) past their ``expires_at``; returns them.
 
     Rows under a live lease or in ``exclude`` (being sent right now) are left to their sender
     and expire afterwards.
     """
-    condition = and_(OutboxRow.status == PENDING, OutboxRow.expires_at <= now, unleased(engine.dialect.name))
+    condition = and_(
+        OutboxRow.status == PENDING,
+        OutboxRow.expires_at <= now,
+        unleased(engine.dialect.name),
+        of_stack(stack),
+    )
     if exclude:
         condition = and_(condition, OutboxRow.id.not_in(list(exclude)))
     statement = (
@@ -262,22 +297,28 @@ async def expire(engine: AsyncEngine, now: datetime, *, exclude: Collection[int]
     return sorted((entry(row) for row in rows), key=lambda e: (e.created_at, e.id))
 
 
-async def depth(engine: AsyncEngine) -> int:
-    """How many messages are waiting to be sent (held ones are not: they wait for quiet to end)."""
-    query = select(func.count()).select_from(OutboxRow).where(OutboxRow.status == PENDING)
+async def depth(engine: AsyncEngine, stack: str | None = None) -> int:
+    """How many messages (of ``stack``: ``of_stack``) are waiting to be sent (held ones are
+    not: they wait for quiet to end)."""
+    query = select(func.count()).select_from(OutboxRow).where(OutboxRow.status == PENDING, of_stack(stack))
     async with engine.connect() as conn:
         return int((await conn.execute(query)).scalar_one())
 
 
 async def next_due(
-    engine: AsyncEngine, *, skip_channels: Collection[str] = (), exclude: Collection[int] = ()
+    engine: AsyncEngine,
+    *,
+    skip_channels: Collection[str] = (),
+    exclude: Collection[int] = (),
+    stack: str | None = None,
 ) -> datetime | None:
-    """When the earliest sendable row is due (in the past when one is due now); None when none waits.
+    """When the earliest row a worker of ``stack`` may send is due (in the past when one is due
+    now); None when none waits.
 
     Rows under a live lease, in ``exclude``, or waiting behind an earlier row of their incident
     and channel are not counted: they are due when something else happens, not at a time.
     """
-    query = select(func.min(OutboxRow.next_attempt_at)).where(sendable(engine.dialect.name, exclude))
+    query = select(func.min(OutboxRow.next_attempt_at)).where(sendable(engine.dialect.name, exclude, stack))
     if skip_channels:
         query = query.where(OutboxRow.channel.not_in(list(skip_channels)))
     async with engine.connect() as conn:
@@ -319,6 +360,7 @@ def entry(row: Row[Any]) -> OutboxEntry:
         last_error=row.last_error,
         leased_until=row.leased_until,
         lease_token=row.lease_token,
+        stack=row.stack,
     )
 
 

@@ -26,6 +26,7 @@ from vigil.store.outbox import (
     entry,
     finish,
     first_in_line,
+    of_stack,
     trigger_delivered,
     unleased,
 )
@@ -41,9 +42,11 @@ async def hold(engine: AsyncEngine, claimed: OutboxEntry, reason: str) -> bool:
     return await finish(engine, claimed, **outbox_results.held(claimed, reason).values)
 
 
-async def held(engine: AsyncEngine, limit: int = 500) -> list[OutboxEntry]:
-    """Held rows, oldest first."""
-    query = select(*COLUMNS).where(OutboxRow.status == HELD).order_by(OutboxRow.id).limit(limit)
+async def held(engine: AsyncEngine, limit: int = 500, *, stack: str | None = None) -> list[OutboxEntry]:
+    """Held rows (of ``stack``: ``outbox.of_stack``; its quiet judges them), oldest first."""
+    query = (
+        select(*COLUMNS).where(OutboxRow.status == HELD, of_stack(stack)).order_by(OutboxRow.id).limit(limit)
+    )
     async with engine.connect() as conn:
         return [entry(row) for row in (await conn.execute(query)).all()]
 

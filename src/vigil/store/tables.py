@@ -178,6 +178,9 @@ class OutboxRow(Base):
     # differ); the token tells the lease holder's outcome from a late one after a takeover.
     leased_until: Mapped[float | None] = mapped_column(Float, nullable=True)
     lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # From 0013: the stack file that queued it (``Stack.identity``), whose worker alone sends it;
+    # None from the shell and before 0013: any worker sends those.
+    stack: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class ApiTokenRow(Base):
