@@ -22,6 +22,7 @@ from vigil.incidents import checklist as checklists
 from vigil.incidents import lifecycle, merging
 from vigil.incidents.check_incidents import open_or_join
 from vigil.incidents.checklist import ChecklistItem
+from vigil.incidents.delivery_lines import DeliveryLines
 from vigil.incidents.flapping import FlapGuard
 from vigil.incidents.inputs import bounded
 from vigil.incidents.lifecycle import Role
@@ -68,6 +69,7 @@ class IncidentService(IncidentReads):
         # The stack file's redactor: an alert's annotation or a responder's note may hold a
         # value from the environment; neither a timeline nor a page shows it.
         self.redact = redact or (lambda text: text)
+        self.deliveries = DeliveryLines(engine, self.event_row, clock.now)
         self.stack = stack
         self.clock = clock
         self.dashboard_url = dashboard_url.rstrip("/")
@@ -239,13 +241,8 @@ class IncidentService(IncidentReads):
     async def record_delivery(
         self, incident_id: int | None, channel: str, event: str, error: str | None
     ) -> None:
-        """A timeline line for each page sent or given up on."""
-        if incident_id is None:
-            return
-        kind = EventKind.NOTIFIED if error is None else EventKind.NOTIFY_FAILED
-        text = f"{event} sent to {channel}" if error is None else f"{event} to {channel} failed: {error}"
-        async with self.engine.begin() as conn:
-            await self._event(conn, incident_id, kind, text, "vigil", self.clock.now())
+        """A timeline line for each page sent or given up on (written in batches)."""
+        await self.deliveries.record(incident_id, channel, event, error)
 
     async def record_runbook_step(self, incident_id: int, actor: str, text: str) -> None:
         """A timeline line for a runbook step run on the incident (``runbooks.runner``)."""

@@ -240,6 +240,7 @@ class Runtime:
         await self.live.stop()  # a run in progress is killed, not left behind the server
         await self.supervisor.stop()
         self._tasks.clear()
+        await self.incidents.deliveries.close()  # the timeline lines of the last pages sent
         await self.failures.close()
         await self.probes.aclose()
         await self.http.aclose()
