@@ -12,7 +12,6 @@ import pytest
 
 from vigil.config.cron import next_moment
 from vigil.config.load import parse_stack
-from vigil.engine import scheduler as scheduler_module
 from vigil.engine.clock import FakeClock
 from vigil.engine.runner import CheckRunner, ProbeSet
 from vigil.engine.scheduler import Scheduler
@@ -192,12 +191,9 @@ async def test_a_scheduler_without_checks_keeps_beating() -> None:
         await task
 
 
-async def test_a_cron_schedule_runs_at_local_time_across_the_march_change(
-    listening_port: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_cron_schedule_runs_at_local_time_across_the_march_change(listening_port: int) -> None:
     # Europe/London moves from GMT to BST at 01:00 UTC on 29 March 2026: 03:00 local is
     # 03:00 UTC before it and 02:00 UTC after.
-    monkeypatch.setattr(scheduler_module, "_BEAT", 3600.0)  # four fake days without a wake a second
     clock = FakeClock(datetime(2026, 3, 27, 0, 0, tzinfo=UTC))
     runs: list[datetime] = []
 
@@ -210,7 +206,11 @@ async def test_a_cron_schedule_runs_at_local_time_across_the_march_change(
     )
     probes = ProbeSet()
     scheduler = Scheduler(
-        parse_stack("t.yaml", text, {}).specs(), CheckRunner(probes, clock), collect, clock=clock
+        parse_stack("t.yaml", text, {}).specs(),
+        CheckRunner(probes, clock),
+        collect,
+        clock=clock,
+        beat=3600.0,  # four fake days without a wake a second
     )
     await run_for(scheduler, clock, 4 * 86400, step=3600)
     await probes.aclose()

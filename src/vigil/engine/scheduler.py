@@ -46,12 +46,14 @@ class Scheduler:
         jitter: float = 1.0,
         rng: random.Random | None = None,
         lag_window: int = 100_000,
+        beat: float = _BEAT,
     ) -> None:
         self.specs = list(specs)
         self.runner = runner
         self.on_result = on_result
         self.clock = clock or SystemClock()
         self.jitter = jitter
+        self.beat = beat  # how often the loop shows it is alive while it waits
         self.rng = rng or random.Random()
         self.lags: deque[float] = deque(maxlen=lag_window)
         self.runs = 0
@@ -77,12 +79,12 @@ class Scheduler:
             while True:
                 self.alive_at = self.clock.monotonic()
                 if not self._queue:
-                    await self.clock.sleep(_BEAT)
+                    await self.clock.sleep(self.beat)
                     continue
                 due = self._queue[0][0]
                 wait = due - self.clock.monotonic()
                 if wait > 0:
-                    await self.clock.sleep(min(wait, _BEAT))
+                    await self.clock.sleep(min(wait, self.beat))
                     continue
                 _, _, spec = heapq.heappop(self._queue)
                 heapq.heappush(self._queue, (self._next_due(due, spec), next(self._seq), spec))
@@ -106,7 +108,7 @@ class Scheduler:
         acquiring = asyncio.ensure_future(self._slots.acquire())
         try:
             while not acquiring.done():
-                beat = asyncio.ensure_future(self.clock.sleep(_BEAT))
+                beat = asyncio.ensure_future(self.clock.sleep(self.beat))
                 try:
                     await asyncio.wait((acquiring, beat), return_when=asyncio.FIRST_COMPLETED)
                 finally:
