@@ -22,6 +22,7 @@ from vigil.config.maintenance import MaintenanceSettings
 from vigil.config.metrics import MetricsEndpoint
 from vigil.config.notify import NotifySettings
 from vigil.config.oncall import OnCallSettings, Person
+from vigil.config.series_storage import SeriesStorage
 from vigil.config.severities import LEVEL_NAME, LevelSettings, Path, build_scheme, scheme_faults
 from vigil.incidents.scheme import Level, SchemeName, SeverityScheme
 from vigil.probes.registry import KINDS
@@ -148,6 +149,10 @@ class StackFile(StrictModel):
     )
     server: ServerSettings = Field(default_factory=ServerSettings)  # type: ignore[arg-type]
     alerts: list[AlertRule] = Field(default_factory=list, description="Alert rules over metrics.")
+    metrics: SeriesStorage = Field(
+        default_factory=SeriesStorage,  # type: ignore[arg-type]
+        description="The series store on disk: {path, retention, max_size, restore_for_grace}.",
+    )
     maintenance: MaintenanceSettings = Field(
         default_factory=MaintenanceSettings,
         description="Maintenance windows: while one is on, matching alerts page no one.",
