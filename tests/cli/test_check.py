@@ -196,3 +196,18 @@ def test_schema_is_json_schema_naming_every_probe_kind() -> None:
         "CommandCheck",
     ):
         assert kind in document["$defs"]
+
+
+def test_validate_names_a_second_heartbeat_with_the_first_ones_ping_key(tmp_path: Path) -> None:
+    stack = tmp_path / "vigil.yaml"
+    stack.write_text(
+        "services:\n  worker:\n    checks:\n      beat: {heartbeat: {every: 1m, key: '${KEY}'}}\n"
+        "      again: {heartbeat: {every: 5m, key: '${KEY}'}}\n"
+    )
+    out = vigil("validate", "-c", str(stack), env={"KEY": "s3cr3t-ping-key-123456"})
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[0] == (
+        f"{stack}:5:43: services.worker.checks.again.heartbeat.key: has the same ping key as worker.beat "
+        "(line 4); give each its own key"
+    )
+    assert "s3cr3t-ping-key-123456" not in out.stdout + out.stderr

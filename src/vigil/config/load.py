@@ -24,6 +24,7 @@ from pydantic import BaseModel, Discriminator, ValidationError
 
 from vigil.config.bounded_yaml import gc_paused, size_fault
 from vigil.config.check import CheckBase
+from vigil.config.heartbeat_keys import heartbeat_key_faults
 from vigil.config.oncall_refs import oncall_faults
 from vigil.config.secrets import Redactor
 from vigil.config.severity_faults import severity_faults
@@ -91,6 +92,7 @@ def _parse(name: str, text: str, environ: Mapping[str, str] | None) -> Stack:
     faults = list(source.faults)
     severities = severity_faults(source)
     whole_file = _graph_faults(source) + _rule_faults(source) + oncall_faults(source) + severities
+    whole_file += heartbeat_key_faults(source)
     try:
         _validate_services(source.data)
         model = StackFile.model_validate(source.data)
