@@ -211,3 +211,56 @@ def test_validate_names_a_second_heartbeat_with_the_first_ones_ping_key(tmp_path
         "(line 4); give each its own key"
     )
     assert "s3cr3t-ping-key-123456" not in out.stdout + out.stderr
+
+
+def test_a_heartbeat_is_not_judged_without_pings_and_judged_from_the_stores_pings(tmp_path: Path) -> None:
+    import asyncio
+    import random
+
+    from vigil.config.load import load_stack
+    from vigil.engine.clock import SystemClock
+    from vigil.engine.heartbeats import HeartbeatWatch
+    from vigil.probes.base import Result
+    from vigil.probes.heartbeat import Signal
+    from vigil.store.database import open_database
+
+    stack = tmp_path / "vigil.yaml"
+    stack.write_text(
+        "services:\n  worker:\n    checks:\n      beat: {heartbeat: {every: 1h}}\n"
+        "      cache: {redis: 'redis://127.0.0.1:6379/0'}\n"
+    )
+    table = vigil("check", "-c", str(stack))
+    assert table.returncode == 0, table.stderr
+    beat_line = next(line for line in table.stdout.splitlines() if "beat" in line)
+    assert "not judged" in beat_line and "pings reach `vigil up`" in beat_line
+    rows = {r["id"]: r for r in json.loads(vigil("check", "-c", str(stack), "--json").stdout)}
+    assert (rows["worker.beat"]["status"], rows["worker.beat"]["ok"]) == ("not_judged", None)
+    assert rows["worker.beat"]["reason"] == "pings reach `vigil up`"
+    assert rows["worker.cache"]["status"] == "ok"
+
+    async def job_fails() -> None:  # what `vigil up` keeps when the job pings /fail
+        engine = await open_database(f"sqlite:///{tmp_path}/.vigil/vigil.db")
+        loaded = load_stack(stack)
+
+        async def submit(result: Result) -> None:
+            return None
+
+        watch = HeartbeatWatch(
+            loaded.specs(),
+            engine,
+            submit,
+            SystemClock(),
+            loaded.redactor,
+            retention=3600,
+            rng=random.Random(1),
+        )
+        await watch.load()
+        await watch.ping(watch.beats["worker.beat"].key, Signal.FAIL, body=b"backup failed\n")
+        await watch.writer.flush()
+        await engine.dispose()
+
+    asyncio.run(job_fails())
+    failed = vigil("check", "-c", str(stack), "--json")
+    assert failed.returncode == 1
+    beat = next(r for r in json.loads(failed.stdout) if r["id"] == "worker.beat")
+    assert beat["status"] == "failed" and beat["reason"].endswith(": backup failed")

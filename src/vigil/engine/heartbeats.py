@@ -27,7 +27,7 @@ from vigil.engine.clock import Clock, nap
 from vigil.errors import ConfigError, ConfigFault, NotFoundError, VigilError
 from vigil.probes.base import Result
 from vigil.probes.heartbeat import Beat, HeartbeatCheck, Signal, judge
-from vigil.store.pings import Ping, PingStore, PingWriter, heartbeat_records
+from vigil.store.pings import Ping, PingStore, PingWriter, beat_of, heartbeat_records
 
 ResultHandler = Callable[[Result], Awaitable[None]]
 REASON_LINE = 200  # characters of a failure's log kept in its reason
@@ -99,9 +99,7 @@ class HeartbeatWatch:
             config = spec.config
             if not isinstance(config, HeartbeatCheck):  # made sure of in __init__; for the type
                 continue
-            beat = Beat(spec.id, key, config.heartbeat, max(now, record.created_at), record.last_success_at)
-            beat.run_started, beat.failed_at = record.run_started_at, record.failed_at
-            beat.failure, beat.run_seconds = record.failure, record.run_seconds
+            beat = beat_of(record, key, config.heartbeat, max(now, record.created_at))
             if key in self._by_key:
                 other = self._by_key[key].spec.id
                 raise ConfigError([ConfigFault("", 0, 0, spec.id, f"has the same ping key as {other}")])

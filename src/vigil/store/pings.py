@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from vigil.probes.heartbeat import Beat, Signal
+from vigil.probes.heartbeat import Beat, HeartbeatTimes, Signal
 from vigil.store.results import BatchWriter
 from vigil.store.tables import HeartbeatRow, PingRow
 
@@ -55,6 +55,14 @@ class HeartbeatRecord:
     run_seconds: float | None
 
 
+def beat_of(record: HeartbeatRecord, key: str, times: HeartbeatTimes, since: datetime) -> Beat:
+    """The beat ``record`` keeps, counting from ``since``."""
+    beat = Beat(record.check_id, key, times, since, record.last_success_at)
+    beat.run_started, beat.failed_at = record.run_started_at, record.failed_at
+    beat.failure, beat.run_seconds = record.failure, record.run_seconds
+    return beat
+
+
 def new_key() -> str:
     return secrets.token_urlsafe(18)  # 24 characters, 144 random bits
 
@@ -64,7 +72,7 @@ async def heartbeat_records(
 ) -> dict[str, HeartbeatRecord]:
     """Each check's record, made where missing: ``wanted`` maps a check id to whether it needs a
     key of Vigil's making (its stack file gives none)."""
-    found = await _read(engine, wanted)
+    found = await stored_records(engine, wanted)
     missing = [
         {"check_id": check_id, "key": new_key() if needs else None, "created_at": now}
         for check_id, needs in wanted.items()
@@ -86,11 +94,11 @@ async def heartbeat_records(
                     .where(HeartbeatRow.check_id == check_id, HeartbeatRow.key.is_(None))
                     .values(key=new_key())
                 )
-        found = await _read(engine, wanted)
+        found = await stored_records(engine, wanted)
     return found
 
 
-async def _read(engine: AsyncEngine, check_ids: Iterable[str]) -> dict[str, HeartbeatRecord]:
+async def stored_records(engine: AsyncEngine, check_ids: Iterable[str]) -> dict[str, HeartbeatRecord]:
     ids = list(check_ids)
     found: dict[str, HeartbeatRecord] = {}
     async with engine.connect() as conn:
