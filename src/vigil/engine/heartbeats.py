@@ -197,7 +197,8 @@ def heartbeat_spec(stack: Stack, check_id: str) -> CheckSpec:
         known = ", ".join(s.id for s in stack.specs() if s.kind == "heartbeat") or "none"
         raise NotFoundError(f"no check {check_id} in {stack.file}; its heartbeat checks: {known}")
     if not isinstance(spec.config, HeartbeatCheck):
-        raise VigilError(f"{check_id} is a {spec.kind} check, not a heartbeat; it has no ping URL")
+        # Not found, too: such a check has no ping URL and no pings to read.
+        raise NotFoundError(f"{check_id} is a {spec.kind} check, not a heartbeat; it has no ping URL")
     return spec
 
 

@@ -165,22 +165,6 @@ class PingStore:
             )
         return int(old.rowcount or 0) + int(excess.rowcount or 0)
 
-    async def recent(self, check_id: str, limit: int = 20) -> list[dict[str, Any]]:
-        """The newest pings of one check, newest first."""
-        query = select(PingRow).where(PingRow.check_id == check_id).order_by(PingRow.id.desc()).limit(limit)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [
-            {
-                "signal": row.signal,
-                "at": row.at.isoformat(),
-                "exit_status": row.exit_status,
-                "body": row.body,
-                "remote": row.remote,
-            }
-            for row in rows
-        ]
-
 
 _UPDATE_STATE = (
     update(HeartbeatRow)
