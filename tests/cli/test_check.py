@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -14,6 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
+from tests.engine.test_once import pinged
+from vigil.engine.clock import FakeClock
+from vigil.probes.heartbeat import Signal
 
 VIGIL = [sys.executable, "-m", "vigil.cli"]
 HEALTH_SERVER = textwrap.dedent(
@@ -214,21 +218,9 @@ def test_validate_names_a_second_heartbeat_with_the_first_ones_ping_key(tmp_path
 
 
 def test_a_heartbeat_is_not_judged_without_pings_and_judged_from_the_stores_pings(tmp_path: Path) -> None:
-    import asyncio
-    import random
-
-    from vigil.config.load import load_stack
-    from vigil.engine.clock import SystemClock
-    from vigil.engine.heartbeats import HeartbeatWatch
-    from vigil.probes.base import Result
-    from vigil.probes.heartbeat import Signal
-    from vigil.store.database import open_database
-
+    text = "services:\n  worker:\n    checks:\n      beat: {heartbeat: {every: 1h}}\n"
     stack = tmp_path / "vigil.yaml"
-    stack.write_text(
-        "services:\n  worker:\n    checks:\n      beat: {heartbeat: {every: 1h}}\n"
-        "      cache: {redis: 'redis://127.0.0.1:6379/0'}\n"
-    )
+    stack.write_text(text + "      cache: {redis: 'redis://127.0.0.1:6379/0'}\n")
     table = vigil("check", "-c", str(stack))
     assert table.returncode == 0, table.stderr
     beat_line = next(line for line in table.stdout.splitlines() if "beat" in line)
@@ -238,28 +230,9 @@ def test_a_heartbeat_is_not_judged_without_pings_and_judged_from_the_stores_ping
     assert rows["worker.beat"]["reason"] == "pings reach `vigil up`"
     assert rows["worker.cache"]["status"] == "ok"
 
-    async def job_fails() -> None:  # what `vigil up` keeps when the job pings /fail
-        engine = await open_database(f"sqlite:///{tmp_path}/.vigil/vigil.db")
-        loaded = load_stack(stack)
-
-        async def submit(result: Result) -> None:
-            return None
-
-        watch = HeartbeatWatch(
-            loaded.specs(),
-            engine,
-            submit,
-            SystemClock(),
-            loaded.redactor,
-            retention=3600,
-            rng=random.Random(1),
-        )
-        await watch.load()
-        await watch.ping(watch.beats["worker.beat"].key, Signal.FAIL, body=b"backup failed\n")
-        await watch.writer.flush()
-        await engine.dispose()
-
-    asyncio.run(job_fails())
+    # What `vigil up` keeps in the stack file's store when the job pings /fail.
+    failing = (Signal.FAIL, 1, b"backup failed\n")
+    asyncio.run(pinged(f"sqlite:///{tmp_path}/.vigil/vigil.db", FakeClock(), failing, text=text))
     failed = vigil("check", "-c", str(stack), "--json")
     assert failed.returncode == 1
     beat = next(r for r in json.loads(failed.stdout) if r["id"] == "worker.beat")

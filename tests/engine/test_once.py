@@ -24,10 +24,13 @@ services:
 """
 
 
-async def pinged(url: str, clock: FakeClock, *signals: tuple[Signal, float, bytes | None]) -> None:
-    """``vigil up``'s watch receiving ``signals`` (each after its wait in seconds), into the store."""
+async def pinged(
+    url: str, clock: FakeClock, *signals: tuple[Signal, float, bytes | None], text: str = STACK
+) -> None:
+    """``vigil up``'s watch of ``text``'s ``worker.beat`` receiving ``signals`` (each after its
+    wait in seconds), into the store at ``url``."""
     engine = await open_database(url)
-    stack = parse_stack("vigil.yaml", STACK, {})
+    stack = parse_stack("vigil.yaml", text, {})
 
     async def submit(result: Result) -> None:
         return None
