@@ -27,7 +27,7 @@ class CompiledExpr:
 @lru_cache(maxsize=65_536)  # validation and the rule stage compile the same rules; do it once
 def compile_expr(text: str) -> CompiledExpr:
     """Parse ``text`` and build its evaluation tree; ``PromQLError`` names what is wrong or not
-    supported (a syntax error, an unknown function, a subquery, an ``@`` modifier, …)."""
+    supported (a syntax error, an unknown function, …)."""
     return CompiledExpr(text, parse(text))
 
 
@@ -38,14 +38,24 @@ def evaluate(
     *,
     lookback: float = DEFAULT_LOOKBACK,
     shared: dict[str, Vec] | None = None,
+    start: float | None = None,
+    end: float | None = None,
 ) -> Vector | float:
     """The instant-query result of ``expr`` at Unix time ``at``: a scalar, or one ``Sample`` per
-    series (in no particular order). Like Prometheus' API, ``at`` counts to the millisecond.
+    series, in Prometheus' order where it has one (``sort``, ``sort_desc``, ``topk``,
+    ``bottomk``), else in no particular order. Like Prometheus' API, ``at`` counts to the
+    millisecond.
+
+    ``start`` and ``end``: the window of the range query this evaluation is a step of, what
+    ``@ start()`` and ``@ end()`` read at; both are ``at`` for an instant query.
 
     ``shared``: one dict passed to several evaluations at the same ``at`` over unchanged samples
     (say, the rules of one cycle) lets them compute each common sub-expression once; a caller
     must not reuse it at another time or after samples it may read have been written."""
-    ctx = EvalContext(round(at * 1000), source, round(lookback * 1000), shared)
+    at_ms = round(at * 1000)
+    start_ms = at_ms if start is None else round(start * 1000)
+    end_ms = at_ms if end is None else round(end * 1000)
+    ctx = EvalContext(at_ms, source, round(lookback * 1000), shared, start_ms, end_ms)
     root = expr.root
     if isinstance(root, ScalarNode):
         return root.scalar(ctx)

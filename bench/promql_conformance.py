@@ -1,0 +1,202 @@
+"""Prometheus' own PromQL tests against Vigil's evaluator: pass, fail and refused per file.
+
+    python bench/promql_conformance.py PATH [-v]
+
+PATH is a Prometheus checkout (or its ``promql/testdata`` directory, or one ``.test`` file); use
+the version of the oracle's Prometheus (``prometheus --version``). Each ``eval`` command of a file
+is one case, run as ``promql/test.go`` runs it: the instant query at its time, and (unless
+``eval_ordered``) the range query from a minute before to a minute after, one-minute steps, whose
+point at that time must give the same answer. Values agree within test.go's relative 1e-6;
+``eval_ordered`` also checks the order. A case is *refused* when Vigil declines the expression as
+unsupported, *passes* when every check agrees (or, for ``eval_fail``, when Vigil reports an error)
+and *fails* otherwise. ``-v`` prints each failure. Test.go's extra runs with ``@`` added to every
+selector are not made here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.promql_testfile import Clear, Eval, Load, TestFileError, parse
+from vigil.metrics.promql import PromQLError, compile_expr, evaluate
+from vigil.metrics.promql.evaluate import CompiledExpr
+from vigil.metrics.ranges import RangeSeries, evaluate_range
+from vigil.metrics.store import SeriesStore
+
+EPSILON = 1e-6
+MIN_NORMAL = 2.2250738585072014e-308
+REFUSALS = ("unsupported", "expression too complex")
+
+Answer = float | dict[frozenset[tuple[str, str]], float] | list[tuple[frozenset[tuple[str, str]], float]]
+
+
+@dataclass
+class Tally:
+    passed: int = 0
+    failed: int = 0
+    refused: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def almost_equal(a: float, b: float) -> bool:
+    """test.go's ``almostEqual``."""
+    if math.isnan(a) and math.isnan(b):
+        return True
+    if a == b:
+        return True
+    diff = abs(a - b)
+    if a == 0 or b == 0 or diff < MIN_NORMAL:
+        return diff < EPSILON * MIN_NORMAL
+    return diff / (abs(a) + abs(b)) < EPSILON
+
+
+def _key(labels: dict[str, str]) -> frozenset[tuple[str, str]]:
+    return frozenset((k, v) for k, v in labels.items() if v)
+
+
+def _store(load: Load, store: SeriesStore) -> None:
+    for labels, values in load.series:
+        kept = [(i * load.step, v) for i, v in enumerate(values) if v is not None]
+        store.extend(labels, [t for t, _ in kept], [v for _, v in kept])
+
+
+def _compare(case: Eval, got: Answer) -> str | None:
+    """None when ``got`` is what the case expects, else what differs."""
+    if case.scalar is not None or isinstance(got, float):
+        if case.scalar is None or not isinstance(got, float):
+            return f"expected {'a scalar' if case.scalar is not None else 'a vector'}, got {got!r}"
+        return None if almost_equal(case.scalar, got) else f"expected {case.scalar!r}, got {got!r}"
+    rows = list(got.items()) if isinstance(got, dict) else got
+    expected = {_key(labels): (pos, value) for pos, (labels, value) in enumerate(case.series)}
+    seen = set()
+    for pos, (key, value) in enumerate(rows):
+        if key not in expected:
+            return f"unexpected series {dict(key)} = {value!r}"
+        want_pos, want = expected[key]
+        if case.ordered and want_pos != pos:
+            return f"{dict(key)} at position {pos + 1}, expected {want_pos + 1}"
+        if not almost_equal(want, value):
+            return f"{dict(key)}: expected {want!r}, got {value!r}"
+        seen.add(key)
+    missing = [dict(k) for k in expected if k not in seen]
+    return f"missing {missing}" if missing else None
+
+
+def _instant(expr: CompiledExpr, at: float, store: SeriesStore) -> Answer:
+    result = evaluate(expr, at, store)
+    if isinstance(result, float):
+        return result
+    return [(_key(s.labels), s.value) for s in result]
+
+
+def _ranged(expr: CompiledExpr, at: float, store: SeriesStore) -> Answer:
+    result = evaluate_range(expr, at - 60, at + 60, 60, store)
+    out: dict[frozenset[tuple[str, str]], float] = {}
+    for series in result:
+        if isinstance(series, RangeSeries):
+            for t, v in series.points:
+                if t == at:
+                    out[_key(dict(series.labels))] = v
+        elif series[0] == at:
+            return series[1]
+    return out
+
+
+def run_case(case: Eval, store: SeriesStore) -> tuple[str, str]:
+    """("pass" | "fail" | "refused", what went wrong)."""
+    try:
+        expr = compile_expr(case.expr)
+    except PromQLError as err:
+        if any(str(err).startswith(r) for r in REFUSALS):
+            return "refused", str(err)
+        return ("pass", "") if case.fail else ("fail", f"does not compile: {err}")
+    try:
+        got = _instant(expr, case.at, store)
+    except PromQLError as err:
+        return ("pass", "") if case.fail else ("fail", f"error: {err}")
+    except Exception as err:  # a bug in the evaluator is a failed case, not a crashed run
+        return "fail", f"crashed: {type(err).__name__}: {err}"
+    if case.fail:
+        return "fail", "expected an error, got an answer"
+    problem = _compare(case, got)
+    if problem is None and not case.ordered:
+        try:
+            problem = _compare(case, _ranged(expr, case.at, store))
+        except Exception as err:
+            problem = f"range mode: {type(err).__name__}: {err}"
+        problem = None if problem is None else f"range mode: {problem}"
+    return ("fail", problem) if problem else ("pass", "")
+
+
+def run_file(path: Path) -> Tally:
+    tally = Tally()
+    store = SeriesStore(retention=math.inf)
+    for command in parse(path.read_text()):
+        if isinstance(command, Clear):
+            store = SeriesStore(retention=math.inf)
+        elif isinstance(command, Load):
+            _store(command, store)
+        else:
+            verdict, why = run_case(command, store)
+            if verdict == "pass":
+                tally.passed += 1
+            elif verdict == "refused":
+                tally.refused += 1
+            else:
+                tally.failed += 1
+                tally.failures.append(f"{path.name}:{command.line}: {command.expr}\n    {why}")
+    return tally
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    for folder in (path / "promql" / "testdata", path):
+        found = sorted(folder.glob("*.test"))
+        if found:
+            return found
+    return []
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("path", type=Path, help="a Prometheus checkout, its promql/testdata, or a .test file")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print every failed case")
+    args = parser.parse_args()
+    files = _files(args.path)
+    if not files:
+        print(f"promql_conformance: no .test files under {args.path}", file=sys.stderr)
+        return 2
+    total = Tally()
+    print(f"{'file':<24}{'pass':>6}{'fail':>6}{'refused':>9}{'cases':>7}")
+    for path in files:
+        try:
+            tally = run_file(path)
+        except (OSError, TestFileError) as err:
+            print(f"promql_conformance: {path}: {err}", file=sys.stderr)
+            return 2
+        cases = tally.passed + tally.failed + tally.refused
+        print(f"{path.name:<24}{tally.passed:>6}{tally.failed:>6}{tally.refused:>9}{cases:>7}")
+        total.passed += tally.passed
+        total.failed += tally.failed
+        total.refused += tally.refused
+        total.failures += tally.failures
+    cases = total.passed + total.failed + total.refused
+    print(f"{'total':<24}{total.passed:>6}{total.failed:>6}{total.refused:>9}{cases:>7}")
+    print(
+        f"{total.passed} of {total.passed + total.failed} supported cases pass; "
+        f"{total.refused} of {cases} refused"
+    )
+    if args.verbose:
+        print("\n".join(total.failures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
