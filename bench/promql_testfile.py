@@ -38,6 +38,8 @@ _LABEL = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"((?:\\.|[^"\\])*)"\s*,?
 class TestFileError(ValueError):
     """A line of a test file this reader cannot make sense of."""
 
+    __test__ = False  # not a test class, whatever pytest guesses from its name
+
 
 def duration(text: str) -> float:
     """A Prometheus duration (``1h30m``, ``90s``, ``0``) in seconds."""
