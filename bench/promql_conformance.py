@@ -59,7 +59,9 @@ def _key(labels: dict[str, str]) -> frozenset[tuple[str, str]]:
 
 
 def _store(load: Load, store: SeriesStore) -> None:
-    for labels, values in load.series:
+    # A series defined twice keeps its last definition, as test.go's map of them does.
+    last = {_key(labels): (labels, values) for labels, values in load.series}
+    for labels, values in last.values():
         kept = [(i * load.step, v) for i, v in enumerate(values) if v is not None]
         store.extend(labels, [t for t, _ in kept], [v for _, v in kept])
 

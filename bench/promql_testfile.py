@@ -15,7 +15,8 @@ A file is a list of commands separated by blank lines (``#`` starts a comment li
 A series' values are ``a+bxN`` (N+1 values from a, step b), ``axN`` (a, N+1 times), ``_`` (an
 omitted step), ``_xN`` (N omitted steps), ``stale`` (a stale marker) or a number; samples of a
 ``load`` are ``step`` apart from time 0. An ``eval`` expects a scalar (one bare number) or one line
-per series.
+per series. In a series, ``0x10`` is 0 eleven times, not a hexadecimal number (as Prometheus'
+lexer reads it); a series defined twice in one ``load`` keeps its last definition.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from vigil.metrics.series import STALE_NAN
 _DURATION = re.compile(r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?")
 _UNITS = (365 * 86400.0, 7 * 86400.0, 86400.0, 3600.0, 60.0, 1.0, 0.001)
 _EVAL = re.compile(r"^eval(?:_(fail|ordered))?\s+instant\s+(?:at\s+(.+?))?\s+(.+)$")
-_UNSIGNED = r"(?:Inf|inf|NaN|nan|0x[0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
+_UNSIGNED = r"(?:Inf|inf|NaN|nan|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
 _NUMBER = rf"[-+]?{_UNSIGNED}"
 _ITEM = re.compile(rf"^(?:(_)(?:x(\d+))?|(stale)|({_NUMBER})(?:([-+]{_UNSIGNED})?x(\d+))?)$")
 _LABEL = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"((?:\\.|[^"\\])*)"\s*,?')

@@ -432,6 +432,7 @@ def test_functions_compute_and_drop_the_metric_name(expr: str, expected: Expecte
         ('count_values("a-b", cpu)', "invalid label name 'a-b' in count_values()"),
         ("cpu[5m:1m]", "unsupported: a range vector as the result"),
         ("cpu @ -100", "unsupported: an @ time before 1970"),
+        ("max_over_time(cpu[1d:1s])", "subquery of more than 11,000 steps"),
         ("cpu[5m]", "unsupported: a range vector as the result"),
         ('"text"', "unsupported: a string as the result"),
         ("limitk(2, cpu)", "unsupported aggregation 'limitk'"),

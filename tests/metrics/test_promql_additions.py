@@ -151,13 +151,13 @@ def test_a_wrong_expectation_fails_and_an_unsupported_one_is_refused(tmp_path: P
 
 
 def test_series_values_expand_as_prometheus_reads_them() -> None:
-    [load] = parse('load 30s\n  a{b="c"} 1+2x2 _ _x2 stale -1-0.5x1 Inf 0x10\n')
+    [load] = parse('load 30s\n  a{b="c"} 1+2x2 _ _x2 stale -1-0.5x1 Inf 0x2\n')
     assert isinstance(load, Load)
     labels, values = load.series[0]
     assert labels == {"__name__": "a", "b": "c"}
     assert values[:6] == [1.0, 3.0, 5.0, None, None, None]
     assert math.isnan(values[6] or 0.0)
-    assert values[7:] == [-1.0, -1.5, math.inf, 16.0]
+    assert values[7:] == [-1.0, -1.5, math.inf, 0.0, 0.0, 0.0]
     with pytest.raises(TestFileError, match="not a series value"):
         parse("load 1m\n  a 1+x\n")
 

@@ -17,7 +17,7 @@ from vigil.metrics.promql.selectors import MatrixSelector, Window
 from vigil.metrics.series import SeriesData
 
 DEFAULT_STEP_MS = 60_000
-# A subquery's steps in one evaluation, as a range query's points per series are bounded.
+# A subquery's steps in one evaluation, bounded as a range query's points per series are.
 MAX_STEPS = 11_000
 
 
@@ -38,6 +38,10 @@ class Subquery(MatrixSelector):
         super().__init__((), offset_ms, range_ms, at_kind, at_ms)
         self.inner = inner
         self.step_ms = step_ms if step_ms > 0 else DEFAULT_STEP_MS
+        if range_ms // self.step_ms + 1 > MAX_STEPS:
+            raise PromQLError(
+                f"subquery of more than {MAX_STEPS:,} steps: use a larger step or a shorter range"
+            )
         # Equal keys must mean equal results: the inner node's text when it has one, else this
         # node itself (compiled expressions live as long as the process).
         inner_key = inner.key if inner.key is not None else f"node{id(self)}"
@@ -51,8 +55,6 @@ class Subquery(MatrixSelector):
 
     def windows(self, ctx: EvalContext) -> Sequence[Window]:
         times = self.steps(ctx)
-        if len(times) > MAX_STEPS:
-            raise PromQLError(f"subquery of more than {MAX_STEPS:,} steps; use a larger step")
         found: dict[frozenset[tuple[str, str]], tuple[SeriesData, list[float], list[float]]] = {}
         for t in times:
             # Each step is an evaluation of its own: nothing shared with the outer one's time.

@@ -69,18 +69,18 @@ class TrendCall(VectorNode):
     def compute(self, ctx: EvalContext) -> Vec:
         first = self.first.scalar(ctx)
         second = self.second.scalar(ctx) if self.second is not None else NAN
-        if self.second is not None:
+        out: Vec = []
+        for w in self.selector.windows(ctx):
+            if self.second is None:
+                if len(w.values) >= 2:
+                    slope, intercept = linear_regression(w, ctx.at_ms)
+                    out.append((nameless(w), slope * first + intercept))
+                continue
+            # Prometheus checks the factors once it has a series to smooth.
             if not 0 < first < 1:
                 raise PromQLError(f"invalid smoothing factor. Expected: 0 < sf < 1, got: {first:f}")
             if not 0 < second < 1:
                 raise PromQLError(f"invalid trend factor. Expected: 0 < tf < 1, got: {second:f}")
-        out: Vec = []
-        for w in self.selector.windows(ctx):
-            if len(w.values) < 2:
-                continue
-            if self.second is None:
-                slope, intercept = linear_regression(w, ctx.at_ms)
-                out.append((nameless(w), slope * first + intercept))
-            else:
+            if len(w.values) >= 2:
                 out.append((nameless(w), _holt_winters(list(w.values), first, second)))
         return ensure_unique(out)
