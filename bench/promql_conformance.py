@@ -6,30 +6,40 @@ PATH is a Prometheus checkout (or its ``promql/testdata`` directory, or one ``.t
 the version of the oracle's Prometheus (``prometheus --version``). Each ``eval`` command of a file
 is one case, run as ``promql/test.go`` runs it: the instant query at its time, and (unless
 ``eval_ordered``) the range query from a minute before to a minute after, one-minute steps, whose
-point at that time must give the same answer. Values agree within test.go's relative 1e-6;
+point at that time must give the same answer; then, as test.go does, both again with ``@ <time>``
+given to every selector and subquery that has none, at five other times (unless the expression
+calls a function that reads the evaluation time). Values agree within test.go's relative 1e-6;
 ``eval_ordered`` also checks the order. A case is *refused* when Vigil declines the expression as
 unsupported, *passes* when every check agrees (or, for ``eval_fail``, when Vigil reports an error)
-and *fails* otherwise. ``-v`` prints each failure. Test.go's extra runs with ``@`` added to every
-selector are not made here.
+and *fails* otherwise. ``-v`` prints each failure.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.promql_testfile import Clear, Eval, Load, TestFileError, parse
 from vigil.metrics.promql import PromQLError, compile_expr, evaluate
+from vigil.metrics.promql.compiler import parse as parse_expr
 from vigil.metrics.promql.evaluate import CompiledExpr
+from vigil.metrics.promql.model import AT_FIXED, AT_NONE, ScalarNode, VectorNode
+from vigil.metrics.promql.selectors import MatrixSelector, VectorSelector
 from vigil.metrics.ranges import RangeSeries, evaluate_range
 from vigil.metrics.store import SeriesStore
 
 EPSILON = 1e-6
 MIN_NORMAL = 2.2250738585072014e-308
 REFUSALS = ("unsupported", "expression too complex")
+# test.go's AtModifierUnsafeFunctions: their answers depend on the evaluation time itself.
+_READS_TIME = re.compile(
+    r"\b(?:days_in_month|day_of_month|day_of_week|day_of_year|hour|minute|month|year|predict_linear"
+    r"|time|timestamp)\s*\("
+)
 
 Answer = float | dict[frozenset[tuple[str, str]], float] | list[tuple[frozenset[tuple[str, str]], float]]
 
@@ -108,6 +118,54 @@ def _ranged(expr: CompiledExpr, at: float, store: SeriesStore) -> Answer:
     return out
 
 
+def _check(case: Eval, expr: CompiledExpr, at: float, store: SeriesStore) -> str | None:
+    """None when ``expr`` at ``at`` answers as the case expects, else what differs."""
+    try:
+        got = _instant(expr, at, store)
+    except PromQLError as err:
+        return None if case.fail else f"error: {err}"
+    except Exception as err:  # a bug in the evaluator is a failed case, not a crashed run
+        return f"crashed: {type(err).__name__}: {err}"
+    if case.fail:
+        return "expected an error, got an answer"
+    problem = _compare(case, got)
+    if problem is None and not case.ordered:
+        try:
+            problem = _compare(case, _ranged(expr, at, store))
+        except Exception as err:
+            problem = f"{type(err).__name__}: {err}"
+        problem = None if problem is None else f"range mode: {problem}"
+    return problem
+
+
+def _pin(node: object, ts: int) -> None:
+    """Give every selector and subquery of ``node`` without an ``@`` the modifier ``@ ts`` (ms),
+    leaving what is inside a subquery alone, as test.go's ``atModifierTestCases`` does."""
+    if isinstance(node, MatrixSelector | VectorSelector):
+        if node.at_kind == AT_NONE:
+            node.at_kind, node.at_ms = AT_FIXED, ts
+        return
+    for cls in type(node).__mro__:
+        for name in cls.__dict__.get("__slots__", ()):
+            value = getattr(node, name, None)
+            for child in value if isinstance(value, list | tuple) else [value]:
+                if isinstance(child, ScalarNode | VectorNode | MatrixSelector):
+                    _pin(child, ts)
+
+
+def _pinned(case: Eval) -> list[tuple[CompiledExpr, float]]:
+    """test.go's extra runs of a case: every selector pinned at the case's time by ``@``,
+    evaluated at other times (unless a function reads the evaluation time)."""
+    if _READS_TIME.search(case.expr):
+        return []
+    ts = round(case.at * 1000)
+    root = parse_expr(case.expr)  # a tree of its own: compile_expr's are cached and shared
+    _pin(root, ts)
+    expr = CompiledExpr(case.expr, root)
+    times = [-1000, 0, 1000] if ts == 0 else [-10 * ts, 0, ts // 5, ts, 10 * ts]
+    return [(expr, t / 1000) for t in times]
+
+
 def run_case(case: Eval, store: SeriesStore) -> tuple[str, str]:
     """("pass" | "fail" | "refused", what went wrong)."""
     try:
@@ -116,22 +174,14 @@ def run_case(case: Eval, store: SeriesStore) -> tuple[str, str]:
         if any(str(err).startswith(r) for r in REFUSALS):
             return "refused", str(err)
         return ("pass", "") if case.fail else ("fail", f"does not compile: {err}")
-    try:
-        got = _instant(expr, case.at, store)
-    except PromQLError as err:
-        return ("pass", "") if case.fail else ("fail", f"error: {err}")
-    except Exception as err:  # a bug in the evaluator is a failed case, not a crashed run
-        return "fail", f"crashed: {type(err).__name__}: {err}"
-    if case.fail:
-        return "fail", "expected an error, got an answer"
-    problem = _compare(case, got)
-    if problem is None and not case.ordered:
-        try:
-            problem = _compare(case, _ranged(expr, case.at, store))
-        except Exception as err:
-            problem = f"range mode: {type(err).__name__}: {err}"
-        problem = None if problem is None else f"range mode: {problem}"
-    return ("fail", problem) if problem else ("pass", "")
+    problem = _check(case, expr, case.at, store)
+    if problem is not None:
+        return "fail", problem
+    for pinned, at in _pinned(case):
+        problem = _check(case, pinned, at, store)
+        if problem is not None:
+            return "fail", f"with every selector @ {case.at:g}, evaluated at {at:g}: {problem}"
+    return "pass", ""
 
 
 def run_file(path: Path) -> Tally:
