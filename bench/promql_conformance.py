@@ -22,13 +22,13 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import GetSetDescriptorType, MemberDescriptorType
 
 from bench.promql_testfile import Clear, Eval, Load, TestFileError, parse
 from vigil.metrics.promql import PromQLError, compile_expr, evaluate
 from vigil.metrics.promql.compiler import parse as parse_expr
 from vigil.metrics.promql.evaluate import CompiledExpr
-from vigil.metrics.promql.model import AT_FIXED, AT_NONE, ScalarNode, VectorNode
-from vigil.metrics.promql.selectors import MatrixSelector, VectorSelector
+from vigil.metrics.promql.model import AT_FIXED, AT_NONE
 from vigil.metrics.ranges import RangeSeries, evaluate_range
 from vigil.metrics.store import SeriesStore
 
@@ -140,17 +140,23 @@ def _check(case: Eval, expr: CompiledExpr, at: float, store: SeriesStore) -> str
 
 def _pin(node: object, ts: int) -> None:
     """Give every selector and subquery of ``node`` without an ``@`` the modifier ``@ ts`` (ms),
-    leaving what is inside a subquery alone, as test.go's ``atModifierTestCases`` does."""
-    if isinstance(node, MatrixSelector | VectorSelector):
-        if node.at_kind == AT_NONE:
-            node.at_kind, node.at_ms = AT_FIXED, ts
+    leaving what is inside a subquery alone, as test.go's ``atModifierTestCases`` does. Nodes are
+    told by their attributes, not ``isinstance``: ABC checks on mypyc-compiled classes misfire."""
+    if hasattr(node, "at_kind"):  # a selector or a subquery
+        if getattr(node, "at_kind") == AT_NONE:  # noqa: B009 - the attribute of any of three classes
+            setattr(node, "at_kind", AT_FIXED)  # noqa: B010
+            setattr(node, "at_ms", ts)  # noqa: B010
         return
     for cls in type(node).__mro__:
-        for name in cls.__dict__.get("__slots__", ()):
-            value = getattr(node, name, None)
-            for child in value if isinstance(value, list | tuple) else [value]:
-                if isinstance(child, ScalarNode | VectorNode | MatrixSelector):
-                    _pin(child, ts)
+        # Slots are member descriptors in plain Python, getset descriptors once compiled by mypyc.
+        for name, attribute in vars(cls).items():
+            if isinstance(attribute, MemberDescriptorType | GetSetDescriptorType) and not name.startswith(
+                "__"
+            ):
+                value = getattr(node, name, None)
+                for child in value if isinstance(value, list | tuple) else [value]:
+                    if any(hasattr(child, method) for method in ("compute", "scalar", "windows")):
+                        _pin(child, ts)
 
 
 def _pinned(case: Eval) -> list[tuple[CompiledExpr, float]]:

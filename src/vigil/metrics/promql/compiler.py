@@ -259,19 +259,22 @@ def _aggregate(e: Any) -> Compiled:
     param = _scalar(_compile(e.param), where) if e.param is not None else None
     if op in ("topk", "bottomk", "quantile") and param is None:
         raise PromQLError(f"{where} needs a parameter")
+    without, labels = _grouping(e)
+    return aggregate.Aggregate(op, arg, labels, without, param)
+
+
+def _grouping(e: Any) -> tuple[bool, list[str]]:
+    """An aggregation's ``without`` (True) or ``by`` and its labels."""
     modifier = e.modifier
     without = modifier is not None and modifier.type == pp.AggModifierType.Without
-    labels = [str(label) for label in modifier.labels] if modifier is not None else []
-    return aggregate.Aggregate(op, arg, labels, without, param)
+    return without, [str(label) for label in modifier.labels] if modifier is not None else []
 
 
 def _count_values(e: Any) -> Compiled:
     where = "count_values()"
     arg = _vector(_compile(e.expr), where)
     label = _string(_compile(e.param), where)
-    modifier = e.modifier
-    without = modifier is not None and modifier.type == pp.AggModifierType.Without
-    labels = [str(name) for name in modifier.labels] if modifier is not None else []
+    without, labels = _grouping(e)
     # The value's label is one more grouping label, unless the others are named by `without`.
     grouping = aggregate.grouping(labels if without else [*labels, label], without)
     return labelfuncs.CountValues(arg, label, grouping)
