@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from vigil.metrics.promql.aggregate import Aggregate
 from vigil.metrics.promql.compiler import parse
+from vigil.metrics.promql.labelfuncs import Sort
 from vigil.metrics.promql.model import EvalContext, Node, Sample, ScalarNode, Vec, Vector
 from vigil.metrics.series import SeriesSource
 
@@ -22,6 +24,13 @@ class CompiledExpr:
     @property
     def returns_scalar(self) -> bool:
         return isinstance(self.root, ScalarNode)
+
+    @property
+    def ordered(self) -> bool:
+        """Whether the answer's order is Prometheus' (``sort``, ``sort_desc``, ``topk`` or
+        ``bottomk`` outermost), for displays that otherwise sort series by their labels."""
+        root = self.root
+        return isinstance(root, Sort) or (isinstance(root, Aggregate) and root.op in ("topk", "bottomk"))
 
 
 @lru_cache(maxsize=65_536)  # validation and the rule stage compile the same rules; do it once
