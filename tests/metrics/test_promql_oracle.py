@@ -133,7 +133,8 @@ EXPRESSIONS = [
     "avg_over_time(demo_queue_depth[20s:3s] offset 2s)",
     "rate(http_requests_total[20s:1s])",
     "min_over_time(sum by (path) (http_requests_total)[25s:2s])",
-    "count_over_time(up[2m:])",
+    # (offset -1m: the window spans a minute boundary after the first scrape whenever it runs)
+    "count_over_time(up[2m:] offset -1m)",
     "max_over_time(deriv(demo_queue_depth[10s])[20s:4s]) > bool 0",
     # the @ modifier ({t0}: the oracle's first instant, {t3}: its last); start() and end() are
     # the evaluation time of an instant query
@@ -319,6 +320,7 @@ def oracle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Oracle]:
     )
     command = [binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'data'}"]
     command += [f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"]
+    command += ["--enable-feature=promql-negative-offset"]
     log = (workdir / "prometheus.log").open("wb")
     prometheus = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     stop = threading.Event()
