@@ -55,16 +55,17 @@ def evaluate_range(
     """The points of ``expr`` over ``[start, end]`` every ``step`` seconds: one ``RangeSeries`` per
     label set, in the order first seen, or for a scalar expression its ``(time, value)`` points."""
     times = steps(start, end, step)
+    first, last = start, end  # what `@ start()` and `@ end()` read at, as Prometheus: not the last step
     if expr.returns_scalar:
         scalar: list[tuple[float, float]] = []
         for at in times:
-            value = evaluate(expr, at, source, lookback=lookback)
+            value = evaluate(expr, at, source, lookback=lookback, start=first, end=last)
             assert isinstance(value, float)
             scalar.append((at, value))
         return scalar
     by_labels: dict[tuple[tuple[str, str], ...], RangeSeries] = {}
     for at in times:
-        result = evaluate(expr, at, source, lookback=lookback)
+        result = evaluate(expr, at, source, lookback=lookback, start=first, end=last)
         assert not isinstance(result, float)
         for sample in result:
             key = tuple(sorted(sample.labels.items()))
