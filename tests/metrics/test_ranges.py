@@ -39,12 +39,16 @@ def test_steps_count_in_milliseconds() -> None:
     assert steps(0.0, 0.3, 0.1) == [0.0, 0.1, 0.2, 0.3]
 
 
+def test_the_most_steps_prometheus_takes_are_taken() -> None:
+    assert len(steps(0.0, MAX_POINTS * 1.0, 1.0)) == MAX_POINTS + 1
+
+
 @pytest.mark.parametrize(
     ("start", "end", "step", "words"),
     [
         (0.0, 10.0, 0.0, "step"),
         (10.0, 0.0, 1.0, "before start"),
-        (0.0, MAX_POINTS * 1.0, 1.0, "maximum resolution"),
+        (0.0, MAX_POINTS + 1.0, 1.0, "maximum resolution"),
     ],
 )
 def test_windows_prometheus_refuses_are_refused(start: float, end: float, step: float, words: str) -> None:

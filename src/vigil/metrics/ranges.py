@@ -7,14 +7,14 @@ graphs and the rule pages all read through here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from vigil.metrics.promql.evaluate import DEFAULT_LOOKBACK, CompiledExpr, evaluate
-from vigil.metrics.promql.model import PromQLError
+from vigil.metrics.promql.evaluate import DEFAULT_LOOKBACK, CompiledExpr
+from vigil.metrics.promql.model import EvalContext, PromQLError, ScalarNode, VectorNode
 from vigil.metrics.series import SeriesSource
 
-# Prometheus refuses a range query of more than 11,000 points per series.
+# Prometheus refuses a range query of more than 11,000 steps (11,001 points) per series.
 MAX_POINTS = 11_000
 
 
@@ -35,12 +35,71 @@ def steps(start: float, end: float, step: float) -> list[float]:
     # Times in whole milliseconds, as Prometheus steps them, so that 0.1-second steps do not drift.
     start_ms, end_ms, step_ms = round(start * 1000), round(end * 1000), max(1, round(step * 1000))
     count = (end_ms - start_ms) // step_ms + 1
-    if count > MAX_POINTS:
+    if count - 1 > MAX_POINTS:  # Prometheus counts the steps between start and end
         raise PromQLError(
-            f"exceeded maximum resolution of {MAX_POINTS:,} points per timeseries; "
-            "try decreasing the query resolution (?step=XX)"
+            f"exceeded maximum resolution of {MAX_POINTS:,} points per timeseries. "
+            "Try decreasing the query resolution (?step=XX)"
         )
     return [(start_ms + i * step_ms) / 1000.0 for i in range(count)]
+
+
+class RangeEvaluation:
+    """A range query's points, gathered a slice of steps at a time (``run``), so that a caller can
+    check a deadline and let other work in between slices.
+
+    Each step is the instant query at that time, as ``evaluate`` gives it. A series' label set is
+    keyed once per series rather than once per point: the labels the store hands out are the same
+    read-only mapping at every step, and are looked up by identity."""
+
+    def __init__(
+        self, expr: CompiledExpr, source: SeriesSource, *, lookback: float = DEFAULT_LOOKBACK
+    ) -> None:
+        self.expr = expr
+        self.source = source
+        self.lookback_ms = round(lookback * 1000)
+        self.points = 0
+        self._scalar: list[tuple[float, float]] = []
+        self._by_labels: dict[tuple[tuple[str, str], ...], RangeSeries] = {}
+        # id(labels) -> (labels, series), for mappings that outlive the query (so ids stay unique).
+        self._known: dict[int, tuple[Mapping[str, str], RangeSeries]] = {}
+
+    @property
+    def series(self) -> int:
+        return len(self._by_labels)
+
+    def run(self, times: Sequence[float]) -> None:
+        root = self.expr.root
+        if isinstance(root, ScalarNode):
+            for at in times:
+                self._scalar.append((at, root.scalar(self._context(at))))
+            self.points += len(times)
+            return
+        assert isinstance(root, VectorNode)
+        by_labels, known = self._by_labels, self._known
+        for at in times:
+            vec = root.vector(self._context(at))
+            self.points += len(vec)
+            for labels, value in vec:
+                seen = known.get(id(labels))
+                if seen is not None and seen[0] is labels:
+                    seen[1].points.append((at, value))
+                    continue
+                key = tuple(sorted(labels.items()))
+                series = by_labels.get(key)
+                if series is None:
+                    series = by_labels[key] = RangeSeries(dict(labels))
+                if type(labels) is not dict:  # the store's own mapping, not one built for this step
+                    known[id(labels)] = (labels, series)
+                series.points.append((at, value))
+
+    def _context(self, at: float) -> EvalContext:
+        return EvalContext(round(at * 1000), self.source, self.lookback_ms, None)
+
+    def result(self) -> list[RangeSeries] | list[tuple[float, float]]:
+        """The scalar's points, or one series per label set in Prometheus' order (by labels)."""
+        if isinstance(self.expr.root, ScalarNode):
+            return self._scalar
+        return [self._by_labels[key] for key in sorted(self._by_labels)]
 
 
 def evaluate_range(
@@ -53,23 +112,8 @@ def evaluate_range(
     lookback: float = DEFAULT_LOOKBACK,
 ) -> list[RangeSeries] | list[tuple[float, float]]:
     """The points of ``expr`` over ``[start, end]`` every ``step`` seconds: one ``RangeSeries`` per
-    label set, in the order first seen, or for a scalar expression its ``(time, value)`` points."""
-    times = steps(start, end, step)
-    if expr.returns_scalar:
-        scalar: list[tuple[float, float]] = []
-        for at in times:
-            value = evaluate(expr, at, source, lookback=lookback)
-            assert isinstance(value, float)
-            scalar.append((at, value))
-        return scalar
-    by_labels: dict[tuple[tuple[str, str], ...], RangeSeries] = {}
-    for at in times:
-        result = evaluate(expr, at, source, lookback=lookback)
-        assert not isinstance(result, float)
-        for sample in result:
-            key = tuple(sorted(sample.labels.items()))
-            series = by_labels.get(key)
-            if series is None:
-                series = by_labels[key] = RangeSeries(sample.labels)
-            series.points.append((at, sample.value))
-    return list(by_labels.values())
+    label set, sorted by labels as Prometheus sorts a matrix, or for a scalar expression its
+    ``(time, value)`` points."""
+    evaluation = RangeEvaluation(expr, source, lookback=lookback)
+    evaluation.run(steps(start, end, step))
+    return evaluation.result()

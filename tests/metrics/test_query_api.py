@@ -1,0 +1,74 @@
+"""The query API's reading of Prometheus' parameters and its spelling of values, times and labels."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vigil.metrics import query_api
+from vigil.metrics.query_params import ErrorType, QueryAPIError, parse_duration, parse_time
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(2.0, "2"), (-0.0, "-0"), (0.1, "0.1"), (1e21, "1000000000000000000000"), (1.5e-10, "0.00000000015")],
+)
+def test_format_value_matches_gos_f_minus_one(value: float, text: str) -> None:
+    assert query_api.format_value(value) == text
+
+
+def test_times_keep_milliseconds_as_prometheus_writes_them() -> None:
+    assert [query_api.format_time(t) for t in (12.0, 12.5, 12.05, -1.25)] == [
+        "12",
+        "12.500",
+        "12.050",
+        "-1.250",
+    ]
+
+
+def test_labels_with_quotes_and_non_ascii_survive_the_hand_written_json() -> None:
+    text = query_api._metric({"path": 'a"b\\c', "city": "Zürich"})
+    assert json.loads(text) == {"city": "Zürich", "path": 'a"b\\c'}
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("1700000000", 1700000000.0),
+        ("1700000000.1234", 1700000000.123),
+        ("2026-12-02T01:00:00Z", 1796173200.0),
+        ("2026-12-02T02:00:00.5+01:00", 1796173200.5),
+    ],
+)
+def test_times_read_as_prometheus_reads_them(text: str, seconds: float) -> None:
+    assert parse_time(text, "time") == seconds
+
+
+@pytest.mark.parametrize("text", ["", "now", "1_000", "2026-12-02", "2026-12-02T01:00:00", "NaN", "1e400"])
+def test_other_times_are_bad_data_naming_the_parameter(text: str) -> None:
+    with pytest.raises(QueryAPIError, match='invalid parameter "start"') as raised:
+        parse_time(text, "start")
+    assert raised.value.error_type is ErrorType.BAD_DATA and raised.value.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("15", 15.0),
+        ("0.5", 0.5),
+        ("15s", 15.0),
+        ("1h30m", 5400.0),
+        ("500ms", 0.5),
+        ("1w2d", 777600.0),
+        ("0", 0.0),
+    ],
+)
+def test_durations_read_as_seconds_or_prometheus_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text, "step") == seconds
+
+
+@pytest.mark.parametrize("text", ["", "1.5h", "15 s", "m", "1m1h", "1e300"])
+def test_other_durations_are_bad_data(text: str) -> None:
+    with pytest.raises(QueryAPIError, match='invalid parameter "step"'):
+        parse_duration(text, "step")
