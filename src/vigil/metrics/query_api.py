@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -41,14 +42,16 @@ _LABEL_NAME_REST = _LABEL_NAME_START | frozenset("0123456789")
 
 def format_value(value: float) -> str:
     """A sample value as Prometheus writes it (Go's ``strconv.FormatFloat(v, 'f', -1, 64)``)."""
+    text = repr(value)
+    if text[-2:] == ".0":  # the common case first: a whole number
+        return text[:-2]
+    if "e" not in text and "n" not in text:  # neither an exponent nor nan/inf
+        return text
     if value != value:  # noqa: PLR0124 - NaN
         return "NaN"
-    if value in (float("inf"), float("-inf")):
+    if value in (math.inf, -math.inf):
         return "+Inf" if value > 0 else "-Inf"
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value)) if value or str(value)[0] != "-" else "-0"
-    text = repr(value)
-    return format(Decimal(text), "f") if "e" in text else text
+    return format(Decimal(text), "f")
 
 
 def format_time(seconds: float) -> str:
@@ -155,9 +158,10 @@ async def range_query(
         points = ",".join(f'[{format_time(t)},"{format_value(v)}"]' for t, v in answer)  # type: ignore[misc]
         return _success('{"resultType":"matrix","result":[{"metric":{},"values":[' + points + "]}]}")
     parts = []
+    stamps = {t: "[" + format_time(t) + ',"' for t in times}  # each step's time written once
     for s in answer:
         assert isinstance(s, RangeSeries)
-        points = ",".join([f'[{format_time(t)},"{format_value(v)}"]' for t, v in s.points])
+        points = ",".join([stamps[t] + format_value(v) + '"]' for t, v in s.points])
         parts.append(f'{{"metric":{_metric(s.labels)},"values":[{points}]}}')
     return _success('{"resultType":"matrix","result":[' + ",".join(parts) + "]}")
 

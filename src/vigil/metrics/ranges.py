@@ -7,12 +7,15 @@ graphs and the rule pages all read through here.
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from vigil.metrics.promql.evaluate import DEFAULT_LOOKBACK, CompiledExpr
 from vigil.metrics.promql.model import EvalContext, PromQLError, ScalarNode, VectorNode
-from vigil.metrics.series import SeriesSource
+from vigil.metrics.promql.selectors import VectorSelector
+from vigil.metrics.series import Matcher, SeriesData, SeriesSource, is_stale
 
 # Prometheus refuses a range query of more than 11,000 steps (11,001 points) per series.
 MAX_POINTS = 11_000
@@ -43,6 +46,48 @@ def steps(start: float, end: float, step: float) -> list[float]:
     return [(start_ms + i * step_ms) / 1000.0 for i in range(count)]
 
 
+class RangeSource:
+    """The store as one range query reads it: each selector's series are fetched from the store once,
+    for the whole range, and each step's window is cut from them with two binary searches, instead
+    of every step matching labels and walking the store again. Series the store gains while the
+    query runs are not seen: the query reads one snapshot.
+
+    A window's ``nan_free`` and ``monotonic`` are those of the whole fetched span (true of every
+    window inside it), else False, which only means "not known"."""
+
+    def __init__(self, source: SeriesSource) -> None:
+        self.source = source
+        self._fetched: dict[tuple[Matcher, ...], tuple[float, list[SeriesData]]] = {}
+
+    def select(self, matchers: Sequence[Matcher], start: float, end: float) -> list[SeriesData]:
+        key = tuple(matchers)
+        fetched = self._fetched.get(key)
+        if fetched is None or start < fetched[0]:  # steps go forward: a first look, or a longer range
+            fetched = self._fetched[key] = (start, list(self.source.select(key, start, math.inf)))
+        found: list[SeriesData] = []
+        append = found.append
+        new_tuple = tuple.__new__
+        for series in fetched[1]:
+            timestamps = series.timestamps
+            low = bisect_right(timestamps, start)
+            high = bisect_right(timestamps, end, low)
+            if low < high:
+                append(
+                    new_tuple(
+                        SeriesData,
+                        (
+                            series.labels,
+                            timestamps[low:high],
+                            series.values[low:high],
+                            series.nameless,
+                            series.nan_free,
+                            series.monotonic,
+                        ),
+                    )
+                )
+        return found
+
+
 class RangeEvaluation:
     """A range query's points, gathered a slice of steps at a time (``run``), so that a caller can
     check a deadline and let other work in between slices.
@@ -55,7 +100,7 @@ class RangeEvaluation:
         self, expr: CompiledExpr, source: SeriesSource, *, lookback: float = DEFAULT_LOOKBACK
     ) -> None:
         self.expr = expr
-        self.source = source
+        self.source = RangeSource(source)
         self.lookback_ms = round(lookback * 1000)
         self.points = 0
         self._scalar: list[tuple[float, float]] = []
@@ -75,7 +120,10 @@ class RangeEvaluation:
             self.points += len(times)
             return
         assert isinstance(root, VectorNode)
-        by_labels, known = self._by_labels, self._known
+        if isinstance(root, VectorSelector) and times:
+            self._run_selector(root, times)
+            return
+        known = self._known
         for at in times:
             vec = root.vector(self._context(at))
             self.points += len(vec)
@@ -83,14 +131,42 @@ class RangeEvaluation:
                 seen = known.get(id(labels))
                 if seen is not None and seen[0] is labels:
                     seen[1].points.append((at, value))
-                    continue
-                key = tuple(sorted(labels.items()))
-                series = by_labels.get(key)
-                if series is None:
-                    series = by_labels[key] = RangeSeries(dict(labels))
-                if type(labels) is not dict:  # the store's own mapping, not one built for this step
-                    known[id(labels)] = (labels, series)
-                series.points.append((at, value))
+                else:
+                    self._series_of(labels).points.append((at, value))
+
+    def _run_selector(self, root: VectorSelector, times: Sequence[float]) -> None:
+        """A bare selector (``up``, a gauge: what a graph shows most): each series is walked once
+        for all of the slice's steps, instead of being selected again at every step. Each step
+        takes the newest sample in ``[t - lookback, t]`` unless it is a stale marker, as
+        ``VectorSelector`` does."""
+        refs = [round(at * 1000) - root.offset_ms for at in times]
+        lookback = self.lookback_ms
+        low = math.nextafter((refs[0] - lookback) / 1000, -math.inf)
+        for series in self.source.select(root.matchers, low, refs[-1] / 1000):
+            timestamps, values = series.timestamps, series.values
+            points: list[tuple[float, float]] = []
+            i = 0
+            for at, ref in zip(times, refs, strict=True):
+                i = bisect_right(timestamps, ref / 1000, i)
+                if i and timestamps[i - 1] >= (ref - lookback) / 1000:
+                    value = values[i - 1]
+                    if series.nan_free or not is_stale(value):
+                        points.append((at, value))
+            if points:
+                self.points += len(points)
+                self._series_of(series.labels).points.extend(points)
+
+    def _series_of(self, labels: Mapping[str, str]) -> RangeSeries:
+        seen = self._known.get(id(labels))
+        if seen is not None and seen[0] is labels:
+            return seen[1]
+        key = tuple(sorted(labels.items()))
+        series = self._by_labels.get(key)
+        if series is None:
+            series = self._by_labels[key] = RangeSeries(dict(labels))
+        if type(labels) is not dict:  # the store's own mapping, not one built for this step
+            self._known[id(labels)] = (labels, series)
+        return series
 
     def _context(self, at: float) -> EvalContext:
         return EvalContext(round(at * 1000), self.source, self.lookback_ms, None)
