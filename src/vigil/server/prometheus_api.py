@@ -10,13 +10,32 @@ viewer's bearer token unless the stack file says ``server: {public_read: true}``
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
 
 from vigil.metrics import query_api
 from vigil.metrics.query_params import bad_param, parse_duration, parse_time
 from vigil.server.runtime import Runtime
 
 router = APIRouter(prefix="/prometheus/api/v1", tags=["prometheus"])
+
+
+class PrometheusError(BaseModel):
+    """Prometheus' error answer, with Vigil's ``error`` key."""
+
+    status: str = Field(description='Always "error".')
+    errorType: str = Field(description="bad_data (400), execution (422), timeout (503), …")
+    error: str = Field(description="What went wrong, in one line.")
+
+
+# What a query can answer besides success, as Prometheus answers it.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": PrometheusError, "description": "bad_data: a parameter or the query does not read."},
+    422: {"model": PrometheusError, "description": "execution: the query failed or selects too much."},
+    503: {"model": PrometheusError, "description": "timeout: the query ran past its timeout."},
+}
 BOTH = ["GET", "POST"]
 # Prometheus' "minTime" and "maxTime": a series call without start or end looks at all time.
 ALL_TIME = (-9_223_372_036.854, 9_223_372_036.854)
@@ -76,7 +95,9 @@ def _runtime(request: Request) -> Runtime:
     return runtime
 
 
-@router.api_route("/query", methods=BOTH, summary="An instant query, as Prometheus' /api/v1/query")
+@router.api_route(
+    "/query", methods=BOTH, summary="An instant query, as Prometheus' /api/v1/query", responses=ERRORS
+)
 async def query(request: Request) -> Response:
     params = await Params.of(request)
     runtime = _runtime(request)
@@ -85,7 +106,12 @@ async def query(request: Request) -> Response:
     return _json(query_api.instant(runtime.series, text, at, params.timeout()))
 
 
-@router.api_route("/query_range", methods=BOTH, summary="A range query, as Prometheus' /api/v1/query_range")
+@router.api_route(
+    "/query_range",
+    methods=BOTH,
+    summary="A range query, as Prometheus' /api/v1/query_range",
+    responses=ERRORS,
+)
 async def query_range(request: Request) -> Response:
     params = await Params.of(request)
     start, end, step = params.time("start"), params.time("end"), params.duration("step")
@@ -94,7 +120,12 @@ async def query_range(request: Request) -> Response:
     return _json(await query_api.range_query(source, text, start, end, step, params.timeout()))
 
 
-@router.api_route("/series", methods=BOTH, summary="Series matching match[], as Prometheus' /api/v1/series")
+@router.api_route(
+    "/series",
+    methods=BOTH,
+    summary="Series matching match[], as Prometheus' /api/v1/series",
+    responses=ERRORS,
+)
 async def series(request: Request) -> Response:
     params = await Params.of(request)
     start, end = params.time("start", ALL_TIME[0]), params.time("end", ALL_TIME[1])
@@ -102,7 +133,9 @@ async def series(request: Request) -> Response:
     return _json(query_api.series(source, params.all("match[]"), start, end, params.limit()))
 
 
-@router.api_route("/labels", methods=BOTH, summary="Label names, as Prometheus' /api/v1/labels")
+@router.api_route(
+    "/labels", methods=BOTH, summary="Label names, as Prometheus' /api/v1/labels", responses=ERRORS
+)
 async def labels(request: Request) -> Response:
     params = await Params.of(request)
     start, end = params.time("start", ALL_TIME[0]), params.time("end", ALL_TIME[1])
@@ -110,7 +143,11 @@ async def labels(request: Request) -> Response:
     return _json(query_api.label_names(source, params.all("match[]"), start, end, params.limit()))
 
 
-@router.get("/label/{name}/values", summary="A label's values, as Prometheus' /api/v1/label/NAME/values")
+@router.get(
+    "/label/{name}/values",
+    summary="A label's values, as Prometheus' /api/v1/label/NAME/values",
+    responses=ERRORS,
+)
 async def label_values(request: Request, name: str) -> Response:
     params = await Params.of(request)
     start, end = params.time("start", ALL_TIME[0]), params.time("end", ALL_TIME[1])
@@ -118,17 +155,25 @@ async def label_values(request: Request, name: str) -> Response:
     return _json(query_api.label_values(source, name, params.all("match[]"), start, end, params.limit()))
 
 
-@router.get("/status/buildinfo", summary="The Prometheus version whose API this follows (Grafana asks)")
+@router.get(
+    "/status/buildinfo",
+    summary="The Prometheus version whose API this follows (Grafana asks)",
+    responses=ERRORS,
+)
 async def build_info() -> Response:
     return _json(query_api.build_info())
 
 
-@router.api_route("/metadata", methods=BOTH, summary="Metric metadata: none kept (Grafana asks)")
+@router.api_route(
+    "/metadata", methods=BOTH, summary="Metric metadata: none kept (Grafana asks)", responses=ERRORS
+)
 async def metadata() -> Response:
     return _json('{"status":"success","data":{}}')
 
 
-@router.api_route("/query_exemplars", methods=BOTH, summary="Exemplars: none kept (Grafana asks)")
+@router.api_route(
+    "/query_exemplars", methods=BOTH, summary="Exemplars: none kept (Grafana asks)", responses=ERRORS
+)
 async def query_exemplars(request: Request) -> Response:
     params = await Params.of(request)
     query_api.compiled(params.get("query") or "")  # a bad query is still refused as Prometheus does
