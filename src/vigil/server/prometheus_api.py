@@ -10,6 +10,7 @@ viewer's bearer token unless the stack file says ``server: {public_read: true}``
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -37,6 +38,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": PrometheusError, "description": "timeout: the query ran past its timeout."},
 }
 BOTH = ["GET", "POST"]
+Endpoint = Callable[..., Awaitable[Response]]
 # Prometheus' "minTime" and "maxTime": a series call without start or end looks at all time.
 ALL_TIME = (-9_223_372_036.854, 9_223_372_036.854)
 FORM = "application/x-www-form-urlencoded"
@@ -75,6 +77,11 @@ class Params:
     def timeout(self) -> float | None:
         return None if self.get("timeout") is None else self.duration("timeout")
 
+    def listing(self) -> tuple[list[str], float, float, int | None]:
+        """``match[]``, ``start``, ``end`` (all time by default) and ``limit`` of a listing call."""
+        start, end = self.time("start", ALL_TIME[0]), self.time("end", ALL_TIME[1])
+        return self.all("match[]"), start, end, self.limit()
+
     def limit(self) -> int | None:
         text = self.get("limit")
         if text is None or text == "":
@@ -86,6 +93,10 @@ class Params:
         return int(text)
 
 
+def route(path: str, summary: str, methods: list[str] = BOTH) -> Callable[[Endpoint], Endpoint]:
+    return router.api_route(path, methods=methods, summary=summary, responses=ERRORS)
+
+
 def _json(text: str) -> Response:
     return Response(text, media_type="application/json")
 
@@ -95,9 +106,7 @@ def _runtime(request: Request) -> Runtime:
     return runtime
 
 
-@router.api_route(
-    "/query", methods=BOTH, summary="An instant query, as Prometheus' /api/v1/query", responses=ERRORS
-)
+@route("/query", "An instant query, as Prometheus' /api/v1/query")
 async def query(request: Request) -> Response:
     params = await Params.of(request)
     runtime = _runtime(request)
@@ -106,12 +115,7 @@ async def query(request: Request) -> Response:
     return _json(query_api.instant(runtime.series, text, at, params.timeout()))
 
 
-@router.api_route(
-    "/query_range",
-    methods=BOTH,
-    summary="A range query, as Prometheus' /api/v1/query_range",
-    responses=ERRORS,
-)
+@route("/query_range", "A range query, as Prometheus' /api/v1/query_range")
 async def query_range(request: Request) -> Response:
     params = await Params.of(request)
     start, end, step = params.time("start"), params.time("end"), params.duration("step")
@@ -120,60 +124,35 @@ async def query_range(request: Request) -> Response:
     return _json(await query_api.range_query(source, text, start, end, step, params.timeout()))
 
 
-@router.api_route(
-    "/series",
-    methods=BOTH,
-    summary="Series matching match[], as Prometheus' /api/v1/series",
-    responses=ERRORS,
-)
+@route("/series", "Series matching match[], as Prometheus' /api/v1/series")
 async def series(request: Request) -> Response:
-    params = await Params.of(request)
-    start, end = params.time("start", ALL_TIME[0]), params.time("end", ALL_TIME[1])
-    source = _runtime(request).series
-    return _json(query_api.series(source, params.all("match[]"), start, end, params.limit()))
+    listing = (await Params.of(request)).listing()
+    return _json(query_api.series(_runtime(request).series, *listing))
 
 
-@router.api_route(
-    "/labels", methods=BOTH, summary="Label names, as Prometheus' /api/v1/labels", responses=ERRORS
-)
+@route("/labels", "Label names, as Prometheus' /api/v1/labels")
 async def labels(request: Request) -> Response:
-    params = await Params.of(request)
-    start, end = params.time("start", ALL_TIME[0]), params.time("end", ALL_TIME[1])
-    source = _runtime(request).series
-    return _json(query_api.label_names(source, params.all("match[]"), start, end, params.limit()))
+    listing = (await Params.of(request)).listing()
+    return _json(query_api.label_names(_runtime(request).series, *listing))
 
 
-@router.get(
-    "/label/{name}/values",
-    summary="A label's values, as Prometheus' /api/v1/label/NAME/values",
-    responses=ERRORS,
-)
+@route("/label/{name}/values", "A label's values, as Prometheus' /api/v1/label/NAME/values", methods=["GET"])
 async def label_values(request: Request, name: str) -> Response:
-    params = await Params.of(request)
-    start, end = params.time("start", ALL_TIME[0]), params.time("end", ALL_TIME[1])
-    source = _runtime(request).series
-    return _json(query_api.label_values(source, name, params.all("match[]"), start, end, params.limit()))
+    listing = (await Params.of(request)).listing()
+    return _json(query_api.label_values(_runtime(request).series, name, *listing))
 
 
-@router.get(
-    "/status/buildinfo",
-    summary="The Prometheus version whose API this follows (Grafana asks)",
-    responses=ERRORS,
-)
+@route("/status/buildinfo", "The Prometheus version whose API this follows (Grafana asks)", methods=["GET"])
 async def build_info() -> Response:
     return _json(query_api.build_info())
 
 
-@router.api_route(
-    "/metadata", methods=BOTH, summary="Metric metadata: none kept (Grafana asks)", responses=ERRORS
-)
+@route("/metadata", "Metric metadata: none kept (Grafana asks)")
 async def metadata() -> Response:
     return _json('{"status":"success","data":{}}')
 
 
-@router.api_route(
-    "/query_exemplars", methods=BOTH, summary="Exemplars: none kept (Grafana asks)", responses=ERRORS
-)
+@route("/query_exemplars", "Exemplars: none kept (Grafana asks)")
 async def query_exemplars(request: Request) -> Response:
     params = await Params.of(request)
     query_api.compiled(params.get("query") or "")  # a bad query is still refused as Prometheus does
