@@ -138,6 +138,20 @@ def same(ours: dict[str, object], theirs: dict[str, object]) -> str:
     return "same"
 
 
+def measure(client: httpx.Client, vigil: str, prometheus: str, asked: dict[str, str], runs: int) -> str:
+    _, ours = timed(client, vigil, asked)  # once each to warm up, and to compare
+    _, theirs = timed(client, prometheus, asked)
+    check = same(ours, theirs)
+    v = [timed(client, vigil, asked)[0] for _ in range(runs)]
+    p = [timed(client, prometheus, asked)[0] for _ in range(runs)]
+    return (
+        f"Vigil p50 {statistics.median(v):.3f}s p99 {percentile(v, 0.99):.3f}s | "
+        f"Prometheus p50 {statistics.median(p):.3f}s p99 {percentile(p, 0.99):.3f}s | "
+        f"ratio p50 {statistics.median(v) / statistics.median(p):.1f}x "
+        f"p99 {percentile(v, 0.99) / percentile(p, 0.99):.1f}x | answers: {check}"
+    )
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
@@ -180,19 +194,11 @@ def main() -> int:
             print(f"query_range over {args.hours:g} h at 15 s steps, {args.runs} runs each, over HTTP:")
             with httpx.Client(timeout=300) as client:
                 for query in QUERIES:
-                    asked = {**params, "query": query}
-                    _, ours = timed(client, vigil, asked)  # once each to warm up, and to compare
-                    _, theirs = timed(client, prometheus, asked)
-                    check = same(ours, theirs)
-                    v = [timed(client, vigil, asked)[0] for _ in range(args.runs)]
-                    p = [timed(client, prometheus, asked)[0] for _ in range(args.runs)]
-                    print(
-                        f"  {query}\n    Vigil p50 {statistics.median(v):.3f}s p99 {percentile(v, 0.99):.3f}s | "
-                        f"Prometheus p50 {statistics.median(p):.3f}s p99 {percentile(p, 0.99):.3f}s | "
-                        f"ratio p50 {statistics.median(v) / statistics.median(p):.1f}x "
-                        f"p99 {percentile(v, 0.99) / percentile(p, 0.99):.1f}x | answers: {check}",
-                        flush=True,
-                    )
+                    try:
+                        figures = measure(client, vigil, prometheus, {**params, "query": query}, args.runs)
+                        print(f"  {query}\n    {figures}", flush=True)
+                    except RuntimeError as err:  # a timeout is a figure too
+                        print(f"  {query}\n    {err}", flush=True)
         except Exception:
             print(_log_tail(workdir, "prometheus.log"), file=sys.stderr)
             raise

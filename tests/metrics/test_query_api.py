@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -72,3 +73,14 @@ def test_durations_read_as_seconds_or_prometheus_durations(text: str, seconds: f
 def test_other_durations_are_bad_data(text: str) -> None:
     with pytest.raises(QueryAPIError, match='invalid parameter "step"'):
         parse_duration(text, "step")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[1.0, 10.0, 100.5, 0.05, -3.0, 20.25], [1.0, math.nan, math.inf, 1e-7, 5.0, -0.0], [1e22, 2.0, 0.0]],
+)
+def test_a_series_points_are_written_as_each_value_alone(values: list[float]) -> None:
+    points = [(1000.0 + 15 * i, v) for i, v in enumerate(values)]
+    stamps = {t: f"[{query_api.format_time(t)}," + '"' for t, _ in points}
+    expected = ",".join(f'[{query_api.format_time(t)},"{query_api.format_value(v)}"]' for t, v in points)
+    assert query_api._points(points, stamps) == expected

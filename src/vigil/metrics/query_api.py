@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -52,6 +53,21 @@ def format_value(value: float) -> str:
     if value in (math.inf, -math.inf):
         return "+Inf" if value > 0 else "-Inf"
     return format(Decimal(text), "f")
+
+
+def _points(points: Sequence[tuple[float, float]], stamps: Mapping[float, str]) -> str:
+    """``[t,"v"],…`` of one series. A day of steps is thousands of values: they are written by
+    ``repr`` in one pass, whole numbers' ``.0`` cut by one regex, and ``format_value`` is only
+    called one by one when an exponent, a NaN or an infinity is among them."""
+    times = [t for t, _ in points]
+    values = [v for _, v in points]
+    texts = "\x00".join(map(repr, values))
+    slow = "e" in texts or "n" in texts  # an exponent, nan or inf
+    texts = "\x00".join(map(format_value, values)) if slow else _WHOLE.sub("", texts)
+    return '"],'.join(map(str.__add__, map(stamps.__getitem__, times), texts.split("\x00"))) + '"]'
+
+
+_WHOLE = re.compile(r"\.0(?=\x00|\Z)")
 
 
 def format_time(seconds: float) -> str:
@@ -161,8 +177,7 @@ async def range_query(
     stamps = {t: "[" + format_time(t) + ',"' for t in times}  # each step's time written once
     for s in answer:
         assert isinstance(s, RangeSeries)
-        points = ",".join([stamps[t] + format_value(v) + '"]' for t, v in s.points])
-        parts.append(f'{{"metric":{_metric(s.labels)},"values":[{points}]}}')
+        parts.append(f'{{"metric":{_metric(s.labels)},"values":[{_points(s.points, stamps)}]}}')
     return _success('{"resultType":"matrix","result":[' + ",".join(parts) + "]}")
 
 
@@ -171,7 +186,7 @@ def selectors(matches: Sequence[str]) -> list[tuple[Matcher, ...]]:
     found = []
     for text in matches:
         expr = compiled(text)
-        if not isinstance(expr.root, VectorSelector) or expr.root.offset_ms:
+        if type(expr.root) is not VectorSelector or expr.root.offset_ms:
             raise bad_param("match[]", f'{text[:200]!r} is not a series selector such as up{{job="api"}}')
         found.append(expr.root.matchers)
     return found

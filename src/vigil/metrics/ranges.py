@@ -11,6 +11,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from vigil.metrics.promql.evaluate import DEFAULT_LOOKBACK, CompiledExpr
 from vigil.metrics.promql.model import EvalContext, PromQLError, ScalarNode, VectorNode
@@ -113,16 +114,19 @@ class RangeEvaluation:
         return len(self._by_labels)
 
     def run(self, times: Sequence[float]) -> None:
+        # Node types are told apart by the compiled tree itself and by exact type: under mypyc,
+        # isinstance() from plain Python against the nodes' abstract bases can answer wrongly.
         root = self.expr.root
-        if isinstance(root, ScalarNode):
+        if self.expr.returns_scalar:
+            scalar = cast(ScalarNode, root)
             for at in times:
-                self._scalar.append((at, root.scalar(self._context(at))))
+                self._scalar.append((at, scalar.scalar(self._context(at))))
             self.points += len(times)
             return
-        assert isinstance(root, VectorNode)
-        if isinstance(root, VectorSelector) and times:
+        if type(root) is VectorSelector and times:
             self._run_selector(root, times)
             return
+        root = cast(VectorNode, root)
         known = self._known
         for at in times:
             vec = root.vector(self._context(at))
@@ -173,7 +177,7 @@ class RangeEvaluation:
 
     def result(self) -> list[RangeSeries] | list[tuple[float, float]]:
         """The scalar's points, or one series per label set in Prometheus' order (by labels)."""
-        if isinstance(self.expr.root, ScalarNode):
+        if self.expr.returns_scalar:
             return self._scalar
         return [self._by_labels[key] for key in sorted(self._by_labels)]
 
