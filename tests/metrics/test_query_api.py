@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 
 import pytest
 
@@ -33,46 +34,38 @@ def test_labels_with_quotes_and_non_ascii_survive_the_hand_written_json() -> Non
     assert json.loads(text) == {"city": "Zürich", "path": 'a"b\\c'}
 
 
+READS = [
+    (parse_time, "1700000000", 1700000000.0),
+    (parse_time, "1700000000.1234", 1700000000.123),
+    (parse_time, "2026-12-02T01:00:00Z", 1796173200.0),
+    (parse_time, "2026-12-02T02:00:00.5+01:00", 1796173200.5),
+    (parse_duration, "15", 15.0),
+    (parse_duration, "0.5", 0.5),
+    (parse_duration, "15s", 15.0),
+    (parse_duration, "1h30m", 5400.0),
+    (parse_duration, "500ms", 0.5),
+    (parse_duration, "1w2d", 777600.0),
+    (parse_duration, "0", 0.0),
+]
+TIME_FAULTS = ["", "now", "1_000", "2026-12-02", "2026-12-02T01:00:00", "NaN", "1e400"]
+DURATION_FAULTS = ["", "1.5h", "15 s", "m", "1m1h", "1e300"]
+
+
+@pytest.mark.parametrize(("parse", "text", "seconds"), READS)
+def test_times_and_durations_read_as_prometheus_reads_them(
+    parse: Callable[[str, str], float], text: str, seconds: float
+) -> None:
+    assert parse(text, "start") == seconds
+
+
 @pytest.mark.parametrize(
-    ("text", "seconds"),
-    [
-        ("1700000000", 1700000000.0),
-        ("1700000000.1234", 1700000000.123),
-        ("2026-12-02T01:00:00Z", 1796173200.0),
-        ("2026-12-02T02:00:00.5+01:00", 1796173200.5),
-    ],
+    ("parse", "text"),
+    [(parse_time, t) for t in TIME_FAULTS] + [(parse_duration, t) for t in DURATION_FAULTS],
 )
-def test_times_read_as_prometheus_reads_them(text: str, seconds: float) -> None:
-    assert parse_time(text, "time") == seconds
-
-
-@pytest.mark.parametrize("text", ["", "now", "1_000", "2026-12-02", "2026-12-02T01:00:00", "NaN", "1e400"])
-def test_other_times_are_bad_data_naming_the_parameter(text: str) -> None:
+def test_others_are_bad_data_naming_the_parameter(parse: Callable[[str, str], float], text: str) -> None:
     with pytest.raises(QueryAPIError, match='invalid parameter "start"') as raised:
-        parse_time(text, "start")
+        parse(text, "start")
     assert raised.value.error_type is ErrorType.BAD_DATA and raised.value.status_code == 400
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [
-        ("15", 15.0),
-        ("0.5", 0.5),
-        ("15s", 15.0),
-        ("1h30m", 5400.0),
-        ("500ms", 0.5),
-        ("1w2d", 777600.0),
-        ("0", 0.0),
-    ],
-)
-def test_durations_read_as_seconds_or_prometheus_durations(text: str, seconds: float) -> None:
-    assert parse_duration(text, "step") == seconds
-
-
-@pytest.mark.parametrize("text", ["", "1.5h", "15 s", "m", "1m1h", "1e300"])
-def test_other_durations_are_bad_data(text: str) -> None:
-    with pytest.raises(QueryAPIError, match='invalid parameter "step"'):
-        parse_duration(text, "step")
 
 
 @pytest.mark.parametrize(
