@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.target import start_target
@@ -98,6 +100,11 @@ def run_wrk(url: str, script: Path, seconds: int, connections: int, threads: int
     return figures
 
 
+def _cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -121,9 +128,12 @@ def main() -> int:
         script = work / "ping.lua"
         script.write_text(lua(keys, args.rate, args.connections))
         with vigil_up(stack, work) as (url, _headers):
+            vigil = next(p for p in psutil.Process().children() if "vigil" in " ".join(p.cmdline()))
             time.sleep(args.warm)
             run_wrk(url, script, 2, args.connections, args.threads)  # warm the connections
+            before = _cpu(vigil)
             f = run_wrk(url, script, args.seconds, args.connections, args.threads)
+            f["cpu_s"] = _cpu(vigil) - before
     finally:
         target.terminate()
         target.wait(timeout=10)
@@ -136,6 +146,10 @@ def main() -> int:
     print(
         f"accepted {f['accepted_per_s']:.0f} pings/s  p50 {f.get('p50', 0):.1f} ms  p90 {f.get('p90', 0):.1f} ms  "
         f"p99 {f.get('p99', 0):.1f} ms  refused {f['refused']:.0f}  socket errors {f['errors']:.0f}"
+    )
+    print(
+        f"vigil CPU {f['cpu_s'] * 1000 / max(f['requests'] / 1000, 1e-9):.1f} ms per 1,000 pings "
+        f"({f['cpu_s'] / args.seconds:.0%} of a core over the run; the checks' share included)"
     )
     print(
         f"target {TARGET_RATE} pings/s with p99 < {TARGET_P99_MS:.0f} ms: {'met' if met else 'MISSED'} "

@@ -120,6 +120,19 @@ class HeartbeatWatch:
         body: bytes | None = None,
         remote: str | None = None,
     ) -> PingOutcome:
+        return self.take(key, signal, exit_status=exit_status, body=body, remote=remote)
+
+    def take(
+        self,
+        key: str,
+        signal: Signal,
+        *,
+        exit_status: int | None = None,
+        body: bytes | None = None,
+        remote: str | None = None,
+    ) -> PingOutcome:
+        """``ping`` without a coroutine: the HTTP fast path (``server.ping_wire``) calls it from
+        the parser's callbacks, where nothing may be awaited and nothing needs to be."""
         slot = self._by_key.get(key)
         if slot is None:
             return PingOutcome.UNKNOWN
@@ -133,7 +146,7 @@ class HeartbeatWatch:
         text = self.redact(body.decode("utf-8", "replace")) if body else None
         beat = slot.beat
         beat.record(signal, at, _failure(exit_status, text) if signal is Signal.FAIL else None)
-        await self.writer.accept(Ping(beat.check_id, signal, at, exit_status, text, remote))
+        self.writer.put(Ping(beat.check_id, signal, at, exit_status, text, remote))
         # A verdict that changes is handed on at once; a repeated failure at the next judgement.
         if (signal is Signal.FAIL and slot.ok is not False) or (
             signal is Signal.SUCCESS and slot.ok is not True

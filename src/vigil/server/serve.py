@@ -11,6 +11,8 @@ import uvicorn
 
 from vigil.config.load import Stack
 from vigil.server.app import create_app
+from vigil.server.ping_routes import Pings
+from vigil.server.ping_wire import wire_for
 from vigil.server.runtime import Runtime
 from vigil.store.database import open_database, stack_store_url
 
@@ -43,7 +45,13 @@ async def serve(
         # survivors every 15 s after that (see Runtime._collector).
         gc.set_threshold(700, 10, 100)
         config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", access_log=False, lifespan="on"
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            http=wire_for(Pings(runtime.heartbeats, stack.model.server.max_body)),
         )
         server = uvicorn.Server(config)
         if announce:
