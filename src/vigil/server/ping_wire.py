@@ -87,13 +87,37 @@ class PingWire(HttpToolsProtocol):
         self.reading: _Reading | None = None
         self.out: list[bytes] = []
         self.closing = False
+        self.last_read = 0.0
+        self.lazy_timer = False  # the keep-alive timer is one a ping armed (see _flush)
 
     def _idle(self) -> bool:
         return (self.cycle is None or self.cycle.response_complete) and not self.pipeline
 
     def data_received(self, data: bytes) -> None:
+        self.last_read = self.loop.time()
         super().data_received(data)
         self._flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lazy_timer = False
+        self._unset_keepalive_if_required()
+        super().connection_lost(exc)
+
+    def _unset_keepalive_if_required(self) -> None:
+        if not self.lazy_timer:
+            super()._unset_keepalive_if_required()
+
+    def timeout_keep_alive_handler(self) -> None:
+        """A ping's timer is not moved at each read (a timer per ping cost more than the ping);
+        when it fires on a connection read from since, it is armed again for the rest."""
+        left = self.last_read + self.timeout_keep_alive - self.loop.time()
+        if self.lazy_timer and left > 0:
+            self.timeout_keep_alive_task = self.loop.call_later(left, self.timeout_keep_alive_handler)
+            return
+        self.lazy_timer = False
+        self.timeout_keep_alive_task = None
+        if self._idle() and self.reading is None:
+            super().timeout_keep_alive_handler()
 
     def send_400_response(self, msg: str) -> None:
         self._flush()  # what was answered before the malformed request goes first
@@ -101,13 +125,27 @@ class PingWire(HttpToolsProtocol):
             super().send_400_response(msg)
 
     def on_message_begin(self) -> None:
-        super().on_message_begin()
+        # The ASGI scope is made only for a request that is not a ping (_pass_on).
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
         self.reading = None
+
+    def _pass_on(self) -> None:
+        """Hand the request whose headers were read to uvicorn, as if it had read it alone."""
+        url, headers, expect = self.url, self.headers, self.expect_100_continue
+        if self.lazy_timer:  # an ASGI request keeps uvicorn's own timer
+            self.lazy_timer = False
+            self._unset_keepalive_if_required()
+        super().on_message_begin()
+        self.url, self.expect_100_continue = url, expect
+        self.headers.extend(headers)
+        super().on_headers_complete()
 
     def on_headers_complete(self) -> None:
         parser = self.parser
         if not self.url.startswith(_PREFIX) or not self._idle() or parser.should_upgrade():
-            super().on_headers_complete()
+            self._pass_on()
             return
         path = httptools.parse_url(self.url).path.decode("ascii")
         method = parser.get_method().decode("ascii")
@@ -165,8 +203,8 @@ class PingWire(HttpToolsProtocol):
         self.transport.write(said)
         if self.closing:
             self.transport.close()
-        elif self._idle() and self.reading is None:
-            self._unset_keepalive_if_required()
+        elif self._idle() and self.reading is None and self.timeout_keep_alive_task is None:
+            self.lazy_timer = True
             self.timeout_keep_alive_task = self.loop.call_later(
                 self.timeout_keep_alive, self.timeout_keep_alive_handler
             )
