@@ -111,7 +111,7 @@ class HeartbeatWatch:
             # Spread over the interval, as the scheduler does, so 1,000 checks do not report at once.
             self._arm(slot, start + self.rng.uniform(0, spec.config.every))
 
-    async def ping(
+    def ping(
         self,
         key: str,
         signal: Signal,
@@ -120,19 +120,8 @@ class HeartbeatWatch:
         body: bytes | None = None,
         remote: str | None = None,
     ) -> PingOutcome:
-        return self.take(key, signal, exit_status=exit_status, body=body, remote=remote)
-
-    def take(
-        self,
-        key: str,
-        signal: Signal,
-        *,
-        exit_status: int | None = None,
-        body: bytes | None = None,
-        remote: str | None = None,
-    ) -> PingOutcome:
-        """``ping`` without a coroutine: the HTTP fast path (``server.ping_wire``) calls it from
-        the parser's callbacks, where nothing may be awaited and nothing needs to be."""
+        """Take a ping. Not a coroutine: the HTTP fast path (``server.ping_wire``) calls it from
+        the parser's callbacks, where nothing may be awaited (and nothing needs to be)."""
         slot = self._by_key.get(key)
         if slot is None:
             return PingOutcome.UNKNOWN

@@ -92,7 +92,7 @@ class Pings:
         """The watch's answer to a ping whose body (its first ``BODY_KEPT`` bytes) was read."""
         if not KEY_PATTERN.fullmatch(route.key):
             return NOT_FOUND
-        outcome = self.watch.take(
+        outcome = self.watch.ping(
             route.key, route.signal, exit_status=route.exit_status, body=body, remote=remote
         )
         if outcome is PingOutcome.UNKNOWN:
