@@ -243,6 +243,7 @@ async def uvicorn_served(
     port = free_port()
     config = server_config(runtime, create_app(runtime), "127.0.0.1", port)
     config.timeout_keep_alive = keep_alive
+    config.timeout_graceful_shutdown = 10  # a test that failed may leave a client not reading
     if not wire:
         config.http = "auto"
     server = uvicorn.Server(config)

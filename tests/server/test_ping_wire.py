@@ -205,3 +205,34 @@ async def test_curl_reuses_its_connection_and_posts_a_log_with_expect_100_contin
     async with wire.runtime.engine.connect() as conn:
         body = (await conn.execute(select(PingRow.body).where(PingRow.check_id == "jobs.c"))).scalar_one()
     assert "restore from" in body and "hunter2pw" not in body and KEYS["A"] not in body
+
+
+async def test_a_url_that_is_not_ascii_is_a_400(wire: Wire) -> None:
+    talk = await wire.open()
+    await talk.send(b"GET /ping/\xff\xfe HTTP/1.1\r\nHost: vigil\r\n\r\n")
+    assert (await talk.answer())[0] == 400
+    assert await talk.closed()
+
+
+async def test_a_client_that_reads_no_answers_is_not_read_until_it_does(wire: Wire) -> None:
+    talk = await wire.open()
+    try:
+        count = 60_000  # 3 MB of pings, 14 MB of answers: more than the sockets' buffers hold
+        talk.writer.write(get("/ping/unknown-key-0123456789") * count)
+        (protocol,) = wire.protocols()
+        for _ in range(100):
+            if protocol.flow.read_paused:
+                break
+            await asyncio.sleep(0.05)
+        assert protocol.flow.read_paused, "the server still reads a client that reads nothing"
+        # What one read of pings is answered with, at most: not all 14 MB.
+        assert protocol.transport.get_write_buffer_size() < 2 * 1024 * 1024
+        await asyncio.sleep(2.5)  # past the keep-alive: a client still reading is not idle
+        status, seen, tail = b"HTTP/1.1 404 Not Found\r\n", 0, b""
+        while seen < count:
+            chunk = await asyncio.wait_for(talk.reader.read(1 << 20), 10)
+            assert chunk, f"closed after {seen} answers"
+            text, tail = tail + chunk, (tail + chunk)[-len(status) + 1 :]
+            seen += text.count(status)
+    finally:
+        await talk.close()

@@ -111,6 +111,8 @@ class PingWire(HttpToolsProtocol):
         """A ping's timer is not moved at each read (a timer per ping cost more than the ping);
         when it fires on a connection read from since, it is armed again for the rest."""
         left = self.last_read + self.timeout_keep_alive - self.loop.time()
+        if self.lazy_timer and (self.flow.read_paused or self.transport.get_write_buffer_size()):
+            left = self.timeout_keep_alive  # answers are still being read: not an idle client
         if self.lazy_timer and left > 0:
             self.timeout_keep_alive_task = self.loop.call_later(left, self.timeout_keep_alive_handler)
             return
@@ -123,6 +125,11 @@ class PingWire(HttpToolsProtocol):
         self._flush()  # what was answered before the malformed request goes first
         if not self.transport.is_closing():
             super().send_400_response(msg)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._idle():  # else uvicorn resumes reading when its request is answered
+            self.flow.resume_reading()
 
     def on_message_begin(self) -> None:
         # The ASGI scope is made only for a request that is not a ping (_pass_on).
@@ -188,6 +195,8 @@ class PingWire(HttpToolsProtocol):
         if reading is None:  # for the type: every caller reads a ping
             return
         reading.answered = True
+        if self.closing:  # a request after one that asked to close is not answered
+            return
         defaults = self.server_state.default_headers
         self.out.append(self.wording.say(answer, defaults, head=reading.head, keep_alive=reading.keep_alive))
         self.closing = self.closing or not reading.keep_alive
@@ -203,6 +212,9 @@ class PingWire(HttpToolsProtocol):
         self.transport.write(said)
         if self.closing:
             self.transport.close()
+            return
+        if self.flow.write_paused:  # a client that sends pings and reads no answers is not read
+            self.flow.pause_reading()
         elif self._idle() and self.reading is None and self.timeout_keep_alive_task is None:
             self.lazy_timer = True
             self.timeout_keep_alive_task = self.loop.call_later(
