@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 import yaml
 
 from tests.conftest import free_port
@@ -25,6 +27,7 @@ from vigil.config.load import parse_stack
 from vigil.engine.clock import FakeClock
 from vigil.server.app import create_app
 from vigil.server.runtime import Runtime
+from vigil.server.serve import server_config
 from vigil.store.database import open_database
 
 VIGIL = str(Path(sys.executable).parent / "vigil")
@@ -219,4 +222,40 @@ async def served(
     finally:
         if start:
             await runtime.stop()
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def uvicorn_served(
+    tmp_path: Path,
+    stack_text: str,
+    environ: dict[str, str] | None = None,
+    *,
+    wire: bool = True,
+    keep_alive: int = 5,
+) -> AsyncIterator[tuple[str, Runtime, uvicorn.Server]]:
+    """The app over a started Runtime, served by real uvicorn on a free port: as ``vigil up``
+    serves it (``server_config``), or with uvicorn's own HTTP protocol (``wire=False``) so that
+    requests reach the ASGI layers; ``keep_alive``: seconds an idle connection is kept. Yields
+    the base URL, the runtime and the server."""
+    engine = await open_database(f"sqlite:///{tmp_path}/vigil.db")
+    runtime = Runtime(parse_stack("vigil.yaml", stack_text, environ or {}), engine)
+    port = free_port()
+    config = server_config(runtime, create_app(runtime), "127.0.0.1", port)
+    config.timeout_keep_alive = keep_alive
+    config.timeout_graceful_shutdown = 10  # a test that failed may leave a client not reading
+    if not wire:
+        config.http = "auto"
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if task.done() or time.monotonic() > deadline:
+            raise AssertionError("uvicorn did not start listening")
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}", runtime, server
+    finally:
+        server.should_exit = True
+        await task
         await engine.dispose()

@@ -109,7 +109,7 @@ class HeartbeatWatch:
             # Spread over the interval, as the scheduler does, so 1,000 checks do not report at once.
             self._arm(slot, start + self.rng.uniform(0, spec.config.every))
 
-    async def ping(
+    def ping(
         self,
         key: str,
         signal: Signal,
@@ -118,6 +118,8 @@ class HeartbeatWatch:
         body: bytes | None = None,
         remote: str | None = None,
     ) -> PingOutcome:
+        """Take a ping. Not a coroutine: the HTTP fast path (``server.ping_wire``) calls it from
+        the parser's callbacks, where nothing may be awaited (and nothing needs to be)."""
         slot = self._by_key.get(key)
         if slot is None:
             return PingOutcome.UNKNOWN
@@ -131,7 +133,7 @@ class HeartbeatWatch:
         text = self.redact(body.decode("utf-8", "replace")) if body else None
         beat = slot.beat
         beat.record(signal, at, _failure(exit_status, text) if signal is Signal.FAIL else None)
-        await self.writer.accept(Ping(beat.check_id, signal, at, exit_status, text, remote))
+        self.writer.put(Ping(beat.check_id, signal, at, exit_status, text, remote))
         # A verdict that changes is handed on at once; a repeated failure at the next judgement.
         if (signal is Signal.FAIL and slot.ok is not False) or (
             signal is Signal.SUCCESS and slot.ok is not True
