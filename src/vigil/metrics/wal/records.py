@@ -6,8 +6,10 @@ and payload, the kind — and the payload. Two kinds:
 
 - ``SERIES``: series new to the segment, ``count``, then ``count`` segment-local ids (uint32),
   then each series' labels as canonical JSON, one a line (JSON escapes a newline inside a value);
-- ``SAMPLES``: ``count``, then ``count`` local ids (uint32), times and values (float64), each
-  column as one packed array, so that writing and reading a batch are a few copies in C.
+- ``SAMPLES``: ``count`` groups, each a time (float64), a size, then that many local ids
+  (uint32) and as many values (float64). A group is a run of samples that share their time — a
+  check result's, a scrape's — so a target's scrapes repeat the same ids in the same order, and a
+  replay stacks them and takes each series' column with one strided copy in C (see ``replay``).
 
 Every segment names its own series before their samples, so any segment reads without the ones
 before it and a segment can be deleted whole. Numbers are little-endian.
@@ -32,6 +34,7 @@ _HEADER = struct.Struct("<HIIB")  # magic, payload length, crc32(kind + payload)
 HEADER_SIZE = _HEADER.size
 _MAGIC_BYTES = MAGIC.to_bytes(2, "little")
 _COUNT = struct.Struct("<I")
+_GROUP = struct.Struct("<dI")  # time, size
 # A longer length than this is corruption, not a record: a batch is capped well below it.
 MAX_PAYLOAD = 256 * 1024 * 1024
 _SWAP = sys.byteorder != "little"
@@ -52,9 +55,12 @@ def series_record(ids: Sequence[int], labels: Sequence[Mapping[str, str]]) -> by
     return frame(RecordKind.SERIES, _COUNT.pack(len(ids)) + _packed(array("I", ids)) + lines)
 
 
-def samples_record(ids: array[int], times: array[float], values: array[float]) -> bytes:
-    payload = _COUNT.pack(len(ids)) + _packed(ids) + _packed(times) + _packed(values)
-    return frame(RecordKind.SAMPLES, payload)
+def samples_record(groups: Sequence[tuple[float, array[int], array[float]]]) -> bytes:
+    """``groups``: (time, local ids, values) each."""
+    parts = [_COUNT.pack(len(groups))]
+    for t, ids, values in groups:
+        parts += (_GROUP.pack(t, len(ids)), _packed(ids), _packed(values))
+    return frame(RecordKind.SAMPLES, b"".join(parts))
 
 
 def label_key(labels: Mapping[str, str]) -> str:
@@ -69,10 +75,10 @@ class SeriesBatch:
 
 
 @dataclass(frozen=True)
-class SamplesBatch:
-    ids: array[int]
-    times: array[float]
-    values: array[float]
+class Group:
+    t: float
+    ids: bytes  # packed uint32, as written: a target's scrapes give the same bytes each time
+    values: bytes  # packed float64
 
 
 def decode_series(payload: bytes) -> SeriesBatch | None:
@@ -84,20 +90,41 @@ def decode_series(payload: bytes) -> SeriesBatch | None:
     keys = payload[end:].decode(errors="replace").split("\n") if count else []
     if len(keys) != count:
         return None
-    return SeriesBatch(_ids(payload[4:end]), keys)
+    return SeriesBatch(ids_of(payload[4:end]), keys)
 
 
-def decode_samples(payload: bytes) -> SamplesBatch | None:
+def decode_samples(payload: bytes) -> list[Group] | None:
     count = _count(payload)
-    if count is None or len(payload) != 4 + 20 * count:
+    if count is None:
         return None
-    times_at = 4 + 4 * count
-    values_at = times_at + 8 * count
-    return SamplesBatch(
-        _ids(payload[4:times_at]),
-        _floats(payload[times_at:values_at]),
-        _floats(payload[values_at:]),
-    )
+    groups: list[Group] = []
+    pos = 4
+    for _ in range(count):
+        if pos + _GROUP.size > len(payload):
+            return None
+        t, size = _GROUP.unpack_from(payload, pos)
+        pos += _GROUP.size
+        values_at = pos + 4 * size
+        end = values_at + 8 * size
+        groups.append(Group(t, payload[pos:values_at], payload[values_at:end]))
+        pos = end
+    return groups if pos == len(payload) else None
+
+
+def ids_of(raw: bytes) -> array[int]:
+    column = array("I")
+    column.frombytes(raw)
+    if _SWAP:
+        column.byteswap()
+    return column
+
+
+def floats_of(raw: bytes) -> array[float]:
+    column = array("d")
+    column.frombytes(raw)
+    if _SWAP:
+        column.byteswap()
+    return column
 
 
 @dataclass
@@ -151,19 +178,3 @@ def _packed(column: array[int] | array[float]) -> bytes:
         column = array(column.typecode, column)
         column.byteswap()
     return column.tobytes()
-
-
-def _ids(raw: bytes) -> array[int]:
-    column = array("I")
-    column.frombytes(raw)
-    if _SWAP:
-        column.byteswap()
-    return column
-
-
-def _floats(raw: bytes) -> array[float]:
-    column = array("d")
-    column.frombytes(raw)
-    if _SWAP:
-        column.byteswap()
-    return column

@@ -89,21 +89,26 @@ class SegmentWriter:
             return len(self._closed) + (self._fd is not None)
 
     def _encode(self, batch: list[Accepted]) -> tuple[bytes, list[SeriesRef]]:
+        """The batch as records: its series new to the segment, then its samples in groups of
+        one time each (see ``records``)."""
         ids = self._ids
         named: list[SeriesRef] = []
+        groups: list[tuple[float, array[int], array[float]]] = []
         local = array("I")
-        times = array("d")
         values = array("d")
+        group_t = math.nan
         for ref, t, value in batch:
             i = ids.get(ref)
             if i is None:
                 i = ids[ref] = len(ids)
                 named.append(ref)
+            if t != group_t:
+                local, values, group_t = array("I"), array("d"), t
+                groups.append((t, local, values))
             local.append(i)
-            times.append(t)
             values.append(value)
         head = series_record([ids[ref] for ref in named], [ref.labels for ref in named]) if named else b""
-        return head + samples_record(local, times, values), named
+        return head + samples_record(groups), named
 
     def _open(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
