@@ -4,7 +4,7 @@ logs them — every sample in arrival order, one fsynced record a second — the
 empty store by a fresh process, ``--runs`` times. Prints the replay's median seconds (target:
 under 10 s), the log's size and bytes per sample.
 
-    PYTHONPATH=src python bench/series_restart.py [--series 100000] [--runs 3] [--keep DIR]
+    .venv/bin/python bench/series_restart.py [--series 100000] [--runs 3] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ import tempfile
 import time
 import zlib
 from pathlib import Path
+
+if __package__ in (None, ""):
+    # Run as a script (python bench/series_restart.py): make `bench` importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.rule_data import SAMPLES, SERIES_PER_JOB, STEP, all_series
 from vigil.engine.clock import SystemClock
@@ -92,7 +96,7 @@ def main() -> int:
         runs = []
         for _ in range(args.runs):
             out = subprocess.run(
-                [sys.executable, "-m", "bench.series_restart", "--replay", str(folder)],
+                [sys.executable, str(Path(__file__).resolve()), "--replay", str(folder)],
                 check=True,
                 capture_output=True,
                 text=True,

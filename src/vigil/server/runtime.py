@@ -185,6 +185,7 @@ class Runtime:
             self.clock,
             stage=self.supervisor.stage("series-log"),
             retention=self.stack.model.metrics.retention,
+            max_size=self.stack.model.metrics.max_size,
         )
         self.metrics.registry.register(LogCollector(series_log))
         return series_log

@@ -114,3 +114,14 @@ async def test_drop_before_deletes_whole_segments_whose_samples_are_all_that_old
     again, _ = reopened(tmp_path)
     expected = await reference(range(6))
     assert contents(again) == {k: [s for s in v if s[0] > 1011] for k, v in expected.items()}
+
+
+async def test_drop_over_deletes_the_oldest_segments_while_the_log_is_too_large(tmp_path: Path) -> None:
+    store, log = logged(tmp_path, segment_size=300)
+    await fill(store, log, range(5))
+    sizes = [path.stat().st_size for path in segments(tmp_path)]
+    assert log.drop_over(sum(sizes)) == 0
+    assert log.drop_over(sum(sizes) - 1) == 1
+    assert log.drop_over(sizes[-1] + sizes[-2]) == 2
+    assert log.drop_over(0) == 1  # the open segment stays, however large
+    assert len(segments(tmp_path)) == 1

@@ -57,6 +57,7 @@ class SeriesLog:
         batch: int = BATCH,
         backlog: int = BACKLOG,
         retention: float | None = None,
+        max_size: int | None = None,
     ) -> None:
         self.folder = folder
         self.clock = clock
@@ -65,6 +66,7 @@ class SeriesLog:
         self.batch = batch
         self.backlog = backlog
         self.retention = retention  # segments wholly older than this go (metrics.retention)
+        self.max_size = max_size  # and the oldest while the log is larger (metrics.max_size)
         self.pending: list[Accepted] = []
         self._unwritten: list[Accepted] = []  # a batch the disk refused, tried again next turn
         self._writer = SegmentWriter(folder, segment_size)
@@ -106,8 +108,8 @@ class SeriesLog:
             ):
                 await self.flush()
                 last = self.clock.monotonic()
-            if self.retention is not None and now - pruned >= _PRUNE_EVERY:
-                self.drop_before(self.clock.now().timestamp() - self.retention)
+            if now - pruned >= _PRUNE_EVERY:
+                self._prune()
                 pruned = now
 
     async def flush(self) -> bool:
@@ -139,6 +141,16 @@ class SeriesLog:
         """Delete whole segments whose newest sample is at or before ``t`` (their samples are in
         blocks, or beyond retention); returns how many. The open segment is never deleted."""
         return self._writer.drop_before(t)
+
+    def drop_over(self, size: int) -> int:
+        """Delete the oldest whole segments while the log takes more than ``size`` bytes."""
+        return self._writer.drop_over(size)
+
+    def _prune(self) -> None:
+        if self.retention is not None:
+            self.drop_before(self.clock.now().timestamp() - self.retention)
+        if self.max_size is not None:
+            self.drop_over(self.max_size)
 
     def stats(self) -> LogStats:
         return LogStats(

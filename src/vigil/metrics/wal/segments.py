@@ -43,17 +43,25 @@ class SegmentWriter:
         self._ids: dict[SeriesRef, int] = {}  # segment-local ids of the series it has named
         self._newest = -math.inf  # newest sample time in the open segment
         self._lock = threading.Lock()
-        self._closed: dict[int, float] = {}  # closed segment → its newest sample time
+        # Closed segment → its newest sample time and its size.
+        self._closed: dict[int, tuple[float, int]] = {}
+        # One write or close at a time, also when a stop abandons a write still in its thread.
+        self._io = threading.Lock()
 
     def adopt(self, segments: Mapping[int, float]) -> None:
         """Take the segments found at start (number → newest sample time) as closed ones."""
+        sizes = {number: _size(self._path(number)) for number in segments}
         with self._lock:
-            self._closed.update(segments)
+            self._closed.update((number, (newest, sizes[number])) for number, newest in segments.items())
             self._number = max(self._number, *segments, 0)
 
     def write(self, batch: list[Accepted]) -> int:
         """Append ``batch`` and fsync it; returns the bytes written. On an ``OSError`` the open
         segment is put back as it was before (or given up, if even that fails) and it is raised."""
+        with self._io:
+            return self._write(batch)
+
+    def _write(self, batch: list[Accepted]) -> int:
         if self._fd is None:
             self._open()
         data, named = self._encode(batch)
@@ -72,21 +80,38 @@ class SegmentWriter:
         return len(data)
 
     def close(self) -> None:
-        if self._fd is not None:
+        with self._io:
             self._cut()
 
     def drop_before(self, t: float) -> int:
         """Delete the closed segments whose newest sample is at or before ``t``; returns how many."""
         with self._lock:
-            gone = [number for number, newest in self._closed.items() if newest <= t]
-            for number in gone:
-                (self.folder / f"{number:0{_DIGITS}d}").unlink(missing_ok=True)
-                del self._closed[number]
-        return len(gone)
+            return self._delete([number for number, (newest, _) in self._closed.items() if newest <= t])
+
+    def drop_over(self, limit: int) -> int:
+        """Delete the oldest closed segments while all of them take more than ``limit`` bytes."""
+        with self._lock:
+            total = self._written + sum(size for _, size in self._closed.values())
+            gone = []
+            for number in sorted(self._closed):
+                if total <= limit:
+                    break
+                total -= self._closed[number][1]
+                gone.append(number)
+            return self._delete(gone)
 
     def segments(self) -> int:
         with self._lock:
             return len(self._closed) + (self._fd is not None)
+
+    def _delete(self, numbers: list[int]) -> int:
+        for number in numbers:
+            self._path(number).unlink(missing_ok=True)
+            del self._closed[number]
+        return len(numbers)
+
+    def _path(self, number: int) -> Path:
+        return self.folder / f"{number:0{_DIGITS}d}"
 
     def _encode(self, batch: list[Accepted]) -> tuple[bytes, list[SeriesRef]]:
         """The batch as records: its series new to the segment, then its samples in groups of
@@ -115,8 +140,7 @@ class SegmentWriter:
         with self._lock:
             self._number += 1
             number = self._number
-        path = self.folder / f"{number:0{_DIGITS}d}"
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        self._fd = os.open(self._path(number), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         self._written = 0
         self._ids = {}
         self._newest = -math.inf
@@ -150,11 +174,18 @@ class SegmentWriter:
             os.close(fd)
         with self._lock:
             if self._written:
-                self._closed[self._number] = self._newest
+                self._closed[self._number] = (self._newest, self._written)
             else:  # nothing made it in: no empty file left behind
                 with contextlib.suppress(OSError):
-                    (self.folder / f"{self._number:0{_DIGITS}d}").unlink(missing_ok=True)
+                    self._path(self._number).unlink(missing_ok=True)
         self._ids = {}
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _sync_folder(folder: Path) -> None:
