@@ -37,7 +37,7 @@ from vigil.metrics.history import HistoryWriter
 from vigil.metrics.scrape import Scraper
 from vigil.metrics.store import SeriesStore
 from vigil.metrics.wal.exposed import LogCollector
-from vigil.metrics.wal.log import SeriesLog
+from vigil.metrics.wal.log import LogOptions, SeriesLog
 from vigil.notify import grouping
 from vigil.notify.base import OutboxStatus
 from vigil.notify.registry import build_channels
@@ -180,12 +180,12 @@ class Runtime:
         self.started = False
 
     def _series_log(self, folder: Path) -> SeriesLog:
+        settings = self.stack.model.metrics
         series_log = SeriesLog(
             folder / "wal",
             self.clock,
             stage=self.supervisor.stage("series-log"),
-            retention=self.stack.model.metrics.retention,
-            max_size=self.stack.model.metrics.max_size,
+            options=LogOptions(retention=settings.retention, max_size=settings.max_size),
         )
         self.metrics.registry.register(LogCollector(series_log))
         return series_log

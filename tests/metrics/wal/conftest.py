@@ -10,7 +10,7 @@ from tests.server.conftest import target, vigil_up  # noqa: F401 - fixtures of t
 from vigil.engine.clock import SystemClock
 from vigil.metrics.series import Matcher, MatchOp
 from vigil.metrics.store import NAME, SeriesStore
-from vigil.metrics.wal.log import SeriesLog
+from vigil.metrics.wal.log import LogOptions, SeriesLog
 from vigil.metrics.wal.replay import Replay
 from vigil.metrics.wal.segments import segment_paths
 
@@ -23,9 +23,9 @@ SERIES = [
 ]
 
 
-def logged(folder: Path, **options: int) -> tuple[SeriesStore, SeriesLog]:
+def logged(folder: Path, options: LogOptions | None = None) -> tuple[SeriesStore, SeriesLog]:
     store = SeriesStore(retention=math.inf)
-    log = SeriesLog(folder, SystemClock(), **options)  # type: ignore[arg-type]
+    log = SeriesLog(folder, SystemClock(), options=options)
     log.open(store)
     return store, log
 

@@ -4,7 +4,6 @@ the last batch, and the next start replays every sample it holds."""
 
 from __future__ import annotations
 
-import math
 import random
 import re
 import signal
@@ -72,8 +71,9 @@ def test_kill_9_at_random_moments_loses_at_most_the_last_batch(
     folder = tmp_path / ".vigil" / "series" / "wal"
     rng = random.Random(14)
     held = 0
+    losses: list[float] = []
     for kill in range(KILLS):
-        vigil.start()
+        vigil.start(within=120)  # a first start on a loaded machine can take 40 s
         assert replayed(vigil) == held, f"restart {kill} replayed a different count than the log holds"
         time.sleep(rng.uniform(0.2, 1.5))
         killed_at = time.time()
@@ -83,10 +83,11 @@ def test_kill_9_at_random_moments_loses_at_most_the_last_batch(
         for key, series in times.items():
             assert all(a < b for a, b in pairwise(series)), f"{key}: {series}"
         check = next(v for k, v in times.items() if '"vigil_check_up"' in k)
-        assert killed_at - check[-1] <= LOSS_BOUND, f"kill {kill}: {killed_at - check[-1]:.2f}s lost"
+        losses.append(killed_at - check[-1])
+        assert losses[-1] <= LOSS_BOUND, f"kill {kill}: {losses[-1]:.2f}s lost"
         assert any('"job":"web"' in key for key in times), "no scraped series in the log"
         assert skipped <= kill + 1  # a torn tail per kill at most
         held = sum(len(series) for series in times.values())
-        assert not math.isnan(held)
-    vigil.start()
+    vigil.start(within=120)
     assert replayed(vigil) == held
+    print(f"losses after {KILLS} kills: " + ", ".join(f"{loss:.2f}s" for loss in losses))

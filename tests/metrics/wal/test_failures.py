@@ -21,7 +21,7 @@ from tests.server.conftest import served
 from vigil.engine.clock import FakeClock, SystemClock
 from vigil.engine.supervisor import StageStatus, Supervisor
 from vigil.metrics.store import SeriesStore
-from vigil.metrics.wal.log import SeriesLog
+from vigil.metrics.wal.log import LogOptions, SeriesLog
 
 STACK = """
 notify:
@@ -30,12 +30,17 @@ notify:
 """
 
 
-def failing_log(folder: Path, **options: int) -> tuple[SeriesStore, SeriesLog]:
+def failing_log(folder: Path, options: LogOptions | None = None) -> tuple[SeriesStore, SeriesLog]:
     store = SeriesStore(retention=math.inf)
     stage = Supervisor(FakeClock()).stage("series-log")
-    log = SeriesLog(folder, SystemClock(), stage=stage, **options)  # type: ignore[arg-type]
+    log = SeriesLog(folder, SystemClock(), stage=stage, options=options)
     log.open(store)
     return store, log
+
+
+def health(log: SeriesLog) -> StageStatus:
+    assert log.stage is not None
+    return log.stage.status
 
 
 async def test_a_folder_that_cannot_be_made_is_told_once_and_tried_again(
@@ -49,7 +54,8 @@ async def test_a_folder_that_cannot_be_made_is_told_once_and_tried_again(
     with caplog.at_level(logging.ERROR, "vigil.supervisor"):
         assert not await log.flush()
         assert not await log.flush()
-    assert log.stage is not None and log.stage.status is StageStatus.FAILING
+    assert health(log) is StageStatus.FAILING
+    assert log.stage is not None
     assert log.stage.last_error == f"cannot write the series log in {blocker / 'wal'}: Not a directory"
     told = [r.getMessage() for r in caplog.records if r.name == "vigil.supervisor"]
     assert told == [f"series-log failing: {log.stage.last_error}"]
@@ -60,7 +66,7 @@ async def test_a_folder_that_cannot_be_made_is_told_once_and_tried_again(
     blocker.unlink()
     store.append(SERIES[0], 1003.0, 1.0)
     assert await log.flush()
-    assert log.stage.status is StageStatus.OK
+    assert health(log) is StageStatus.OK
     _, done = reopened(blocker / "wal")
     assert (done.samples, done.skipped) == (4, 0)
 
@@ -68,7 +74,7 @@ async def test_a_folder_that_cannot_be_made_is_told_once_and_tried_again(
 async def test_samples_waiting_beyond_the_backlog_are_dropped_and_counted(tmp_path: Path) -> None:
     blocker = tmp_path / "series"
     blocker.write_text("")
-    store, log = failing_log(blocker, backlog=5)
+    store, log = failing_log(blocker, LogOptions(backlog=5))
     for t in range(9):
         store.append(SERIES[0], 1000.0 + t, 1.0)
     assert not await log.flush()
@@ -101,12 +107,14 @@ async def test_a_full_disk_keeps_the_samples_waiting_and_leaves_no_torn_record(s
         for labels in SERIES:
             store.append(labels, 1000.0 + batch, float(batch))
         refused += not await log.flush()
-    assert refused and log.stage is not None and log.stage.status is StageStatus.FAILING
+    assert refused
+    assert health(log) is StageStatus.FAILING
+    assert log.stage is not None
     assert "No space left on device" in (log.stage.last_error or "")
 
     filler.unlink()
     assert await log.flush()
-    assert log.stage.status is StageStatus.OK
+    assert health(log) is StageStatus.OK
     _, done = reopened(small_disk / "wal")
     assert (done.samples, done.skipped, log.stats().lost) == (600, 0, 0)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tests.metrics.wal.conftest import SERIES, STALE, contents, fill, logged, reopened, segments
 from vigil.metrics.store import SeriesStore
+from vigil.metrics.wal.log import LogOptions
 
 
 async def reference(batches: range) -> dict[str, list[tuple[float, bytes]]]:
@@ -87,7 +88,7 @@ async def test_a_flipped_byte_mid_segment_skips_that_record_and_keeps_the_rest(t
 
 
 async def test_segments_are_cut_at_their_size_and_each_names_its_own_series(tmp_path: Path) -> None:
-    store, log = logged(tmp_path, segment_size=300)
+    store, log = logged(tmp_path, LogOptions(segment_size=300))
     await fill(store, log, range(4))
     await log.close()
     files = segments(tmp_path)
@@ -102,7 +103,7 @@ async def test_segments_are_cut_at_their_size_and_each_names_its_own_series(tmp_
 
 
 async def test_drop_before_deletes_whole_segments_whose_samples_are_all_that_old(tmp_path: Path) -> None:
-    store, log = logged(tmp_path, segment_size=300)
+    store, log = logged(tmp_path, LogOptions(segment_size=300))
     await fill(store, log, range(5))  # a segment a batch; batch b's newest sample is 1000 + 3b + 2
     assert log.drop_before(1004.0) == 1  # batch 0's segment (1002); batch 1's ends at 1005
     assert len(segments(tmp_path)) == 4
@@ -117,7 +118,7 @@ async def test_drop_before_deletes_whole_segments_whose_samples_are_all_that_old
 
 
 async def test_drop_over_deletes_the_oldest_segments_while_the_log_is_too_large(tmp_path: Path) -> None:
-    store, log = logged(tmp_path, segment_size=300)
+    store, log = logged(tmp_path, LogOptions(segment_size=300))
     await fill(store, log, range(5))
     sizes = [path.stat().st_size for path in segments(tmp_path)]
     assert log.drop_over(sum(sizes)) == 0

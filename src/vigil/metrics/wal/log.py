@@ -27,11 +27,18 @@ from vigil.metrics.wal.segments import SEGMENT_SIZE, SegmentWriter
 
 log = logging.getLogger("vigil.series_log")
 
-EVERY = 1.0
-BATCH = 10_000
-BACKLOG = 1_000_000  # ~100 MB of waiting samples while the disk refuses them
 _TICK = 0.1
 _PRUNE_EVERY = 60.0
+
+
+@dataclass(frozen=True)
+class LogOptions:
+    every: float = 1.0  # seconds between batches
+    batch: int = 10_000  # samples that make a batch sooner
+    backlog: int = 1_000_000  # unwritten samples kept (~100 MB) while the disk refuses them
+    segment_size: int = SEGMENT_SIZE
+    retention: float | None = None  # segments wholly older go (metrics.retention)
+    max_size: int | None = None  # and the oldest while the log is larger (metrics.max_size)
 
 
 @dataclass(frozen=True)
@@ -52,24 +59,15 @@ class SeriesLog:
         clock: Clock,
         *,
         stage: Stage | None = None,
-        segment_size: int = SEGMENT_SIZE,
-        every: float = EVERY,
-        batch: int = BATCH,
-        backlog: int = BACKLOG,
-        retention: float | None = None,
-        max_size: int | None = None,
+        options: LogOptions | None = None,
     ) -> None:
         self.folder = folder
         self.clock = clock
         self.stage = stage
-        self.every = every
-        self.batch = batch
-        self.backlog = backlog
-        self.retention = retention  # segments wholly older than this go (metrics.retention)
-        self.max_size = max_size  # and the oldest while the log is larger (metrics.max_size)
+        self.options = options = options or LogOptions()
         self.pending: list[Accepted] = []
         self._unwritten: list[Accepted] = []  # a batch the disk refused, tried again next turn
-        self._writer = SegmentWriter(folder, segment_size)
+        self._writer = SegmentWriter(folder, options.segment_size)
         self._lock = asyncio.Lock()
         self.written = 0
         self.bytes = 0
@@ -103,8 +101,8 @@ class SeriesLog:
         while True:
             await self.clock.sleep(_TICK)
             now = self.clock.monotonic()
-            if len(self.pending) >= self.batch or (
-                now - last >= self.every and (self.pending or self._unwritten)
+            if len(self.pending) >= self.options.batch or (
+                now - last >= self.options.every and (self.pending or self._unwritten)
             ):
                 await self.flush()
                 last = self.clock.monotonic()
@@ -147,10 +145,11 @@ class SeriesLog:
         return self._writer.drop_over(size)
 
     def _prune(self) -> None:
-        if self.retention is not None:
-            self.drop_before(self.clock.now().timestamp() - self.retention)
-        if self.max_size is not None:
-            self.drop_over(self.max_size)
+        retention, max_size = self.options.retention, self.options.max_size
+        if retention is not None:
+            self.drop_before(self.clock.now().timestamp() - retention)
+        if max_size is not None:
+            self.drop_over(max_size)
 
     def stats(self) -> LogStats:
         return LogStats(
@@ -165,7 +164,7 @@ class SeriesLog:
 
     def _refused(self, batch: list[Accepted], err: OSError) -> None:
         self.failures += 1
-        over = len(batch) - self.backlog
+        over = len(batch) - self.options.backlog
         if over > 0:
             self.lost += over
             del batch[:over]

@@ -28,6 +28,7 @@ from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import TypeVar
 
 MAGIC = 0xD71A
 _HEADER = struct.Struct("<HIIB")  # magic, payload length, crc32(kind + payload), kind
@@ -38,6 +39,7 @@ _GROUP = struct.Struct("<dI")  # time, size
 # A longer length than this is corruption, not a record: a batch is capped well below it.
 MAX_PAYLOAD = 256 * 1024 * 1024
 _SWAP = sys.byteorder != "little"
+_T = TypeVar("_T", int, float)
 
 
 class RecordKind(IntEnum):
@@ -112,15 +114,14 @@ def decode_samples(payload: bytes) -> list[Group] | None:
 
 
 def ids_of(raw: bytes) -> array[int]:
-    column = array("I")
-    column.frombytes(raw)
-    if _SWAP:
-        column.byteswap()
-    return column
+    return _filled(array("I"), raw)
 
 
 def floats_of(raw: bytes) -> array[float]:
-    column = array("d")
+    return _filled(array("d"), raw)
+
+
+def _filled(column: array[_T], raw: bytes) -> array[_T]:
     column.frombytes(raw)
     if _SWAP:
         column.byteswap()
