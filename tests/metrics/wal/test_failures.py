@@ -7,11 +7,12 @@ anyone: a ``chmod 500`` folder would not stop root, whom these tests run as). "F
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,39 @@ async def test_samples_waiting_beyond_the_backlog_are_dropped_and_counted(tmp_pa
         store.append(SERIES[0], 1000.0 + t, 1.0)
     assert not await log.flush()
     assert (log.stats().lost, log.stats().pending) == (4, 5)
+
+
+async def test_the_log_tries_each_second_then_less_often_while_the_disk_refuses(tmp_path: Path) -> None:
+    blocker = tmp_path / "series"
+    blocker.write_text("")
+    clock = FakeClock()
+    store = SeriesStore(retention=math.inf)
+    log = SeriesLog(blocker / "wal", clock, stage=Supervisor(clock).stage("series-log"))
+    log.open(store)
+    store.append(SERIES[0], 1000.0, 1.0)
+    task = asyncio.create_task(log.run())
+    await clock.advance(0)  # the loop starts and takes its first nap
+    try:
+        # (advance the clock by, failed tries by then): 1 s to the first, then waits of 1 s, 2 s.
+        for seconds, tries in ((1.15, 1), (0.5, 1), (0.7, 2), (1.5, 2), (0.7, 3)):
+            await clock.advance(seconds)
+            await until(lambda tries=tries: log.failures >= tries)  # type: ignore[misc]
+            await asyncio.sleep(0.1)
+            assert log.failures == tries
+        blocker.unlink()
+        await clock.advance(5)
+        await until(lambda: log.written == 1)
+    finally:
+        task.cancel()
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """The write runs in a thread: wait for it in real time."""
+    for _ in range(200):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("timed out")
 
 
 @pytest.fixture

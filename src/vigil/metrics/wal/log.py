@@ -29,6 +29,7 @@ log = logging.getLogger("vigil.series_log")
 
 _TICK = 0.1
 _PRUNE_EVERY = 60.0
+_MAX_WAIT = 30.0  # between tries of a disk that refuses
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ class SeriesLog:
         self.lost = 0
         self.failures = 0
         self.replayed: Replay | None = None
+        self._refusals = 0  # in a row: while the disk refuses, tries come less often, up to _MAX_WAIT
+        self._retry_at = -math.inf
 
     def open(self, store: SeriesStore, *, since: float = -math.inf) -> Replay:
         """Replay the segments into ``store``, then log every sample it keeps from now on."""
@@ -101,9 +104,9 @@ class SeriesLog:
         while True:
             await self.clock.sleep(_TICK)
             now = self.clock.monotonic()
-            if len(self.pending) >= self.options.batch or (
-                now - last >= self.options.every and (self.pending or self._unwritten)
-            ):
+            waiting = self.pending or self._unwritten
+            due = len(self.pending) >= self.options.batch or (now - last >= self.options.every and waiting)
+            if due and now >= self._retry_at:
                 await self.flush()
                 last = self.clock.monotonic()
             if now - pruned >= _PRUNE_EVERY:
@@ -125,6 +128,8 @@ class SeriesLog:
                 return False
             self.written += len(batch)
             self.bytes += size
+            self._refusals = 0
+            self._retry_at = -math.inf
             if self.stage is not None:
                 self.stage.recovered()
             return True
@@ -164,6 +169,9 @@ class SeriesLog:
 
     def _refused(self, batch: list[Accepted], err: OSError) -> None:
         self.failures += 1
+        self._refusals += 1
+        wait = self.options.every * 2 ** min(self._refusals - 1, 6)
+        self._retry_at = self.clock.monotonic() + min(wait, _MAX_WAIT)
         over = len(batch) - self.options.backlog
         if over > 0:
             self.lost += over
