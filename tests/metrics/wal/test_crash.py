@@ -49,9 +49,9 @@ def read_log(folder: Path) -> tuple[dict[str, list[float]], int]:
                 continue
             groups = decode_samples(payload)
             assert groups is not None
-            for group in groups:
-                for local in ids_of(group.ids):
-                    times.setdefault(names[local], []).append(group.t)
+            for t, ids, _values in groups:
+                for local in ids_of(ids):
+                    times.setdefault(names[local], []).append(t)
     return times, count.skipped
 
 

@@ -76,11 +76,9 @@ class SeriesBatch:
     keys: list[str]  # label_key of each
 
 
-@dataclass(frozen=True)
-class Group:
-    t: float
-    ids: bytes  # packed uint32, as written: a target's scrapes give the same bytes each time
-    values: bytes  # packed float64
+Group = tuple[float, bytes, bytes]
+"""Time; ids, packed uint32 as written (a target's scrapes give the same bytes each time);
+values, packed float64. A plain tuple: a replay reads about one per scrape."""
 
 
 def decode_series(payload: bytes) -> SeriesBatch | None:
@@ -108,7 +106,7 @@ def decode_samples(payload: bytes) -> list[Group] | None:
         pos += _GROUP.size
         values_at = pos + 4 * size
         end = values_at + 8 * size
-        groups.append(Group(t, payload[pos:values_at], payload[values_at:end]))
+        groups.append((t, payload[pos:values_at], payload[values_at:end]))
         pos = end
     return groups if pos == len(payload) else None
 

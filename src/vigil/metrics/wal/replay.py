@@ -131,14 +131,15 @@ def _segment(data: bytes, gathered: _Gathered, done: Replay, since: float) -> fl
         if groups is None:
             count.skipped += 1
             continue
-        for group in groups:
-            newest = max(newest, group.t)
-            if group.t > since:
-                stack = stacks.get(group.ids)
+        for t, shape, values_raw in groups:
+            newest = max(newest, t)
+            if t > since:
+                stack = stacks.get(shape)
                 if stack is None:
-                    stack = stacks[group.ids] = (array("d"), [])
-                stack[0].append(group.t)
-                stack[1].append(group.values)
+                    stack = stacks[shape] = (array("d"), [])
+                stack[0].append(t)
+                stack[1].append(values_raw)
+    add = gathered.add
     for shape, (times, chunks) in stacks.items():
         ids = ids_of(shape)
         width = len(ids)
@@ -148,7 +149,7 @@ def _segment(data: bytes, gathered: _Gathered, done: Replay, since: float) -> fl
             if slot is None:
                 done.orphans += len(times)
             else:
-                gathered.add(slot, times, values[column::width])
+                add(slot, times, values[column::width])
     done.records += count.records
     done.skipped += count.skipped
     return newest
