@@ -110,7 +110,7 @@ class VigilProcess:
         self.log = stack.parent / "vigil.log"
         self._tokens: dict[str, str] = {}
 
-    def start(self, wait: float = 30) -> None:
+    def start(self, wait: float = 60) -> None:
         out = self.log.open("a")
         self.proc = subprocess.Popen(
             [VIGIL, "up", "-c", str(self.stack), "--db", self.db, "--port", str(self.port)],
@@ -206,14 +206,21 @@ def vigil_up(tmp_path: Path) -> Iterator[Any]:
 
 @asynccontextmanager
 async def served(
-    tmp_path: Path, stack_text: str, environ: dict[str, str] | None = None, *, start: bool = False
+    tmp_path: Path,
+    stack_text: str,
+    environ: dict[str, str] | None = None,
+    *,
+    start: bool = False,
+    series_path: Path | None = None,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime, FakeClock]]:
     """The app over a Runtime on a fake clock and a fresh SQLite store (``vigil.db`` in
     ``tmp_path``), talked to in process. Not started: the test feeds results itself; with
-    ``start``, every background task runs and time moves by hand."""
+    ``start``, every background task runs and time moves by hand. ``series_path``: the series
+    log's folder (none by default: the series live in memory)."""
     clock = FakeClock()
     engine = await open_database(f"sqlite:///{tmp_path}/vigil.db")
-    runtime = Runtime(parse_stack("vigil.yaml", stack_text, environ or {}), engine, clock=clock)
+    stack = parse_stack("vigil.yaml", stack_text, environ or {})
+    runtime = Runtime(stack, engine, clock=clock, series_path=series_path)
     await (runtime.start() if start else runtime.failures.load())
     transport = httpx.ASGITransport(app=create_app(runtime, manage_runtime=False))
     try:

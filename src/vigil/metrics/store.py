@@ -22,7 +22,7 @@ import math
 import sys
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice, pairwise
 from operator import gt
@@ -74,6 +74,10 @@ class SeriesRef:
             self.nan_at = _mark(self.nan_at, t)
         elif value < previous:
             self.drop_at = _mark(self.drop_at, t)
+
+
+Accepted = tuple[SeriesRef, float, float]
+"""A sample the store kept: its series, time, value (what the write-ahead log is handed)."""
 
 
 def _mark(marks: array[float] | None, t: float) -> array[float]:
@@ -133,6 +137,8 @@ class SeriesStore:
         self._samples = 0
         self._cutoff = -math.inf  # samples at or before it are gone or refused
         self._rejected = {"out_of_order": 0, "duplicate": 0, "too_old": 0, "series_limit": 0}
+        # Handed every sample kept, in the order kept: the write-ahead log's buffer (metrics.wal).
+        self.sink: Callable[[Accepted], None] | None = None
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -177,6 +183,10 @@ class SeriesStore:
         series.values.extend(values[first:])
         self._note_run(series, held)
         self._samples += len(timestamps) - first
+        sink = self.sink
+        if sink is not None:
+            for t, v in zip(timestamps[first:], values[first:], strict=True):
+                sink((series, t, v))
         return len(timestamps) - first
 
     @staticmethod
@@ -244,6 +254,8 @@ class SeriesStore:
             timestamps.append(t)
             values.append(value)
             self._samples += 1
+            if self.sink is not None:
+                self.sink((series, t, value))
             return True
         if not timestamps:  # a new series whose only sample was refused holds nothing: drop it
             self._drop(series)

@@ -50,7 +50,8 @@ async def serve(
     engine = await open_database(db or stack_store_url(stack.file, stack.model.store.url))
     try:
         url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
-        runtime = Runtime(stack, engine, dashboard_url=url)
+        series = stack.model.metrics.folder(stack.file)
+        runtime = Runtime(stack, engine, dashboard_url=url, series_path=series)
         app = create_app(runtime)
         # The runtime's long-lived objects (a few hundred thousand at 10,000 checks) would make
         # every full collection a 150 ms pause of the whole loop; freezing them takes them out
