@@ -60,4 +60,4 @@ def make_job(tmp_path: Path, source: str, engine: str = "postgres", **fields: An
             **fields,
         }
     )
-    return Job("appdb", config, tmp_path / "backups")
+    return Job("appdb", config, tmp_path / "backups", source)

@@ -97,7 +97,7 @@ async def test_a_destination_that_cannot_be_written_is_a_failed_run_with_that_re
 ) -> None:
     (tmp_path / "a-file").write_text("not a folder")
     job = make_job(tmp_path, source_db)
-    job = type(job)(job.name, job.config, tmp_path / "a-file" / "backups")
+    job = type(job)(job.name, job.config, tmp_path / "a-file" / "backups", source_db)
     outcome = await run_job(job, REDACT)
     assert not outcome.ok
     assert outcome.reason == f"cannot write to the destination {tmp_path}/a-file/backups: Not a directory"

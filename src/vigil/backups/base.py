@@ -42,11 +42,13 @@ class BackupEngine(Protocol):
 
 @dataclass(frozen=True)
 class EngineKind:
-    """A registry entry: the engine key, the artefact's file suffix and how to make the engine."""
+    """A registry entry: the engine key, the artefact's file suffix and how to make the engine.
+    ``file_source``: the source is a file path, read from the stack file's folder when relative."""
 
     name: str
     suffix: str
     factory: Callable[[], BackupEngine]
+    file_source: bool = False
 
 
 def count_mismatches(expected: dict[str, int], found: dict[str, int]) -> str | None:

@@ -28,6 +28,7 @@ class Job:
     name: str
     config: BackupJob
     destination: Path  # absolute: the stack file's folder is where a relative one starts
+    source: str  # a file source (sqlite) made absolute the same way
 
     @property
     def check_id(self) -> str:
@@ -70,9 +71,15 @@ class Outcome:
 def jobs_of(stack: Stack) -> dict[str, Job]:
     base = Path(stack.file).resolve().parent if stack.file else Path.cwd()
     return {
-        name: Job(name, config, (base / config.destination).resolve())
+        name: Job(name, config, (base / config.destination).resolve(), _source(config, base))
         for name, config in stack.model.backups.items()
     }
+
+
+def _source(config: BackupJob, base: Path) -> str:
+    if not ENGINES[config.engine].file_source or config.source.startswith("sqlite:///"):
+        return config.source
+    return str((base / config.source).resolve())
 
 
 def job_named(stack: Stack, name: str) -> Job:

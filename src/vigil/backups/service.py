@@ -52,7 +52,7 @@ async def run_job(
             partial.touch()
         except OSError as err:
             raise BackupError(f"cannot write to the destination {job.destination}: {err.strerror}") from None
-        dump = await asyncio.wait_for(job.engine().dump(job.config.source, partial), job.config.timeout)
+        dump = await asyncio.wait_for(job.engine().dump(job.source, partial), job.config.timeout)
         checksum = await asyncio.to_thread(sha256_of, partial)
         size = partial.stat().st_size
         duration = time.monotonic() - clock
@@ -118,9 +118,7 @@ async def verify_artefact(
         if how is VerifyHow.LIST:
             await asyncio.wait_for(engine.check(artefact), job.config.timeout)
         else:
-            found = await asyncio.wait_for(
-                engine.scratch_counts(artefact, job.config.source), job.config.timeout
-            )
+            found = await asyncio.wait_for(engine.scratch_counts(artefact, job.source), job.config.timeout)
             if (wrong := count_mismatches(manifest.tables, found)) is not None:
                 raise BackupError(wrong)
             took = time.monotonic() - clock
@@ -170,7 +168,7 @@ async def restore_artefact(
             if not safety.ok:
                 raise BackupError(f"the safety backup before restoring in place failed: {safety.reason}")
         found = await job.engine().restore(
-            artefact, job.config.source if in_place else str(target), in_place=in_place
+            artefact, job.source if in_place else str(target), in_place=in_place
         )
         if (wrong := count_mismatches(manifest.tables, found)) is not None:
             raise BackupError(wrong)

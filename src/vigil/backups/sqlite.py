@@ -81,4 +81,4 @@ class SqliteEngine:
         return await asyncio.to_thread(_copy, artefact, path)
 
 
-KIND = EngineKind("sqlite", "sqlite", SqliteEngine)
+KIND = EngineKind("sqlite", "sqlite", SqliteEngine, file_source=True)
