@@ -153,7 +153,7 @@ class PostgresEngine:
         try:
             await conn.execute(f'CREATE DATABASE "{scratch}" TEMPLATE template0')
             try:
-                return await self._load(artefact, _database(source, scratch))
+                return await self._load(artefact, _database(source, scratch), *_jobs())
             finally:
                 await conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
         finally:
@@ -172,7 +172,7 @@ class PostgresEngine:
                 )
             await conn.execute(f'CREATE DATABASE "{name.replace(chr(34), "")}" TEMPLATE template0')
             try:
-                return await self._load(artefact, target)
+                return await self._load(artefact, target, *_jobs())
             except BaseException:  # nothing half-restored is left looking good
                 await conn.execute(f'DROP DATABASE IF EXISTS "{name.replace(chr(34), "")}" WITH (FORCE)')
                 raise
@@ -197,6 +197,14 @@ class PostgresEngine:
             return await table_counts(conn)
         finally:
             await conn.close(timeout=5)
+
+
+def _jobs() -> tuple[str, ...]:
+    """pg_restore's parallel jobs into a new database (a custom-format dump allows it):
+    the restore is most of a verification's time."""
+    import os
+
+    return (f"--jobs={min(4, os.cpu_count() or 1)}",)
 
 
 def _lost() -> tuple[type[BaseException], ...]:
