@@ -116,3 +116,22 @@ async def test_a_server_newer_than_pg_dump_is_refused_with_that_reason(
     assert not outcome.ok and outcome.reason is not None
     assert "pg_dump is 9.6: pg_dump cannot dump a newer server" in outcome.reason
     assert not (tmp_path / "backups").exists() or not any((tmp_path / "backups").iterdir())
+
+
+async def test_an_in_place_restore_takes_a_safety_backup_then_brings_a_dropped_table_back(
+    tmp_path: Path,
+) -> None:
+    name = f"vigil_backup_inplace_{os.getpid()}"
+    psql("postgres", f'CREATE DATABASE "{name}"')
+    try:
+        psql(name, "CREATE TABLE keep (id int); INSERT INTO keep SELECT generate_series(1, 4000)")
+        job = make_job(tmp_path, f"postgresql://postgres@127.0.0.1:5432/{name}", verify="list")
+        outcome = await run_job(job, REDACT)
+        assert outcome.ok and outcome.artefact is not None
+        psql(name, "DROP TABLE keep")
+        restored = await restore_artefact(outcome.artefact, job, None, REDACT, in_place=True, confirmed=True)
+        assert restored.ok, restored.reason
+        assert psql(name, "SELECT count(*) FROM keep").strip() == "4000"
+        assert len(listing([job])) == 2  # the backup restored, and the safety backup taken before
+    finally:
+        dropdb(name)

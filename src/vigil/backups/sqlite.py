@@ -78,7 +78,12 @@ class SqliteEngine:
                 f"{path} exists already: restore into a new file, or over the job's source with --in-place"
             )
         await self.check(artefact)
-        return await asyncio.to_thread(_copy, artefact, path)
+        try:
+            return await asyncio.to_thread(_copy, artefact, path)
+        except BaseException:  # nothing half-restored is left looking good
+            if not in_place:
+                path.unlink(missing_ok=True)
+            raise
 
 
 KIND = EngineKind("sqlite", "sqlite", SqliteEngine, file_source=True)
