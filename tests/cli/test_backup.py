@@ -10,20 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.backups.test_registry import EXAMPLE
+
 VIGIL = [sys.executable, "-m", "vigil.cli", "backup"]
-STACK = """
-backups:
-  appdb:
-    engine: sqlite
-    source: ${APP_DB:-app.db}
-    schedule: "0 2 * * *"
-    timezone: UTC
-    destination: .vigil/backups/appdb
-    keep: {count: 7, age: 7d}
-    verify: restore
-    rpo: 1h
-    rto: 1h
-"""
+# The issue's stack file, on SQLite: a database of its own that the test can make and break.
+STACK = EXAMPLE.replace("engine: postgres", "engine: sqlite").replace(
+    "${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}", "${APP_DB:-app.db}"
+)
 
 
 def vigil(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
