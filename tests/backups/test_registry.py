@@ -65,3 +65,13 @@ def test_faults_in_a_job_are_placed_at_their_line() -> None:
         == "vigil.yaml:4:13: backups.appdb.engine: unknown backup engine 'oracle'; known: postgres, sqlite"
     )
     assert lines[1].startswith("vigil.yaml:11:10: backups.appdb.rpo: 'soon' is not a duration")
+
+
+def test_a_backup_written_as_a_services_check_is_refused_for_it_would_never_run() -> None:
+    text = 'services:\n  db:\n    checks:\n      b: {backup: {engine: sqlite, source: x.db, schedule: "0 2 * * *", destination: b, keep: {count: 1}}}\n'
+    try:
+        parse_stack("vigil.yaml", text)
+    except ConfigError as err:
+        assert "a backup job is written under backups:" in str(err)
+    else:
+        raise AssertionError("accepted")

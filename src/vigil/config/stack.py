@@ -26,6 +26,7 @@ from vigil.config.oncall import OnCallSettings, Person
 from vigil.config.series_storage import SeriesStorage
 from vigil.config.severities import LEVEL_NAME, LevelSettings, Path, build_scheme, scheme_faults
 from vigil.incidents.scheme import Level, SchemeName, SeverityScheme
+from vigil.probes.backup import KIND as BACKUP_PROBE
 from vigil.probes.backup import backup_check
 from vigil.probes.registry import KINDS
 
@@ -41,6 +42,7 @@ def _check_kind(value: Any) -> str | None:
 
 KIND_LIST = ", ".join(KINDS)
 BACKUPS = "backups"  # the service name of the backup jobs' checks
+BACKUP_KIND = BACKUP_PROBE.name
 
 if TYPE_CHECKING:
     Check = CheckBase
@@ -219,6 +221,13 @@ class StackFile(StrictModel):
             raise ValueError(
                 f"a service is named {BACKUPS!r}, the name of the backup jobs' checks (backups.<job>); rename it"
             )
+        for service_name, service in self.services.items():
+            for check_name, check in service.checks.items():
+                if check.kind == BACKUP_KIND:
+                    raise ValueError(
+                        f"services.{service_name}.checks.{check_name}: a backup job is written under "
+                        "backups:, where it is run and judged as the check backups.<job>"
+                    )
         return self
 
     def severity_problems(self) -> Iterator[tuple[Path, str]]:

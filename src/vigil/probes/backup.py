@@ -1,7 +1,7 @@
 """``backup``: a backup job's recovery point, as a check.
 
-Each job under ``backups:`` is the check ``backups.<job>`` (``StackFile.checks``); the same
-``backup:`` key under a service's checks watches a job written there. ``vigil up`` runs the job
+Each job under ``backups:`` is the check ``backups.<job>`` (``StackFile.checks``); a
+``backup:`` key under a service's checks is refused (the job would have no schedule there). ``vigil up`` runs the job
 on its schedule and judges it after each step and every ``every`` (``engine.backups``), so the
 scheduler leaves it alone (``KIND.pushed``); ``vigil check`` judges it from the manifests on disk.
 A failed or stale backup is a failing check and pages like one (``alert.after`` defaults to 1).
