@@ -20,6 +20,8 @@
     │                               scheme lacks, a checklist item the level lacks (API: 422)
     ├── QueryAPIError               a /prometheus query Prometheus would refuse (metrics.query_params):
     │                               400 bad_data, 422 execution, 503 timeout, in Prometheus' shape
+    ├── BackupError                 a backup, verification or restore failed; the message is why
+    │   └── BackupRefused           asked wrongly: an unknown job or artefact, a target that exists
     ├── AuthError                   no token, or one that is unknown or revoked (API: 401)
     └── ForbiddenError              a token whose role is too low for the call (API: 403)
 
@@ -148,6 +150,18 @@ class InputError(VigilError):
     """A request names what the stack file does not have (a severity, a checklist item); the
     message lists what it does have."""
 
+    status_code = 422
+
+
+class BackupError(VigilError):
+    """A backup, a verification or a restore did not succeed; the message is its one-line reason."""
+
+
+class BackupRefused(BackupError):
+    """A backup command asked for what cannot be done: an unknown job or artefact, a restore
+    target that exists, an in-place restore not confirmed. Nothing was touched."""
+
+    exit_code = 2
     status_code = 422
 
 

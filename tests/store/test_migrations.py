@@ -60,7 +60,9 @@ async def test_an_empty_store_upgrades_to_what_the_tables_describe(bare: AsyncEn
     touched = [
         d
         for d in found
-        if any(name in repr(d) for name in ("incident_members", "'stack'", "heartbeats", "pings"))
+        if any(
+            name in repr(d) for name in ("incident_members", "'stack'", "heartbeats", "pings", "backup_runs")
+        )
     ]
     assert touched == []
     async with bare.connect() as conn:

@@ -15,6 +15,7 @@ from pydantic import ByteSize, Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
 
 from vigil.config.alerts import AlertRule
+from vigil.config.backups import BackupJobs
 from vigil.config.check import NAME_PATTERN, CheckBase, StrictModel
 from vigil.config.durations import Duration
 from vigil.config.incident_response import FlapSettings, PostmortemSettings
@@ -25,6 +26,8 @@ from vigil.config.oncall import OnCallSettings, Person
 from vigil.config.series_storage import SeriesStorage
 from vigil.config.severities import LEVEL_NAME, LevelSettings, Path, build_scheme, scheme_faults
 from vigil.incidents.scheme import Level, SchemeName, SeverityScheme
+from vigil.probes.backup import KIND as BACKUP_PROBE
+from vigil.probes.backup import backup_check
 from vigil.probes.registry import KINDS
 
 
@@ -38,6 +41,8 @@ def _check_kind(value: Any) -> str | None:
 
 
 KIND_LIST = ", ".join(KINDS)
+BACKUPS = "backups"  # the service name of the backup jobs' checks
+BACKUP_KIND = BACKUP_PROBE.name
 
 if TYPE_CHECKING:
     Check = CheckBase
@@ -187,6 +192,12 @@ class StackFile(StrictModel):
         default_factory=PostmortemSettings,  # type: ignore[arg-type]
         description="Where postmortems are written and from which template.",
     )
+    backups: BackupJobs = Field(
+        default_factory=dict,
+        max_length=1000,
+        description="Backup jobs, each a check backups.<job>: {engine, source, schedule, timezone, "
+        "destination, keep: {count, age}, verify: list|restore, rpo, rto}.",
+    )
     flapping: FlapSettings | None = Field(
         None,
         description="Hold alerts that keep changing instead of paging each time, e.g. "
@@ -202,6 +213,21 @@ class StackFile(StrictModel):
                 "{path}: {message}",
                 {"path": ".".join(map(str, path)), "message": message},
             )
+        return self
+
+    @model_validator(mode="after")
+    def _backups_have_their_service_name(self) -> StackFile:
+        if self.backups and BACKUPS in self.services:
+            raise ValueError(
+                f"a service is named {BACKUPS!r}, the name of the backup jobs' checks (backups.<job>); rename it"
+            )
+        for service_name, service in self.services.items():
+            for check_name, check in service.checks.items():
+                if check.kind == BACKUP_KIND:
+                    raise ValueError(
+                        f"services.{service_name}.checks.{check_name}: a backup job is written under "
+                        "backups:, where it is run and judged as the check backups.<job>"
+                    )
         return self
 
     def severity_problems(self) -> Iterator[tuple[Path, str]]:
@@ -231,7 +257,9 @@ class StackFile(StrictModel):
         return self.scheme.pick(severity).acknowledge
 
     def checks(self) -> Iterator[CheckSpec]:
-        """Every check in file order."""
+        """Every check in file order, then each backup job as the check ``backups.<job>``."""
         for service_name, service in self.services.items():
             for check_name, check in service.checks.items():
                 yield CheckSpec(service_name, check_name, check)
+        for job_name, job in self.backups.items():
+            yield CheckSpec(BACKUPS, job_name, backup_check(job))

@@ -6,6 +6,7 @@ from typing import Any
 
 from vigil.probes import (
     amqp,
+    backup,
     celery,
     command,
     dns,
@@ -43,5 +44,6 @@ KINDS: dict[str, ProbeKind[Any]] = {
         statuspage.KIND,
         mongodb.KIND,
         heartbeat.KIND,
+        backup.KIND,
     )
 }

@@ -19,6 +19,7 @@ from vigil.server import (
     api,
     api_document,
     auth,
+    backup_api,
     dashboard,
     error_shape,
     health,
@@ -66,6 +67,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(prometheus_api.router, dependencies=[auth.Reader])
     app.include_router(runbook_api.router, dependencies=reads)
     app.include_router(oncall_api.router, dependencies=reads)
+    app.include_router(backup_api.router, dependencies=reads)
     app.include_router(oncall_api.calendars)  # its own reader: a calendar app sends ?token= (oncall_api)
     app.include_router(runbook_pages.router)
     app.include_router(updates_api.router, dependencies=reads)

@@ -21,7 +21,9 @@ from vigil.alerting.inhibition import DependencyGraph
 from vigil.alerting.local import LocalQuery
 from vigil.alerting.quiet import QuietRules
 from vigil.alerting.remote import prometheus_query
+from vigil.backups.jobs import jobs_of
 from vigil.config.load import Stack
+from vigil.engine.backups import BackupWatch
 from vigil.engine.board import StatusBoard
 from vigil.engine.clock import Clock, SystemClock
 from vigil.engine.heartbeats import HeartbeatWatch
@@ -54,6 +56,7 @@ from vigil.runbooks.runner import ProcedureRunner
 from vigil.runbooks.suggest import Suggestions
 from vigil.server.metrics import VigilMetrics
 from vigil.store import outbox
+from vigil.store.backup_runs import BackupRuns
 from vigil.store.identity import StoreCheck
 from vigil.store.outbox import OutboxEntry
 from vigil.store.results import ResultStore, ResultWriter
@@ -207,6 +210,11 @@ class Runtime:
         )
         for key in self.heartbeats.given_keys():  # a key written in the stack file is a secret too
             stack.redactor.add(key)
+        # Backup jobs run on their schedules here; their checks' verdicts go to the same flow.
+        record = BackupRuns(engine).record
+        self.backups = BackupWatch(
+            list(jobs_of(stack).values()), self.flow, self.clock, stack.redactor, record
+        )
         self.scheduler = Scheduler(
             [s for s in self.specs if not KINDS[s.kind].pushed],
             CheckRunner(self.probes, self.clock, stack.redactor),
@@ -245,6 +253,8 @@ class Runtime:
         if self.heartbeats.specs:
             self._spawn(self.heartbeats.run, "heartbeats")
             self._spawn(self.heartbeats.writer.run, "pings")
+        if self.backups.jobs:
+            self._spawn(self.backups.run, "backups")
         if self.scraper.targets:  # with none to scrape its run ends at once, which is no failure
             self._spawn(self.scraper.run, "scraper")
         if self.rules.rules:

@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from vigil.store.moments import UTCDateTime
@@ -371,3 +383,20 @@ class PingRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     body: Mapped[str | None] = mapped_column(Text, nullable=True)
     remote: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+class BackupRunRow(Base):
+    """One backup, verification or restore of a backup job, and how it ended."""
+
+    __tablename__ = "backup_runs"
+    __table_args__ = (Index("ix_backup_runs_job_started", "job", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(20))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    duration_s: Mapped[float] = mapped_column(Float)
+    artefact: Mapped[str | None] = mapped_column(Text, nullable=True)
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -1,0 +1,14 @@
+"""Every backup engine, in one place. Adding an engine: a new module here and one line below."""
+
+from __future__ import annotations
+
+from vigil.backups import postgres, sqlite
+from vigil.backups.base import EngineKind
+
+ENGINES: dict[str, EngineKind] = {
+    kind.name: kind
+    for kind in (
+        postgres.KIND,
+        sqlite.KIND,
+    )
+}

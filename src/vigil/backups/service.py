@@ -1,0 +1,230 @@
+"""Backups as the CLI, the API and ``vigil up`` ask for them: run a job, verify an artefact,
+list them, restore one. Each returns an ``Outcome`` (a failure is an outcome with its reason,
+never a traceback); asking wrongly raises ``BackupRefused``.
+
+A dump goes to ``.<name>.partial`` in the destination and is renamed into place only when the
+engine finished and its checksum is taken; whatever fails before leaves no artefact. A backup
+is good only once verified: the verification re-reads the checksum, then lists or restores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from vigil.backups.base import count_mismatches
+from vigil.backups.jobs import Action, Job, Outcome
+from vigil.backups.manifest import Manifest, Verified, artefacts, manifest_path, read_manifest, sha256_of
+from vigil.backups.manifest import write_manifest as _write
+from vigil.config.backups import VerifyHow
+from vigil.config.durations import format_duration
+from vigil.errors import BackupError, BackupRefused
+
+Record = Callable[[Outcome], Awaitable[None]]
+Redact = Callable[[str], str]
+
+
+async def _nothing(outcome: Outcome) -> None:
+    return None
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+async def run_job(
+    job: Job, redact: Redact, *, record: Record = _nothing, verify: bool = True, now: datetime | None = None
+) -> Outcome:
+    """Back ``job`` up; then, unless its verification has a schedule of its own, verify it and
+    apply retention. The outcome is the backup's, failed when its verification failed."""
+    started = now or datetime.now(UTC)
+    clock = time.monotonic()
+    final = job.destination / f"{job.name}-{_stamp(started)}.{job.suffix}"
+    partial = final.with_name(f".{final.name}.partial")
+    try:
+        try:
+            job.destination.mkdir(parents=True, exist_ok=True)
+            partial.touch()
+        except OSError as err:
+            raise BackupError(f"cannot write to the destination {job.destination}: {err.strerror}") from None
+        dump = await asyncio.wait_for(job.engine().dump(job.source, partial), job.config.timeout)
+        checksum = await asyncio.to_thread(sha256_of, partial)
+        size = partial.stat().st_size
+        duration = time.monotonic() - clock
+        manifest = Manifest(
+            job.name,
+            job.config.engine,
+            started,
+            checksum,
+            size,
+            round(duration, 3),
+            dump.source_version,
+            dump.client_version,
+            dump.tables,
+        )
+        os.replace(partial, final)
+        _write(final, manifest)
+    except (BackupError, OSError, TimeoutError) as err:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        reason = _reason(err, job.config.timeout)
+        outcome = Outcome(
+            job.name, Action.BACKUP, False, started, time.monotonic() - clock, reason=redact(reason)
+        )
+        await record(outcome)
+        return outcome
+    outcome = Outcome(job.name, Action.BACKUP, True, started, duration, final, size)
+    if verify and job.config.verify.schedule is None:
+        checked = await verify_artefact(final, job, redact, record=record)
+        if not checked.ok:
+            outcome = Outcome(job.name, Action.BACKUP, False, started, duration, final, size, checked.reason)
+    await record(outcome)
+    if outcome.ok:
+        prune(job, started)
+    return outcome
+
+
+def _reason(err: BaseException, timeout: float) -> str:
+    if isinstance(err, TimeoutError):
+        return f"the backup took longer than its timeout of {format_duration(timeout)}"
+    if isinstance(err, OSError):
+        return f"cannot write the backup: {err.strerror or err}"
+    return str(err)
+
+
+async def verify_artefact(
+    artefact: Path, job: Job, redact: Redact, *, how: VerifyHow | None = None, record: Record = _nothing
+) -> Outcome:
+    """Check ``artefact`` against its manifest, then list or restore it (``how``, default the
+    job's); the verdict is written into the manifest."""
+    must_be_file(artefact)
+    how = how or job.config.verify.how
+    started, clock = datetime.now(UTC), time.monotonic()
+    manifest: Manifest | None = None
+    try:
+        manifest = read_manifest(artefact)
+        checksum = await asyncio.to_thread(sha256_of, artefact)
+        if checksum != manifest.checksum:
+            raise BackupError(
+                f"checksum mismatch: the artefact changed since it was written "
+                f"(sha256 {checksum[:12]}…, its manifest says {manifest.checksum[:12]}…)"
+            )
+        engine = job.engine()
+        if how is VerifyHow.LIST:
+            await asyncio.wait_for(engine.check(artefact), job.config.timeout)
+        else:
+            found = await asyncio.wait_for(engine.scratch_counts(artefact, job.source), job.config.timeout)
+            if (wrong := count_mismatches(manifest.tables, found)) is not None:
+                raise BackupError(wrong)
+            took = time.monotonic() - clock
+            if job.config.rto is not None and took > job.config.rto:
+                raise BackupError(
+                    f"the restore took {format_duration(round(took))}, longer than the rto of "
+                    f"{format_duration(job.config.rto)}"
+                )
+        reason = None
+    except (BackupError, OSError, TimeoutError) as err:
+        reason = redact(_reason(err, job.config.timeout))
+    duration = time.monotonic() - clock
+    if manifest is not None:
+        verified = Verified(reason is None, started, str(how), round(duration, 3), reason)
+        with contextlib.suppress(OSError):
+            _write(artefact, manifest.with_verification(verified))
+    size = manifest.size if manifest else None
+    outcome = Outcome(job.name, Action.VERIFY, reason is None, started, duration, artefact, size, reason)
+    await record(outcome)
+    return outcome
+
+
+async def restore_artefact(
+    artefact: Path,
+    job: Job,
+    target: str | None,
+    redact: Redact,
+    *,
+    in_place: bool = False,
+    confirmed: bool = False,
+    record: Record = _nothing,
+) -> Outcome:
+    """Restore ``artefact`` into the new database ``target``, or over the job's source
+    (``in_place``: confirmed, and after a safety backup of what is there now)."""
+    must_be_file(artefact)
+    if in_place and not confirmed:
+        raise BackupRefused(f"--in-place restores over the source of {job.name}; confirm it with --yes")
+    if not in_place and not target:
+        raise BackupRefused("name the new database to restore into with --to, or restore --in-place")
+    started, clock = datetime.now(UTC), time.monotonic()
+    try:
+        manifest = read_manifest(artefact)
+        if await asyncio.to_thread(sha256_of, artefact) != manifest.checksum:
+            raise BackupError("checksum mismatch: the artefact changed since it was written; not restored")
+        if in_place:
+            safety = await run_job(job, redact, record=record, verify=False)
+            if not safety.ok:
+                raise BackupError(f"the safety backup before restoring in place failed: {safety.reason}")
+        found = await job.engine().restore(
+            artefact, job.source if in_place else str(target), in_place=in_place
+        )
+        if (wrong := count_mismatches(manifest.tables, found)) is not None:
+            raise BackupError(wrong)
+        reason = None
+    except BackupRefused:
+        raise
+    except (BackupError, OSError) as err:
+        reason = redact(_reason(err, job.config.timeout))
+    outcome = Outcome(
+        job.name, Action.RESTORE, reason is None, started, time.monotonic() - clock, artefact, None, reason
+    )
+    await record(outcome)
+    return outcome
+
+
+def must_be_file(artefact: Path) -> None:
+    if not artefact.is_file():
+        raise BackupRefused(f"{artefact} is not a file")
+
+
+def prune(job: Job, now: datetime) -> list[Path]:
+    """Delete what is past ``keep`` (beyond its count or older than its age), never the newest
+    verified backup; the deleted artefacts."""
+    keep = job.config.keep
+    listed = artefacts(job.destination)
+    newest_good = next((path for path, m in listed if m.good), None)
+    gone: list[Path] = []
+    for index, (path, manifest) in enumerate(listed):
+        past_count = keep.count is not None and index >= keep.count
+        past_age = keep.age is not None and now - manifest.created_at > timedelta(seconds=keep.age)
+        if (past_count or past_age) and path != newest_good:
+            for file in (path, manifest_path(path)):
+                with contextlib.suppress(FileNotFoundError):
+                    file.unlink()
+            gone.append(path)
+    return gone
+
+
+def listing(jobs: list[Job]) -> list[dict[str, object]]:
+    """The artefacts of ``jobs``, newest first within each job, as ``vigil backup list`` shows them."""
+    rows: list[dict[str, object]] = []
+    for job in jobs:
+        for path, manifest in artefacts(job.destination):
+            verified = manifest.verified
+            rows.append(
+                {
+                    "job": job.name,
+                    "path": str(path),
+                    "created_at": manifest.created_at.isoformat(),
+                    "size": manifest.size,
+                    "checksum": manifest.checksum,
+                    "verified": manifest.good,
+                    "verified_at": verified.at.isoformat() if verified else None,
+                    "verified_how": verified.how if verified else None,
+                    "reason": verified.reason if verified else None,
+                    "tables": len(manifest.tables),
+                }
+            )
+    return rows

@@ -1,0 +1,77 @@
+"""Every backup engine module is registered once, and the stack file's backups: reads as the issue writes it."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import vigil.backups
+from vigil.backups.base import EngineKind
+from vigil.backups.registry import ENGINES
+from vigil.config.load import parse_stack
+from vigil.errors import ConfigError
+from vigil.probes.backup import BackupCheck
+
+EXAMPLE = """
+backups:
+  appdb:
+    engine: postgres
+    source: ${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}
+    schedule: "0 2 * * *"
+    timezone: UTC
+    destination: .vigil/backups/appdb
+    keep: {count: 7, age: 7d}
+    verify: restore
+    rpo: 1h
+    rto: 1h
+"""
+
+
+def test_every_engine_module_with_a_kind_is_in_the_registry() -> None:
+    declared = set()
+    for info in pkgutil.iter_modules(vigil.backups.__path__):
+        kind = getattr(importlib.import_module(f"vigil.backups.{info.name}"), "KIND", None)
+        if isinstance(kind, EngineKind):
+            declared.add(kind.name)
+    assert declared == set(ENGINES)
+
+
+def test_the_issues_example_is_a_check_named_backups_appdb_with_its_secret_masked() -> None:
+    stack = parse_stack("vigil.yaml", EXAMPLE, {"DATABASE_URL": "postgresql://app:hunter22@db/app"})
+    [spec] = stack.specs()
+    assert spec.id == "backups.appdb" and isinstance(spec.config, BackupCheck)
+    job = stack.model.backups["appdb"]
+    assert (job.rpo, job.rto, job.keep.count, job.keep.age, str(job.verify.how)) == (
+        3600,
+        3600,
+        7,
+        7 * 86400,
+        "restore",
+    )
+    assert stack.redactor(f"failed for {job.source}") == "failed for postgresql://app:***@db/app"
+    assert "hunter22" not in spec.config.target
+
+
+def test_faults_in_a_job_are_placed_at_their_line() -> None:
+    text = EXAMPLE.replace("engine: postgres", "engine: oracle").replace("rpo: 1h", "rpo: soon")
+    try:
+        parse_stack("vigil.yaml", text)
+    except ConfigError as err:
+        lines = str(err).splitlines()
+    else:
+        raise AssertionError("accepted")
+    assert (
+        lines[0]
+        == "vigil.yaml:4:13: backups.appdb.engine: unknown backup engine 'oracle'; known: postgres, sqlite"
+    )
+    assert lines[1].startswith("vigil.yaml:11:10: backups.appdb.rpo: 'soon' is not a duration")
+
+
+def test_a_backup_written_as_a_services_check_is_refused_for_it_would_never_run() -> None:
+    text = 'services:\n  db:\n    checks:\n      b: {backup: {engine: sqlite, source: x.db, schedule: "0 2 * * *", destination: b, keep: {count: 1}}}\n'
+    try:
+        parse_stack("vigil.yaml", text)
+    except ConfigError as err:
+        assert "a backup job is written under backups:" in str(err)
+    else:
+        raise AssertionError("accepted")

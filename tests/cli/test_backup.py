@@ -1,0 +1,58 @@
+"""``vigil backup`` as a user runs it: a real process, the issue's stack file shape on SQLite,
+exit 0 on success, 1 on a failed operation, 2 when asked wrongly."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.backups.test_registry import EXAMPLE
+
+VIGIL = [sys.executable, "-m", "vigil.cli", "backup"]
+# The issue's stack file, on SQLite: a database of its own that the test can make and break.
+STACK = EXAMPLE.replace("engine: postgres", "engine: sqlite").replace(
+    "${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}", "${APP_DB:-app.db}"
+)
+
+
+def vigil(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*VIGIL, *args, "-c", str(tmp_path / "vigil.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k != "APP_DB"},
+    )
+
+
+def test_run_list_verify_restore_and_their_exit_codes(tmp_path: Path) -> None:
+    (tmp_path / "vigil.yaml").write_text(STACK)
+    with sqlite3.connect(tmp_path / "app.db") as conn:
+        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, total REAL)")
+        conn.executemany("INSERT INTO orders (total) VALUES (?)", [(i * 1.5,) for i in range(5000)])
+    ran = vigil(tmp_path, "run", "appdb")
+    assert ran.returncode == 0, ran.stderr
+    [row] = json.loads(vigil(tmp_path, "list", "appdb", "--json").stdout)
+    assert {"path", "created_at", "size", "checksum", "verified"} <= set(row) and row["verified"] is True
+    assert vigil(tmp_path, "verify", row["path"]).returncode == 0
+    restored = vigil(tmp_path, "restore", row["path"], "--to", str(tmp_path / "scratch.db"))
+    assert restored.returncode == 0, restored.stderr
+    with sqlite3.connect(tmp_path / "scratch.db") as conn:
+        assert conn.execute("SELECT count(*) FROM orders").fetchone() == (5000,)
+    exists = vigil(tmp_path, "restore", row["path"], "--to", str(tmp_path / "scratch.db"))
+    assert exists.returncode == 2 and "exists already" in exists.stderr
+    Path(row["path"]).write_bytes(b"SQLite format 3\x00" + b"\x00" * 64)
+    broken = vigil(tmp_path, "verify", row["path"])
+    assert broken.returncode == 1 and "checksum mismatch" in broken.stderr
+    unknown = vigil(tmp_path, "run", "nope")
+    assert unknown.returncode == 2 and "no backup job 'nope'" in unknown.stderr
+    (tmp_path / "app.db").unlink()
+    failed = vigil(tmp_path, "run", "appdb")
+    assert failed.returncode == 1
+    assert f"backup of appdb failed: the SQLite database {tmp_path}/app.db does not exist" in failed.stderr
+    assert "Traceback" not in failed.stderr + unknown.stderr + broken.stderr

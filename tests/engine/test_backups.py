@@ -1,0 +1,85 @@
+"""The backup watch on a fake clock: a job runs at its schedule's moment, its check passes with
+the backup's values, fails once the newest verified backup is older than the rpo, and each run
+is recorded in the store."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from vigil.backups.jobs import jobs_of
+from vigil.config.load import parse_stack
+from vigil.engine.backups import BackupWatch
+from vigil.engine.clock import FakeClock
+from vigil.probes.base import Result
+from vigil.store.backup_runs import BackupRuns
+from vigil.store.database import open_database
+from vigil.store.tables import BackupRunRow
+
+STACK = """
+backups:
+  appdb:
+    engine: sqlite
+    source: app.db
+    schedule: "0 2 * * *"
+    destination: backups/appdb
+    keep: {count: 3}
+    rpo: 1h
+"""
+
+
+async def until(results: list[Result], count: int) -> None:
+    for _ in range(400):  # the backup itself runs in a thread, on real time
+        if len(results) >= count:
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"{len(results)} results, waited for {count}")
+
+
+async def test_a_job_runs_on_schedule_passes_then_goes_stale_past_its_rpo(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "app.db") as conn:
+        conn.execute("CREATE TABLE t (x)")
+        conn.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(2000)])
+    (tmp_path / "vigil.yaml").write_text(STACK)
+    stack = parse_stack(str(tmp_path / "vigil.yaml"), STACK, {})
+    store = await open_database(f"sqlite:///{tmp_path}/vigil.db")
+    clock = FakeClock(datetime(2026, 3, 1, 1, 59, 30, tzinfo=UTC))
+    results: list[Result] = []
+
+    async def submit(result: Result) -> None:
+        results.append(result)
+
+    watch = BackupWatch(
+        list(jobs_of(stack).values()), submit, clock, stack.redactor, BackupRuns(store).record
+    )
+    task = asyncio.create_task(watch.run())
+    try:
+        await until(results, 1)
+        assert (results[0].check_id, results[0].ok, results[0].reason) == (
+            "backups.appdb",
+            False,
+            "no verified backup yet",
+        )
+        await clock.advance(30)  # 02:00: the backup runs, is verified, and the check passes
+        await until(results, 2)
+        assert results[1].ok, results[1].reason
+        assert results[1].values["recovery_point_seconds"] == 0
+        assert results[1].values["size_bytes"] > 0
+        for minute in range(61):  # a minute at a time, as the watch judges
+            await clock.advance(60)
+            await until(results, 3 + minute)
+        assert results[-1].ok is False
+        assert results[-1].reason is not None and results[-1].reason.startswith(
+            "the newest verified backup is 1h1m old (taken 2026-03-01 02:00:00 UTC); rpo 1h"
+        )
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    async with store.connect() as conn:
+        rows = (await conn.execute(select(BackupRunRow.action, BackupRunRow.ok))).all()
+    await store.dispose()
+    assert sorted(tuple(r) for r in rows) == [("backup", True), ("verify", True)]
