@@ -21,6 +21,7 @@ from vigil.server import (
     auth,
     dashboard,
     error_shape,
+    graph_api,
     health,
     history_api,
     incident_api,
@@ -61,6 +62,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(health.router, dependencies=[auth.MetricsReader])
     app.include_router(quiet_api.router, dependencies=reads)
     app.include_router(history_api.router, dependencies=reads)
+    app.include_router(graph_api.router, dependencies=reads)
     app.include_router(runbook_api.router, dependencies=reads)
     app.include_router(oncall_api.router, dependencies=reads)
     app.include_router(oncall_api.calendars)  # its own reader: a calendar app sends ?token= (oncall_api)

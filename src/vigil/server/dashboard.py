@@ -21,6 +21,7 @@ from vigil.errors import NotFoundError
 from vigil.incidents.reads import OPEN
 from vigil.incidents.service import IncidentService
 from vigil.server import summary, templating, ui_auth
+from vigil.server.graph_views import incident_source
 from vigil.server.incident_cache import incident_cache
 from vigil.server.runbook_views import incident_view, review_view
 from vigil.server.tokens import Principal
@@ -33,10 +34,11 @@ PageNumber = Annotated[int, Query(alias="page")]
 
 def install(app: FastAPI) -> None:
     """Add the dashboard's routes and its static files (htmx, the stylesheet) to ``app``."""
-    from vigil.server import incident_pages  # its routes use this module's helpers
+    from vigil.server import graph_pages, incident_pages  # their routes use this module's helpers
 
     app.include_router(router)
     app.include_router(incident_pages.router)
+    app.include_router(graph_pages.router)
     ui_auth.install(app)
     app.mount("/static", StaticFiles(directory=templating.STATIC), name="static")
 
@@ -236,4 +238,5 @@ async def _incident(request: Request, incident_id: int, template: str, *, cleare
         has_runbooks=bool(runtime.library.runbooks),
         now=runtime.clock.now(),
         clear_flash=cleared,
+        graph_source=incident_source(runtime, view.incident),
     )
