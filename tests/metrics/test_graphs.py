@@ -31,3 +31,11 @@ def test_at_most_max_lines_are_drawn_and_the_rest_counted() -> None:
     graph = graphs.expression_graph(compile_expr("load"), store, 0.0, 60.0, 10)
     assert len(graph.lines) == graphs.MAX_LINES and graph.left_out == 5
     assert graph.summary()[0]["last"] is not None
+
+
+def test_the_newest_point_is_at_the_end_of_the_window_whatever_the_step() -> None:
+    store = SeriesStore()
+    store.append({"__name__": "load"}, 10_795.0, 1.0)  # five seconds before the end
+    graph = graphs.expression_graph(compile_expr("load"), store, 0.0, 10_800.0, 500)
+    assert graph.times[-1] == 10_800.0 and graph.lines[0].values[-1] == 1.0
+    assert graph.times[1] - graph.times[0] == 22.0 and len(graph.times) <= 500

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from vigil.metrics import history
 from vigil.metrics.promql import CompiledExpr
 from vigil.metrics.promql.model import format_labels
-from vigil.metrics.ranges import evaluate_range
+from vigil.metrics.ranges import evaluate_range, steps
 from vigil.metrics.samples import CHECK_DURATION, CHECK_UP
 from vigil.metrics.series import Matcher, MatchOp, SeriesSource
 from vigil.metrics.store import NAME
@@ -136,10 +136,10 @@ def expression_graph(
 ) -> Graph:
     """``expr`` at ``points`` evenly spaced times over ``[start, end]``, a line per label set."""
     step = max(math.ceil((end - start) / max(points - 1, 1)), MIN_STEP)
-    result = evaluate_range(expr, start, end, step, source)
-    first = round(start * 1000)
-    count = (round(end * 1000) - first) // round(step * 1000) + 1
-    times = [(first + i * round(step * 1000)) / 1000.0 for i in range(count)]
+    # Stepped back from ``end``, so that the newest point is now, not up to a step before it.
+    first = end - ((end - start) // step) * step
+    times = steps(first, end, step)
+    result = evaluate_range(expr, first, end, step, source)
     index = {t: i for i, t in enumerate(times)}
     shaped: list[tuple[str, list[tuple[float, float]]]]
     if result and isinstance(result[0], tuple):

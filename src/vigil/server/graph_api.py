@@ -29,7 +29,7 @@ Points = Annotated[int, Query(ge=10, le=MAX_POINTS, description="At most this ma
 async def check_graph(
     request: Request,
     check_id: str,
-    hours: Annotated[float, Query(gt=0, le=MAX_CHECK_HOURS)] = 6,
+    hours: Annotated[float, Query(gt=0, le=MAX_CHECK_HOURS)] = 1,
     points: Points = POINTS,
 ) -> dict[str, Any]:
     graph = await check_graph_of(runtime_of(request), check_id, hours, points)

@@ -33,7 +33,7 @@ RULE_SPANS = ((1, "1 h"), (3, "3 h"), (6, "6 h"), (12, "12 h"), (24, "1 day"))
 
 @router.get("/checks/{check_id}", dependencies=[Page])
 async def check_page(
-    request: Request, check_id: str, hours: Annotated[int, Query(ge=1, le=MAX_CHECK_HOURS)] = 6
+    request: Request, check_id: str, hours: Annotated[int, Query(ge=1, le=MAX_CHECK_HOURS)] = 1
 ) -> Response:
     runtime = runtime_of(request)
     status = runtime.board.checks.get(check_id[:1000])

@@ -29,7 +29,7 @@
     var ink = colour("--ink", "#1d2330");
     var grid = colour("--line", "#e3e6eb");
     var axis = { stroke: colour("--muted", "#667085"), grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
-    var series = [{}];
+    var series = [{ label: "UTC" }];
     var data = [answer.times];
     var scales = { x: { time: true } };
     var axes = [axis];
@@ -69,7 +69,10 @@
       });
       data.push(answer.times.map(function () { return t.value; }));
     }
-    var opts = { width: width, height: HEIGHT, scales: scales, axes: axes, series: series, legend: { live: true } };
+    var opts = {
+      width: width, height: HEIGHT, scales: scales, axes: axes, series: series, legend: { live: true },
+      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); }  // Vigil shows UTC
+    };
     return { opts: opts, data: data };
   }
 
