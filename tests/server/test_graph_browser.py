@@ -10,9 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import httpx
+import pytest
 
 from tests.server.conftest import Switch, wait_until
 from tests.server.test_browser import chromium, playwright_api
