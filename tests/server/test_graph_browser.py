@@ -19,11 +19,7 @@ from tests.server.test_browser import chromium, playwright_api
 STACK = """
 server: {{public_read: true}}  # signing in is test_browser.py's
 services:
-  web:
-    checks:
-      health:
-        http: {url}/health
-        every: 1s
+  web: {{checks: {{health: {{http: "{url}/health", every: 1s}}}}}}
 alerts:
   - name: SlowWeb
     expr: vigil_check_duration_seconds{{service="web"}} > 0.5

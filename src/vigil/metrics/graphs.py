@@ -9,6 +9,7 @@ A rule's graph evaluates its expression over the series store at evenly spaced s
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from vigil.metrics import history
 from vigil.metrics.promql import CompiledExpr
 from vigil.metrics.promql.model import format_labels
-from vigil.metrics.ranges import evaluate_range, steps
+from vigil.metrics.ranges import RangeSeries, evaluate_range, steps
 from vigil.metrics.samples import CHECK_DURATION, CHECK_UP
 from vigil.metrics.series import Matcher, MatchOp, SeriesSource
 from vigil.metrics.store import NAME
@@ -28,6 +29,7 @@ from vigil.metrics.threshold import Threshold
 
 MAX_LINES = 20  # series drawn on one graph; the rest are counted, not drawn
 MIN_STEP = 1.0  # seconds: samples are whole milliseconds apart, graphs need no finer steps
+CHUNK = 50  # steps of a rule's graph evaluated between turns of the event loop
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,7 @@ async def check_graph(
     )
 
 
-def expression_graph(
+async def expression_graph(
     expr: CompiledExpr,
     source: SeriesSource,
     start: float,
@@ -134,25 +136,29 @@ def expression_graph(
     points: int,
     threshold: Threshold | None = None,
 ) -> Graph:
-    """``expr`` at ``points`` evenly spaced times over ``[start, end]``, a line per label set."""
+    """``expr`` at ``points`` evenly spaced times over ``[start, end]``, a line per label set.
+
+    Evaluated ``CHUNK`` steps at a time, letting the event loop run in between: a heavy rule
+    over many series costs its cycle time at each step, and the loop also runs the checks."""
     step = max(math.ceil((end - start) / max(points - 1, 1)), MIN_STEP)
     # Stepped back from ``end``, so that the newest point is now, not up to a step before it.
-    first = end - ((end - start) // step) * step
-    times = steps(first, end, step)
-    result = evaluate_range(expr, first, end, step, source)
+    times = steps(end - ((end - start) // step) * step, end, step)
     index = {t: i for i, t in enumerate(times)}
-    shaped: list[tuple[str, list[tuple[float, float]]]]
-    if result and isinstance(result[0], tuple):
-        shaped = [("scalar", [p for p in result if isinstance(p, tuple)])]
-    else:
-        shaped = [(format_labels(s.labels) or "{}", s.points) for s in result if not isinstance(s, tuple)]
-    lines = []
-    for name, pairs in shaped[:MAX_LINES]:
-        values: list[float | None] = [None] * len(times)
-        for at, value in pairs:
-            values[index[at]] = value if math.isfinite(value) else None
-        lines.append(Line(name, "", values))
-    return Graph(start, end, times, lines, threshold, left_out=max(len(shaped) - MAX_LINES, 0))
+    found: dict[tuple[tuple[str, str], ...], tuple[str, list[float | None]]] = {}
+    for i in range(0, len(times), CHUNK):
+        chunk = times[i : i + CHUNK]
+        result = evaluate_range(expr, chunk[0], chunk[-1], step, source)
+        shaped = [(s.labels, s.points) if isinstance(s, RangeSeries) else ({}, [s]) for s in result]
+        for labels, pairs in shaped:
+            key = tuple(sorted(labels.items()))
+            if key not in found:
+                found[key] = (format_labels(labels) if labels else "value", [None] * len(times))
+            values = found[key][1]
+            for at, value in pairs:
+                values[index[at]] = value if math.isfinite(value) else None
+        await asyncio.sleep(0)
+    lines = [Line(name, "", values) for name, values in list(found.values())[:MAX_LINES]]
+    return Graph(start, end, times, lines, threshold, left_out=max(len(found) - MAX_LINES, 0))
 
 
 def _raw(

@@ -25,6 +25,9 @@ class Threshold:
     op: str
     value: float
 
+    def __str__(self) -> str:
+        return f"{self.op} {self.value:g}"
+
 
 @dataclass(frozen=True)
 class Split:

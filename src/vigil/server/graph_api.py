@@ -23,28 +23,25 @@ from vigil.server.graph_views import (
 
 router = APIRouter(prefix="/api/v1/graphs", tags=["api"])
 Points = Annotated[int, Query(ge=10, le=MAX_POINTS, description="At most this many times per line")]
+CheckHours = Annotated[float, Query(gt=0, le=MAX_CHECK_HOURS, description="The window, up to now")]
+RuleHours = Annotated[float, Query(gt=0, le=MAX_RULE_HOURS, description="The window, up to now")]
 
 
 @router.get("/checks/{check_id}", summary="A check's latency and up over the last hours")
 async def check_graph(
-    request: Request,
-    check_id: str,
-    hours: Annotated[float, Query(gt=0, le=MAX_CHECK_HOURS)] = 1,
-    points: Points = POINTS,
+    request: Request, check_id: str, hours: CheckHours = 1, points: Points = POINTS
 ) -> dict[str, Any]:
-    graph = await check_graph_of(runtime_of(request), check_id, hours, points)
-    return {"check": check_id, **graph.as_dict()}
+    return {
+        "check": check_id,
+        **(await check_graph_of(runtime_of(request), check_id, hours, points)).as_dict(),
+    }
 
 
 @router.get("/rules/{name}", summary="A rule's expression over the last hours, with its threshold")
 async def rule_graph(
-    request: Request,
-    name: str,
-    hours: Annotated[float, Query(gt=0, le=MAX_RULE_HOURS)] = 3,
-    points: Points = POINTS,
+    request: Request, name: str, hours: RuleHours = 3, points: Points = POINTS
 ) -> dict[str, Any]:
-    graph = rule_graph_of(runtime_of(request), name, hours, points)
-    return {"rule": name, **graph.as_dict()}
+    return {"rule": name, **(await rule_graph_of(runtime_of(request), name, hours, points)).as_dict()}
 
 
 @router.get("/incidents/{incident_id}", summary="The check or rule that opened an incident, around it")

@@ -78,7 +78,7 @@ async def rule_page(
         rule = rule_named(runtime, name[:200])
     except NotFoundError as err:
         return refuse(request, 404, str(err), "/rules")
-    graph = rule_graph_of(runtime, rule.name, hours)
+    graph = await rule_graph_of(runtime, rule.name, hours)
     return page(
         request,
         "rule.html",

@@ -45,12 +45,14 @@ async def check_graph_of(
     )
 
 
-def rule_graph_of(
+async def rule_graph_of(
     runtime: Runtime, name: str, hours: float, points: int = POINTS, *, end: float | None = None
 ) -> Graph:
     parts = split(rule_named(runtime, name).expr)
     end = runtime.clock.now().timestamp() if end is None else end
-    return expression_graph(parts.measured, runtime.series, end - hours * HOUR, end, points, parts.threshold)
+    return await expression_graph(
+        parts.measured, runtime.series, end - hours * HOUR, end, points, parts.threshold
+    )
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ async def incident_graph_of(
     if kind == "check":
         return IncidentGraph(kind, name, await check_graph_of(runtime, name, hours, points, end=end))
     rule_hours = min(hours, MAX_RULE_HOURS)
-    return IncidentGraph(kind, name, rule_graph_of(runtime, name, rule_hours, points, end=end))
+    return IncidentGraph(kind, name, await rule_graph_of(runtime, name, rule_hours, points, end=end))
 
 
 def window(incident: Incident, now: datetime) -> tuple[float, float]:
