@@ -148,3 +148,23 @@ async def test_a_points_bound_bounds_every_line(setup: dict[str, Any]) -> None:
         answer = (await setup["client"].get(path, params={"hours": 1, "points": 20})).json()
         assert 0 < len(answer["times"]) <= 21, path
         assert timedelta(seconds=answer["end"] - answer["start"]) == timedelta(hours=1)
+
+
+async def test_an_incident_graph_of_a_rule_draws_the_rule_with_its_threshold(setup: dict[str, Any]) -> None:
+    await runs(setup, 5, 30.0, ms=90.0)
+    await setup["runtime"].rules.evaluate_once()  # ApiUp fires too: any up sample is an alert
+    (incident,) = [i for i in await setup["runtime"].incidents.list() if i.key.startswith("alert:SlowApi:")]
+    answer = (await setup["client"].get(f"/api/v1/graphs/incidents/{incident.id}")).json()
+    assert answer["rule"] == "SlowApi" and answer["threshold"] == {"op": ">", "value": 0.05}
+    assert 0.09 in answer["lines"][0]["values"]
+    page = await setup["client"].get(f"/incidents/{incident.id}")
+    assert 'rule <a href="/rules/SlowApi">SlowApi</a>' in page.text
+
+
+async def test_an_incident_opened_by_hand_has_no_graph(setup: dict[str, Any]) -> None:
+    incident = await setup["runtime"].incidents.open_manual(
+        title="Checkout slow", severity="P2", service="api", actor="alice"
+    )
+    response = await setup["client"].get(f"/api/v1/graphs/incidents/{incident.id}")
+    assert response.status_code == 404 and "not opened by a check or rule" in response.json()["error"]
+    assert "data-graph" not in (await setup["client"].get(f"/incidents/{incident.id}")).text
