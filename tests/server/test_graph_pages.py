@@ -84,3 +84,20 @@ async def test_an_incident_page_draws_the_window_of_its_check(setup: dict[str, A
     assert f'data-graph="/api/v1/graphs/incidents/{incident.id}"' in page.text
     assert 'check <a href="/checks/api.health">api.health</a>' in page.text
     assert "the check&#39;s page has its figures in a table" in page.text
+
+
+async def test_a_rule_vigil_cannot_evaluate_itself_says_so_instead_of_a_graph(tmp_path: Path) -> None:
+    stack = """
+server: {public_read: true}
+prometheus: http://127.0.0.1:9
+services: {}
+alerts:
+  - {name: Odd, expr: "nosuchfn(up) > 1"}
+"""
+    async with served(tmp_path, stack) as (client, _, _):
+        page = await client.get("/rules/Odd")
+        assert page.status_code == 200
+        assert "Vigil cannot draw this expression" in page.text and "nosuchfn" in page.text
+        answer = (await client.get("/api/v1/graphs/rules/Odd")).json()
+        assert answer["empty"] and "nosuchfn" in answer["notes"][0]
+        assert "evaluated by the stack file's Prometheus" in (await client.get("/rules")).text

@@ -65,6 +65,7 @@ class Graph:
                 {"op": self.threshold.op, "value": self.threshold.value} if self.threshold else None
             ),
             "left_out": self.left_out,
+            "notes": self.notes,
             "empty": self.empty,
         }
 

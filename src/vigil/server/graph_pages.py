@@ -14,7 +14,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request, Response
 
 from vigil.errors import NotFoundError
-from vigil.metrics.threshold import split
 from vigil.server.graph_views import (
     MAX_CHECK_HOURS,
     MAX_RULE_HOURS,
@@ -83,7 +82,7 @@ async def rule_page(
         request,
         "rule.html",
         rule=rule,
-        threshold=split(rule.expr).threshold,
+        threshold=graph.threshold,
         alerts=[a for a in runtime.rules.alerts() if a.rule == rule.name],
         graph=graph,
         data_url=f"/api/v1/graphs/rules/{quote(rule.name, safe='')}?hours={hours}",

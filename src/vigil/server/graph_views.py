@@ -13,6 +13,7 @@ from vigil.config.alerts import AlertRule
 from vigil.errors import NotFoundError
 from vigil.incidents.model import Incident
 from vigil.metrics.graphs import Graph, check_graph, expression_graph
+from vigil.metrics.promql.model import PromQLError
 from vigil.metrics.threshold import split
 from vigil.server.runtime import Runtime
 
@@ -37,7 +38,7 @@ async def check_graph_of(
 ) -> Graph:
     status = runtime.board.checks.get(check_id)
     if status is None:
-        raise NotFoundError(f"no check {check_id!r}; checks are addressed as service.check")
+        raise NotFoundError(f"no check {check_id[:200]!r}; checks are addressed as service.check")
     end = runtime.clock.now().timestamp() if end is None else end
     spec = status.spec
     return await check_graph(
@@ -48,8 +49,12 @@ async def check_graph_of(
 async def rule_graph_of(
     runtime: Runtime, name: str, hours: float, points: int = POINTS, *, end: float | None = None
 ) -> Graph:
-    parts = split(rule_named(runtime, name).expr)
+    rule = rule_named(runtime, name)
     end = runtime.clock.now().timestamp() if end is None else end
+    try:
+        parts = split(rule.expr)
+    except PromQLError as err:  # only with ``prometheus:``, whose rules Vigil need not evaluate
+        return Graph(end - hours * HOUR, end, [], [], notes=[f"Vigil cannot draw this expression: {err}"])
     return await expression_graph(
         parts.measured, runtime.series, end - hours * HOUR, end, points, parts.threshold
     )
