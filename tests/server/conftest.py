@@ -107,7 +107,7 @@ class VigilProcess:
         self.log = stack.parent / "vigil.log"
         self._tokens: dict[str, str] = {}
 
-    def start(self) -> None:
+    def start(self, ready_within: float = 30) -> None:
         out = self.log.open("a")
         self.proc = subprocess.Popen(
             [VIGIL, "up", "-c", str(self.stack), "--db", self.db, "--port", str(self.port)],
@@ -116,7 +116,7 @@ class VigilProcess:
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        wait_until(self._ready, 30, f"vigil up on {self.url} to be ready ({self.log})")
+        wait_until(self._ready, ready_within, f"vigil up on {self.url} to be ready ({self.log})")
 
     def _ready(self) -> bool:
         assert self.proc is not None

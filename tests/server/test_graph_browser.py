@@ -25,6 +25,9 @@ alerts:
     expr: vigil_check_duration_seconds{{service="web"}} > 0.5
 """
 DRAWN = 15_000  # ms
+# Seconds for ``vigil up`` to be ready: on this shared 2-core machine, with eight suites running,
+# importing the app alone has taken 25 s.
+STARTED = 90
 
 # Ink on the plot's canvas: pixels that are not fully transparent.
 INKED = """figure => {
@@ -50,7 +53,7 @@ def test_a_check_page_draws_its_graph_a_rule_page_its_threshold_and_without_js_a
     sync_api = playwright_api()
     expect = sync_api.expect
     vigil = vigil_up(STACK.format(url=target.url))
-    vigil.start()
+    vigil.start(ready_within=STARTED)
     # A few runs in the series store, so that both graphs have points.
     wait_until(lambda: drawn_runs(vigil.url) >= 2, 30, "two points of runs")
 
@@ -76,8 +79,8 @@ def test_a_check_page_draws_its_graph_a_rule_page_its_threshold_and_without_js_a
             expect(figure).to_have_attribute("data-drawn", "plot", timeout=DRAWN)
             labels = figure.evaluate(LABELS)
             assert labels[2] == "threshold > 0.5", labels
-            threshold = figure.evaluate("figure => figure.vigilPlot.data[2]")
-            assert set(threshold) == {0.5}
+            measured, threshold = figure.evaluate("figure => figure.vigilPlot.data.slice(1)")
+            assert any(v is not None for v in measured) and set(threshold) == {0.5}
             assert figure.evaluate("figure => figure.vigilPlot.series[2].dash") == [6, 4]
             assert figure.evaluate(INKED) > 500
             page.screenshot(path=str(tmp_path / "rule.png"), full_page=True)

@@ -20,6 +20,10 @@
     return unit === "ms" ? text + " ms" : unit === "ratio" ? (v * 100).toFixed(1) + " %" : text;
   }
 
+  // Times as the rest of the dashboard shows them: UTC, 24-hour clock.
+  function utc(ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); }
+  var SHORT, DAYS, FULL;  // set in start(), once uPlot is there
+
   function scaleOf(line) {
     return line.unit === "ms" ? "ms" : line.unit === "ratio" ? "ratio" : "y";
   }
@@ -29,10 +33,14 @@
     var ink = colour("--ink", "#1d2330");
     var grid = colour("--line", "#e3e6eb");
     var axis = { stroke: colour("--muted", "#667085"), grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
-    var series = [{ label: "UTC" }];
+    var series = [{ label: "UTC", value: function (u, ts) { return ts == null ? "–" : FULL(utc(ts)); } }];
     var data = [answer.times];
-    var scales = { x: { time: true } };
-    var axes = [axis];
+    // The whole window asked for, also where there is no data yet.
+    var scales = { x: { time: true, range: [answer.start, answer.end] } };
+    var long = answer.end - answer.start > 86400;
+    var axes = [Object.assign({}, axis, {
+      values: function (u, ticks) { return ticks.map(function (t) { return (long ? DAYS : SHORT)(utc(t)); }); }
+    })];
     answer.lines.forEach(function (line, i) {
       var scale = scaleOf(line);
       if (!scales[scale]) {
@@ -70,8 +78,7 @@
       data.push(answer.times.map(function () { return t.value; }));
     }
     var opts = {
-      width: width, height: HEIGHT, scales: scales, axes: axes, series: series, legend: { live: true },
-      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); }  // Vigil shows UTC
+      width: width, height: HEIGHT, scales: scales, axes: axes, series: series, legend: { live: true }, tzDate: utc
     };
     return { opts: opts, data: data };
   }
@@ -121,6 +128,9 @@
   function start() {
     var figures = document.querySelectorAll("figure.graph[data-graph]");
     if (!figures.length || typeof uPlot === "undefined") return;
+    SHORT = uPlot.fmtDate("{HH}:{mm}");
+    DAYS = uPlot.fmtDate("{MM}-{DD} {HH}:{mm}");
+    FULL = uPlot.fmtDate("{YYYY}-{MM}-{DD} {HH}:{mm}:{ss}");
     figures.forEach(function (figure) {
       load(figure);
       setInterval(function () { load(figure); }, REFRESH_MS);
