@@ -150,6 +150,9 @@ def main() -> int:
     parser.add_argument(
         "--warm", type=float, default=None, help="seconds of checks before load (default: one interval)"
     )
+    parser.add_argument(
+        "--pages", nargs="+", default=None, help="paths to load (default: the overview, the API and /metrics)"
+    )
     args = parser.parse_args()
     args.seconds = args.seconds or (10 if args.saturate else 15)
     failing = args.failing if args.failing is not None else (100 if args.saturate else 0)
@@ -180,7 +183,7 @@ def main() -> int:
         if args.saturate:
             saturate(url, args, workdir)
             return 0
-        pages = [
+        pages = args.pages or [
             "/",
             "/api/v1/incidents",
             "/api/v1/checks/svc3.t3000",

@@ -27,11 +27,21 @@ READS = [
     "/api/v1/checks/api.health",
     "/api/v1/checks/api.health/results",
     "/api/v1/checks/api.health/history",
+    "/api/v1/graphs/checks/api.health",
     "/api/v1/incidents",
     "/api/v1/silences",
     "/api/v1/maintenance",
 ]
-PAGES = ["/", "/services", "/services/api", "/fragments/incidents", "/fragments/services", "/fragments/quiet"]
+PAGES = [
+    "/",
+    "/services",
+    "/services/api",
+    "/checks/api.health",
+    "/rules",
+    "/fragments/incidents",
+    "/fragments/services",
+    "/fragments/quiet",
+]
 
 Served = tuple[httpx.AsyncClient, Runtime, FakeClock]
 

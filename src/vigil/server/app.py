@@ -22,6 +22,7 @@ from vigil.server import (
     backup_api,
     dashboard,
     error_shape,
+    graph_api,
     health,
     history_api,
     incident_api,
@@ -65,6 +66,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(history_api.router, dependencies=reads)
     # A bearer token as the API takes it (Grafana sends one), or none with ``public_read``.
     app.include_router(prometheus_api.router, dependencies=[auth.Reader])
+    app.include_router(graph_api.router, dependencies=reads)
     app.include_router(runbook_api.router, dependencies=reads)
     app.include_router(oncall_api.router, dependencies=reads)
     app.include_router(backup_api.router, dependencies=reads)

@@ -21,25 +21,24 @@ from vigil.errors import NotFoundError
 from vigil.incidents.reads import OPEN
 from vigil.incidents.service import IncidentService
 from vigil.server import summary, templating, ui_auth
+from vigil.server.graph_views import incident_source
 from vigil.server.incident_cache import incident_cache
 from vigil.server.runbook_views import incident_view, review_view
 from vigil.server.tokens import Principal
 from vigil.server.ui_auth import Page, act, page, refuse, runtime_of
-from vigil.server.views import check_view
-from vigil.store.ping_log import recent_pings
 
 router = APIRouter(include_in_schema=False)
 View = Annotated[Literal["overview", "incident"], Form()]
 PageNumber = Annotated[int, Query(alias="page")]
-PINGS_SHOWN = 20
 
 
 def install(app: FastAPI) -> None:
     """Add the dashboard's routes and its static files (htmx, the stylesheet) to ``app``."""
-    from vigil.server import incident_pages  # its routes use this module's helpers
+    from vigil.server import graph_pages, incident_pages  # their routes use this module's helpers
 
     app.include_router(router)
     app.include_router(incident_pages.router)
+    app.include_router(graph_pages.router)
     ui_auth.install(app)
     app.mount("/static", StaticFiles(directory=templating.STATIC), name="static")
 
@@ -148,21 +147,6 @@ async def service_page(request: Request, name: str, page_number: PageNumber = 1)
     )
 
 
-@router.get("/checks/{check_id}", dependencies=[Page])
-async def check_page(request: Request, check_id: str) -> Response:
-    """A check as it stands; a heartbeat's with its last pings and what each job posted."""
-    runtime = runtime_of(request)
-    status = runtime.board.checks.get(check_id)
-    if status is None:
-        return refuse(request, 404, f"no check {check_id!r} in {runtime.stack.file}")
-    now = runtime.clock.now()
-    check = check_view(status, now, runtime.stack.redactor)
-    pings = (
-        await recent_pings(runtime.engine, check_id, PINGS_SHOWN) if check["kind"] == "heartbeat" else None
-    )
-    return page(request, "check.html", check=check, pings=pings, now=now)
-
-
 # --- actions ---------------------------------------------------------------------------
 
 
@@ -254,4 +238,5 @@ async def _incident(request: Request, incident_id: int, template: str, *, cleare
         has_runbooks=bool(runtime.library.runbooks),
         now=runtime.clock.now(),
         clear_flash=cleared,
+        graph_source=incident_source(runtime, view.incident),
     )
