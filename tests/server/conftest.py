@@ -116,7 +116,8 @@ class VigilProcess:
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        wait_until(self._ready, 30, f"vigil up on {self.url} to be ready ({self.log})")
+        # Long enough for a start on a loaded machine (imports alone take 20 s at a load of 10).
+        wait_until(self._ready, 60, f"vigil up on {self.url} to be ready ({self.log})")
 
     def _ready(self) -> bool:
         assert self.proc is not None
