@@ -12,9 +12,10 @@ sooner than the grace after the start. One difference: Prometheus starts a pendi
 Vigil) must not hold back a page by a whole ``for``.
 
 Writes: the row of an alert that starts firing and pages is written in the transaction that
-opens or joins its incident (``within`` of ``IncidentService.open_many``); the rest (new pending
-alerts, those that went away, the evaluation time that marks when Vigil was last up) go through
-one ``WriteBatch`` per cycle. Only rows of this stack file (``Stack.identity``) are read or
+opens or joins its incident (``within`` of ``IncidentService.open_many``), and that of one whose
+end resolves its incident goes in the resolving's (``recovery.recover_many``); the rest (new
+pending alerts, those that went away, held symptoms, the evaluation time that marks when Vigil
+was last up) go through one ``WriteBatch`` per cycle. Only rows of this stack file (``Stack.identity``) are read or
 changed; rows of rules no longer in the stack file are dropped at the start.
 """
 
@@ -140,6 +141,12 @@ class AlertStates:
         for r in rows:
             if r["incident_id"] is not None:
                 self.incidents[(r["rule"], r["fingerprint"])] = r["incident_id"]
+
+    async def forget_within(self, conn: AsyncConnection, keys: Sequence[Key]) -> None:
+        """Drop these alerts' rows inside ``conn``'s transaction (their incident's resolving)."""
+        await self._apply(conn, dict.fromkeys(keys))
+        for key in keys:
+            self.incidents.pop(key, None)
 
     async def _write(self, conn: AsyncConnection, changes: Sequence[Change]) -> list[None]:
         latest: dict[Key, Mapping[str, Any] | None] = {}

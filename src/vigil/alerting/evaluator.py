@@ -37,6 +37,7 @@ from vigil.config.alerts import AlertRule
 from vigil.engine.clock import Clock
 from vigil.incidents.model import EventKind
 from vigil.incidents.opening import CHUNK, OpenRequest
+from vigil.incidents.recovery import recover_many
 from vigil.incidents.service import IncidentService
 
 log = logging.getLogger("vigil.rules")
@@ -162,7 +163,7 @@ class RuleEvaluator:
             if any(a.state is AlertState.FIRING for a in paged.get(key, [])):
                 await self.incidents.note_key(key, EventKind.NOTE, ended(alert))
             else:
-                await self.incidents.recover(key, ended(alert))
+                await recover_many(self.incidents, [(key, ended(alert))], within=self._forget(alert))
 
     async def _open(self, alerts: RuleAlerts, key: str, service: str, group: list[tuple[Alert, str]]) -> None:
         rule = alerts.rule
@@ -195,6 +196,13 @@ class RuleEvaluator:
             for request in self._opening[:CHUNK]:
                 self._paging.pop(id(request), None)
             del self._opening[:CHUNK]
+
+    def _forget(self, alert: Alert) -> Callable[[AsyncConnection], Awaitable[None]] | None:
+        """Drops the row of an alert that stopped firing, with its incident's resolving."""
+        states = self.states
+        if states is None:
+            return None
+        return lambda conn: states.forget_within(conn, [(alert.rule, alert.fingerprint)])
 
     async def _opened(self, conn: AsyncConnection, opened: Sequence[tuple[OpenRequest, int]]) -> None:
         """The rows of alerts that started paging, written with their incident's opening."""
