@@ -177,3 +177,29 @@ async def test_without_kept_states_a_restart_starts_afresh(engine: AsyncEngine) 
     await r.step(60)
     assert states(r) == {"Slow": AlertState.PENDING}
     assert await rows(r) == []
+
+
+async def test_a_symptom_held_before_a_restart_still_pages_once_its_dependency_recovers(kept: Make) -> None:
+    r = kept("""
+notify: {channels: {log: {log: true}}, default: [log]}
+alerts: [{name: Errors, expr: e > 1}]
+""")
+    postgres = await r.dependency_down("postgres")
+    r.down["api"] = ("postgres", postgres)
+    r.samples["Errors"] = [({"service": "api"}, 2.0)]
+    await r.step()
+    assert await r.rule_incidents() == []
+    assert await rows(r) == [("prod", "Errors", "firing", None)]  # held: no incident of its own
+
+    r.restart()
+    await r.step()
+    await r.step()
+    assert await r.rule_incidents() == []  # held again, still no page
+    await r.incidents.recover("check:postgres.ping", "postgres.ping passed again")
+    del r.down["api"]
+    await r.step()
+    [incident] = [i for i in await r.incidents.list() if i.key.startswith("alert:")]
+    assert await r.lines(incident.id, EventKind.TRIGGERED) == [
+        "Errors firing (service=api): value 2; held as a symptom of postgres until postgres recovered"
+    ]
+    assert await rows(r) == [("prod", "Errors", "firing", incident.id)]

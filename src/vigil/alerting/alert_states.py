@@ -110,8 +110,10 @@ class AlertStates:
             if alerts is None:
                 continue
             active_at, seen_at = row.active_at.timestamp(), row.seen_at.timestamp()
-            firing = row.state == str(AlertState.FIRING)
-            if not firing:
+            # One that fired without an incident was held as a symptom of a failing dependency;
+            # comes back due, so its first evaluation holds it again, or pages if that recovered.
+            firing = row.state == str(AlertState.FIRING) and row.incident_id is not None
+            if row.state != str(AlertState.FIRING):
                 active_at = restored_active_at(active_at, seen_at, start, alerts.rule.for_, self.grace)
             alert = Alert(
                 rule=row.rule,
