@@ -236,6 +236,8 @@ class RuleEvaluator:
         """Write this cycle's changes and the time every active alert was last evaluated."""
         if self.states is None:
             return
+        if not self._unwritten and not any(alerts.active for alerts in self.rules):
+            return  # no row to write or to mark seen: no commit every cycle of a quiet stack
         changes = [*self._unwritten.values(), Change(seen=datetime.fromtimestamp(now, UTC))]
         await self.states.record(changes)
         for change in changes:
