@@ -16,7 +16,8 @@ request rate per instance, traffic drop, p95 and per-instance p99 from the histo
 avg_over_time and max_over_time of the gauge, absent(), increase over 1 h), each for one job.
 
 Vigil: the series go into a ``SeriesStore``; a ``RuleEvaluator`` runs the rules through
-``LocalQuery`` and drives a real ``IncidentService`` on a temporary SQLite database, for
+``LocalQuery`` and drives a real ``IncidentService`` on a temporary SQLite database, keeping
+its alerts there as ``vigil up`` does (``--no-alert-states``: in memory only), for
 ``--cycles`` evaluations from T-5m to T (so ``for: 5m`` alerts fire in the last one). Per cycle:
 wall time, and the part of it spent inside the PromQL evaluator ("engine"). When cycles are
 slow, ``--budget`` (default 600 s) cuts the middle ones so the run stays bounded.
@@ -71,6 +72,7 @@ from bench.rule_data import (
     sample_times,
 )
 from bench.rule_peer import PromFigures, run_prometheus
+from vigil.alerting.alert_states import AlertStates
 from vigil.alerting.alerts import AlertState
 from vigil.alerting.evaluator import RuleEvaluator, Samples
 from vigil.alerting.local import LocalQuery
@@ -179,7 +181,12 @@ async def run_cycles(
 
 
 async def run_vigil(
-    jobs: int, rules: list[AlertRule], times: list[float], eval_times: list[float], budget: float
+    jobs: int,
+    rules: list[AlertRule],
+    times: list[float],
+    eval_times: list[float],
+    budget: float,
+    keep_alerts: bool = True,
 ) -> VigilFigures:
     store, load_s = load_store(jobs, times)
     # Settle the generator's garbage so it is neither in the RSS figure nor a full collection
@@ -197,7 +204,11 @@ async def run_vigil(
             clock = FakeClock(datetime.fromtimestamp(eval_times[0], UTC))
             incidents = IncidentService(database, parse_stack("bench.yaml", STACK, {}).model, clock)
             every = eval_times[1] - eval_times[0] if len(eval_times) > 1 else STEP
-            evaluator = RuleEvaluator(rules, query, incidents, clock, every=every, cycle=query.inner.cycle)
+            # Alerts kept in the store as `vigil up` keeps them (alerting.alert_states), unless not.
+            states = AlertStates(database, "bench", clock, grace=600.0) if keep_alerts else None
+            evaluator = RuleEvaluator(
+                rules, query, incidents, clock, every=every, cycle=query.inner.cycle, states=states
+            )
             used, cycles, engines, counts = await run_cycles(evaluator, clock, query, eval_times, budget)
             alerts = evaluator.alerts()
             async with database.connect() as conn:
@@ -319,6 +330,9 @@ def main() -> int:
         help="seconds for Vigil's cycles; when slower, skip from the middle to the last one",
     )
     parser.add_argument("--no-peer", action="store_true", help="skip Prometheus")
+    parser.add_argument(
+        "--no-alert-states", action="store_true", help="keep alerts in memory only (no alert_states writes)"
+    )
     args = parser.parse_args()
     if args.series < SERIES_PER_JOB or args.series % SERIES_PER_JOB or args.rules < 1 or args.cycles < 1:
         parser.error("--series must be a positive multiple of 100; --rules and --cycles positive")
@@ -341,7 +355,7 @@ def main() -> int:
     print(
         f"Vigil ({'compiled by mypyc' if compiled() else 'plain Python: run `make compiled`'}) …", flush=True
     )
-    vigil = asyncio.run(run_vigil(jobs, rules, times, eval_times, args.budget))
+    vigil = asyncio.run(run_vigil(jobs, rules, times, eval_times, args.budget, not args.no_alert_states))
     prom = None
     if not args.no_peer:
         print("Prometheus …", flush=True)

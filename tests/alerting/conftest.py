@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from vigil.alerting.alert_states import AlertStates
 from vigil.alerting.evaluator import RuleEvaluator
 from vigil.config.alerts import AlertRule
 from vigil.config.load import parse_stack
@@ -22,7 +23,13 @@ Samples = list[tuple[Mapping[str, str], float]]
 class Rules:
     """The stage as Vigil runs it; ``restart()`` gives a new evaluator over the same store."""
 
-    def __init__(self, engine: AsyncEngine, stack: str) -> None:
+    def __init__(
+        self, engine: AsyncEngine, stack: str, *, keep: str | None = None, grace: float = 600
+    ) -> None:
+        self.engine = engine
+        # With ``keep``, alerts are kept in the store as that stack (alerting.alert_states) and
+        # each restart restores them, with ``grace`` as ``metrics.restore_for_grace``.
+        self.keep, self.grace = keep, grace
         self.clock = FakeClock()
         self.stack = parse_stack("t.yaml", stack, {}).model
         self.incidents = IncidentService(engine, self.stack, self.clock)
@@ -47,6 +54,7 @@ class Rules:
             self.clock,
             every=15,
             root_incident=root_incident,
+            states=AlertStates(self.engine, self.keep, self.clock, grace=self.grace) if self.keep else None,
         )
         return self.evaluator
 

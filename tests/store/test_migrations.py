@@ -1,5 +1,5 @@
 """The store's migrations on SQLite and PostgreSQL: an empty store upgrades to the schema the
-tables describe, and a store at 0010 upgrades to 0011 keeping its incidents' groups (members
+tables describe (0014's alert states included), and a store at 0010 upgrades to 0011 keeping its incidents' groups (members
 made from the opener and the join lines, carried to the incident a duplicate was merged into)."""
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ async def test_an_empty_store_upgrades_to_what_the_tables_describe(bare: AsyncEn
         d
         for d in found
         if any(
-            name in repr(d) for name in ("incident_members", "'stack'", "heartbeats", "pings", "backup_runs")
+            name in repr(d)
+            for name in ("incident_members", "'stack'", "heartbeats", "pings", "backup_runs", "alert_states")
         )
     ]
     assert touched == []
@@ -182,3 +183,18 @@ async def test_0011_downgrades_to_0010_and_upgrades_again(bare: AsyncEngine) -> 
         await conn.run_sync(migrate, "head")
         found = (await conn.execute(sa.select(IncidentMemberRow.check_id))).scalars().all()
     assert found == ["api.health"]
+
+
+async def test_0014_downgrades_to_0013_and_upgrades_again(bare: AsyncEngine) -> None:
+    async with bare.begin() as conn:
+        await conn.run_sync(migrate, "0014")
+        tables = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
+        assert "alert_states" in tables
+        keys = await conn.run_sync(lambda c: sa.inspect(c).get_pk_constraint("alert_states"))
+        assert keys["constrained_columns"] == ["stack", "rule", "fingerprint"]
+        await conn.run_sync(migrate, "0013", down=True)
+        tables = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
+        assert "alert_states" not in tables
+        await conn.run_sync(migrate, "head")
+        found = await conn.run_sync(differences)
+    assert [d for d in found if "alert_states" in repr(d)] == []

@@ -8,13 +8,14 @@ joins a batch of groups in one transaction with the same timeline lines and page
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vigil.incidents.membership import add_openers
 from vigil.incidents.model import EventKind, Incident
@@ -32,6 +33,9 @@ CHUNK = 200
 # An incident keeps at most this many labels, each value cut to VALUE_LIMIT characters.
 MAX_LABELS = 100
 VALUE_LIMIT = 1000
+# Written in a batch's transaction with each request and the id of the incident it opened or
+# joined: what must commit with the opening or not at all (the alerts' state, alert_states.py).
+Within = Callable[[AsyncConnection, Sequence[tuple["OpenRequest", int]]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,10 @@ class OpenRequest:
 
 
 async def open_many(
-    incidents: IncidentService, requests: Sequence[OpenRequest], chunk: int = CHUNK
+    incidents: IncidentService,
+    requests: Sequence[OpenRequest],
+    chunk: int = CHUNK,
+    within: Within | None = None,
 ) -> list[Incident | None]:
     """What ``open`` answers for each request, in order: requests are taken as if opened one
     after another (a later request for a key opened by an earlier one joins it), ``chunk`` to
@@ -61,24 +68,28 @@ async def open_many(
     for start in range(0, len(requests), chunk):
         batch = requests[start : start + chunk]
         try:
-            opened += await _open_batch(incidents, batch)
+            opened += await _open_batch(incidents, batch, within)
         except IntegrityError:
             # Another instance opened one of these keys between our look-up and our insert;
             # the batch rolled back whole, so open its groups one by one.
-            opened += [await open_one(incidents, r) for r in batch]
+            opened += [await open_one(incidents, r, within) for r in batch]
     return opened
 
 
-async def open_one(incidents: IncidentService, request: OpenRequest) -> Incident | None:
+async def open_one(
+    incidents: IncidentService, request: OpenRequest, within: Within | None = None
+) -> Incident | None:
     """``open_many`` of one request: the incident it opened, or None when one was open."""
     try:
-        [answer] = await _open_batch(incidents, [request])
+        [answer] = await _open_batch(incidents, [request], within)
     except IntegrityError:
         return None  # another instance opened it between our look-up and our insert
     return answer
 
 
-async def _open_batch(incidents: IncidentService, batch: Sequence[OpenRequest]) -> list[Incident | None]:
+async def _open_batch(
+    incidents: IncidentService, batch: Sequence[OpenRequest], within: Within | None
+) -> list[Incident | None]:
     now = incidents.clock.now()
     quiet = incidents.quiet
     shown = [{**(r.labels or {}), "service": r.service, "severity": str(r.severity)} for r in batch]
@@ -152,6 +163,8 @@ async def _open_batch(incidents: IncidentService, batch: Sequence[OpenRequest]) 
         await enqueue_many(
             conn, pages, now=now, expire_after=incidents.expire_after, stack=incidents.stack_id
         )
+        if within is not None:  # each request with the incident it opened or joined
+            await within(conn, [(r, open_ids.get(r.key) or created[r.key].id) for r in batch])
     if any(answers):
         incidents.on_enqueued()
     return answers

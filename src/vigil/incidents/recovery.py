@@ -7,11 +7,12 @@ timeline lines and pages, a few hundred to a transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vigil.incidents.model import EventKind, Incident, utc
 from vigil.incidents.reads import OPEN, merged_open
@@ -25,22 +26,24 @@ if TYPE_CHECKING:
 
 CHUNK = 200
 ACTOR = "vigil"
+# Written in each batch's transaction: what must commit with the resolving (an alert's state).
+Within = Callable[[AsyncConnection], Awaitable[None]]
 
 
 async def recover_many(
-    incidents: IncidentService, recoveries: Sequence[tuple[str, str]]
+    incidents: IncidentService, recoveries: Sequence[tuple[str, str]], within: Within | None = None
 ) -> list[Incident | None]:
     """What ``recover(key, text)`` answers for each pair, in order; a key given twice resolves once."""
     answers: list[Incident | None] = []
     for start in range(0, len(recoveries), CHUNK):
-        answers += await _recover_batch(incidents, recoveries[start : start + CHUNK])
+        answers += await _recover_batch(incidents, recoveries[start : start + CHUNK], within)
     if any(answers):
         incidents.on_enqueued()
     return answers
 
 
 async def _recover_batch(
-    incidents: IncidentService, batch: Sequence[tuple[str, str]]
+    incidents: IncidentService, batch: Sequence[tuple[str, str]], within: Within | None
 ) -> list[Incident | None]:
     async with incidents.engine.begin() as conn:
         now = incidents.clock.now()
@@ -99,6 +102,8 @@ async def _recover_batch(
         for incident in answers:
             if incident is not None:
                 await incidents._page(conn, incident, MessageEvent.RESOLVED, now)
+        if within is not None:
+            await within(conn)
     return answers
 
 

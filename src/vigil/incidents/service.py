@@ -27,7 +27,7 @@ from vigil.incidents.flapping import FlapGuard
 from vigil.incidents.inputs import bounded
 from vigil.incidents.lifecycle import Role
 from vigil.incidents.model import EventKind, Incident, TimelineEntry
-from vigil.incidents.opening import OpenRequest, open_many, open_one
+from vigil.incidents.opening import OpenRequest, Within, open_many, open_one
 from vigil.incidents.reads import IncidentReads, check_incident_key, check_key
 from vigil.incidents.recovery import recover_many
 from vigil.incidents.severity import IncidentStatus
@@ -113,10 +113,13 @@ class IncidentService(IncidentReads):
         )
         return await open_one(self, request)
 
-    async def open_many(self, requests: Sequence[OpenRequest]) -> list[Incident | None]:
+    async def open_many(
+        self, requests: Sequence[OpenRequest], within: Within | None = None
+    ) -> list[Incident | None]:
         """``open`` for many groups at once (an alert storm): what ``open`` answers for each, in
-        order, with the same timeline lines and pages, in one transaction per ~200 requests."""
-        return await open_many(self, requests)
+        order, with the same timeline lines and pages, in one transaction per ~200 requests;
+        ``within`` writes more in each of those transactions (``opening.Within``)."""
+        return await open_many(self, requests, within=within)
 
     async def recover_check(self, check_id: str, result: Result) -> Incident | None:
         """Resolve the open incident of the check (its own, or its service's shared one)."""

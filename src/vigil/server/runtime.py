@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from vigil.alerting.alert_states import AlertStates
 from vigil.alerting.check_failures import CheckFailures
 from vigil.alerting.evaluator import Query, RuleEvaluator
 from vigil.alerting.inhibition import DependencyGraph
@@ -172,6 +173,14 @@ class Runtime:
             every=settings.engine.evaluate_every,
             root_incident=self.failures.root_incident,
             cycle=local.cycle if local else None,
+            # Pending and firing alerts survive a restart (alerting.alert_states).
+            states=AlertStates(
+                engine,
+                stack.identity,
+                self.clock,
+                grace=settings.metrics.restore_for_grace,
+                stage=self.supervisor.stage("rules"),
+            ),
         )
         self._check_parts(engine)
         self.open_incidents = 0
@@ -281,6 +290,8 @@ class Runtime:
             await self.series_log.close()  # a clean stop keeps every sample
         await self.incidents.deliveries.close()  # the timeline lines of the last pages sent
         await self.failures.close()
+        if self.rules.states is not None:
+            await self.rules.states.batch.close()  # the last cycle's alert changes
         await self.probes.aclose()
         await self.http.aclose()
         for channel in self.channels.values():

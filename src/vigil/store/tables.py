@@ -400,3 +400,24 @@ class BackupRunRow(Base):
     artefact: Mapped[str | None] = mapped_column(Text, nullable=True)
     size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class AlertStateRow(Base):
+    """A pending or firing alert of a rule, so that a restart keeps how long it has been active
+    (``alerting.alert_states``). ``stack`` is the stack file whose rule it is (``Stack.identity``):
+    stacks sharing a store each restore only their own."""
+
+    __tablename__ = "alert_states"
+
+    stack: Mapped[str] = mapped_column(String(200), primary_key=True)
+    rule: Mapped[str] = mapped_column(Text, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(32), primary_key=True)
+    labels: Mapped[dict[str, str]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(20))
+    value: Mapped[float] = mapped_column(Float)
+    active_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The incident its firing opened or joined; None while pending, or held as a symptom.
+    incident_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The last evaluation that saw the stack's rules run: when Vigil went down, at a restart.
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0013"  # 0014 is another branch's; when it lands first, this follows it
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
