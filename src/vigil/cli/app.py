@@ -65,6 +65,7 @@ COMMANDS = (
     "runbook",
     "oncall",
     "heartbeat",
+    "db",
 )
 # A command whose name is a Python keyword lives in a module named otherwise.
 MODULES = {"import": "import_runbook"}
