@@ -61,7 +61,7 @@ def _run(
         needs_stack = config is not None or not (target and "://" in target)
         file = stack_file_or_fail(config, or_db=True) if config is not None else find_stack_file()
         stack = load_stack(file) if file is not None and needs_stack else None
-        return asyncio.run(work(chores_for(target, stack, os.environ)))
+        return asyncio.run(work(chores_for(target, stack, os.environ, asked_as="--db ")))
     except VigilError as err:
         fail(err)
 

@@ -20,6 +20,7 @@ from vigil.server import (
     api_document,
     auth,
     dashboard,
+    db_api,
     error_shape,
     health,
     history_api,
@@ -63,6 +64,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(history_api.router, dependencies=reads)
     app.include_router(runbook_api.router, dependencies=reads)
     app.include_router(oncall_api.router, dependencies=reads)
+    app.include_router(db_api.router, dependencies=reads)
     app.include_router(oncall_api.calendars)  # its own reader: a calendar app sends ?token= (oncall_api)
     app.include_router(runbook_pages.router)
     app.include_router(updates_api.router, dependencies=reads)

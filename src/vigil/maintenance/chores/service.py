@@ -71,19 +71,22 @@ class DatabaseChores:
         return await self.engine.vacuum(self.database.url, list(tables or []), analyze, longest)
 
 
-def chores_for(wanted: str | None, stack: Stack | None, environ: Mapping[str, str]) -> DatabaseChores:
+def chores_for(
+    wanted: str | None, stack: Stack | None, environ: Mapping[str, str], *, asked_as: str = "db="
+) -> DatabaseChores:
     """The chores of the database ``wanted`` names: a URL, or a check, service or variable of
     ``stack`` (with ``environ`` and the stack's ``env:``); without it, ``DATABASE_URL`` or the
-    stack file's only database check."""
+    stack file's only database check. ``asked_as`` is how the caller's user wrote the name
+    (``db=``, ``--db ``), for the message when it names nothing."""
     redact: Callable[[str], str] = stack.redactor if stack is not None else Redactor()
     if wanted and "://" in wanted:
         database: Database | str = Database("--db", wanted)
     else:
         env = {**environ, **(stack.model.env if stack is not None else {})}
         found = choose(wanted, databases(stack) if stack is not None else {}, env)
-        database = found.replace("db=", "--db ") if isinstance(found, str) else found
+        database = found.replace("db=", asked_as) if isinstance(found, str) else found
     if isinstance(database, str):
-        raise ChoreInputError(database if stack is not None else f"{database}; or pass --db URL")
+        raise ChoreInputError(database if stack is not None else f"{database}; or pass a URL")
     scheme = database.url.split("://", 1)[0].lower()
     if scheme not in ENGINES:
         raise ChoreInputError(
