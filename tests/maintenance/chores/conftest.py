@@ -27,10 +27,19 @@ SELECT count(*) FROM orders WHERE customer = 5;
 # Holds `count` idle sessions open from a process other than the test's, printing their ids,
 # until its stdin closes.
 HOLDER = """
-import asyncio, json, sys, asyncpg
+import asyncio, json, sys
+async def session(url):
+    if url.startswith("mysql"):
+        import aiomysql
+        from vigil.probes.mysql import connect_args
+        conn = await aiomysql.connect(**connect_args(url))
+        return conn, conn.thread_id()
+    import asyncpg
+    conn = await asyncpg.connect(url)
+    return conn, conn.get_server_pid()
 async def main(url, count):
-    conns = [await asyncpg.connect(url) for _ in range(count)]
-    print(json.dumps([c.get_server_pid() for c in conns]), flush=True)
+    held = [await session(url) for _ in range(count)]
+    print(json.dumps([pid for _, pid in held]), flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 """
@@ -66,3 +75,27 @@ def idle_sessions(url: str, count: int) -> Iterator[list[int]]:
     finally:
         holder.kill()
         holder.wait(10)
+
+
+MARIADB = ["mariadb", "-h", "127.0.0.1", "-u", "root", "--batch"]
+MARIADB_FILL = """
+CREATE TABLE orders (id INT AUTO_INCREMENT PRIMARY KEY, customer INT NOT NULL, note VARCHAR(100) NOT NULL,
+  KEY orders_by_customer (customer)) ENGINE=InnoDB;
+INSERT INTO orders (customer, note) SELECT seq % 100, CONCAT(REPEAT('x', 60), seq) FROM seq_1_to_5000;
+CREATE TABLE notes (id INT PRIMARY KEY, body TEXT) ENGINE=InnoDB;
+INSERT INTO notes SELECT seq, 'n' FROM seq_1_to_10;
+ANALYZE TABLE orders, notes;
+"""
+
+
+@pytest.fixture(scope="module")
+def maria_url() -> Iterator[str]:
+    name = f"vigil_chores_{secrets.token_hex(4)}"
+    subprocess.run([*MARIADB, "-e", f"CREATE DATABASE `{name}`"], check=True, capture_output=True)
+    try:
+        subprocess.run([*MARIADB, name], input=MARIADB_FILL, text=True, check=True, capture_output=True)
+        yield f"mysql://root@127.0.0.1:3306/{name}"
+    finally:
+        subprocess.run(
+            [*MARIADB, "-e", f"DROP DATABASE IF EXISTS `{name}`"], capture_output=True, check=False
+        )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from vigil.config.databases import Database, choose, databases
 from vigil.config.load import Stack
 from vigil.config.secrets import Redactor, redact_url
+from vigil.maintenance.chores.mariadb import MariadbChores
 from vigil.maintenance.chores.model import (
     DEFAULT_ROWS,
     DEFAULT_VACUUM_TIMEOUT,
@@ -30,6 +31,8 @@ from vigil.maintenance.chores.postgres import PostgresChores
 ENGINES: dict[str, ChoreEngine] = {
     "postgresql": PostgresChores(),
     "postgres": PostgresChores(),
+    "mysql": MariadbChores(),
+    "mariadb": MariadbChores(),
 }
 
 
