@@ -15,12 +15,12 @@ from typing import Any
 import aiomysql
 
 from vigil.errors import ProbeError
-from vigil.maintenance.chores.caller import normal, own_endpoints
 from vigil.maintenance.chores.model import (
     CONNECT_TIMEOUT,
     Bounds,
     ChoreFailed,
     ChoreUnsupported,
+    IdleAsk,
     IdleSweep,
     Relation,
     Session,
@@ -78,11 +78,6 @@ def _session(row: Any, redact: Callable[[str], str]) -> Session:
     )
 
 
-def _own(host: str, own: frozenset[tuple[str, int]]) -> bool:
-    address, _, port = host.rpartition(":")
-    return port.isdigit() and (normal(address), int(port)) in own
-
-
 class MariadbChores:
     async def sizes(self, url: str, bounds: Bounds) -> Sizes:
         async with connected(url) as cursor:
@@ -114,28 +109,16 @@ class MariadbChores:
             rows = await cursor.fetchall()
         return [_session(r, redact) for r in rows]
 
-    async def kill_idle(
-        self,
-        url: str,
-        older_than: float,
-        bounds: Bounds,
-        redact: Callable[[str], str],
-        *,
-        kill: bool,
-        keep: frozenset[int],
-    ) -> IdleSweep:
-        own = own_endpoints()
+    async def kill_idle(self, url: str, ask: IdleAsk) -> IdleSweep:
         async with connected(url) as cursor:
-            reach = bounds.rows + len(keep) + len(own)
-            await cursor.execute(f"{_SESSIONS} ORDER BY TIME DESC, ID LIMIT %s", ("Sleep", older_than, reach))
-            rows = await cursor.fetchall()
-            mine = [int(r[0]) for r in rows if int(r[0]) in keep or _own(r[3], own)]
-            sessions = [_session(r, redact) for r in rows if int(r[0]) not in mine][: bounds.rows]
+            query = f"{_SESSIONS} ORDER BY TIME DESC, ID LIMIT %s"
+            await cursor.execute(query, ("Sleep", ask.older_than, ask.reach))
+            sessions, mine = ask.theirs([_session(r, ask.redact) for r in await cursor.fetchall()])
             killed: list[int] = []
             failed: dict[int, str] = {}
-            for session in sessions if kill else []:
+            for session in sessions if ask.kill else []:
                 # Still asleep and past the age right now, or it is left alone.
-                await cursor.execute(f"{_SESSIONS} AND ID = %s", ("Sleep", older_than, session.id))
+                await cursor.execute(f"{_SESSIONS} AND ID = %s", ("Sleep", ask.older_than, session.id))
                 if await cursor.fetchone() is None:
                     failed[session.id] = "no longer idle, or already gone"
                     continue
@@ -147,7 +130,7 @@ class MariadbChores:
                 killed.append(session.id)
             await cursor.execute("SELECT DATABASE()")
             database = (await cursor.fetchone())[0] or ""
-        return IdleSweep(database, older_than, not kill, sessions, killed, failed, mine)
+        return IdleSweep(database, ask.older_than, not ask.kill, sessions, killed, failed, mine)
 
     async def vacuum(self, url: str, tables: list[str], analyze: bool, longest: float) -> Vacuum:
         raise ChoreUnsupported(

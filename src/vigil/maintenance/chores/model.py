@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from vigil.errors import InputError, VigilError
+from vigil.maintenance.chores.caller import normal
 
 DEFAULT_ROWS = 20
 MOST_ROWS = 500
@@ -115,6 +116,34 @@ class Bounds:
             raise ChoreInputError(f"--limit must be 1 to {MOST_ROWS}, not {self.rows}")
 
 
+@dataclass(frozen=True)
+class IdleAsk:
+    """One ``kill-idle``: the age, the bound, whether to end (else list), and whose sessions to
+    leave alone: ``keep`` by id, and ``own``, this process's sockets (``caller.py``)."""
+
+    older_than: float
+    bounds: Bounds
+    kill: bool
+    keep: frozenset[int]
+    redact: Callable[[str], str]
+    own: frozenset[tuple[str, int]]
+
+    @property
+    def reach(self) -> int:
+        """Rows to read: past the bound by the sessions kept, so they cannot crowd others out."""
+        return self.bounds.rows + len(self.keep) + len(self.own)
+
+    def theirs(self, sessions: list[Session]) -> tuple[list[Session], list[int]]:
+        """The sessions that are not the caller's (within the bound), and the ids of those that are."""
+        mine = [s.id for s in sessions if s.id in self.keep or is_own(s.client, self.own)]
+        return [s for s in sessions if s.id not in mine][: self.bounds.rows], mine
+
+
+def is_own(client: str, own: frozenset[tuple[str, int]]) -> bool:
+    address, _, port = client.rpartition(":")
+    return port.isdigit() and (normal(address), int(port)) in own
+
+
 class ChoreEngine(Protocol):
     """One engine's chores on the database of ``url``; ``redact`` masks secrets in query texts.
     ``keep`` lists session ids never to end, besides the caller's own connections."""
@@ -125,16 +154,7 @@ class ChoreEngine(Protocol):
         self, url: str, longer_than: float, bounds: Bounds, redact: Callable[[str], str]
     ) -> list[Session]: ...
 
-    async def kill_idle(
-        self,
-        url: str,
-        older_than: float,
-        bounds: Bounds,
-        redact: Callable[[str], str],
-        *,
-        kill: bool,
-        keep: frozenset[int],
-    ) -> IdleSweep: ...
+    async def kill_idle(self, url: str, ask: IdleAsk) -> IdleSweep: ...
 
     async def vacuum(self, url: str, tables: list[str], analyze: bool, longest: float) -> Vacuum: ...
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import asyncpg
 
-from vigil.maintenance.chores.caller import normal, own_endpoints
 from vigil.maintenance.chores.model import (
     CONNECT_TIMEOUT,
     MOST_TABLES,
@@ -23,6 +22,7 @@ from vigil.maintenance.chores.model import (
     Bounds,
     ChoreFailed,
     ChoreInputError,
+    IdleAsk,
     IdleSweep,
     Relation,
     Session,
@@ -107,29 +107,15 @@ class PostgresChores:
             rows = await conn.fetch(f"{_ACTIVE} ORDER BY query_start LIMIT $2", longer_than, bounds.rows)
         return [_session(r, redact) for r in rows]
 
-    async def kill_idle(
-        self,
-        url: str,
-        older_than: float,
-        bounds: Bounds,
-        redact: Callable[[str], str],
-        *,
-        kill: bool,
-        keep: frozenset[int],
-    ) -> IdleSweep:
+    async def kill_idle(self, url: str, ask: IdleAsk) -> IdleSweep:
         async with connected(url) as conn:
-            own = own_endpoints()
-            # Read past the bound by the sessions kept, so that they cannot crowd the others out.
-            rows = await conn.fetch(
-                f"{_IDLE} ORDER BY state_change LIMIT $2", older_than, bounds.rows + len(keep) + len(own)
-            )
-            mine = [r[0] for r in rows if r[0] in keep or (r[3] and (normal(r[3]), r[4]) in own)]
-            sessions = [_session(r, redact) for r in rows if r[0] not in mine][: bounds.rows]
+            rows = await conn.fetch(f"{_IDLE} ORDER BY state_change LIMIT $2", ask.older_than, ask.reach)
+            sessions, mine = ask.theirs([_session(r, ask.redact) for r in rows])
             killed: list[int] = []
             failed: dict[int, str] = {}
-            for session in sessions if kill else []:
+            for session in sessions if ask.kill else []:
                 try:
-                    ended = await conn.fetchval(_END, older_than, session.id)
+                    ended = await conn.fetchval(_END, ask.older_than, session.id)
                 except asyncpg.PostgresError as err:
                     failed[session.id] = first_line(err)
                     continue
@@ -138,7 +124,7 @@ class PostgresChores:
                 else:
                     failed[session.id] = "no longer idle, or already gone"
             database = await conn.fetchval("SELECT current_database()")
-        return IdleSweep(database, older_than, not kill, sessions, killed, failed, mine)
+        return IdleSweep(database, ask.older_than, not ask.kill, sessions, killed, failed, mine)
 
     async def vacuum(self, url: str, tables: list[str], analyze: bool, longest: float) -> Vacuum:
         if len(tables) > MOST_TABLES:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from vigil.config.databases import Database, choose, databases
 from vigil.config.load import Stack
 from vigil.config.secrets import Redactor, redact_url
+from vigil.maintenance.chores.caller import own_endpoints
 from vigil.maintenance.chores.mariadb import MariadbChores
 from vigil.maintenance.chores.model import (
     DEFAULT_ROWS,
@@ -21,6 +22,7 @@ from vigil.maintenance.chores.model import (
     Bounds,
     ChoreEngine,
     ChoreInputError,
+    IdleAsk,
     IdleSweep,
     Session,
     Sizes,
@@ -58,9 +60,8 @@ class DatabaseChores:
         """The sessions idle past ``older_than``; ended only when ``kill`` (a confirmed run)."""
         if older_than <= 0:
             raise ChoreInputError("--older-than must be longer than 0s")
-        return await self.engine.kill_idle(
-            self.database.url, older_than, Bounds(limit), self.redact, kill=kill, keep=keep
-        )
+        ask = IdleAsk(older_than, Bounds(limit), kill, keep, self.redact, own_endpoints())
+        return await self.engine.kill_idle(self.database.url, ask)
 
     async def vacuum(
         self,
