@@ -66,6 +66,7 @@ COMMANDS = (
     "oncall",
     "heartbeat",
     "backup",
+    "db",
 )
 # A command whose name is a Python keyword lives in a module named otherwise.
 MODULES = {"import": "import_runbook"}

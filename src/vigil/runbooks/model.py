@@ -20,6 +20,7 @@ class StepKind(StrEnum):
     SQL = "sql"
     HTTP = "http"
     PROMQL = "promql"
+    DB_CHORE = "db-chore"
     SHOWN = "shown"  # any other language: shown to the responder, never run
 
 
@@ -36,6 +37,7 @@ LANGUAGES: dict[str, StepKind] = {
     "http": StepKind.HTTP,
     "promql": StepKind.PROMQL,
     "prometheus": StepKind.PROMQL,
+    "vigil-db": StepKind.DB_CHORE,
 }
 
 

@@ -65,6 +65,9 @@ def destructive(step: Step) -> list[str]:
     """What in the step's code is hard to undo, by label, in the order of ``PATTERNS``."""
     if step.kind in (StepKind.SHOWN, StepKind.PROMQL):
         return []
+    if step.kind is StepKind.DB_CHORE:  # kill-idle ends sessions, vacuum takes locks and time
+        words = step.code.split()
+        return [f"db {word}" for word in words[:2] if word in ("kill-idle", "vacuum")]
     code = code_only(step)
     found = [label for label, pattern in PATTERNS if pattern.search(code)]
     return [label for label in found if _IMPLIED.get(label) not in found]

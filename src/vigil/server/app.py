@@ -21,6 +21,7 @@ from vigil.server import (
     auth,
     backup_api,
     dashboard,
+    db_api,
     error_shape,
     graph_api,
     health,
@@ -70,6 +71,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(runbook_api.router, dependencies=reads)
     app.include_router(oncall_api.router, dependencies=reads)
     app.include_router(backup_api.router, dependencies=reads)
+    app.include_router(db_api.router, dependencies=reads)
     app.include_router(oncall_api.calendars)  # its own reader: a calendar app sends ?token= (oncall_api)
     app.include_router(runbook_pages.router)
     app.include_router(updates_api.router, dependencies=reads)

@@ -12,8 +12,9 @@ import pytest
 
 from tests.runbooks.procedures import runner
 from tests.runbooks.shared import ECHO, shared_runbook
+from vigil.config.databases import Database
 from vigil.runbooks.outcome import RunExit, RunRequest, StepStatus
-from vigil.runbooks.steps.sql import Database, target
+from vigil.runbooks.steps.sql import target
 
 MARIADB = "mysql://root@127.0.0.1:3306/test"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from vigil.runbooks.model import StepKind
 from vigil.runbooks.steps.base import Ran, Setting, StepRunner
+from vigil.runbooks.steps.db_chore import DbChoreStep
 from vigil.runbooks.steps.http import HttpStep
 from vigil.runbooks.steps.promql import PromqlStep
 from vigil.runbooks.steps.shell import ShellStep
@@ -17,6 +18,7 @@ RUNNERS: dict[StepKind, StepRunner] = {
     StepKind.SQL: SqlStep(),
     StepKind.HTTP: HttpStep(),
     StepKind.PROMQL: PromqlStep(),
+    StepKind.DB_CHORE: DbChoreStep(),
 }
 
 __all__ = ["RUNNERS", "Ran", "Setting", "StepRunner"]

@@ -10,65 +10,21 @@ Statements run one at a time, each committed, and the step stops at the first th
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 import sqlparse
 
+from vigil.config.databases import Database, choose, databases
 from vigil.config.secrets import redact_url
-from vigil.probes.mysql import MysqlCheck
-from vigil.probes.postgres import PostgresCheck
 from vigil.runbooks.model import Step
 from vigil.runbooks.outcome import StepStatus
 from vigil.runbooks.steps.base import Ran, Setting
 from vigil.runbooks.steps.sql_drivers import DRIVERS, StatementFailed
 from vigil.runbooks.transcript import Transcript
 
-ENV_DEFAULT = "DATABASE_URL"
-
-
-@dataclass(frozen=True)
-class Database:
-    name: str  # how the stack file names it: api.db, DATABASE_URL
-    url: str
-
-
-def databases(setting: Setting) -> dict[str, str]:
-    """Every database check of the stack file by id, and its URL."""
-    found: dict[str, str] = {}
-    for spec in setting.stack.specs():
-        if isinstance(spec.config, PostgresCheck):
-            found[spec.id] = spec.config.postgres
-        elif isinstance(spec.config, MysqlCheck):
-            found[spec.id] = spec.config.mysql
-    return found
-
 
 def target(step: Step, setting: Setting) -> Database | str:
     """The step's database, or what to do so that it has one."""
-    checks = databases(setting)
-    choices = ", ".join([*checks, *([ENV_DEFAULT] if ENV_DEFAULT in setting.env else [])]) or "none"
-    wanted = step.attributes.db
-    if wanted:
-        if wanted in checks:
-            return Database(wanted, checks[wanted])
-        own = [check for check in checks if check.split(".")[0] == wanted]
-        if len(own) == 1:
-            return Database(own[0], checks[own[0]])
-        if own:
-            return (
-                f"service {wanted} has several databases ({', '.join(own)}); name one with db=service.check"
-            )
-        if wanted in setting.env:
-            return Database(wanted, setting.env[wanted])
-        return f"db={wanted} names no database check, service or env: variable; choices: {choices}"
-    if ENV_DEFAULT in setting.env:
-        return Database(ENV_DEFAULT, setting.env[ENV_DEFAULT])
-    if len(checks) == 1:
-        name, url = next(iter(checks.items()))
-        return Database(name, url)
-    if checks:
-        return f"name the database with db=… on the fence; choices: {choices}"
-    return f"set {ENV_DEFAULT} (stack file env: or the environment) or add a postgres or mysql check"
+    return choose(step.attributes.db, databases(setting.stack), setting.env)
 
 
 def statements(code: str) -> list[str]:
