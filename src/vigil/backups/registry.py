@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vigil.backups import mariadb, postgres, sqlite
+from vigil.backups import mariadb, postgres, redis, sqlite
 from vigil.backups.base import EngineKind
 
 ENGINES: dict[str, EngineKind] = {
@@ -10,6 +10,7 @@ ENGINES: dict[str, EngineKind] = {
     for kind in (
         mariadb.KIND,
         postgres.KIND,
+        redis.KIND,
         sqlite.KIND,
     )
 }
