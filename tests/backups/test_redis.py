@@ -4,8 +4,6 @@ started on the snapshot."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import socket
 import subprocess
 import time
@@ -15,9 +13,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.backups.conftest import make_job
-from vigil.backups.manifest import manifest_path, read_manifest
-from vigil.backups.service import restore_artefact, run_job, verify_artefact
+from tests.backups.conftest import flipped_verdicts, make_job
+from vigil.backups.manifest import read_manifest
+from vigil.backups.service import restore_artefact, run_job
 from vigil.config.secrets import Redactor
 from vigil.errors import BackupRefused
 
@@ -81,21 +79,9 @@ async def test_a_snapshot_verified_by_loading_it_has_every_databases_keys(
 async def test_flipped_bytes_fail_redis_check_rdb_even_with_a_manifest_that_agrees(
     tmp_path: Path, source: str
 ) -> None:
-    job = make_job(tmp_path, source, engine="redis", verify="list")
-    outcome = await run_job(job, REDACT)
-    assert outcome.ok and outcome.artefact is not None, outcome.reason
-    data = bytearray(outcome.artefact.read_bytes())
-    data[len(data) // 2 : len(data) // 2 + 4] = b"\xde\xad\xbe\xef"
-    outcome.artefact.write_bytes(bytes(data))
-    checked = await verify_artefact(outcome.artefact, job, REDACT)
-    assert not checked.ok and checked.reason is not None and checked.reason.startswith("checksum mismatch")
-    manifest = json.loads(manifest_path(outcome.artefact).read_text())
-    manifest["checksum"] = hashlib.sha256(bytes(data)).hexdigest()  # the checksum alone would catch it
-    manifest_path(outcome.artefact).write_text(json.dumps(manifest))
-    checked = await verify_artefact(outcome.artefact, job, REDACT)
-    assert not checked.ok and checked.reason is not None
-    assert checked.reason.startswith("redis-check-rdb failed (exit 1): ")
-    assert not read_manifest(outcome.artefact).good
+    checksum, engines = await flipped_verdicts(make_job(tmp_path, source, engine="redis", verify="list"))
+    assert checksum.startswith("checksum mismatch")
+    assert engines.startswith("redis-check-rdb failed (exit 1): ")
 
 
 async def test_a_wrong_password_fails_with_one_clear_reason_and_no_secret(

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from vigil.backups.base import Dump, EngineKind
+from vigil.backups.base import Dump, EngineKind, while_writing
 from vigil.errors import BackupError, BackupRefused, ProbeError
 from vigil.probes.mysql import connect_args
 
@@ -175,17 +175,8 @@ class MariadbEngine:
             await _fetch(conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
             async with _options(source) as options:
                 dumping = [options, "--single-transaction", "--quick", "--routines", "--triggers", "--", db]
-                writing = asyncio.ensure_future(
-                    _pipeline(["mariadb-dump", *dumping], ["gzip", "-c"], source=None, into=into)
-                )
-                try:
-                    counts = await table_counts(conn, db)
-                except BaseException:
-                    writing.cancel()
-                    with contextlib.suppress(BaseException):
-                        await writing
-                    raise
-                await writing
+                writing = _pipeline(["mariadb-dump", *dumping], ["gzip", "-c"], source=None, into=into)
+                counts = await while_writing(writing, table_counts(conn, db))
         finally:
             conn.close()
         return Dump(f"MariaDB {str(version).split('-')[0]}", f"mariadb-dump {client}", counts)
