@@ -3,6 +3,8 @@ made for this module and dropped after; and jobs over it writing into the test's
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 import subprocess
 from collections.abc import Iterator
@@ -12,7 +14,10 @@ from typing import Any
 import pytest
 
 from vigil.backups.jobs import Job
+from vigil.backups.manifest import manifest_path, read_manifest
+from vigil.backups.service import run_job, verify_artefact
 from vigil.config.backups import BackupJob
+from vigil.config.secrets import Redactor
 
 PSQL = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-qAt"]
 ROWS = {"public.customers": 3000, "public.orders": 7000, 'sales."Line items"': 2500}
@@ -61,3 +66,25 @@ def make_job(tmp_path: Path, source: str, engine: str = "postgres", **fields: An
         }
     )
     return Job("appdb", config, tmp_path / "backups", source)
+
+
+async def flipped_verdicts(job: Job) -> tuple[str, str]:
+    """Back ``job`` up, flip four bytes in the middle of the artefact and verify it twice: the
+    reasons given with the manifest as written, then with its checksum made to agree (so the
+    engine's own check is what catches it). The artefact ends up not good."""
+    outcome = await run_job(job, Redactor())
+    assert outcome.ok and outcome.artefact is not None, outcome.reason
+    artefact = outcome.artefact
+    data = bytearray(artefact.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 4] = b"\xde\xad\xbe\xef"
+    artefact.write_bytes(bytes(data))
+    reasons = []
+    for _ in range(2):
+        checked = await verify_artefact(artefact, job, Redactor())
+        assert not checked.ok and checked.reason is not None
+        reasons.append(checked.reason)
+        manifest = json.loads(manifest_path(artefact).read_text())
+        manifest["checksum"] = hashlib.sha256(bytes(data)).hexdigest()
+        manifest_path(artefact).write_text(json.dumps(manifest))
+    assert not read_manifest(artefact).good
+    return reasons[0], reasons[1]

@@ -9,10 +9,14 @@ event loop. An engine raises ``BackupError`` with a one-line reason, secrets lef
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -62,3 +66,18 @@ def count_mismatches(expected: dict[str, int], found: dict[str, int]) -> str | N
         return None
     more = f" and {len(wrong) - 3} more" if len(wrong) > 3 else ""
     return "the restored data differs from the backup's manifest: " + "; ".join(wrong[:3]) + more
+
+
+async def while_writing(writing: Awaitable[object], counting: Awaitable[T]) -> T:
+    """Await ``counting`` while the dump ``writing`` runs beside it; both must succeed, and a
+    failed count stops the dump."""
+    task = asyncio.ensure_future(writing)
+    try:
+        result = await counting
+    except BaseException:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        raise
+    await task
+    return result

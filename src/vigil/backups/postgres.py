@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from vigil.backups.base import Dump, EngineKind
+from vigil.backups.base import Dump, EngineKind, while_writing
 from vigil.errors import BackupError, BackupRefused
 
 if TYPE_CHECKING:
@@ -128,15 +128,7 @@ class PostgresEngine:
             async with conn.transaction(isolation="repeatable_read", readonly=True):
                 snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
                 args = ("-Fc", f"--snapshot={snapshot}", "-f", str(into), "-d", url)
-                writing = asyncio.ensure_future(_run("pg_dump", *args, env=env))
-                try:
-                    counts = await table_counts(conn)
-                except BaseException:
-                    writing.cancel()
-                    with contextlib.suppress(BaseException):
-                        await writing
-                    raise
-                await writing
+                counts = await while_writing(_run("pg_dump", *args, env=env), table_counts(conn))
         except _lost() as err:
             raise BackupError(f"the source failed during the backup: {err}") from None
         finally:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from vigil.backups import postgres, sqlite
+from vigil.backups import mariadb, postgres, redis, sqlite
 from vigil.backups.base import EngineKind
 
 ENGINES: dict[str, EngineKind] = {
     kind.name: kind
     for kind in (
+        mariadb.KIND,
         postgres.KIND,
+        redis.KIND,
         sqlite.KIND,
     )
 }
