@@ -71,8 +71,8 @@ class SeriesBlocks(Protocol):
     def newest(self) -> float:
         """The last time any block holds; -inf without blocks."""
 
-    def last_time(self, key: tuple[str, ...]) -> float:
-        """The newest time the blocks hold for the series of ``key``; -inf if none."""
+    def last_time(self, name: str, key: tuple[str, ...]) -> float:
+        """The newest time the blocks hold for the series ``name``/``key``; -inf if none known."""
 
     def read(self, matchers: Sequence[Matcher], start: float, end: float) -> list[DiskSeries]:
         """Series matching every matcher with their samples on disk in ``(start, end]``."""
@@ -176,7 +176,7 @@ class SeriesStore:
         kept = {sys.intern(k): sys.intern(v) for k, v in labels.items() if v}
         self._created += 1
         key = _key(kept)
-        floor = self.blocks.last_time(key) if self.blocks is not None else -math.inf
+        floor = self.blocks.last_time(name, key) if self.blocks is not None else -math.inf
         series = SeriesRef(kept, self._created, floor)
         self._by_name.setdefault(sys.intern(name), {})[key] = series
         postings = self._postings.setdefault(name, {})

@@ -1,0 +1,78 @@
+"""Compaction: the store's closed chunks written to a block on disk, then the WAL trimmed.
+
+Every ``every`` seconds (2 h of data, as Prometheus cuts its head blocks) and at shutdown, the
+chunks no block holds yet go into a new block (``BlockSet.write``); a series whose head has been
+quiet that long (or every head, at shutdown) is closed into a chunk first, so that no sample stays
+in memory alone until retention drops it. Then the write-ahead log may drop its segments whose
+samples all come before the oldest sample not yet in a block (``WalTruncation.drop_before``), and
+old blocks go by age and size. Memory keeps the chunks until its own retention (``store.prune``),
+so queries of the last hours never read the disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Protocol
+
+from vigil.engine.clock import Clock
+from vigil.metrics.blocks import BlockMeta, BlockSet
+from vigil.metrics.store import SeriesStore
+
+log = logging.getLogger(__name__)
+
+BLOCK_SPAN = 2 * 3600.0
+
+
+class WalTruncation(Protocol):
+    """What compaction needs of the write-ahead log."""
+
+    def drop_before(self, t: float) -> None:
+        """Delete the log's segments whose samples all come before ``t``."""
+
+
+class Compactor:
+    def __init__(
+        self, store: SeriesStore, blocks: BlockSet, wal: WalTruncation | None = None, *, every: float = BLOCK_SPAN
+    ) -> None:
+        self.store = store
+        self.blocks = blocks
+        self.wal = wal
+        self.every = every
+        self.failures = 0
+
+    def compact(self, now: float, *, closing: bool = False) -> BlockMeta | None:
+        """Write the chunks no block holds into a new one; returns its meta (None if none were new)."""
+        batch = []
+        written = []
+        floor = math.inf
+        for series in self.store.held():
+            if closing or (series.timestamps and series.timestamps[-1] <= now - self.every):
+                series.close()
+            if len(series.chunks) > series.persisted:
+                batch.append((series.labels, series.chunks[series.persisted :]))
+                written.append((series, len(series.chunks)))
+            if series.timestamps:
+                floor = min(floor, series.timestamps[0])
+        meta = self.blocks.write(batch, floor if math.isfinite(floor) else now)
+        for series, count in written:
+            series.persisted = count
+        if meta is not None:
+            log.info("series block %s: %d series, %d samples, %d bytes", meta.name, meta.series, meta.samples, meta.bytes)
+            if self.wal is not None:
+                self.wal.drop_before(meta.wal_floor)
+        for name in self.blocks.apply_retention(now):
+            log.info("series block %s deleted (retention %.0fs, max size %d bytes)", name, self.blocks.retention, self.blocks.max_size)
+        return meta
+
+    async def run(self, clock: Clock) -> None:
+        """Compact every ``every`` seconds until cancelled; a failure is logged and retried next time."""
+        while True:
+            await clock.sleep(self.every)
+            try:
+                self.compact(clock.now().timestamp())
+                self.failures = 0
+            except OSError as err:
+                self.failures += 1
+                if self.failures == 1:
+                    log.error("could not write a series block under %s: %s", self.blocks.path, err)
