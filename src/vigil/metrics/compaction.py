@@ -1,9 +1,10 @@
 """Compaction: the store's closed chunks written to a block on disk, then the WAL trimmed.
 
 Every ``every`` seconds (2 h of data, as Prometheus cuts its head blocks) and at shutdown, the
-chunks no block holds yet go into a new block (``BlockSet.write``); a series whose head has been
-quiet that long (or every head, at shutdown) is closed into a chunk first, so that no sample stays
-in memory alone until retention drops it. Then the write-ahead log may drop its segments whose
+chunks no block holds yet go into a new block (``BlockSet.write``). Each head is closed into a
+chunk first up to ``HEAD_SPAN`` before now (all of it at shutdown), so that no sample stays in
+memory alone until the store's retention drops it: that retention must be at least ``every +
+HEAD_SPAN``. The newest samples stay plain for the rules' short windows. Then the write-ahead log may drop its segments whose
 samples all come before the oldest sample not yet in a block (``WalTruncation.drop_before``), and
 old blocks go by age and size. Memory keeps the chunks until its own retention (``store.prune``),
 so queries of the last hours never read the disk.
@@ -22,6 +23,9 @@ from vigil.metrics.store import SeriesStore
 log = logging.getLogger(__name__)
 
 BLOCK_SPAN = 2 * 3600.0
+# Samples this recent stay in the head at a compaction: an instant selector's 5-minute lookback
+# and a `[5m]` window.
+HEAD_SPAN = 600.0
 
 
 class WalTruncation(Protocol):
@@ -35,6 +39,11 @@ class Compactor:
     def __init__(
         self, store: SeriesStore, blocks: BlockSet, wal: WalTruncation | None = None, *, every: float = BLOCK_SPAN
     ) -> None:
+        if store.retention < every + HEAD_SPAN:
+            raise ValueError(
+                f"the series store keeps {store.retention:.0f}s in memory: compacting every {every:.0f}s needs "
+                f"at least {every + HEAD_SPAN:.0f}s, or samples would go before a block holds them"
+            )
         self.store = store
         self.blocks = blocks
         self.wal = wal
@@ -47,8 +56,7 @@ class Compactor:
         written = []
         floor = math.inf
         for series in self.store.held():
-            if closing or (series.timestamps and series.timestamps[-1] <= now - self.every):
-                series.close()
+            series.close(math.inf if closing else now - HEAD_SPAN)
             if len(series.chunks) > series.persisted:
                 batch.append((series.labels, series.chunks[series.persisted :]))
                 written.append((series, len(series.chunks)))

@@ -102,19 +102,23 @@ class SeriesRef:
             return codec.decode(self.chunks[-1])[1][-1]
         return math.nan
 
-    def cut(self) -> None:
-        """Close the head's oldest samples into chunks while it holds more than it keeps."""
+    def cut(self, *, bulk: bool = False) -> None:
+        """Close the head's oldest samples into chunks while it holds more than it keeps. After a
+        run written in ``bulk`` (history, a backfill) all but ``HEAD_KEEP`` go, a last chunk of
+        at least a quarter of ``CHUNK_SAMPLES`` included, since no sample may follow soon."""
         while len(self.timestamps) >= CHUNK_SAMPLES + HEAD_KEEP:
-            self.chunks.append(codec.encode(self.timestamps[:CHUNK_SAMPLES], self.values[:CHUNK_SAMPLES]))
-            del self.timestamps[:CHUNK_SAMPLES]
-            del self.values[:CHUNK_SAMPLES]
+            self.close(self.timestamps[CHUNK_SAMPLES - 1])
+        if bulk and len(self.timestamps) - HEAD_KEEP >= CHUNK_SAMPLES // 4:
+            self.close(self.timestamps[len(self.timestamps) - HEAD_KEEP - 1])
 
-    def close(self) -> None:
-        """Close the whole head into a chunk (a series gone quiet, before it is written to disk)."""
-        if self.timestamps:
-            self.chunks.append(codec.encode(self.timestamps, self.values))
-            del self.timestamps[:]
-            del self.values[:]
+    def close(self, upto: float = math.inf) -> None:
+        """Close the head's samples up to ``upto`` (all by default) into a chunk, so that a block
+        can hold them."""
+        count = len(self.timestamps) if upto >= math.inf else bisect_right(self.timestamps, upto)
+        if count:
+            self.chunks.append(codec.encode(self.timestamps[:count], self.values[:count]))
+            del self.timestamps[:count]
+            del self.values[:count]
 
     def window(self, start: float, end: float) -> tuple[array[float], array[float]]:
         """Copies of the samples in ``(start, end]``, decoding only the chunks the window reaches."""

@@ -143,7 +143,7 @@ class SeriesStore:
         series.timestamps.extend(timestamps[first:])
         series.values.extend(values[first:])
         self._note_run(series, held, previous)
-        series.cut()
+        series.cut(bulk=True)
         self._samples += len(timestamps) - first
         return len(timestamps) - first
 
