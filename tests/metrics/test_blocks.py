@@ -43,7 +43,9 @@ def value(i: int, t: float) -> float:
     return float(int((t - T0) / STEP) * (i + 1))  # a counter per series
 
 
-def fill(path: Path, hours: float, *, series: int = 5, wal: FakeWal | None = None) -> tuple[SeriesStore, Compactor]:
+def fill(
+    path: Path, hours: float, *, series: int = 5, wal: FakeWal | None = None
+) -> tuple[SeriesStore, Compactor]:
     """A store fed ``hours`` of samples as `vigil up` would: compaction every 2 h, pruning every minute."""
     blocks = BlockSet(path, retention=15 * DAY, max_size=10**9)
     blocks.open()
@@ -62,7 +64,9 @@ def fill(path: Path, hours: float, *, series: int = 5, wal: FakeWal | None = Non
     return store, compactor
 
 
-def test_a_24_hour_range_query_reads_blocks_past_memory_and_agrees_with_a_store_holding_all(tmp_path: Path) -> None:
+def test_a_24_hour_range_query_reads_blocks_past_memory_and_agrees_with_a_store_holding_all(
+    tmp_path: Path,
+) -> None:
     store, _ = fill(tmp_path, 25)
     reference = SeriesStore(retention=1e12)
     end = T0 + 25 * 3600 - STEP
@@ -99,7 +103,7 @@ def test_compaction_writes_a_block_per_2_hours_and_trims_the_wal(tmp_path: Path)
 
 
 def test_a_restart_loads_the_blocks_and_refuses_samples_they_hold(tmp_path: Path) -> None:
-    store, compactor = fill(tmp_path, 4.5)
+    _, compactor = fill(tmp_path, 4.5)
     last = T0 + 4.5 * 3600 - STEP
     compactor.compact(last, closing=True)
     blocks = BlockSet(tmp_path, retention=15 * DAY, max_size=10**9)
@@ -131,7 +135,9 @@ def test_blocks_go_by_age_then_by_size_oldest_first(tmp_path: Path) -> None:
     assert blocks.metas[-1].bytes == pytest.approx(du, abs=64)
 
 
-def test_a_torn_block_is_ignored_and_removed_at_start(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_torn_block_is_ignored_and_removed_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     fill(tmp_path, 2.5)
     torn = tmp_path / ".tmp-b-000002"
     torn.mkdir()
@@ -146,3 +152,23 @@ def test_a_torn_block_is_ignored_and_removed_at_start(tmp_path: Path, caplog: py
     assert not torn.exists()
     assert "did not finish" in caplog.text and "b-000007: unreadable meta.json" in caplog.text
     assert math.isfinite(blocks.newest())
+
+
+def test_series_of_two_names_with_the_same_labels_stay_apart_when_read_from_disk(tmp_path: Path) -> None:
+    blocks = BlockSet(tmp_path, retention=15 * DAY, max_size=10**9)
+    blocks.open()
+    store = SeriesStore(retention=MEMORY, blocks=blocks)
+    for k in range(400):
+        for name in ("a_total", "b_total"):
+            store.append({NAME: name, "job": "x"}, T0 + STEP * k, float(k))
+    Compactor(store, blocks).compact(T0 + STEP * 400, closing=True)
+    store.prune(T0 + STEP * 399 + MEMORY - 3600)  # memory keeps the last hour only
+    found = store.select([Matcher(NAME, MatchOp.REGEX, "[ab]_total")], T0 - 1, T0 + STEP * 400)
+    assert sorted(s.labels[NAME] for s in found) == ["a_total", "b_total"]
+    assert all(list(s.values) == [float(k) for k in range(400)] for s in found)
+
+
+def test_compaction_refuses_a_memory_too_short_to_reach_the_next_block(tmp_path: Path) -> None:
+    blocks = BlockSet(tmp_path, retention=DAY, max_size=10**9)
+    with pytest.raises(ValueError, match="compacting every 7200s needs at least 7800s"):
+        Compactor(SeriesStore(retention=3600.0, blocks=blocks), blocks)

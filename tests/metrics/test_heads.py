@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import struct
+from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,7 +15,9 @@ from vigil.metrics.store import SeriesStore
 
 NAME = "__name__"
 M = [Matcher(NAME, MatchOp.EQUAL, "m")]
-VALUES = st.floats(allow_nan=False, min_value=-1e6, max_value=1e6) | st.sampled_from([math.nan, STALE_NAN, 0.0])
+VALUES = st.floats(allow_nan=False, min_value=-1e6, max_value=1e6) | st.sampled_from(
+    [math.nan, STALE_NAN, 0.0]
+)
 
 
 def bits(values: list[float]) -> list[int]:
@@ -58,7 +61,7 @@ def test_windows_over_chunks_and_head_match_a_plain_list(
         if series.nan_free:
             assert not any(math.isnan(v) for _, v in want)
         if series.monotonic:
-            assert not any(b < a for (_, a), (_, b) in zip(want, want[1:], strict=False))
+            assert not any(b < a for (_, a), (_, b) in pairwise(want))
 
 
 def test_old_samples_are_compressed_and_the_newest_stay_plain() -> None:

@@ -146,7 +146,9 @@ class BlockSet:
 
     # --- writing and deleting -----------------------------------------------------------------
 
-    def write(self, series: Sequence[tuple[Mapping[str, str], Sequence[bytes]]], wal_floor: float) -> BlockMeta | None:
+    def write(
+        self, series: Sequence[tuple[Mapping[str, str], Sequence[bytes]]], wal_floor: float
+    ) -> BlockMeta | None:
         """A new block of ``series`` (labels, closed chunks oldest first); None when there is none."""
         series = [(labels, chunks) for labels, chunks in series if chunks]
         if not series:

@@ -39,11 +39,16 @@ def encode(timestamps: Sequence[float], values: Sequence[float]) -> bytes:
     first = timestamps[0]
     last = timestamps[count - 1]
     step = (timestamps[1] - first) if count > 1 else 0.0
-    packed_values = _pack(values)
+    packed_values = pack(values)
     if _regular(timestamps, first, step):
         return HEADER.pack(count, REGULAR, first, last, step) + packed_values
-    packed_times = _pack(timestamps)
-    return HEADER.pack(count, IRREGULAR, first, last, step) + LENGTH.pack(len(packed_times)) + packed_times + packed_values
+    packed_times = pack(timestamps)
+    return (
+        HEADER.pack(count, IRREGULAR, first, last, step)
+        + LENGTH.pack(len(packed_times))
+        + packed_times
+        + packed_values
+    )
 
 
 def decode(chunk: bytes) -> tuple[array[float], array[float]]:
@@ -55,9 +60,9 @@ def decode(chunk: bytes) -> tuple[array[float], array[float]]:
     else:
         (length,) = LENGTH.unpack_from(chunk, at)
         at += LENGTH.size
-        timestamps = _unpack(chunk[at : at + length], count)
+        timestamps = unpack(chunk[at : at + length], count)
         at += length
-    return timestamps, _unpack(chunk[at:], count)
+    return timestamps, unpack(chunk[at:], count)
 
 
 def bounds(chunk: bytes) -> tuple[float, float]:
@@ -75,12 +80,12 @@ def _regular(timestamps: Sequence[float], first: float, step: float) -> bool:
     return all(timestamps[i] == first + i * step for i in range(len(timestamps)))
 
 
-def _pack(samples: Sequence[float]) -> bytes:
+def pack(samples: Sequence[float]) -> bytes:
     raw = array("d", samples).tobytes()
     return zlib.compress(b"".join([raw[i::8] for i in range(8)]), LEVEL)
 
 
-def _unpack(packed: bytes, count: int) -> array[float]:
+def unpack(packed: bytes, count: int) -> array[float]:
     planes = zlib.decompress(packed)
     if len(planes) != 8 * count:
         raise ValueError(f"a chunk's samples hold {len(planes)} bytes where {8 * count} were expected")

@@ -37,7 +37,12 @@ class WalTruncation(Protocol):
 
 class Compactor:
     def __init__(
-        self, store: SeriesStore, blocks: BlockSet, wal: WalTruncation | None = None, *, every: float = BLOCK_SPAN
+        self,
+        store: SeriesStore,
+        blocks: BlockSet,
+        wal: WalTruncation | None = None,
+        *,
+        every: float = BLOCK_SPAN,
     ) -> None:
         if store.retention < every + HEAD_SPAN:
             raise ValueError(
@@ -66,11 +71,22 @@ class Compactor:
         for series, count in written:
             series.persisted = count
         if meta is not None:
-            log.info("series block %s: %d series, %d samples, %d bytes", meta.name, meta.series, meta.samples, meta.bytes)
+            log.info(
+                "series block %s: %d series, %d samples, %d bytes",
+                meta.name,
+                meta.series,
+                meta.samples,
+                meta.bytes,
+            )
             if self.wal is not None:
                 self.wal.drop_before(meta.wal_floor)
         for name in self.blocks.apply_retention(now):
-            log.info("series block %s deleted (retention %.0fs, max size %d bytes)", name, self.blocks.retention, self.blocks.max_size)
+            log.info(
+                "series block %s deleted (retention %.0fs, max size %d bytes)",
+                name,
+                self.blocks.retention,
+                self.blocks.max_size,
+            )
         return meta
 
     async def run(self, clock: Clock) -> None:

@@ -125,7 +125,9 @@ class SeriesRef:
         timestamps, values = self.timestamps, self.values
         if not self.chunks or (timestamps and timestamps[0] <= start):
             low = bisect_right(timestamps, start)
-            high = len(timestamps) if not timestamps or end >= timestamps[-1] else bisect_right(timestamps, end)
+            high = (
+                len(timestamps) if not timestamps or end >= timestamps[-1] else bisect_right(timestamps, end)
+            )
             return timestamps[low:high], values[low:high]
         reached = len(self.chunks)
         while reached > 0 and codec.bounds(self.chunks[reached - 1])[1] > start:

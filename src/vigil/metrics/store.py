@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import sys
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice, pairwise
@@ -153,8 +153,10 @@ class SeriesStore:
         is the value before them); the look runs in C and only a run that has some pays for a loop."""
         values = series.values
         total = sum(islice(values, held, None))
-        if total - total == 0.0 and not (previous > values[held]) and not any(
-            map(gt, islice(values, held, None), islice(values, held + 1, None))
+        if (
+            total - total == 0.0
+            and not (previous > values[held])
+            and not any(map(gt, islice(values, held, None), islice(values, held + 1, None)))
         ):
             return
         timestamps = series.timestamps
@@ -282,17 +284,17 @@ class SeriesStore:
         prepended, and the series only on disk after them."""
         if not disk:
             return found
-        position = {_key(series.labels): i for i, series in enumerate(found)}
-        for labels, times, values in disk:
-            key = _key(labels)
-            held = self._by_name.get(labels.get(NAME, ""), {}).get(key)
-            if held is not None:
-                upto = bisect_right(times, held.first())
-                # Prometheus' NaN bits reach the evaluator as they are; whether they are NaN-free or
-                # monotonic is not known for samples from disk.
-                times, values = times[:upto], values[:upto]
-            if not times:
+        position = {(series.labels.get(NAME, ""), *_key(series.labels)): i for i, series in enumerate(found)}
+        for labels, disk_times, disk_values in disk:
+            name = labels.get(NAME, "")
+            held = self._by_name.get(name, {}).get(_key(labels))
+            # Memory holds a suffix of each series: from disk only what comes before it. Whether
+            # those samples are NaN-free or monotonic is not known (False).
+            upto = bisect_left(disk_times, held.first()) if held is not None else len(disk_times)
+            if not upto:
                 continue
+            times, values = disk_times[:upto], disk_values[:upto]
+            key = (name, *_key(labels))
             i = position.get(key)
             if i is None:
                 position[key] = len(found)
