@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from vigil.config.series_storage import SeriesStorage
 from vigil.metrics.blocks import BlockSet
-from vigil.metrics.compaction import BLOCK_SPAN, Compactor
+from vigil.metrics.compaction import BLOCK_SPAN, Compactor, open_series
 from vigil.metrics.promql.evaluate import compile_expr
 from vigil.metrics.ranges import RangeSeries, evaluate_range
 from vigil.metrics.series import Matcher, MatchOp
@@ -172,3 +173,16 @@ def test_compaction_refuses_a_memory_too_short_to_reach_the_next_block(tmp_path:
     blocks = BlockSet(tmp_path, retention=DAY, max_size=10**9)
     with pytest.raises(ValueError, match="compacting every 7200s needs at least 7800s"):
         Compactor(SeriesStore(retention=3600.0, blocks=blocks), blocks)
+
+
+def test_the_stack_files_metrics_section_opens_the_store_over_its_blocks(tmp_path: Path) -> None:
+    fill(tmp_path, 2.5)
+    wal = FakeWal()
+    storage = SeriesStorage.model_validate({"retention": "1d", "max_size": "5MB"})
+    store, compactor = open_series(tmp_path, storage, wal)
+    assert (compactor.blocks.retention, compactor.blocks.max_size) == (DAY, 5_000_000)
+    assert [m.name for m in compactor.blocks.metas] == ["b-000001"]
+    assert store.select([Matcher("instance", MatchOp.EQUAL, "i3")], T0, T0 + 3600)
+    store.append(labels(3), T0 + 3 * 3600, 1.0)
+    compactor.compact(T0 + 3 * 3600, closing=True)
+    assert len(wal.dropped) == 1 and [m.name for m in compactor.blocks.metas][-1] == "b-000002"

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 from typing import Protocol
 
+from vigil.config.series_storage import SeriesStorage
 from vigil.engine.clock import Clock
 from vigil.metrics.blocks import BlockMeta, BlockSet
-from vigil.metrics.store import SeriesStore
+from vigil.metrics.store import DEFAULT_MAX_SERIES, SeriesStore
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,8 @@ BLOCK_SPAN = 2 * 3600.0
 # Samples this recent stay in the head at a compaction: an instant selector's 5-minute lookback
 # and a `[5m]` window.
 HEAD_SPAN = 600.0
+# What memory keeps: a block's worth and the head, with an hour to spare for a late compaction.
+MEMORY_RETENTION = BLOCK_SPAN + HEAD_SPAN + 3600.0
 
 
 class WalTruncation(Protocol):
@@ -100,3 +104,19 @@ class Compactor:
                 self.failures += 1
                 if self.failures == 1:
                     log.error("could not write a series block under %s: %s", self.blocks.path, err)
+
+
+def open_series(
+    folder: Path,
+    storage: SeriesStorage,
+    wal: WalTruncation | None = None,
+    *,
+    max_series: int = DEFAULT_MAX_SERIES,
+) -> tuple[SeriesStore, Compactor]:
+    """The series store over the blocks in ``folder`` (``metrics.path``, resolved), loaded, and
+    its compactor: ``vigil up`` runs ``compactor.run`` beside ``store.run`` and calls
+    ``compact(now, closing=True)`` at shutdown. A write-ahead log replays into the store after this."""
+    blocks = BlockSet(folder, retention=storage.retention, max_size=int(storage.max_size))
+    blocks.open()
+    store = SeriesStore(retention=MEMORY_RETENTION, max_series=max_series, blocks=blocks)
+    return store, Compactor(store, blocks, wal)
