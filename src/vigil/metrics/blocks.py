@@ -23,6 +23,7 @@ import os
 import shutil
 import zlib
 from array import array
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -205,10 +206,9 @@ def _read_chunks(
             continue
         data.seek(offset)
         ts, vs = codec.decode(data.read(length))
-        for t, v in zip(ts, vs, strict=True):
-            if start < t <= end:
-                times.append(t)
-                values.append(v)
+        low, high = bisect_right(ts, start), bisect_right(ts, end)
+        times.extend(ts[low:high])
+        values.extend(vs[low:high])
 
 
 def _write(path: Path, payload: bytes) -> int:

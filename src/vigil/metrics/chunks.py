@@ -9,8 +9,8 @@ The codec was chosen by measurement (``bench/chunk_codec.py`` on ``bench/rules.p
 samples a chunk): zlib over the doubles with their bytes transposed (all first bytes, then all
 second bytes, …) takes 1.64 bytes a sample against 2.10 for zlib over the plain doubles and 1.49 for
 Gorilla-style XOR against the previous value before the same transposition; but XOR has to be
-computed a sample at a time in Python, where transposing and zlib run in C: decoding a chunk costs
-one ``zlib.decompress`` and eight slice assignments, about 10 µs for 120 samples. A value's sign and
+computed a sample at a time in Python, where transposing and zlib run in C: decoding a chunk's
+values costs one ``zlib.decompress`` and eight slice assignments, about 10 µs for 120 samples. A value's sign and
 exponent bytes repeat from sample to sample and integer-valued counters end in zero bytes, which the
 transposition lines up for zlib. Bits are exact: NaNs (stale markers among them), ±inf and -0.0
 come back as they went in.
@@ -29,6 +29,10 @@ REGULAR = 0
 IRREGULAR = 1
 LEVEL = 6
 MAX_SAMPLES = 65_535  # the count is two bytes
+# Decoded timestamps by their encoding: the series of one scrape share their times, so a window over
+# many of them decodes those once and copies them (in C) for each. Bounded; emptied when full.
+_TIMES: dict[object, array[float]] = {}
+MAX_TIMES = 4096
 
 
 def encode(timestamps: Sequence[float], values: Sequence[float]) -> bytes:
@@ -56,13 +60,22 @@ def decode(chunk: bytes) -> tuple[array[float], array[float]]:
     count, kind, first, _last, step = HEADER.unpack_from(chunk)
     at = HEADER.size
     if kind == REGULAR:
-        timestamps = array("d", [first + i * step for i in range(count)])
+        key: object = (first, step, count)
+        timestamps = _TIMES.get(key)
+        if timestamps is None:
+            timestamps = array("d", [first + i * step for i in range(count)])
     else:
         (length,) = LENGTH.unpack_from(chunk, at)
         at += LENGTH.size
-        timestamps = unpack(chunk[at : at + length], count)
+        key = chunk[at : at + length]
         at += length
-    return timestamps, unpack(chunk[at:], count)
+        timestamps = _TIMES.get(key)
+        if timestamps is None:
+            timestamps = unpack(key, count)
+    if len(_TIMES) >= MAX_TIMES:
+        _TIMES.clear()
+    _TIMES[key] = timestamps
+    return timestamps[:], unpack(chunk[at:], count)
 
 
 def bounds(chunk: bytes) -> tuple[float, float]:
