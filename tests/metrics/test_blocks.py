@@ -133,7 +133,7 @@ def test_blocks_go_by_age_then_by_size_oldest_first(tmp_path: Path) -> None:
     assert blocks.apply_retention(T0 + 6 * 3600) == ["b-000002"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b-000003", "b-000004"]
     du = sum(f.stat().st_size for f in (tmp_path / "b-000004").iterdir())
-    assert blocks.metas[-1].bytes == pytest.approx(du, abs=64)
+    assert blocks.metas[-1].bytes == pytest.approx(du, abs=400)
 
 
 def test_a_torn_block_is_ignored_and_removed_at_start(

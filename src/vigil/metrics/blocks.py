@@ -56,7 +56,7 @@ class BlockMeta:
     maxt: float
     series: int
     samples: int
-    bytes: int
+    bytes: int  # of its chunks and index (its meta.json is a few hundred more)
     wal_floor: float  # every sample before it is in a block: the write-ahead log may drop it
 
 
@@ -174,8 +174,7 @@ class BlockSet:
                 index.append((dict(labels), refs))
             _sync(data)
         size = offset + _write(temp / "index.json.z", zlib.compress(json.dumps(index).encode(), 6))
-        meta = BlockMeta(name, mint, maxt, len(series), samples, 0, wal_floor)
-        meta = BlockMeta(**{**asdict(meta), "bytes": size + len(json.dumps(asdict(meta))) + 16})
+        meta = BlockMeta(name, mint, maxt, len(series), samples, size, wal_floor)
         _write(temp / "meta.json", json.dumps(asdict(meta)).encode())
         os.replace(temp, self.path / name)
         _sync_dir(self.path)
