@@ -93,3 +93,14 @@ def test_a_damaged_chunk_is_refused() -> None:
     chunk = chunks.encode([1.0, 2.0], [1.0, 2.0])
     with pytest.raises(ValueError, match="expected"):
         chunks.decode(chunk[: chunks.HEADER.size] + zlib.compress(b"x" * 8))
+
+
+def test_recently_decoded_chunks_are_shared_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chunks, "DECODED_SAMPLES", 250)
+    made = [chunks.encode([float(t) for t in range(k, k + 100)], [float(k)] * 100) for k in range(5)]
+    first = chunks.decode_shared(made[0])[1]
+    assert chunks.decode_shared(made[0])[1] is first  # decoded once, while among the recent
+    for chunk in made[1:]:
+        chunks.decode_shared(chunk)
+    assert chunks.decode_shared(made[0])[1] is not first  # pushed out by newer ones: at most 250 samples
+    assert list(chunks.decode_shared(made[4])[1]) == [4.0] * 100

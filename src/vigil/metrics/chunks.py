@@ -31,6 +31,11 @@ MAX_SAMPLES = 65_535  # the count is two bytes
 # many of them decodes those once and copies them (in C) for each. Bounded; emptied when full.
 _TIMES: dict[object, array[float]] = {}
 MAX_TIMES = 4096
+# Chunks decoded lately, oldest first, up to this many samples (16 bytes each): the rules read the
+# same long windows every cycle, and a chunk's bytes (its key) keep their hash once computed.
+DECODED_SAMPLES = 6_000_000
+_DECODED: dict[bytes, tuple[array[float], array[float]]] = {}
+_DECODED_COUNT = [0]  # samples in _DECODED
 
 
 def encode(timestamps: Sequence[float], values: Sequence[float]) -> bytes:
@@ -74,6 +79,18 @@ def decode(chunk: bytes) -> tuple[array[float], array[float]]:
         _TIMES.clear()
     _TIMES[key] = timestamps
     return timestamps[:], unpack(chunk[at:], count)
+
+
+def decode_shared(chunk: bytes) -> tuple[array[float], array[float]]:
+    """As ``decode``, but from the recently decoded chunks when ``chunk`` is among them: arrays
+    the caller must not change (slices of them are its own)."""
+    found = _DECODED.get(chunk)
+    if found is None:
+        found = _DECODED[chunk] = decode(chunk)
+        _DECODED_COUNT[0] += len(found[0])
+        while _DECODED_COUNT[0] > DECODED_SAMPLES:
+            _DECODED_COUNT[0] -= len(_DECODED.pop(next(iter(_DECODED)))[0])
+    return found
 
 
 def bounds(chunk: bytes) -> tuple[float, float]:

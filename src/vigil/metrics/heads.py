@@ -137,7 +137,7 @@ class SeriesRef:
             first, last = codec.bounds(chunk)
             if first > end:
                 break
-            ts, vs = codec.decode(chunk)
+            ts, vs = codec.decode_shared(chunk)
             low = bisect_right(ts, start)
             high = len(ts) if end >= last else bisect_right(ts, end)
             out_t.extend(ts[low:high])
