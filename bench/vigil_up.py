@@ -30,7 +30,7 @@ def vigil_up(stack: Path, work: Path) -> Iterator[tuple[str, dict[str, str]]]:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         try:
-            wait_ready(url, vigil, 30)
+            wait_ready(url, vigil, 120)  # a few thousand checks start slowly on a loaded machine
             made = subprocess.run(
                 [VIGIL, "token", "create", "--role", "responder", "--name", "bench", "--db", db, "--json"],
                 capture_output=True,

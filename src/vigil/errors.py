@@ -18,6 +18,8 @@
     │   └── InputMissing            a step needs a variable or --param it was not given (API: 422)
     ├── InputError                  a value the stack file's settings refuse: a severity the
     │                               scheme lacks, a checklist item the level lacks (API: 422)
+    ├── QueryAPIError               a /prometheus query Prometheus would refuse (metrics.query_params):
+    │                               400 bad_data, 422 execution, 503 timeout, in Prometheus' shape
     ├── AuthError                   no token, or one that is unknown or revoked (API: 401)
     └── ForbiddenError              a token whose role is too low for the call (API: 403)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -14,6 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
+from tests.engine.test_once import pinged
+from vigil.engine.clock import FakeClock
+from vigil.probes.heartbeat import Signal
 
 VIGIL = [sys.executable, "-m", "vigil.cli"]
 HEALTH_SERVER = textwrap.dedent(
@@ -196,3 +200,40 @@ def test_schema_is_json_schema_naming_every_probe_kind() -> None:
         "CommandCheck",
     ):
         assert kind in document["$defs"]
+
+
+def test_validate_names_a_second_heartbeat_with_the_first_ones_ping_key(tmp_path: Path) -> None:
+    stack = tmp_path / "vigil.yaml"
+    stack.write_text(
+        "services:\n  worker:\n    checks:\n      beat: {heartbeat: {every: 1m, key: '${KEY}'}}\n"
+        "      again: {heartbeat: {every: 5m, key: '${KEY}'}}\n"
+    )
+    out = vigil("validate", "-c", str(stack), env={"KEY": "s3cr3t-ping-key-123456"})
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[0] == (
+        f"{stack}:5:43: services.worker.checks.again.heartbeat.key: has the same ping key as worker.beat "
+        "(line 4); give each its own key"
+    )
+    assert "s3cr3t-ping-key-123456" not in out.stdout + out.stderr
+
+
+def test_a_heartbeat_is_not_judged_without_pings_and_judged_from_the_stores_pings(tmp_path: Path) -> None:
+    text = "services:\n  worker:\n    checks:\n      beat: {heartbeat: {every: 1h}}\n"
+    stack = tmp_path / "vigil.yaml"
+    stack.write_text(text + "      cache: {redis: 'redis://127.0.0.1:6379/0'}\n")
+    table = vigil("check", "-c", str(stack))
+    assert table.returncode == 0, table.stderr
+    beat_line = next(line for line in table.stdout.splitlines() if "beat" in line)
+    assert "not judged" in beat_line and "pings reach `vigil up`" in beat_line
+    rows = {r["id"]: r for r in json.loads(vigil("check", "-c", str(stack), "--json").stdout)}
+    assert (rows["worker.beat"]["status"], rows["worker.beat"]["ok"]) == ("not_judged", None)
+    assert rows["worker.beat"]["reason"] == "pings reach `vigil up`"
+    assert rows["worker.cache"]["status"] == "ok"
+
+    # What `vigil up` keeps in the stack file's store when the job pings /fail.
+    failing = (Signal.FAIL, 1, b"backup failed\n")
+    asyncio.run(pinged(f"sqlite:///{tmp_path}/.vigil/vigil.db", FakeClock(), failing, text=text))
+    failed = vigil("check", "-c", str(stack), "--json")
+    assert failed.returncode == 1
+    beat = next(r for r in json.loads(failed.stdout) if r["id"] == "worker.beat")
+    assert beat["status"] == "failed" and beat["reason"].endswith(": backup failed")

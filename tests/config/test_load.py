@@ -273,3 +273,27 @@ def test_a_rule_over_documented_metrics_and_other_vigil_names_is_accepted() -> N
         expr: vigil_check_up == 0 or vigil_checks_run > 0 or vigil_jobs_done_total > 1
     """
     assert len(parse_stack("vigil.yaml", textwrap.dedent(text), {}).model.alerts) == 2
+
+
+def test_two_heartbeats_with_one_ping_key_are_a_fault_at_the_second_naming_the_first() -> None:
+    key = "k" * 24
+    text = f"""
+        services:
+          worker:
+            checks:
+              beat: {{heartbeat: {{every: 1m, key: "{key}"}}}}
+              other: {{heartbeat: {{every: 1m}}}}
+          backup:
+            checks:
+              nightly:
+                heartbeat:
+                  every: 1d
+                  key: "${{BACKUP_KEY}}"
+        """
+    faults = faults_of(text, {"BACKUP_KEY": key})
+    assert faults == [
+        "vigil.yaml:12:16: services.backup.checks.nightly.heartbeat.key: has the same ping key as "
+        "worker.beat (line 5); give each its own key"
+    ]
+    assert all(key not in fault for fault in faults)
+    assert parse_stack("vigil.yaml", textwrap.dedent(text), {"BACKUP_KEY": "b" * 24}).specs()

@@ -91,23 +91,23 @@ async def test_a_failure_fails_at_once_and_a_success_recovers_at_once(sqlite: As
     async with Watched(sqlite) as w:
         await w.clock.advance(5)
         body = b"starting\nERROR: disk full\n"
-        assert await w.watch.ping(w.key, Signal.FAIL, exit_status=3, body=body) is PingOutcome.ACCEPTED
+        assert w.watch.ping(w.key, Signal.FAIL, exit_status=3, body=body) is PingOutcome.ACCEPTED
         await w.clock.advance(0)
         assert w.verdicts()[-1] == (5.0, False)
         assert w.results[-1].reason == (
             "the job reported a failure at 2026-01-01 00:00:05 UTC: exit status 3: ERROR: disk full"
         )
         await w.clock.advance(2)
-        await w.watch.ping(w.key, Signal.SUCCESS)
+        w.watch.ping(w.key, Signal.SUCCESS)
         await w.clock.advance(0)
         assert w.verdicts()[-1] == (7.0, True)
 
 
 async def test_start_then_success_keeps_the_runs_duration(sqlite: AsyncEngine) -> None:
     async with Watched(sqlite) as w:
-        await w.watch.ping(w.key, Signal.START)
+        w.watch.ping(w.key, Signal.START)
         await w.clock.advance(12)
-        await w.watch.ping(w.key, Signal.SUCCESS)
+        w.watch.ping(w.key, Signal.SUCCESS)
         await w.clock.advance(0)
         assert w.results[-1].ok
         assert w.results[-1].values["run_seconds"] == 12.0
@@ -115,9 +115,9 @@ async def test_start_then_success_keeps_the_runs_duration(sqlite: AsyncEngine) -
 
 async def test_a_start_brings_the_deadline_to_its_grace(sqlite: AsyncEngine) -> None:
     async with Watched(sqlite) as w:
-        await w.watch.ping(w.key, Signal.SUCCESS)
+        w.watch.ping(w.key, Signal.SUCCESS)
         await w.clock.advance(10)
-        await w.watch.ping(w.key, Signal.START)
+        w.watch.ping(w.key, Signal.START)
         await w.clock.advance(30)
         assert w.verdicts()[-1] == (40.0, False)
         assert "no success within the grace of 30s" in (w.results[-1].reason or "")
@@ -125,18 +125,18 @@ async def test_a_start_brings_the_deadline_to_its_grace(sqlite: AsyncEngine) -> 
 
 async def test_an_unknown_key_is_refused_and_nothing_is_stored(sqlite: AsyncEngine) -> None:
     async with Watched(sqlite) as w:
-        assert await w.watch.ping("x" * 24, Signal.SUCCESS) is PingOutcome.UNKNOWN
+        assert w.watch.ping("x" * 24, Signal.SUCCESS) is PingOutcome.UNKNOWN
     async with sqlite.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(PingRow))).scalar() == 0
 
 
 async def test_a_flood_is_refused_past_the_rate_and_taken_again_a_moment_later(sqlite: AsyncEngine) -> None:
     async with Watched(sqlite) as w:
-        outcomes = [await w.watch.ping(w.key, Signal.SUCCESS) for _ in range(25)]
+        outcomes = [w.watch.ping(w.key, Signal.SUCCESS) for _ in range(25)]
         assert outcomes.count(PingOutcome.ACCEPTED) == 10
         assert outcomes[10:] == [PingOutcome.LIMITED] * 15
         await w.clock.advance(0.5)
-        taken = [await w.watch.ping(w.key, Signal.SUCCESS) for _ in range(6)]
+        taken = [w.watch.ping(w.key, Signal.SUCCESS) for _ in range(6)]
         assert taken.count(PingOutcome.ACCEPTED) == 5
 
 
@@ -144,9 +144,9 @@ async def test_the_key_and_the_last_state_outlive_a_restart(engine: AsyncEngine)
     clock = FakeClock()
     async with Watched(engine, clock=clock) as first:
         key = first.key
-        await first.watch.ping(key, Signal.START)
+        first.watch.ping(key, Signal.START)
         await clock.advance(3)
-        await first.watch.ping(key, Signal.SUCCESS, body=b"done")
+        first.watch.ping(key, Signal.SUCCESS, body=b"done")
     async with Watched(engine, clock=clock) as second:
         assert second.key == key
         beat = second.watch.beats["worker.beat"]
@@ -162,8 +162,8 @@ async def test_the_key_and_the_last_state_outlive_a_restart(engine: AsyncEngine)
 async def test_successes_close_together_are_stored_as_the_last_of_them(sqlite: AsyncEngine) -> None:
     async with Watched(sqlite) as w:
         for _ in range(5):
-            await w.watch.ping(w.key, Signal.SUCCESS)
-        await w.watch.ping(w.key, Signal.FAIL)
+            w.watch.ping(w.key, Signal.SUCCESS)
+        w.watch.ping(w.key, Signal.FAIL)
     async with sqlite.connect() as conn:
         signals = (await conn.execute(select(PingRow.signal).order_by(PingRow.id))).scalars().all()
     assert signals == ["success", "fail"]
@@ -172,7 +172,7 @@ async def test_successes_close_together_are_stored_as_the_last_of_them(sqlite: A
 async def test_a_posted_log_is_kept_redacted_in_the_store_and_the_reason(sqlite: AsyncEngine) -> None:
     text = STACK + "env:\n  PGPASSWORD: ${PGPASSWORD}\n"
     async with Watched(sqlite, text, environ={"PGPASSWORD": "hunter2-password"}) as w:
-        await w.watch.ping(w.key, Signal.FAIL, body=b"psql -W hunter2-password: auth failed")
+        w.watch.ping(w.key, Signal.FAIL, body=b"psql -W hunter2-password: auth failed")
         await w.clock.advance(0)
         assert w.results[-1].reason is not None
         assert w.results[-1].reason.endswith(": psql -W ***: auth failed")

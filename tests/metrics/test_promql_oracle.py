@@ -28,6 +28,7 @@ import pytest
 
 from vigil.demo.process import start_target_process, stop_target_process
 from vigil.metrics.promql import Sample, compile_expr, evaluate
+from vigil.metrics.ranges import RangeSeries, evaluate_range
 from vigil.metrics.series import STALE_NAN
 from vigil.metrics.store import SeriesStore
 
@@ -126,7 +127,69 @@ EXPRESSIONS = [
     'http_requests_total unless on(path) http_requests_total{status="500"}',
     'sum by (path) (http_requests_total) or on(path) http_requests_total{status="404"}',
     "up > bool on(job) (scrape_samples_scraped < 1000)",
+    # subqueries (explicit, offset and default step; the default is Prometheus' 1m evaluation
+    # interval, which the oracle's configuration leaves as it is)
+    "max_over_time(rate(http_requests_total[10s])[30s:5s])",
+    "avg_over_time(demo_queue_depth[20s:3s] offset 2s)",
+    "rate(http_requests_total[20s:1s])",
+    "min_over_time(sum by (path) (http_requests_total)[25s:2s])",
+    # (offset -1m: the window spans a minute boundary after the first scrape whenever it runs)
+    "count_over_time(up[2m:] offset -1m)",
+    "max_over_time(deriv(demo_queue_depth[10s])[20s:4s]) > bool 0",
+    # the @ modifier ({t0}: the oracle's first instant, {t3}: its last); start() and end() are
+    # the evaluation time of an instant query
+    "http_requests_total @ {t0}",
+    "rate(http_requests_total[20s] @ {t3} offset 5s)",
+    "max_over_time(demo_queue_depth[15s:2s] @ {t0})",
+    "demo_queue_depth - demo_queue_depth @ start()",
+    "sum(rate(http_requests_total[30s] @ end()))",
+    # labels
+    'label_replace(http_requests_total, "endpoint", "api-$1", "path", "/api/(.*)")',
+    'label_replace(up, "job", "", "job", ".*")',
+    'label_replace(http_requests_total, "x", "${1}-$2", "status", "(.)(.*)")',
+    'label_join(http_requests_total, "key", ":", "method", "path", "status")',
+    'count_values("status_code", sum by (status) (http_requests_total > 0))',
+    'count_values by (path) ("n", round(http_requests_total / 10))',
+    'count_values without (instance) ("v", up)',
+    # trends and time
+    "predict_linear(demo_queue_depth[30s], 60)",
+    "predict_linear(http_requests_total[20s] offset 3s, 3600)",
+    "deriv(demo_queue_depth[30s])",
+    "deriv(http_request_duration_seconds_count[15s])",
+    "holt_winters(demo_queue_depth[30s], 0.5, 0.3)",
+    "holt_winters(http_requests_total[20s], 0.1, 0.9)",
+    "timestamp(up)",
+    "timestamp(demo_queue_depth offset 4s)",
+    "timestamp(rate(http_requests_total[30s]))",
+    "time() - timestamp(http_requests_total)",
+    "minute()",
+    "hour(vector(time()))",
+    "day_of_week()",
+    "day_of_month(timestamp(up))",
+    "day_of_year()",
+    "days_in_month(vector(1709251200))",
+    "month(timestamp(up))",
+    "year()",
+    "minute(demo_queue_depth * 600)",
+    # other functions dashboards use
+    "absent_over_time(nope[30s])",
+    "present_over_time(demo_queue_depth[30s])",
+    "stdvar_over_time(demo_queue_depth[30s])",
+    "idelta(demo_queue_depth[30s])",
+    "clamp(demo_queue_depth, 2, 5)",
+    "sgn(delta(demo_queue_depth[30s]))",
+    "sin(demo_queue_depth) + cos(demo_queue_depth) + deg(atan(demo_queue_depth)) * pi()",
+    # Prometheus' order: compared in order, by value (ties may be in any order in Go's sort)
+    "sort(http_requests_total)",
+    "sort_desc(rate(http_requests_total[30s]))",
+    "sort(demo_queue_depth - 2)",
+    "topk(3, http_requests_total)",
+    "bottomk(4, rate(http_requests_total[30s]))",
+    "topk by (path) (2, http_requests_total)",
+    "sort_desc(sum by (path) (http_requests_total))",
 ]
+# Expressions whose answer has an order in Prometheus: Vigil's must list its values alike.
+ORDERED = ("sort(", "sort_desc(", "topk(", "bottomk(", "topk by")
 
 # Empty answers by design; every other expression must select something at one instant at least,
 # so that agreement is never agreement on nothing.
@@ -257,6 +320,7 @@ def oracle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Oracle]:
     )
     command = [binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'data'}"]
     command += [f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"]
+    command += ["--enable-feature=promql-negative-offset"]
     log = (workdir / "prometheus.log").open("wb")
     prometheus = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     stop = threading.Event()
@@ -323,14 +387,20 @@ def test_the_oracle_covers_at_least_thirty_expressions() -> None:
     assert len(set(EXPRESSIONS)) >= 30
 
 
-@pytest.mark.parametrize("expr", EXPRESSIONS, ids=EXPRESSIONS)
-def test_vigil_answers_as_prometheus_does(oracle: Oracle, expr: str) -> None:
+def _with_times(expr: str, oracle: Oracle) -> str:
+    return expr.replace("{t0}", f"{oracle.times[0]:.3f}").replace("{t3}", f"{oracle.times[3]:.3f}")
+
+
+@pytest.mark.parametrize("template", EXPRESSIONS, ids=EXPRESSIONS)
+def test_vigil_answers_as_prometheus_does(oracle: Oracle, template: str) -> None:
+    expr = _with_times(template, oracle)
     compiled = compile_expr(expr)
     selected = 0
     with httpx.Client(timeout=10.0) as client:
         for at in oracle.times:
             expected = _prometheus_answer(_api(client, oracle.prometheus, expr, at))
-            got = _vigil_answer(evaluate(compiled, at, oracle.store))
+            result = evaluate(compiled, at, oracle.store)
+            got = _vigil_answer(result)
             where = f"{expr!r} at {at:.3f}"
             selected += 1 if isinstance(expected, float) else len(expected)
             if isinstance(expected, float) or isinstance(got, float):
@@ -345,4 +415,49 @@ def test_vigil_answers_as_prometheus_does(oracle: Oracle, expr: str) -> None:
             )
             wrong = {str(dict(k)): (got[k], expected[k]) for k in expected if not _same(got[k], expected[k])}
             assert not wrong, f"{where}: (Vigil, Prometheus) values differ for {wrong}"
-    assert selected or expr in EMPTY_BY_DESIGN, f"{expr!r} selected nothing at any instant: a vacuous check"
+            if any(word in expr for word in ORDERED):
+                ours, theirs = list(got.values()), list(expected.values())
+                in_order = all(_same(a, b) for a, b in zip(ours, theirs, strict=True))
+                assert in_order, f"{where}: Vigil's order {ours}, Prometheus' {theirs}"
+    assert selected or template in EMPTY_BY_DESIGN, (
+        f"{expr!r} selected nothing at any instant: a vacuous check"
+    )
+
+
+# Range queries: ``@ start()`` and ``@ end()`` read at the query's window, subqueries step inside it.
+RANGE_EXPRESSIONS = [
+    "demo_queue_depth @ start()",
+    "rate(http_requests_total[10s] @ end())",
+    "demo_queue_depth - demo_queue_depth @ end()",
+    "max_over_time(demo_queue_depth[20s:3s])",
+    "timestamp(up)",
+    "minute()",
+]
+
+
+@pytest.mark.parametrize("expr", RANGE_EXPRESSIONS, ids=RANGE_EXPRESSIONS)
+def test_vigil_ranges_as_prometheus_does(oracle: Oracle, expr: str) -> None:
+    start, end, step = oracle.times[0], oracle.times[3], 2.5
+    params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": str(step)}
+    with httpx.Client(timeout=10.0) as client:
+        body = client.get(oracle.prometheus + "/api/v1/query_range", params=params).json()
+    assert body["status"] == "success", f"{expr}: prometheus says {body}"
+    expected = {
+        frozenset(series["metric"].items()): [(float(t), float(v)) for t, v in series["values"]]
+        for series in body["data"]["result"]
+    }
+    result = evaluate_range(compile_expr(expr), start, end, step, oracle.store)
+    got = {
+        frozenset(series.labels.items()): series.points
+        for series in result
+        if isinstance(series, RangeSeries)
+    }
+    assert got.keys() == expected.keys(), f"{expr}: series differ"
+    assert expected, f"{expr!r} selected nothing: a vacuous check"
+    for key, points in expected.items():
+        ours = got[key]
+        assert [t for t, _ in ours] == pytest.approx([t for t, _ in points]), (
+            f"{expr} {dict(key)}: steps differ"
+        )
+        wrong = [(t, a, b) for (t, a), (_, b) in zip(ours, points, strict=True) if not _same(a, b)]
+        assert not wrong, f"{expr} {dict(key)}: (time, Vigil, Prometheus) differ at {wrong}"

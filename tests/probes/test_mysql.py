@@ -173,3 +173,27 @@ async def test_without_a_database_in_the_url_there_is_no_size() -> None:
     assert observation.ok, observation.reason
     assert "database_size_bytes" not in observation.values
     assert "connections_max" in observation.values
+
+
+async def test_the_longest_query_is_measured_below_a_second_on_mariadb() -> None:
+    sleeper = await connect("mysql://root@127.0.0.1:3306/test")
+    try:
+        sleeping = asyncio.create_task(_sleep(sleeper, 30))
+        await asyncio.sleep(0.6)
+        observation = await observe(mysql="mysql://root@127.0.0.1:3306/test", stats=True)
+    finally:
+        await as_root(f"KILL QUERY {sleeper.thread_id()}")  # this test's own statement, no other
+        (stopped,) = await asyncio.gather(sleeping, return_exceptions=True)
+        sleeper.close()
+    assert isinstance(stopped, aiomysql.OperationalError) and stopped.args[0] == 1317  # interrupted
+
+    assert observation.ok, observation.reason
+    longest = observation.values["longest_query_seconds"]
+    # Others' statements on the shared server may be older: at least this one's age, to the millisecond.
+    assert longest >= 0.6
+    assert longest != int(longest)
+
+
+async def _sleep(conn: aiomysql.Connection, seconds: float) -> None:
+    async with conn.cursor() as cursor:
+        await cursor.execute(f"SELECT SLEEP({seconds})")

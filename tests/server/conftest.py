@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 import yaml
 
 from tests.conftest import free_port
@@ -25,6 +27,7 @@ from vigil.config.load import parse_stack
 from vigil.engine.clock import FakeClock
 from vigil.server.app import create_app
 from vigil.server.runtime import Runtime
+from vigil.server.serve import server_config
 from vigil.store.database import open_database
 
 VIGIL = str(Path(sys.executable).parent / "vigil")
@@ -107,7 +110,7 @@ class VigilProcess:
         self.log = stack.parent / "vigil.log"
         self._tokens: dict[str, str] = {}
 
-    def start(self) -> None:
+    def start(self, wait: float = 60) -> None:
         out = self.log.open("a")
         self.proc = subprocess.Popen(
             [VIGIL, "up", "-c", str(self.stack), "--db", self.db, "--port", str(self.port)],
@@ -116,7 +119,7 @@ class VigilProcess:
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        wait_until(self._ready, 30, f"vigil up on {self.url} to be ready ({self.log})")
+        wait_until(self._ready, wait, f"vigil up on {self.url} to be ready ({self.log})")
 
     def _ready(self) -> bool:
         assert self.proc is not None
@@ -203,14 +206,21 @@ def vigil_up(tmp_path: Path) -> Iterator[Any]:
 
 @asynccontextmanager
 async def served(
-    tmp_path: Path, stack_text: str, environ: dict[str, str] | None = None, *, start: bool = False
+    tmp_path: Path,
+    stack_text: str,
+    environ: dict[str, str] | None = None,
+    *,
+    start: bool = False,
+    series_path: Path | None = None,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime, FakeClock]]:
     """The app over a Runtime on a fake clock and a fresh SQLite store (``vigil.db`` in
     ``tmp_path``), talked to in process. Not started: the test feeds results itself; with
-    ``start``, every background task runs and time moves by hand."""
+    ``start``, every background task runs and time moves by hand. ``series_path``: the series
+    log's folder (none by default: the series live in memory)."""
     clock = FakeClock()
     engine = await open_database(f"sqlite:///{tmp_path}/vigil.db")
-    runtime = Runtime(parse_stack("vigil.yaml", stack_text, environ or {}), engine, clock=clock)
+    stack = parse_stack("vigil.yaml", stack_text, environ or {})
+    runtime = Runtime(stack, engine, clock=clock, series_path=series_path)
     await (runtime.start() if start else runtime.failures.load())
     transport = httpx.ASGITransport(app=create_app(runtime, manage_runtime=False))
     try:
@@ -219,4 +229,40 @@ async def served(
     finally:
         if start:
             await runtime.stop()
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def uvicorn_served(
+    tmp_path: Path,
+    stack_text: str,
+    environ: dict[str, str] | None = None,
+    *,
+    wire: bool = True,
+    keep_alive: int = 5,
+) -> AsyncIterator[tuple[str, Runtime, uvicorn.Server]]:
+    """The app over a started Runtime, served by real uvicorn on a free port: as ``vigil up``
+    serves it (``server_config``), or with uvicorn's own HTTP protocol (``wire=False``) so that
+    requests reach the ASGI layers; ``keep_alive``: seconds an idle connection is kept. Yields
+    the base URL, the runtime and the server."""
+    engine = await open_database(f"sqlite:///{tmp_path}/vigil.db")
+    runtime = Runtime(parse_stack("vigil.yaml", stack_text, environ or {}), engine)
+    port = free_port()
+    config = server_config(runtime, create_app(runtime), "127.0.0.1", port)
+    config.timeout_keep_alive = keep_alive
+    config.timeout_graceful_shutdown = 10  # a test that failed may leave a client not reading
+    if not wire:
+        config.http = "auto"
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if task.done() or time.monotonic() > deadline:
+            raise AssertionError("uvicorn did not start listening")
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}", runtime, server
+    finally:
+        server.should_exit = True
+        await task
         await engine.dispose()

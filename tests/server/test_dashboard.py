@@ -128,7 +128,7 @@ async def test_the_overview_shows_open_incidents_before_the_services_and_their_c
     assert "api.health is failing" in page
     assert '<span class="sev p1">P1</span>' in page
     for check in ("api.health", "api.ready", "worker.queue"):
-        assert f'<td class="id">{check}</td>' in page
+        assert f'<td class="id"><a href="/checks/{check}">{check}</a></td>' in page
     assert "The public API" in page
     assert re.search(r"<b>1</b> failing.*<b>1</b> pending.*<b>1</b> ok.*<b>1</b> open incident", page, re.S)
 
@@ -200,7 +200,7 @@ async def test_an_unknown_incident_is_a_404_page(client: httpx.AsyncClient) -> N
 
 async def test_the_service_page_lists_every_check_a_page_at_a_time(client: httpx.AsyncClient) -> None:
     page = (await client.get("/services/api")).text
-    assert '<td class="id">api.health</td>' in page
+    assert '<td class="id"><a href="/checks/api.health">api.health</a></td>' in page
     assert "worker.queue" not in page
     assert (await client.get("/services/nope")).status_code == 404
 

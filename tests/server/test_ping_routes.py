@@ -1,5 +1,6 @@
 """``/ping/<key>`` as a crontab calls it: real ``curl`` against the app served by uvicorn on a
-free port, with every task of ``vigil up`` running."""
+free port, with every task of ``vigil up`` running; each test twice, through ``vigil up``'s
+fast path and through the ASGI layer."""
 
 from __future__ import annotations
 
@@ -10,13 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from tests.conftest import free_port
-from vigil.config.load import parse_stack
-from vigil.server.app import create_app
+from tests.server.conftest import uvicorn_served
 from vigil.server.runtime import Runtime
-from vigil.store.database import open_database
 
 SECRET_KEY = "given-key-0123456789abcdef"
 STACK = """
@@ -38,20 +35,13 @@ class Served:
         return f"{self.url}/ping/{self.runtime.heartbeats.beats[check].key}"
 
 
-@pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[Served]:
-    engine = await open_database(f"sqlite:///{tmp_path}/vigil.db")
-    runtime = Runtime(parse_stack("vigil.yaml", STACK, {"BEAT_KEY": SECRET_KEY}), engine)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime), port=port, log_level="warning", lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    await eventually(lambda: server.started, "uvicorn to listen", 20.0)
-    yield Served(f"http://127.0.0.1:{port}", runtime)
-    server.should_exit = True
-    await task
-    await engine.dispose()
+@pytest.fixture(params=["wire", "asgi"])
+async def served(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Served]:
+    """``vigil up``'s fast path (``server.ping_wire``), and the ASGI layer behind it: the same
+    answers from both."""
+    wire = request.param == "wire"
+    async with uvicorn_served(tmp_path, STACK, {"BEAT_KEY": SECRET_KEY}, wire=wire) as (url, runtime, _):
+        yield Served(url, runtime)
 
 
 async def curl(*args: str) -> tuple[int, str]:

@@ -8,7 +8,8 @@ at its line. Anchors and merge keys (``<<: *defaults``) otherwise work as YAML s
 
 The data is built straight from libyaml's event stream (PyYAML's C parser where it is built in),
 without a node tree and without recursion, so loading is linear in the file's size; line numbers
-for faults found later are recomputed only when there is a fault (see ``config.source``).
+for faults found later are recomputed only when there is a fault (see ``config.source``); how a
+fault names its place is ``config.yaml_places``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from vigil.config.yaml_places import Path, dotted, fault_at, one_line
 from vigil.errors import ConfigError, ConfigFault
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -30,7 +32,6 @@ MAX_DEPTH = 64
 # About the node count of a 10 MB file: aliases may at most double the work of the largest file.
 MAX_ALIAS_NODES = 1_000_000
 
-Path = tuple[str | int, ...]
 # Called for each string scalar containing "$": (value, where it sits, its mark) -> the value to keep.
 OnString = Callable[[str, Callable[[], Path], yaml.Mark], str]
 
@@ -113,10 +114,10 @@ def load(file: str, text: str, *, what: str = "file", on_string: OnString | None
             return builder.run(Loader(text))
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
-        problem = f"invalid YAML: {_one_line(str(err.problem or err))}"
+        problem = f"invalid YAML: {one_line(str(err.problem or err))}"
         if err.problem == "exceeded maximum nesting depth":  # libyaml's own bound, met in flow style
             problem = f"nested more than {MAX_DEPTH} levels deep; YAML nesting is bounded"
-        raise ConfigError([_at(file, mark, problem)]) from None
+        raise ConfigError([fault_at(file, mark, problem)]) from None
     except yaml.reader.ReaderError as err:
         # libyaml gives a byte offset and a code point; the offset is near enough to place the line.
         line = text.count("\n", 0, err.position) + 1
@@ -125,39 +126,11 @@ def load(file: str, text: str, *, what: str = "file", on_string: OnString | None
         fault = ConfigFault(file, line, column, "", f"invalid YAML: {err.reason} (#x{code:04x})")
         raise ConfigError([fault]) from None
     except yaml.YAMLError as err:
-        raise ConfigError([ConfigFault(file, 1, 1, "", f"invalid YAML: {_one_line(str(err))}")]) from None
+        raise ConfigError([ConfigFault(file, 1, 1, "", f"invalid YAML: {one_line(str(err))}")]) from None
     except UnicodeError:
         raise ConfigError(
             [ConfigFault(file, 1, 1, "", "invalid YAML: the text is not valid Unicode")]
         ) from None
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _at(file: str, mark: yaml.Mark | None, message: str, path: str = "") -> ConfigFault:
-    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    return ConfigFault(file, line, column, path, message)
-
-
-def dotted(path: Path) -> str:
-    """``services.api.checks[0]``; a key that would not read as one word is quoted: ``services['a b']``."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif shown(part) == part:
-            out += f".{part}" if out else part
-        else:
-            out += f"[{part!r}]"
-    return out
-
-
-def shown(name: str) -> str:
-    """A name as a message shows it: as it is when it reads as one word, else quoted (one line)."""
-    plain = name and name.isprintable() and not any(c.isspace() or c in ".[]'\"," for c in name)
-    return name if plain else repr(name)
 
 
 class _Builder:
@@ -173,6 +146,10 @@ class _Builder:
         self.faults: list[ConfigFault] = []
         self.documents = 0
         self.root: Any = None
+
+    def _refuse(self, mark: yaml.Mark | None, message: str) -> ConfigError:
+        """The error that stops reading, at ``mark``."""
+        return ConfigError([fault_at(self.file, mark, message)])
 
     def run(self, parser: Any) -> Loaded:
         get = parser.get_event
@@ -196,22 +173,14 @@ class _Builder:
             elif kind is yaml.DocumentStartEvent:
                 self.documents += 1
                 if self.documents > 1:
-                    raise ConfigError(
-                        [_at(self.file, event.start_mark, "invalid YAML: expected a single document")]
-                    )
+                    raise self._refuse(event.start_mark, "invalid YAML: expected a single document")
             elif kind is yaml.StreamEndEvent:
                 return Loaded(self.root, self.faults)
 
     def _open(self, event: Any, value: Any) -> None:
         if len(self.stack) >= MAX_DEPTH:
-            raise ConfigError(
-                [
-                    _at(
-                        self.file,
-                        event.start_mark,
-                        f"nested more than {MAX_DEPTH} levels deep; YAML nesting is bounded",
-                    )
-                ]
+            raise self._refuse(
+                event.start_mark, f"nested more than {MAX_DEPTH} levels deep; YAML nesting is bounded"
             )
         parent = self.stack[-1] if self.stack else None
         key: Any = None
@@ -225,14 +194,8 @@ class _Builder:
     def _define(self, anchor: str, mark: yaml.Mark) -> None:
         first = self.anchor_lines.setdefault(anchor, mark.line + 1)
         if len(self.anchor_lines) == self.anchor_count:
-            raise ConfigError(
-                [
-                    _at(
-                        self.file,
-                        mark,
-                        f"invalid YAML: anchor &{anchor} is defined twice (first on line {first})",
-                    )
-                ]
+            raise self._refuse(
+                mark, f"invalid YAML: anchor &{anchor} is defined twice (first on line {first})"
             )
         self.anchor_count += 1
 
@@ -244,29 +207,19 @@ class _Builder:
                 if name in self.open_anchors
                 else f"alias *{name} has no anchor &{name} before it"
             )
-            raise ConfigError([_at(self.file, event.start_mark, problem)])
+            raise self._refuse(event.start_mark, problem)
         value, size, height = self.anchors[name]
         self.alias_nodes += size
         if self.alias_nodes > MAX_ALIAS_NODES:
-            raise ConfigError(
-                [
-                    _at(
-                        self.file,
-                        event.start_mark,
-                        f"alias *{name} expands to more than {MAX_ALIAS_NODES:,} nodes in all; "
-                        "YAML aliases are bounded",
-                    )
-                ]
+            raise self._refuse(
+                event.start_mark,
+                f"alias *{name} expands to more than {MAX_ALIAS_NODES:,} nodes in all; "
+                "YAML aliases are bounded",
             )
         if len(self.stack) + height > MAX_DEPTH:
-            raise ConfigError(
-                [
-                    _at(
-                        self.file,
-                        event.start_mark,
-                        f"alias *{name} nests more than {MAX_DEPTH} levels deep; YAML nesting is bounded",
-                    )
-                ]
+            raise self._refuse(
+                event.start_mark,
+                f"alias *{name} nests more than {MAX_DEPTH} levels deep; YAML nesting is bounded",
             )
         self._add(value, event.start_mark, None, size, height)
 
@@ -293,14 +246,14 @@ class _Builder:
         if key is _MERGE_KEY:
             frame.merges = [*(frame.merges or []), (value, mark)]
         elif type(key) is not str and (not isinstance(key, int | float) or key is None):
-            self.faults.append(_at(self.file, key_mark, "keys must be plain strings", self._path()))
+            self.faults.append(fault_at(self.file, key_mark, "keys must be plain strings", self._path()))
         else:
             # Keys repeat in every service (checks, every, http…): one string each, not one per use.
             key = sys.intern(key if type(key) is str else str(key))
             if key in frame.lines:
                 where = dotted((*self._path_of(len(self.stack)), key))
                 self.faults.append(
-                    _at(
+                    fault_at(
                         self.file,
                         key_mark,
                         f"duplicate key {key!r} (first defined on line {frame.lines[key]})",
@@ -318,14 +271,8 @@ class _Builder:
             sources = value if isinstance(value, list) else [value]
             for source in sources:
                 if not isinstance(source, dict):
-                    raise ConfigError(
-                        [
-                            _at(
-                                self.file,
-                                mark,
-                                "invalid YAML: a merge key << takes a mapping or a list of mappings",
-                            )
-                        ]
+                    raise self._refuse(
+                        mark, "invalid YAML: a merge key << takes a mapping or a list of mappings"
                     )
                 for key, item in source.items():
                     out.setdefault(key, item)
@@ -364,19 +311,11 @@ class _Builder:
         except Exception:
             # PyYAML's scalar constructors fail in many ways on hostile text (an implicit timestamp
             # such as 2024-13-45 matches the pattern but is no date; ``!!int ''`` indexes past the end).
-            raise ConfigError(
-                [
-                    _at(
-                        self.file,
-                        event.start_mark,
-                        f"invalid YAML: {event.value!r} is not a valid {tag.rsplit(':', 1)[-1]}",
-                    )
-                ]
+            raise self._refuse(
+                event.start_mark, f"invalid YAML: {event.value!r} is not a valid {tag.rsplit(':', 1)[-1]}"
             ) from None
         if isinstance(value, types.GeneratorType):
-            raise ConfigError(
-                [_at(self.file, event.start_mark, f"invalid YAML: the tag {tag} does not apply to a scalar")]
-            )
+            raise self._refuse(event.start_mark, f"invalid YAML: the tag {tag} does not apply to a scalar")
         return value
 
     def _at_key(self) -> bool:
@@ -419,7 +358,6 @@ __all__ = [
     "MAX_DEPTH",
     "Loaded",
     "OnString",
-    "dotted",
     "gc_paused",
     "load",
     "size_fault",

@@ -22,13 +22,15 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, Discriminator, ValidationError
 
-from vigil.config.bounded_yaml import Path, dotted, gc_paused, shown, size_fault
+from vigil.config.bounded_yaml import gc_paused, size_fault
 from vigil.config.check import CheckBase
+from vigil.config.heartbeat_keys import heartbeat_key_faults
 from vigil.config.oncall_refs import oncall_faults
 from vigil.config.secrets import Redactor
 from vigil.config.severity_faults import severity_faults
 from vigil.config.source import Source, read_source
 from vigil.config.stack import CheckSpec, Service, StackFile, _check_kind
+from vigil.config.yaml_places import Path, dotted, shown
 from vigil.errors import ConfigError, ConfigFault
 from vigil.probes.registry import KINDS
 
@@ -90,6 +92,7 @@ def _parse(name: str, text: str, environ: Mapping[str, str] | None) -> Stack:
     faults = list(source.faults)
     severities = severity_faults(source)
     whole_file = _graph_faults(source) + _rule_faults(source) + oncall_faults(source) + severities
+    whole_file += heartbeat_key_faults(source)
     try:
         _validate_services(source.data)
         model = StackFile.model_validate(source.data)

@@ -13,8 +13,8 @@ import difflib
 from pathlib import Path as FsPath
 from typing import Any
 
-from vigil.config.bounded_yaml import Path, shown
 from vigil.config.source import Source
+from vigil.config.yaml_places import Path, shown
 from vigil.errors import ConfigFault
 
 

@@ -8,10 +8,14 @@ before it fires, as Prometheus' ``--rules.alert.for-grace-period`` does.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import ByteSize, Field
 
 from vigil.config.check import StrictModel
 from vigil.config.durations import Duration
+
+DEFAULT_FOLDER = ".vigil/series"
 
 
 class SeriesStorage(StrictModel):
@@ -33,3 +37,8 @@ class SeriesStorage(StrictModel):
         600.0,
         description="After a restart, a restored pending alert fires no sooner than this, e.g. 10m.",
     )
+
+    def folder(self, stack_file: str | Path) -> Path:
+        """``path`` taken from the stack file's folder (an absolute one stays as it is), or
+        ``.vigil/series`` there, beside the default SQLite store."""
+        return Path(stack_file).absolute().parent / (self.path or DEFAULT_FOLDER)

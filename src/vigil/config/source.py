@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 
 from vigil.config import bounded_yaml
-from vigil.config.bounded_yaml import Path, dotted
 from vigil.config.secrets import Redactor
+from vigil.config.yaml_places import Path, dotted
 from vigil.errors import ConfigFault
 
 _VAR = re.compile(r"\$(?:\$|\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\})")

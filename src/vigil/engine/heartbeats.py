@@ -27,7 +27,7 @@ from vigil.engine.clock import Clock, nap
 from vigil.errors import ConfigError, ConfigFault, NotFoundError, VigilError
 from vigil.probes.base import Result
 from vigil.probes.heartbeat import Beat, HeartbeatCheck, Signal, judge
-from vigil.store.pings import Ping, PingStore, PingWriter, heartbeat_records
+from vigil.store.pings import Ping, PingStore, PingWriter, beat_of, heartbeat_records
 
 ResultHandler = Callable[[Result], Awaitable[None]]
 REASON_LINE = 200  # characters of a failure's log kept in its reason
@@ -99,9 +99,7 @@ class HeartbeatWatch:
             config = spec.config
             if not isinstance(config, HeartbeatCheck):  # made sure of in __init__; for the type
                 continue
-            beat = Beat(spec.id, key, config.heartbeat, max(now, record.created_at), record.last_success_at)
-            beat.run_started, beat.failed_at = record.run_started_at, record.failed_at
-            beat.failure, beat.run_seconds = record.failure, record.run_seconds
+            beat = beat_of(record, key, config.heartbeat, max(now, record.created_at))
             if key in self._by_key:
                 other = self._by_key[key].spec.id
                 raise ConfigError([ConfigFault("", 0, 0, spec.id, f"has the same ping key as {other}")])
@@ -111,7 +109,7 @@ class HeartbeatWatch:
             # Spread over the interval, as the scheduler does, so 1,000 checks do not report at once.
             self._arm(slot, start + self.rng.uniform(0, spec.config.every))
 
-    async def ping(
+    def ping(
         self,
         key: str,
         signal: Signal,
@@ -120,6 +118,8 @@ class HeartbeatWatch:
         body: bytes | None = None,
         remote: str | None = None,
     ) -> PingOutcome:
+        """Take a ping. Not a coroutine: the HTTP fast path (``server.ping_wire``) calls it from
+        the parser's callbacks, where nothing may be awaited (and nothing needs to be)."""
         slot = self._by_key.get(key)
         if slot is None:
             return PingOutcome.UNKNOWN
@@ -133,7 +133,7 @@ class HeartbeatWatch:
         text = self.redact(body.decode("utf-8", "replace")) if body else None
         beat = slot.beat
         beat.record(signal, at, _failure(exit_status, text) if signal is Signal.FAIL else None)
-        await self.writer.accept(Ping(beat.check_id, signal, at, exit_status, text, remote))
+        self.writer.put(Ping(beat.check_id, signal, at, exit_status, text, remote))
         # A verdict that changes is handed on at once; a repeated failure at the next judgement.
         if (signal is Signal.FAIL and slot.ok is not False) or (
             signal is Signal.SUCCESS and slot.ok is not True
@@ -199,7 +199,8 @@ def heartbeat_spec(stack: Stack, check_id: str) -> CheckSpec:
         known = ", ".join(s.id for s in stack.specs() if s.kind == "heartbeat") or "none"
         raise NotFoundError(f"no check {check_id} in {stack.file}; its heartbeat checks: {known}")
     if not isinstance(spec.config, HeartbeatCheck):
-        raise VigilError(f"{check_id} is a {spec.kind} check, not a heartbeat; it has no ping URL")
+        # Not found, too: such a check has no ping URL and no pings to read.
+        raise NotFoundError(f"{check_id} is a {spec.kind} check, not a heartbeat; it has no ping URL")
     return spec
 
 

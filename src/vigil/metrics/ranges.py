@@ -7,14 +7,18 @@ graphs and the rule pages all read through here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
-from vigil.metrics.promql.evaluate import DEFAULT_LOOKBACK, CompiledExpr, evaluate
-from vigil.metrics.promql.model import PromQLError
-from vigil.metrics.series import SeriesSource
+from vigil.metrics.promql.evaluate import DEFAULT_LOOKBACK, CompiledExpr
+from vigil.metrics.promql.model import AT_NONE, EvalContext, PromQLError, ScalarNode, VectorNode
+from vigil.metrics.promql.selectors import VectorSelector
+from vigil.metrics.series import Matcher, SeriesData, SeriesSource, is_stale
 
-# Prometheus refuses a range query of more than 11,000 points per series.
+# Prometheus refuses a range query of more than 11,000 steps (11,001 points) per series.
 MAX_POINTS = 11_000
 
 
@@ -35,12 +39,155 @@ def steps(start: float, end: float, step: float) -> list[float]:
     # Times in whole milliseconds, as Prometheus steps them, so that 0.1-second steps do not drift.
     start_ms, end_ms, step_ms = round(start * 1000), round(end * 1000), max(1, round(step * 1000))
     count = (end_ms - start_ms) // step_ms + 1
-    if count > MAX_POINTS:
+    if count - 1 > MAX_POINTS:  # Prometheus counts the steps between start and end
         raise PromQLError(
-            f"exceeded maximum resolution of {MAX_POINTS:,} points per timeseries; "
-            "try decreasing the query resolution (?step=XX)"
+            f"exceeded maximum resolution of {MAX_POINTS:,} points per timeseries. "
+            "Try decreasing the query resolution (?step=XX)"
         )
     return [(start_ms + i * step_ms) / 1000.0 for i in range(count)]
+
+
+class RangeSource:
+    """The store as one range query reads it: each selector's series are fetched from the store once,
+    for the whole range, and each step's window is cut from them with two binary searches, instead
+    of every step matching labels and walking the store again. Series the store gains while the
+    query runs are not seen: the query reads one snapshot.
+
+    A window's ``nan_free`` and ``monotonic`` are those of the whole fetched span (true of every
+    window inside it), else False, which only means "not known"."""
+
+    def __init__(self, source: SeriesSource) -> None:
+        self.source = source
+        self._fetched: dict[tuple[Matcher, ...], tuple[float, list[SeriesData]]] = {}
+
+    def select(self, matchers: Sequence[Matcher], start: float, end: float) -> list[SeriesData]:
+        key = tuple(matchers)
+        fetched = self._fetched.get(key)
+        if fetched is None or start < fetched[0]:  # steps go forward: a first look, or a longer range
+            fetched = self._fetched[key] = (start, list(self.source.select(key, start, math.inf)))
+        found: list[SeriesData] = []
+        append = found.append
+        new_tuple = tuple.__new__
+        for series in fetched[1]:
+            timestamps = series.timestamps
+            low = bisect_right(timestamps, start)
+            high = bisect_right(timestamps, end, low)
+            if low < high:
+                append(
+                    new_tuple(
+                        SeriesData,
+                        (
+                            series.labels,
+                            timestamps[low:high],
+                            series.values[low:high],
+                            series.nameless,
+                            series.nan_free,
+                            series.monotonic,
+                        ),
+                    )
+                )
+        return found
+
+
+class RangeEvaluation:
+    """A range query's points, gathered a slice of steps at a time (``run``), so that a caller can
+    check a deadline and let other work in between slices.
+
+    Each step is the instant query at that time, as ``evaluate`` gives it. A series' label set is
+    keyed once per series rather than once per point: the labels the store hands out are the same
+    read-only mapping at every step, and are looked up by identity."""
+
+    def __init__(
+        self,
+        expr: CompiledExpr,
+        source: SeriesSource,
+        window: tuple[float, float],
+        *,
+        lookback: float = DEFAULT_LOOKBACK,
+    ) -> None:
+        self.expr = expr
+        # The query's start and end: what `@ start()` and `@ end()` read at, as in Prometheus
+        # (the end given, not the last step).
+        self.start_ms, self.end_ms = round(window[0] * 1000), round(window[1] * 1000)
+        self.source = RangeSource(source)
+        self.lookback_ms = round(lookback * 1000)
+        self.points = 0
+        self._scalar: list[tuple[float, float]] = []
+        self._by_labels: dict[tuple[tuple[str, str], ...], RangeSeries] = {}
+        # id(labels) -> (labels, series), for mappings that outlive the query (so ids stay unique).
+        self._known: dict[int, tuple[Mapping[str, str], RangeSeries]] = {}
+
+    @property
+    def series(self) -> int:
+        return len(self._by_labels)
+
+    def run(self, times: Sequence[float]) -> None:
+        # Node types are told apart by the compiled tree itself and by exact type: under mypyc,
+        # isinstance() from plain Python against the nodes' abstract bases can answer wrongly.
+        root = self.expr.root
+        if self.expr.returns_scalar:
+            scalar = cast(ScalarNode, root)
+            for at in times:
+                self._scalar.append((at, scalar.scalar(self._context(at))))
+            self.points += len(times)
+            return
+        if type(root) is VectorSelector and root.at_kind == AT_NONE and times:
+            self._run_selector(root, times)
+            return
+        root = cast(VectorNode, root)
+        known = self._known
+        for at in times:
+            vec = root.vector(self._context(at))
+            self.points += len(vec)
+            for labels, value in vec:
+                seen = known.get(id(labels))
+                if seen is not None and seen[0] is labels:
+                    seen[1].points.append((at, value))
+                else:
+                    self._series_of(labels).points.append((at, value))
+
+    def _run_selector(self, root: VectorSelector, times: Sequence[float]) -> None:
+        """A bare selector (``up``, a gauge: what a graph shows most): each series is walked once
+        for all of the slice's steps, instead of being selected again at every step. Each step
+        takes the newest sample in ``[t - lookback, t]`` unless it is a stale marker, as
+        ``VectorSelector`` does."""
+        refs = [round(at * 1000) - root.offset_ms for at in times]
+        lookback = self.lookback_ms
+        low = math.nextafter((refs[0] - lookback) / 1000, -math.inf)
+        for series in self.source.select(root.matchers, low, refs[-1] / 1000):
+            timestamps, values = series.timestamps, series.values
+            points: list[tuple[float, float]] = []
+            i = 0
+            for at, ref in zip(times, refs, strict=True):
+                i = bisect_right(timestamps, ref / 1000, i)
+                if i and timestamps[i - 1] >= (ref - lookback) / 1000:
+                    value = values[i - 1]
+                    if series.nan_free or not is_stale(value):
+                        points.append((at, value))
+            if points:
+                self.points += len(points)
+                self._series_of(series.labels).points.extend(points)
+
+    def _series_of(self, labels: Mapping[str, str]) -> RangeSeries:
+        seen = self._known.get(id(labels))
+        if seen is not None and seen[0] is labels:
+            return seen[1]
+        key = tuple(sorted(labels.items()))
+        series = self._by_labels.get(key)
+        if series is None:
+            series = self._by_labels[key] = RangeSeries(dict(labels))
+        if type(labels) is not dict:  # the store's own mapping, not one built for this step
+            self._known[id(labels)] = (labels, series)
+        return series
+
+    def _context(self, at: float) -> EvalContext:
+        return EvalContext(round(at * 1000), self.source, self.lookback_ms, None, self.start_ms, self.end_ms)
+
+    def result(self) -> list[RangeSeries] | list[tuple[float, float]]:
+        """The scalar's points, or one series per label set in Prometheus' order (by labels)."""
+        if self.expr.returns_scalar:
+            return self._scalar
+        return [self._by_labels[key] for key in sorted(self._by_labels)]
 
 
 def evaluate_range(
@@ -53,23 +200,8 @@ def evaluate_range(
     lookback: float = DEFAULT_LOOKBACK,
 ) -> list[RangeSeries] | list[tuple[float, float]]:
     """The points of ``expr`` over ``[start, end]`` every ``step`` seconds: one ``RangeSeries`` per
-    label set, in the order first seen, or for a scalar expression its ``(time, value)`` points."""
-    times = steps(start, end, step)
-    if expr.returns_scalar:
-        scalar: list[tuple[float, float]] = []
-        for at in times:
-            value = evaluate(expr, at, source, lookback=lookback)
-            assert isinstance(value, float)
-            scalar.append((at, value))
-        return scalar
-    by_labels: dict[tuple[tuple[str, str], ...], RangeSeries] = {}
-    for at in times:
-        result = evaluate(expr, at, source, lookback=lookback)
-        assert not isinstance(result, float)
-        for sample in result:
-            key = tuple(sorted(sample.labels.items()))
-            series = by_labels.get(key)
-            if series is None:
-                series = by_labels[key] = RangeSeries(sample.labels)
-            series.points.append((at, sample.value))
-    return list(by_labels.values())
+    label set, sorted by labels as Prometheus sorts a matrix, or for a scalar expression its
+    ``(time, value)`` points."""
+    evaluation = RangeEvaluation(expr, source, (start, end), lookback=lookback)
+    evaluation.run(steps(start, end, step))
+    return evaluation.result()

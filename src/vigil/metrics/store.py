@@ -23,7 +23,7 @@ import math
 import sys
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice, pairwise
 from operator import gt
@@ -42,6 +42,10 @@ DEFAULT_MAX_SERIES = 200_000
 
 Sample = tuple[Mapping[str, str], float, float]
 """Labels (``__name__`` included), Unix time in seconds, value."""
+
+
+Accepted = tuple[SeriesRef, float, float]
+"""A sample the store kept: its series, time, value (what the write-ahead log is handed)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ class SeriesStore:
         self._samples = 0
         self._cutoff = -math.inf  # samples at or before it are gone or refused
         self._rejected = {"out_of_order": 0, "duplicate": 0, "too_old": 0, "series_limit": 0}
+        # Handed every sample kept, in the order kept: the write-ahead log's buffer (metrics.wal).
+        self.sink: Callable[[Accepted], None] | None = None
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -145,6 +151,10 @@ class SeriesStore:
         self._note_run(series, held, previous)
         series.cut(bulk=True)
         self._samples += len(timestamps) - first
+        sink = self.sink
+        if sink is not None:
+            for t, v in zip(timestamps[first:], values[first:], strict=True):
+                sink((series, t, v))
         return len(timestamps) - first
 
     @staticmethod
@@ -216,6 +226,8 @@ class SeriesStore:
             if len(timestamps) >= _CUT_AT:
                 series.cut()
             self._samples += 1
+            if self.sink is not None:
+                self.sink((series, t, value))
             return True
         if series.empty():  # a new series whose only sample was refused holds nothing: drop it
             self._drop(series)

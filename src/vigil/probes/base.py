@@ -22,6 +22,7 @@ C_contra = TypeVar("C_contra", bound=CheckBase, contravariant=True)
 class Status(StrEnum):
     OK = "ok"
     FAILED = "failed"
+    NOT_JUDGED = "not_judged"  # ``vigil check`` on a heartbeat whose pings it has not seen
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,12 @@ class Result:
     reason: str | None = None
     values: Mapping[str, float] = field(default_factory=dict)
     attempts: int = 1
+    judged: bool = True  # False: nothing to judge from here (``ok`` is then True, failing nothing)
 
     @property
     def status(self) -> Status:
+        if not self.judged:
+            return Status.NOT_JUDGED
         return Status.OK if self.ok else Status.FAILED
 
     @property
@@ -70,7 +74,7 @@ class Result:
             "service": self.service,
             "check": self.check,
             "id": self.check_id,
-            "ok": self.ok,
+            "ok": self.ok if self.judged else None,
             "status": str(self.status),
             "duration_ms": round(self.duration_ms, 3),
             "reason": self.reason,

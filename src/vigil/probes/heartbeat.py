@@ -18,8 +18,9 @@ deadline it computes, and every ``every`` of the check (default 30s, as for any 
 between, handing each verdict to the same result flow as a probe's (incidents, alerts,
 samples). A timer of its own rather than the scheduler, because the moment to judge is set by
 what arrives: a ``fail`` fails at once, a late ping fails at the deadline to the second. The
-scheduler leaves these checks alone (``KIND.pushed``). ``vigil check`` receives no pings, and
-says so as its reason.
+scheduler leaves these checks alone (``KIND.pushed``). ``vigil check`` judges them by the same
+rule from the pings ``vigil up`` kept in the store, or shows them as not judged
+(``engine.stored_beats``).
 
 The check fails when no success arrives within ``every`` + ``grace`` of the last one (or of
 Vigil's start or the check's creation, whichever is later: pings sent while Vigil was down
@@ -181,7 +182,8 @@ def _ago(span: timedelta) -> str:
 
 
 class HeartbeatProbe:
-    """The registry's probe for this kind: only ``vigil check`` calls it, and it has no pings."""
+    """The registry's probe for this kind. Nothing runs it (the kind is ``pushed``); should
+    anything, it says where the verdict comes from."""
 
     async def observe(self, check: HeartbeatCheck) -> Observation:
         raise ProbeError(NOT_HERE)

@@ -3,7 +3,8 @@ and with ``stats: true`` the server's health instead of ``SELECT 1``.
 
 Stats values (each also a metric, ``vigil_mysql_<value>``; see ``METRICS``): ``connections_used``
 (Threads_connected, this check's own left out), ``connections_max``, ``connections_used_ratio``,
-``longest_query_seconds`` (whole seconds, from the process list), ``longest_transaction_seconds``
+``longest_query_seconds`` (from the process list: to the millisecond on MariaDB, whole seconds
+on MySQL, which has no ``TIME_MS``), ``longest_transaction_seconds``
 and ``blocked_transactions`` (InnoDB transactions waiting for a lock), ``database_size_bytes``
 (tables and indexes of the URL's database, when it names one) and ``buffer_pool_hit_ratio``.
 Other users' queries are seen only with the PROCESS privilege.
@@ -41,10 +42,12 @@ STATUS = (
     "SHOW GLOBAL STATUS WHERE Variable_name IN "
     "('Threads_connected', 'Innodb_buffer_pool_read_requests', 'Innodb_buffer_pool_reads')"
 )
-# One statement, bounded by the server: MariaDB's SET STATEMENT or MySQL's optimizer hint.
+# One statement, bounded by the server: MariaDB's SET STATEMENT or MySQL's optimizer hint. A
+# statement's age: MariaDB's TIME_MS (milliseconds, fractional), MySQL's TIME (whole seconds).
+MARIADB_AGE, MYSQL_AGE = "TIME_MS / 1000", "TIME"
 STATS = """{prefix}SELECT {hint}
   @@max_connections AS connections_max,
-  (SELECT coalesce(max(TIME), 0) FROM information_schema.PROCESSLIST
+  (SELECT coalesce(max({age}), 0) FROM information_schema.PROCESSLIST
     WHERE COMMAND NOT IN ('Sleep', 'Daemon', 'Binlog Dump') AND ID <> CONNECTION_ID()) AS longest_query_seconds,
   (SELECT coalesce(max(timestampdiff(SECOND, trx_started, now())), 0) FROM information_schema.INNODB_TRX
     WHERE trx_mysql_thread_id <> CONNECTION_ID()) AS longest_transaction_seconds,
@@ -158,10 +161,10 @@ async def _stats(conn: Any, cursor: Any, bound: float) -> dict[str, float]:
     await cursor.execute(STATUS)
     status = {str(name).lower(): as_number(value) for name, value in await cursor.fetchall()}
     if "mariadb" in conn.get_server_info().lower():
-        prefix, hint = f"SET STATEMENT max_statement_time={bound:g} FOR ", ""
+        prefix, hint, age = f"SET STATEMENT max_statement_time={bound:g} FOR ", "", MARIADB_AGE
     else:
-        prefix, hint = "", f"/*+ MAX_EXECUTION_TIME({max(1, round(bound * 1000))}) */"
-    await cursor.execute(STATS.format(prefix=prefix, hint=hint))
+        prefix, hint, age = "", f"/*+ MAX_EXECUTION_TIME({max(1, round(bound * 1000))}) */", MYSQL_AGE
+    await cursor.execute(STATS.format(prefix=prefix, hint=hint, age=age))
     row = await cursor.fetchone()
     names = [column[0] for column in cursor.description]
     values = {
@@ -193,7 +196,9 @@ METRICS: tuple[Metric, ...] = (
     metric("mysql", "connections_max", "The server's max_connections."),
     metric("mysql", "connections_used_ratio", "connections_used / connections_max."),
     metric(
-        "mysql", "longest_query_seconds", "Age of the longest-running statement, in whole seconds (0: none)."
+        "mysql",
+        "longest_query_seconds",
+        "Age of the longest-running statement (0: none); to the millisecond on MariaDB, whole seconds on MySQL.",
     ),
     metric("mysql", "longest_transaction_seconds", "Age of the oldest open InnoDB transaction (0: none)."),
     metric("mysql", "blocked_transactions", "InnoDB transactions waiting for a lock another one holds."),

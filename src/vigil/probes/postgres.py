@@ -53,7 +53,11 @@ SELECT
     WHERE datname = current_database()) AS cache_hit_ratio,
   (SELECT count(*) FROM pg_stat_replication) AS replicas,
   CASE WHEN pg_is_in_recovery()
-    THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp())
+    -- A standby that has replayed all it received is not behind, however long ago the last
+    -- transaction was (an idle primary sends none); else it is behind by the time since it
+    -- replayed one.
+    THEN CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+      ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END
     -- A standby that has caught up shows no lag (NULL) after a while: that is 0.
     ELSE (SELECT coalesce(extract(epoch FROM max(replay_lag)), 0) FROM pg_stat_replication
           HAVING count(*) > 0)
@@ -163,8 +167,8 @@ METRICS: tuple[Metric, ...] = (
     metric(
         "postgres",
         "replication_lag_seconds",
-        "On a primary with standbys, the largest replay lag among them; on a standby, the time "
-        "since the last transaction it replayed.",
+        "On a primary with standbys, the largest replay lag among them; on a standby, 0 when it "
+        "has replayed all it received, else the time since the last transaction it replayed.",
     ),
 )
 

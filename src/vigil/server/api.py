@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from vigil.alerting.alertmanager import AmPayload, receive
 from vigil.engine.board import CheckState
+from vigil.engine.heartbeats import heartbeat_spec
 from vigil.errors import NotFoundError
 from vigil.incidents.inputs import NAME_LIMIT, SEVERITY_LIMIT, TEXT_LIMIT
 from vigil.incidents.severity import IncidentStatus
@@ -18,6 +19,8 @@ from vigil.server.incident_cache import incident_cache
 from vigil.server.runbook_views import incident_view, review_view
 from vigil.server.runtime import Runtime
 from vigil.server.views import check_view, services_view
+from vigil.store.ping_log import MOST as MOST_PINGS
+from vigil.store.ping_log import recent_pings
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
@@ -78,6 +81,17 @@ async def check_results(
     if check_id not in runtime.board.checks:
         raise NotFoundError(f"no check {check_id!r}; checks are addressed as service.check")
     return [r.as_dict() for r in await runtime.results.recent(check_id, limit)]
+
+
+@router.get("/checks/{check_id}/pings", summary="A heartbeat check's recent pings, newest first")
+async def check_pings(
+    request: Request, check_id: str, limit: Annotated[int, Query(ge=1, le=MOST_PINGS)] = 20
+) -> list[dict[str, Any]]:
+    """Each ping's time, kind (success, start, fail, log), exit status, the run's duration from its
+    start to its success, and the start of what the job posted (redacted)."""
+    runtime = runtime_of(request)
+    spec = heartbeat_spec(runtime.stack, check_id)
+    return [p.as_dict() for p in await recent_pings(runtime.engine, spec.id, limit)]
 
 
 @router.get("/incidents", summary="Incidents, open ones first")

@@ -26,6 +26,7 @@ from vigil.server import (
     incident_api,
     oncall_api,
     ping_routes,
+    prometheus_api,
     quiet_api,
     runbook_api,
     runbook_pages,
@@ -61,6 +62,8 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(health.router, dependencies=[auth.MetricsReader])
     app.include_router(quiet_api.router, dependencies=reads)
     app.include_router(history_api.router, dependencies=reads)
+    # A bearer token as the API takes it (Grafana sends one), or none with ``public_read``.
+    app.include_router(prometheus_api.router, dependencies=[auth.Reader])
     app.include_router(runbook_api.router, dependencies=reads)
     app.include_router(oncall_api.router, dependencies=reads)
     app.include_router(oncall_api.calendars)  # its own reader: a calendar app sends ?token= (oncall_api)

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from vigil.errors import AuthError
+from vigil.server.error_shape import error
 from vigil.server.guesses import Guesses, TooManyGuesses
 from vigil.server.roles import Role
 from vigil.server.runtime import Runtime
@@ -104,10 +105,9 @@ def install(app: FastAPI) -> None:
     """Answer a limited client 429 with ``Retry-After``."""
 
     @app.exception_handler(TooManyGuesses)
-    async def too_many(_request: Request, err: TooManyGuesses) -> JSONResponse:
-        return JSONResponse(
-            {"error": str(err)}, status_code=429, headers={"Retry-After": str(err.retry_after)}
-        )
+    async def too_many(request: Request, err: TooManyGuesses) -> JSONResponse:
+        headers = {"Retry-After": str(err.retry_after)}
+        return error(429, str(err), headers, path=request.url.path)
 
 
 Reader = Depends(api_reader)

@@ -25,10 +25,13 @@ from vigil.server.incident_cache import incident_cache
 from vigil.server.runbook_views import incident_view, review_view
 from vigil.server.tokens import Principal
 from vigil.server.ui_auth import Page, act, page, refuse, runtime_of
+from vigil.server.views import check_view
+from vigil.store.ping_log import recent_pings
 
 router = APIRouter(include_in_schema=False)
 View = Annotated[Literal["overview", "incident"], Form()]
 PageNumber = Annotated[int, Query(alias="page")]
+PINGS_SHOWN = 20
 
 
 def install(app: FastAPI) -> None:
@@ -143,6 +146,21 @@ async def service_page(request: Request, name: str, page_number: PageNumber = 1)
     return page(
         request, "service.html", service=service, where=where, incidents=incidents, now=runtime.clock.now()
     )
+
+
+@router.get("/checks/{check_id}", dependencies=[Page])
+async def check_page(request: Request, check_id: str) -> Response:
+    """A check as it stands; a heartbeat's with its last pings and what each job posted."""
+    runtime = runtime_of(request)
+    status = runtime.board.checks.get(check_id)
+    if status is None:
+        return refuse(request, 404, f"no check {check_id!r} in {runtime.stack.file}")
+    now = runtime.clock.now()
+    check = check_view(status, now, runtime.stack.redactor)
+    pings = (
+        await recent_pings(runtime.engine, check_id, PINGS_SHOWN) if check["kind"] == "heartbeat" else None
+    )
+    return page(request, "check.html", check=check, pings=pings, now=now)
 
 
 # --- actions ---------------------------------------------------------------------------

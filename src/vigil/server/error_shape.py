@@ -5,6 +5,10 @@ through the same handlers as Vigil's errors, and an unexpected failure answers 5
 request id that the log line carries too, never a traceback. ``Guard`` also refuses a request
 body past ``server.max_body`` with 413 before anyone reads it. ``document`` makes the OpenAPI
 document declare each of these answers for every operation that can give it.
+
+Under ``/prometheus`` (Prometheus' query API, ``prometheus_api``) the same answers also carry
+Prometheus' keys, ``{"status": "error", "errorType": "bad_data", "error": "…"}``, so that
+Grafana and ``promtool`` read them as they read Prometheus' own.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigil.errors import AuthError, VigilError
+from vigil.metrics.query_params import BY_STATUS, ErrorType, QueryAPIError
+
+PROMETHEUS_TREE = "/prometheus/"
 
 log = logging.getLogger("vigil.server")
 SHOWN_ERRORS = 5  # of a request's validation errors, named in its answer
@@ -44,13 +51,28 @@ def install(app: FastAPI, max_body: int) -> None:
     app.add_middleware(Guard, max_body=max_body)
 
 
-def error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+def error(
+    status: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    path: str = "",
+    error_type: ErrorType | None = None,
+    request_id: str | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"error": message}
+    if path.startswith(PROMETHEUS_TREE):
+        kind = error_type or BY_STATUS.get(status, ErrorType.BAD_DATA if status < 500 else ErrorType.INTERNAL)
+        body = {"status": "error", "errorType": str(kind), "error": message}
+    if request_id is not None:
+        body["request_id"] = request_id
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def _vigil_error(_request: Request, err: VigilError) -> JSONResponse:
+async def _vigil_error(request: Request, err: VigilError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(err, AuthError) else None
-    return error(getattr(err, "status_code", 400), str(err), headers)
+    kind = err.error_type if isinstance(err, QueryAPIError) else None
+    return error(getattr(err, "status_code", 400), str(err), headers, path=request.url.path, error_type=kind)
 
 
 async def _http_error(request: Request, err: HTTPException) -> JSONResponse:
@@ -61,11 +83,14 @@ async def _http_error(request: Request, err: HTTPException) -> JSONResponse:
     }
     if err.status_code == 400 and request.method in BODIES:  # FastAPI: a body it cannot decode
         messages[400] = "the body cannot be read; send JSON in UTF-8 (Content-Type: application/json)"
-    return error(err.status_code, messages.get(err.status_code) or str(err.detail), err.headers)
+    text = messages.get(err.status_code) or str(err.detail)
+    return error(err.status_code, text, err.headers, path=request.url.path)
 
 
-async def _validation_error(_request: Request, err: RequestValidationError) -> JSONResponse:
-    return error(422, validation_message(err.errors()))
+async def _validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
+    # Prometheus answers a parameter it cannot read 400 bad_data; Vigil's other APIs 422.
+    status = 400 if request.url.path.startswith(PROMETHEUS_TREE) else 422
+    return error(status, validation_message(err.errors()), path=request.url.path)
 
 
 def validation_message(errors: Sequence[Any]) -> str:
@@ -104,7 +129,8 @@ class Guard:
         length = Headers(scope=scope).get("content-length", "")
         if length.isdigit() and int(length) > self.max_body:
             too_large = BodyTooLarge(self.max_body)
-            await error(413, str(too_large.detail), {"Connection": "close"})(scope, receive, send)
+            path = str(scope.get("path", ""))
+            await error(413, str(too_large.detail), {"Connection": "close"}, path=path)(scope, receive, send)
             return
         received = 0
         started = False
@@ -137,12 +163,11 @@ class Guard:
                 err,
                 exc_info=err,
             )
-            answer = JSONResponse(
-                {
-                    "error": f"Vigil failed to answer this request; its log has the details under request {request_id}",
-                    "request_id": request_id,
-                },
-                status_code=500,
-                headers={"X-Request-Id": request_id},
+            answer = error(
+                500,
+                f"Vigil failed to answer this request; its log has the details under request {request_id}",
+                {"X-Request-Id": request_id},
+                path=str(scope.get("path", "")),
+                request_id=request_id,
             )
             await answer(scope, receive, send)

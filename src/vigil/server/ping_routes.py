@@ -12,11 +12,16 @@ of the cost of a ping, which is a key lookup and a queue append. Refusals are JS
 ``{"error": …}``: 404 for a key no check has (nothing is stored), 400 a suffix that is none of
 the above, 405 another method, 413 a body over ``server.max_body``, 429 over the key's rate,
 with ``Retry-After``.
+
+``vigil up`` answers most pings before they reach this layer, in its HTTP parser's callbacks
+(``server.ping_wire``); both take their routes and answers from ``PingEndpoint``, and this layer
+serves what the fast path passes on (a ping pipelined behind another request, the test client).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -30,54 +35,92 @@ METHODS = ("GET", "POST", "HEAD")
 _SIGNALS = {"start": Signal.START, "fail": Signal.FAIL, "log": Signal.LOG}
 UNKNOWN = "no heartbeat check has this key; `vigil heartbeat url SERVICE.CHECK` prints a check's ping URL"
 LIMITED = "too many pings for this check; at most {rate:g} a second are taken"
+JSON = b"application/json"
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+    content_type: bytes = JSON
+
+
+@dataclass(frozen=True)
+class Route:
+    """What a ping's URL asks for."""
+
+    key: str
+    signal: Signal
+    exit_status: int | None
+
+
+def _error(message: str) -> bytes:
+    return json.dumps({"error": message}).encode()
+
+
+TAKEN = Answer(200, b"OK", content_type=b"text/plain; charset=utf-8")
+NOT_FOUND = Answer(404, _error(UNKNOWN))
+
+
+class Pings:
+    """Routes and answers of ``/ping/…``, whichever layer reads the request."""
+
+    def __init__(self, watch: HeartbeatWatch, max_body: int) -> None:
+        self.watch = watch
+        self.max_body = max_body
+        self.limited = Answer(429, _error(LIMITED.format(rate=watch.rate)), ((b"retry-after", b"1"),))
+        self.too_big = Answer(413, _error(f"a ping's body may be at most {max_body} bytes"))
+
+    def route(self, method: str, path: str) -> Route | Answer:
+        """``path`` (under ``PREFIX``) as a ping, or the refusal of a method or suffix."""
+        if method not in METHODS:
+            refused = _error(f"{method} is not how to ping; use GET or POST")
+            return Answer(405, refused, ((b"allow", b"GET, POST, HEAD"),))
+        key, _, suffix = path[len(PREFIX) :].partition("/")
+        if not suffix:
+            return Route(key, Signal.SUCCESS, None)
+        if suffix in _SIGNALS:
+            return Route(key, _SIGNALS[suffix], None)
+        if suffix.isdigit() and len(suffix) <= 3 and int(suffix) <= 255:
+            status = int(suffix)
+            return Route(key, Signal.FAIL if status else Signal.SUCCESS, status)
+        message = f"/ping/<key>/{suffix[:40]} is not a ping; end the URL with start, fail, log or an exit status 0-255"
+        return Answer(400, _error(message))
+
+    def take(self, route: Route, body: bytes, remote: str | None) -> Answer:
+        """The watch's answer to a ping whose body (its first ``BODY_KEPT`` bytes) was read."""
+        if not KEY_PATTERN.fullmatch(route.key):
+            return NOT_FOUND
+        outcome = self.watch.ping(
+            route.key, route.signal, exit_status=route.exit_status, body=body, remote=remote
+        )
+        if outcome is PingOutcome.UNKNOWN:
+            return NOT_FOUND
+        return self.limited if outcome is PingOutcome.LIMITED else TAKEN
 
 
 class PingEndpoint:
     def __init__(self, app: ASGIApp, watch: HeartbeatWatch, max_body: int) -> None:
         self.app = app
-        self.watch = watch
-        self.max_body = max_body
+        self.pings = Pings(watch, max_body)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
         if not path.startswith(PREFIX):
             await self.app(scope, receive, send)
             return
-        method = scope["method"]
-        if method not in METHODS:
-            await _answer(
-                send,
-                405,
-                _error(f"{method} is not how to ping; use GET or POST"),
-                [(b"allow", b"GET, POST, HEAD")],
-            )
+        route = self.pings.route(scope["method"], path)
+        if isinstance(route, Answer):
+            await _answer(send, route)
             return
-        key, _, suffix = path[len(PREFIX) :].partition("/")
-        signal, exit_status = Signal.SUCCESS, None
-        if suffix in _SIGNALS:
-            signal = _SIGNALS[suffix]
-        elif suffix.isdigit() and len(suffix) <= 3 and int(suffix) <= 255:
-            exit_status = int(suffix)
-            signal = Signal.FAIL if exit_status else Signal.SUCCESS
-        elif suffix:
-            message = f"/ping/<key>/{suffix[:40]} is not a ping; end the URL with start, fail, log or an exit status 0-255"
-            await _answer(send, 400, _error(message))
-            return
-        body, too_big = await _read_body(receive, self.max_body)
+        body, too_big = await _read_body(receive, self.pings.max_body)
         if too_big:
-            await _answer(send, 413, _error(f"a ping's body may be at most {self.max_body} bytes"))
+            await _answer(send, self.pings.too_big)
             return
-        outcome = PingOutcome.UNKNOWN
-        if KEY_PATTERN.fullmatch(key):
-            client = scope.get("client")
-            remote = client[0] if client else None
-            outcome = await self.watch.ping(key, signal, exit_status=exit_status, body=body, remote=remote)
-        if outcome is PingOutcome.UNKNOWN:
-            await _answer(send, 404, _error(UNKNOWN))
-        elif outcome is PingOutcome.LIMITED:
-            await _answer(send, 429, _error(LIMITED.format(rate=self.watch.rate)), [(b"retry-after", b"1")])
-        else:
-            await _answer(send, 200, b"OK", content_type=b"text/plain; charset=utf-8", head=method == "HEAD")
+        client = scope.get("client")
+        answer = self.pings.take(route, body, client[0] if client else None)
+        await _answer(send, answer, head=scope["method"] == "HEAD")
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
@@ -99,22 +142,12 @@ async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
     return bytes(kept), False
 
 
-def _error(message: str) -> bytes:
-    return json.dumps({"error": message}).encode()
-
-
-async def _answer(
-    send: Send,
-    status: int,
-    body: bytes,
-    headers: list[tuple[bytes, bytes]] | None = None,
-    *,
-    content_type: bytes = b"application/json",
-    head: bool = False,
-) -> None:
-    raw = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *(headers or [])]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": b"" if head else body})
+async def _answer(send: Send, answer: Answer, *, head: bool = False) -> None:
+    raw = [(b"content-type", answer.content_type), (b"content-length", str(len(answer.body)).encode())]
+    await send(
+        {"type": "http.response.start", "status": answer.status, "headers": raw + list(answer.headers)}
+    )
+    await send({"type": "http.response.body", "body": b"" if head else answer.body})
 
 
 def install(app: FastAPI, watch: HeartbeatWatch, max_body: int) -> None:

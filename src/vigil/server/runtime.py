@@ -10,6 +10,7 @@ import asyncio
 import gc
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -35,6 +36,8 @@ from vigil.incidents.targets import TargetWatch
 from vigil.metrics.history import HistoryWriter
 from vigil.metrics.scrape import Scraper
 from vigil.metrics.store import SeriesStore
+from vigil.metrics.wal.exposed import LogCollector
+from vigil.metrics.wal.log import LogOptions, SeriesLog
 from vigil.notify import grouping
 from vigil.notify.base import OutboxStatus
 from vigil.notify.registry import build_channels
@@ -60,8 +63,16 @@ log = logging.getLogger("vigil.runtime")
 
 class Runtime:
     def __init__(
-        self, stack: Stack, engine: AsyncEngine, *, clock: Clock | None = None, dashboard_url: str = ""
+        self,
+        stack: Stack,
+        engine: AsyncEngine,
+        *,
+        clock: Clock | None = None,
+        dashboard_url: str = "",
+        series_path: Path | None = None,
     ) -> None:
+        """``series_path``: the folder the series store logs its samples to (``metrics.path``);
+        without one the series live in memory only."""
         self.stack = stack
         self.engine = engine
         self.clock = clock or SystemClock()
@@ -123,6 +134,7 @@ class Runtime:
         self.failures = CheckFailures(engine, self.specs, self.incidents, graph, self.clock)
         self.probes = ProbeSet()
         self.series = SeriesStore()
+        self.series_log = self._series_log(series_path) if series_path is not None else None
         self.history = HistoryWriter(self.series, engine, self.clock)
         self.scraper = Scraper(
             {name: service.metrics for name, service in settings.services.items() if service.metrics},
@@ -166,6 +178,17 @@ class Runtime:
         self.metrics.watch_stages(lambda: list(self.supervisor.stages.values()), lambda: self.writer.dropped)
         self._tasks: list[asyncio.Task[None]] = []
         self.started = False
+
+    def _series_log(self, folder: Path) -> SeriesLog:
+        settings = self.stack.model.metrics
+        series_log = SeriesLog(
+            folder / "wal",
+            self.clock,
+            stage=self.supervisor.stage("series-log"),
+            options=LogOptions(retention=settings.retention, max_size=settings.max_size),
+        )
+        self.metrics.registry.register(LogCollector(series_log))
+        return series_log
 
     def _check_parts(self, engine: AsyncEngine) -> None:
         """What runs the checks and takes their results: the flow, the heartbeat watch, the scheduler."""
@@ -211,6 +234,10 @@ class Runtime:
         await self.store.open()
         await self._refresh()
         await self.heartbeats.load()
+        if self.series_log is not None:  # before the first result or rule cycle
+            since = self.clock.now().timestamp() - self.series.retention
+            await asyncio.to_thread(self.series_log.open, self.series, since=since)
+            self._spawn(self.series_log.run, "series-log", reports_recovery=True)
         self._spawn(self.outbox.run, "outbox", reports_recovery=True)
         self._spawn(self.escalator.run, "escalator")
         self._spawn(self.writer.run, "writer", reports_recovery=True)
@@ -240,6 +267,8 @@ class Runtime:
         await self.live.stop()  # a run in progress is killed, not left behind the server
         await self.supervisor.stop()
         self._tasks.clear()
+        if self.series_log is not None:
+            await self.series_log.close()  # a clean stop keeps every sample
         await self.incidents.deliveries.close()  # the timeline lines of the last pages sent
         await self.failures.close()
         await self.probes.aclose()

@@ -8,13 +8,31 @@ import signal
 import socket
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from vigil.config.load import Stack
 from vigil.server.app import create_app
+from vigil.server.ping_routes import Pings
+from vigil.server.ping_wire import wire_for
 from vigil.server.runtime import Runtime
 from vigil.store.database import open_database, stack_store_url
 
 log = logging.getLogger("vigil")
+
+
+def server_config(runtime: Runtime, app: ASGIApp, host: str, port: int) -> uvicorn.Config:
+    """uvicorn as ``vigil up`` runs it: pings answered in its parser (``server.ping_wire``),
+    no access log (a line per ping would cost more than the ping)."""
+    pings = Pings(runtime.heartbeats, runtime.stack.model.server.max_body)
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        http=wire_for(pings),
+    )
 
 
 async def serve(
@@ -32,7 +50,8 @@ async def serve(
     engine = await open_database(db or stack_store_url(stack.file, stack.model.store.url))
     try:
         url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
-        runtime = Runtime(stack, engine, dashboard_url=url)
+        series = stack.model.metrics.folder(stack.file)
+        runtime = Runtime(stack, engine, dashboard_url=url, series_path=series)
         app = create_app(runtime)
         # The runtime's long-lived objects (a few hundred thousand at 10,000 checks) would make
         # every full collection a 150 ms pause of the whole loop; freezing them takes them out
@@ -42,10 +61,7 @@ async def serve(
         # Fewer automatic full collections while the board first fills; the runtime freezes
         # survivors every 15 s after that (see Runtime._collector).
         gc.set_threshold(700, 10, 100)
-        config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", access_log=False, lifespan="on"
-        )
-        server = uvicorn.Server(config)
+        server = uvicorn.Server(server_config(runtime, app, host, port))
         if announce:
             checks = len(runtime.specs)
             print(

@@ -23,12 +23,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from vigil.probes.heartbeat import Beat, Signal
+from vigil.probes.heartbeat import Beat, HeartbeatTimes, Signal
 from vigil.store.results import BatchWriter
 from vigil.store.tables import HeartbeatRow, PingRow
 
 KEEP = 100  # pings per check
 _CHUNK = 500  # check ids per IN (…)
+_SLICE = 250  # rows per statement of a batch
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,14 @@ class HeartbeatRecord:
     run_seconds: float | None
 
 
+def beat_of(record: HeartbeatRecord, key: str, times: HeartbeatTimes, since: datetime) -> Beat:
+    """The beat ``record`` keeps, counting from ``since``."""
+    beat = Beat(record.check_id, key, times, since, record.last_success_at)
+    beat.run_started, beat.failed_at = record.run_started_at, record.failed_at
+    beat.failure, beat.run_seconds = record.failure, record.run_seconds
+    return beat
+
+
 def new_key() -> str:
     return secrets.token_urlsafe(18)  # 24 characters, 144 random bits
 
@@ -64,7 +73,7 @@ async def heartbeat_records(
 ) -> dict[str, HeartbeatRecord]:
     """Each check's record, made where missing: ``wanted`` maps a check id to whether it needs a
     key of Vigil's making (its stack file gives none)."""
-    found = await _read(engine, wanted)
+    found = await stored_records(engine, wanted)
     missing = [
         {"check_id": check_id, "key": new_key() if needs else None, "created_at": now}
         for check_id, needs in wanted.items()
@@ -86,11 +95,11 @@ async def heartbeat_records(
                     .where(HeartbeatRow.check_id == check_id, HeartbeatRow.key.is_(None))
                     .values(key=new_key())
                 )
-        found = await _read(engine, wanted)
+        found = await stored_records(engine, wanted)
     return found
 
 
-async def _read(engine: AsyncEngine, check_ids: Iterable[str]) -> dict[str, HeartbeatRecord]:
+async def stored_records(engine: AsyncEngine, check_ids: Iterable[str]) -> dict[str, HeartbeatRecord]:
     ids = list(check_ids)
     found: dict[str, HeartbeatRecord] = {}
     async with engine.connect() as conn:
@@ -140,9 +149,12 @@ class PingStore:
             _state(beat) for check_id in {p.check_id for p in items} if (beat := self.beats.get(check_id))
         ]
         async with self.engine.begin() as conn:
-            await conn.execute(insert(PingRow), rows)
-            if states:
-                await conn.execute(_UPDATE_STATE, states)
+            # In slices: the event loop prepares each slice's parameters, and answers pings
+            # between slices instead of pausing for a whole batch (tens of milliseconds).
+            for start in range(0, len(rows), _SLICE):
+                await conn.execute(insert(PingRow), rows[start : start + _SLICE])
+            for start in range(0, len(states), _SLICE):
+                await conn.execute(_UPDATE_STATE, states[start : start + _SLICE])
 
     async def prune(self, before: datetime) -> int:
         """Pings older than ``before`` go, and all but each check's newest ``KEEP``."""
@@ -156,22 +168,6 @@ class PingStore:
                 delete(PingRow).where(PingRow.id.in_(select(ranked.c.id).where(ranked.c.n > KEEP)))
             )
         return int(old.rowcount or 0) + int(excess.rowcount or 0)
-
-    async def recent(self, check_id: str, limit: int = 20) -> list[dict[str, Any]]:
-        """The newest pings of one check, newest first."""
-        query = select(PingRow).where(PingRow.check_id == check_id).order_by(PingRow.id.desc()).limit(limit)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [
-            {
-                "signal": row.signal,
-                "at": row.at.isoformat(),
-                "exit_status": row.exit_status,
-                "body": row.body,
-                "remote": row.remote,
-            }
-            for row in rows
-        ]
 
 
 _UPDATE_STATE = (

@@ -131,6 +131,10 @@ class BatchWriter(Generic[T]):
         return len(self._pending)
 
     async def accept(self, item: T) -> None:
+        self.put(item)
+
+    def put(self, item: T) -> None:
+        """``accept`` for a caller that cannot await (it never waits: the backlog is bounded)."""
         self._pending.append(item)
         self._bound()
         if len(self._pending) >= self.batch:

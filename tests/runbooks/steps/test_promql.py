@@ -61,6 +61,26 @@ async def test_the_echo_runbooks_metrics_block_over_the_series_store(tmp_path: P
     ]
 
 
+async def test_sort_and_topk_answers_keep_prometheus_order(tmp_path: Path) -> None:
+    code = "sort_desc(rate(http_requests_total[5m]))\n\nbottomk(2, rate(http_requests_total[5m]))"
+    stack = load_stack(write(tmp_path, f"# Ops\n## M\n```promql\n{code}\n```\n"), {})
+    runner = ProcedureRunner(stack, load_library(stack), None, series=traffic(), clock=FakeClock(NOW))
+
+    step = (await runner.run(RunRequest("M", "ana"))).steps[0]
+
+    assert step.status is StepStatus.SUCCEEDED, step.output
+    assert step.output.splitlines() == [
+        "=> sort_desc(rate(http_requests_total[5m]))",
+        '{status="200"} 2.7',
+        '{status="500"} 0.3',
+        "(2 series)",
+        "=> bottomk(2, rate(http_requests_total[5m]))",
+        '{status="500"} 0.3',
+        '{status="200"} 2.7',
+        "(2 series)",
+    ]
+
+
 async def test_a_bad_expression_fails_the_step_naming_it(tmp_path: Path) -> None:
     stack = load_stack(write(tmp_path, "# Ops\n## M\n```promql\nup\n\nrate(up[5m]\n```\n"), {})
     runner = ProcedureRunner(stack, load_library(stack), None, series=traffic(), clock=FakeClock(NOW))

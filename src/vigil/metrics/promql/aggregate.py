@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Sequence
+from functools import cmp_to_key
 
 from vigil.metrics.promql.gofloat import quantile
 from vigil.metrics.promql.model import (
@@ -258,4 +259,12 @@ def _select_k(vec: Vec, key: Callable[[Labels], Hashable], param: float, *, top:
                 heap.pop()
             heap.append((labels, v))
             _heap_up(heap, len(heap) - 1, less)
-    return [entry for heap in heaps.values() for entry in heap]
+
+    # Each group's series best first (Prometheus sorts the heap in reverse), NaN last.
+    def worse(a: Entry, b: Entry) -> int:
+        return -1 if less(b[1], a[1]) else 1 if less(a[1], b[1]) else 0
+
+    out: Vec = []
+    for heap in heaps.values():
+        out.extend(sorted(heap, key=cmp_to_key(worse)))
+    return out

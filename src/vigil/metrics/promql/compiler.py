@@ -8,17 +8,40 @@ grouping and matching keys. Anything this evaluator does not implement is refuse
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import promql_parser as pp
 
-from vigil.metrics.promql import aggregate, binary, extrapolate, functions, histogram, rangefuncs
+from vigil.metrics.promql import (
+    aggregate,
+    binary,
+    datefuncs,
+    extrapolate,
+    functions,
+    histogram,
+    labelfuncs,
+    rangefuncs,
+    trend,
+)
 from vigil.metrics.promql.gofloat import MATH_FUNCTIONS
-from vigil.metrics.promql.model import NAME, Constant, Node, PromQLError, ScalarNode, VectorNode
+from vigil.metrics.promql.model import (
+    AT_END,
+    AT_FIXED,
+    AT_NONE,
+    AT_START,
+    NAME,
+    Constant,
+    Node,
+    PromQLError,
+    ScalarNode,
+    VectorNode,
+)
 from vigil.metrics.promql.regex import translate
 from vigil.metrics.promql.selectors import MatrixSelector, VectorSelector, absent_labels, single_name
+from vigil.metrics.promql.subquery import Subquery
 from vigil.metrics.series import Matcher, MatchOp
 
 # A compiled sub-expression: a node, a range selector (only valid as a function argument) or a
@@ -51,6 +74,11 @@ MAX_OPERATORS = 256
 _STRING = r'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|`[^`]*`'
 _SKIPPED = re.compile(rf"{_STRING}|#[^\n]*|\{{(?:{_STRING}|[^}}\"'`])*\}}")  # strings, comments, {…}
 _OPERATORS = re.compile(r"[-(+*/%^<>=!]|\b(?:and|or|unless|atan2)\b")
+# Prometheus 2.42 calls double exponential smoothing holt_winters; the parser knows only the newer
+# name (Prometheus 3's). Both mean the same here.
+_RENAMED = re.compile(rf"({_STRING}|#[^\n]*)|\bholt_winters(?=\s*\()")
+# The parser reads a negative @ time as 0 (and crashes on reading it back): refused instead.
+_NEGATIVE_AT = re.compile(r"@\s*-")
 
 
 def _operators(text: str) -> int:
@@ -62,6 +90,9 @@ def _operators(text: str) -> int:
 def parse(text: str) -> Node:
     if _operators(text) > MAX_OPERATORS:
         raise PromQLError(f"expression too complex: more than {MAX_OPERATORS} operators and parentheses")
+    if _NEGATIVE_AT.search(_SKIPPED.sub(" ", text)):
+        raise PromQLError("unsupported: an @ time before 1970")
+    text = _RENAMED.sub(lambda m: m.group(1) or "double_exponential_smoothing", text)
     try:
         tree = pp.parse(text)
     except Exception as err:  # the Rust parser reports every syntax problem as some Exception
@@ -82,12 +113,13 @@ def _compile(e: Any) -> Compiled:
     if isinstance(e, pp.StringLiteral):
         return str(e.val)
     if isinstance(e, pp.VectorSelector):
-        return VectorSelector(_matchers(e), _ms(e.offset))
+        return VectorSelector(_matchers(e), _ms(e.offset), *_at(e.at))
     if isinstance(e, pp.MatrixSelector):
         vs = e.vector_selector
-        return MatrixSelector(_matchers(vs), _ms(vs.offset), _ms(e.range))
+        return MatrixSelector(_matchers(vs), _ms(vs.offset), _ms(e.range), *_at(vs.at))
     if isinstance(e, pp.SubqueryExpr):
-        raise PromQLError("unsupported: subqueries")
+        inner = _vector(_compile(e.expr), "a subquery")
+        return Subquery(inner, _ms(e.range), _ms(e.step), _ms(e.offset), *_at(e.at))
     if isinstance(e, pp.UnaryExpr):
         arg = _compile(e.expr)
         if isinstance(arg, ScalarNode):
@@ -102,9 +134,19 @@ def _compile(e: Any) -> Compiled:
     raise PromQLError(f"unsupported: {type(e).__name__}")
 
 
+def _at(at: Any) -> tuple[int, int]:
+    """An ``@`` modifier as (kind, ms): see ``model.anchor``."""
+    if at is None:
+        return AT_NONE, 0
+    kind = str(at.type)
+    if kind.endswith("Start"):
+        return AT_START, 0
+    if kind.endswith("End"):
+        return AT_END, 0
+    return AT_FIXED, _ms(at.at - datetime.fromtimestamp(0, UTC))
+
+
 def _matchers(vs: Any) -> list[Matcher]:
-    if vs.at is not None:
-        raise PromQLError("unsupported: @ modifier")
     if vs.matchers.or_matchers:
         raise PromQLError("unsupported: 'or' inside a label selector")
     out = [Matcher(NAME, MatchOp.EQUAL, str(vs.name))] if vs.name else []
@@ -126,6 +168,12 @@ def _vector(node: Compiled, where: str) -> VectorNode:
 def _scalar(node: Compiled, where: str) -> ScalarNode:
     if not isinstance(node, ScalarNode):
         raise PromQLError(f"{where} expects a scalar")
+    return node
+
+
+def _string(node: Compiled, where: str) -> str:
+    if not isinstance(node, str):
+        raise PromQLError(f"{where} expects a string")
     return node
 
 
@@ -175,17 +223,35 @@ def _call(name: str, args: list[Compiled]) -> Compiled:
         return histogram.HistogramQuantile(_scalar(args[0], where), _vector(args[1], where))
     if name == "time":
         return functions.Time()
+    if name == "pi":
+        return Constant(math.pi)
+    if name in datefuncs.DATE_FUNCTIONS:
+        return datefuncs.DateCall(datefuncs.DATE_FUNCTIONS[name], _vector(args[0], where) if args else None)
+    if name == "timestamp":
+        return datefuncs.Timestamp(_vector(args[0], where))
+    if name == "predict_linear":
+        return trend.TrendCall(_range(args[0], where), _scalar(args[1], where), None)
+    if name in ("double_exponential_smoothing", "holt_winters"):
+        return trend.TrendCall(_range(args[0], where), _scalar(args[1], where), _scalar(args[2], where))
+    if name == "label_replace":
+        dst, replacement, src, pattern = (_string(a, where) for a in args[1:5])
+        return labelfuncs.LabelReplace(_vector(args[0], where), dst, replacement, src, pattern)
+    if name == "label_join":
+        dst, separator, *sources = (_string(a, where) for a in args[1:])
+        return labelfuncs.LabelJoin(_vector(args[0], where), dst, separator, sources)
     if name == "scalar":
         return functions.ScalarOf(_vector(args[0], where))
     if name == "vector":
         return functions.VectorOf(_scalar(args[0], where))
     if name in ("sort", "sort_desc"):
-        return functions.Unchanged(_vector(args[0], where))
+        return labelfuncs.Sort(_vector(args[0], where), descending=name == "sort_desc")
     raise PromQLError(f"unsupported function '{name}'")
 
 
 def _aggregate(e: Any) -> Compiled:
     op = str(e.op)
+    if op == "count_values":
+        return _count_values(e)
     if op not in aggregate.AGGREGATIONS:
         raise PromQLError(f"unsupported aggregation '{op}'")
     where = f"{op}()"
@@ -193,10 +259,25 @@ def _aggregate(e: Any) -> Compiled:
     param = _scalar(_compile(e.param), where) if e.param is not None else None
     if op in ("topk", "bottomk", "quantile") and param is None:
         raise PromQLError(f"{where} needs a parameter")
+    without, labels = _grouping(e)
+    return aggregate.Aggregate(op, arg, labels, without, param)
+
+
+def _grouping(e: Any) -> tuple[bool, list[str]]:
+    """An aggregation's ``without`` (True) or ``by`` and its labels."""
     modifier = e.modifier
     without = modifier is not None and modifier.type == pp.AggModifierType.Without
-    labels = [str(label) for label in modifier.labels] if modifier is not None else []
-    return aggregate.Aggregate(op, arg, labels, without, param)
+    return without, [str(label) for label in modifier.labels] if modifier is not None else []
+
+
+def _count_values(e: Any) -> Compiled:
+    where = "count_values()"
+    arg = _vector(_compile(e.expr), where)
+    label = _string(_compile(e.param), where)
+    without, labels = _grouping(e)
+    # The value's label is one more grouping label, unless the others are named by `without`.
+    grouping = aggregate.grouping(labels if without else [*labels, label], without)
+    return labelfuncs.CountValues(arg, label, grouping)
 
 
 def _binary(e: Any) -> Compiled:

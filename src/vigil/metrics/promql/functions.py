@@ -22,7 +22,7 @@ from vigil.metrics.promql.model import (
 )
 
 
-def _map_values(vec: Vec, fn: Callable[[float], float]) -> Vec:
+def map_values(vec: Vec, fn: Callable[[float], float]) -> Vec:
     out: Vec = [(drop_name(labels), fn(value)) for labels, value in vec]
     # Series that differed only by name now collide; Prometheus refuses that result.
     return ensure_unique(out) if several_names(vec) else out
@@ -36,7 +36,7 @@ class MathCall(VectorNode):
         self.arg = arg
 
     def compute(self, ctx: EvalContext) -> Vec:
-        return _map_values(self.arg.vector(ctx), self.fn)
+        return map_values(self.arg.vector(ctx), self.fn)
 
 
 class Clamp(VectorNode):
@@ -56,12 +56,12 @@ class Clamp(VectorNode):
         if low is not None and high is not None:
             if high < low:
                 return []  # clamp() with max < min selects nothing
-            return _map_values(vec, lambda v: go_max(low, go_min(high, v)))
+            return map_values(vec, lambda v: go_max(low, go_min(high, v)))
         if high is not None:
-            return _map_values(vec, lambda v: go_min(high, v))
+            return map_values(vec, lambda v: go_min(high, v))
         if low is not None:
-            return _map_values(vec, lambda v: go_max(low, v))
-        return _map_values(vec, lambda v: v)
+            return map_values(vec, lambda v: go_max(low, v))
+        return map_values(vec, lambda v: v)
 
 
 class Round(VectorNode):
@@ -80,7 +80,7 @@ class Round(VectorNode):
             scaled = v * inverse + 0.5
             return math.floor(scaled) / inverse if math.isfinite(scaled) else scaled / inverse
 
-        return _map_values(self.arg.vector(ctx), fn)
+        return map_values(self.arg.vector(ctx), fn)
 
 
 class Absent(VectorNode):
@@ -96,18 +96,6 @@ class Absent(VectorNode):
         if self.arg.vector(ctx):
             return []
         return [(dict(self.labels), 1.0)]
-
-
-class Unchanged(VectorNode):
-    """``sort`` and ``sort_desc``: the order of a result is not part of Vigil's answer."""
-
-    __slots__ = ("arg",)
-
-    def __init__(self, arg: VectorNode) -> None:
-        self.arg = arg
-
-    def compute(self, ctx: EvalContext) -> Vec:
-        return self.arg.vector(ctx)
 
 
 class Time(ScalarNode):

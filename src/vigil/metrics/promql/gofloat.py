@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 
 INF = math.inf
 NAN = math.nan
@@ -92,6 +93,17 @@ def _round_toward(fn: Callable[[float], int]) -> Callable[[float], float]:
     return call
 
 
+def _sinh(v: float) -> float:
+    try:
+        return math.sinh(v)
+    except OverflowError:
+        return math.copysign(INF, v)
+
+
+def _atanh_edge(v: float) -> float:
+    return math.copysign(INF, v) if abs(v) == 1.0 else NAN  # Go: Atanh(±1) = ±Inf
+
+
 def _sgn(v: float) -> float:
     if v > 0:
         return 1.0
@@ -110,7 +122,32 @@ MATH_FUNCTIONS: dict[str, Callable[[float], float]] = {
     "log2": _guarded(math.log2, _log_domain),
     "log10": _guarded(math.log10, _log_domain),
     "sgn": _sgn,
+    "sin": _guarded(math.sin, lambda v: NAN),
+    "cos": _guarded(math.cos, lambda v: NAN),
+    "tan": _guarded(math.tan, lambda v: NAN),
+    "asin": _guarded(math.asin, lambda v: NAN),
+    "acos": _guarded(math.acos, lambda v: NAN),
+    "atan": math.atan,
+    "sinh": _sinh,
+    "cosh": _guarded(math.cosh, lambda v: NAN),
+    "tanh": math.tanh,
+    "asinh": math.asinh,
+    "acosh": _guarded(math.acosh, lambda v: NAN),
+    "atanh": _guarded(math.atanh, _atanh_edge),
+    "rad": lambda v: v * math.pi / 180,
+    "deg": lambda v: v * 180 / math.pi,
 }
+
+
+def format_float(v: float) -> str:
+    """``strconv.FormatFloat(v, 'f', -1, 64)``: the shortest digits that read back as ``v``,
+    never an exponent; ``NaN``, ``+Inf`` and ``-Inf`` for the rest."""
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    text = format(Decimal(repr(v)), "f")
+    return text[:-2] if text.endswith(".0") else text
 
 
 def parse_float(text: str) -> float | None:

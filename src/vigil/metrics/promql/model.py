@@ -44,12 +44,37 @@ class EvalContext:
     """One evaluation: the time (integer milliseconds, as Prometheus computes), the samples and the
     instant-selector lookback. ``shared`` holds results of sub-expressions by their ``key``
     for evaluations at the same time over the same samples (the rules of one cycle): a selector or
-    ``rate(…)`` that several rules contain is computed once. Results in it are never modified."""
+    ``rate(…)`` that several rules contain is computed once. Results in it are never modified.
+    ``start_ms`` and ``end_ms`` are the query's window, what ``@ start()`` and ``@ end()`` mean: for
+    an instant query both are its time, for a range query its first and last step."""
 
     at_ms: int
     source: SeriesSource
     lookback_ms: int
     shared: dict[str, Vec] | None = None
+    start_ms: int = 0
+    end_ms: int = 0
+
+
+# What an ``@`` modifier pins a selector or subquery to: nothing (the evaluation time), a fixed
+# time, or the query's start or end.
+AT_NONE = 0
+AT_FIXED = 1
+AT_START = 2
+AT_END = 3
+
+
+def anchor(ctx: EvalContext, at_kind: int, at_ms: int) -> int:
+    """The time (ms) a selector or subquery with this ``@`` reads at."""
+    if at_kind == AT_NONE:
+        return ctx.at_ms
+    if at_kind == AT_FIXED:
+        return at_ms
+    return ctx.start_ms if at_kind == AT_START else ctx.end_ms
+
+
+def at_key(at_kind: int, at_ms: int) -> str:
+    return ("", f"@{at_ms}", "@start", "@end")[at_kind]
 
 
 class ScalarNode(ABC):
@@ -92,10 +117,10 @@ class VectorNode(ABC):
 Node = ScalarNode | VectorNode
 
 
-def selector_key(matchers: Sequence[Matcher], offset_ms: int, range_ms: int = 0) -> str:
+def selector_key(matchers: Sequence[Matcher], offset_ms: int, range_ms: int = 0, at: str = "") -> str:
     """A selector in one canonical text, matcher order aside: the base of nodes' ``key``s."""
     inner = ",".join(sorted(f"{m.name}{m.op}{m.value!r}" for m in matchers))
-    return f"{{{inner}}}[{range_ms}]@-{offset_ms}"
+    return f"{{{inner}}}[{range_ms}]@-{offset_ms}{at}"
 
 
 def param_key(param: ScalarNode | None) -> str | None:

@@ -21,6 +21,7 @@ from operator import gt
 from vigil.metrics.promql.gofloat import NAN, duration_seconds, kahan_sum_inc, quantile
 from vigil.metrics.promql.model import EvalContext, ScalarNode, Vec, VectorNode, ensure_unique, param_key
 from vigil.metrics.promql.selectors import MatrixSelector, Window, nameless
+from vigil.metrics.promql.trend import deriv
 
 Floats = Sequence[float]
 # (window, range start ms, range end ms, range in seconds, scalar parameter) -> value or None for
@@ -172,6 +173,7 @@ RANGE_FUNCTIONS: dict[str, RangeFunction] = {
     "present_over_time": _present_over_time,
     "changes": _changes,
     "resets": _resets,
+    "deriv": deriv,
 }
 
 

@@ -12,7 +12,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from vigil.metrics.promql.model import NAME, EvalContext, Labels, Vec, VectorNode, drop_name, selector_key
+from vigil.metrics.promql.model import (
+    AT_NONE,
+    NAME,
+    EvalContext,
+    Labels,
+    Vec,
+    VectorNode,
+    anchor,
+    at_key,
+    drop_name,
+    selector_key,
+)
 from vigil.metrics.series import Matcher, MatchOp, SeriesData, is_stale
 
 
@@ -26,19 +37,28 @@ def single_name(matchers: Sequence[Matcher]) -> bool:
 
 
 class VectorSelector(VectorNode):
-    __slots__ = ("key", "matchers", "offset_ms")
+    """``at_kind`` and ``at_ms``: its ``@`` modifier, see ``model.anchor``."""
 
-    def __init__(self, matchers: Sequence[Matcher], offset_ms: int) -> None:
+    __slots__ = ("at_kind", "at_ms", "key", "matchers", "offset_ms")
+
+    def __init__(
+        self, matchers: Sequence[Matcher], offset_ms: int, at_kind: int = AT_NONE, at_ms: int = 0
+    ) -> None:
         self.matchers = tuple(matchers)
         self.offset_ms = offset_ms
-        self.key = selector_key(matchers, offset_ms)
+        self.at_kind = at_kind
+        self.at_ms = at_ms
+        self.key = selector_key(matchers, offset_ms, 0, at_key(at_kind, at_ms))
+
+    def _window(self, ctx: EvalContext) -> tuple[float, float]:
+        ref = anchor(ctx, self.at_kind, self.at_ms) - self.offset_ms
+        return _below((ref - ctx.lookback_ms) / 1000), ref / 1000
 
     def compute(self, ctx: EvalContext) -> Vec:
-        ref = ctx.at_ms - self.offset_ms
-        start = _below((ref - ctx.lookback_ms) / 1000)
+        start, end = self._window(ctx)
         out: Vec = []
         append = out.append
-        for series in ctx.source.select(self.matchers, start, ref / 1000):
+        for series in ctx.source.select(self.matchers, start, end):
             values = series.values
             if values:
                 value = values[-1]
@@ -47,6 +67,15 @@ class VectorSelector(VectorNode):
                 if not is_stale(value):
                     append((series.labels, value))
         return out
+
+    def stamps(self, ctx: EvalContext) -> Vec:
+        """``timestamp()`` of the selector: each series' newest sample time, in seconds."""
+        start, end = self._window(ctx)
+        return [
+            (drop_name(s.labels), round(s.timestamps[-1] * 1000) / 1000)
+            for s in ctx.source.select(self.matchers, start, end)
+            if s.values and not is_stale(s.values[-1])
+        ]
 
 
 # One series inside a range selector's window: its samples, stale markers removed.
@@ -57,16 +86,25 @@ class MatrixSelector:
     """Not a node of its own: PromQL only lets range vectors into functions, which read them
     through ``windows``."""
 
-    __slots__ = ("key", "matchers", "offset_ms", "range_ms")
+    __slots__ = ("at_kind", "at_ms", "key", "matchers", "offset_ms", "range_ms")
 
-    def __init__(self, matchers: Sequence[Matcher], offset_ms: int, range_ms: int) -> None:
+    def __init__(
+        self,
+        matchers: Sequence[Matcher],
+        offset_ms: int,
+        range_ms: int,
+        at_kind: int = AT_NONE,
+        at_ms: int = 0,
+    ) -> None:
         self.matchers = tuple(matchers)
         self.offset_ms = offset_ms
         self.range_ms = range_ms
-        self.key = selector_key(matchers, offset_ms, range_ms)
+        self.at_kind = at_kind
+        self.at_ms = at_ms
+        self.key = selector_key(matchers, offset_ms, range_ms, at_key(at_kind, at_ms))
 
     def bounds(self, ctx: EvalContext) -> tuple[int, int]:
-        end = ctx.at_ms - self.offset_ms
+        end = anchor(ctx, self.at_kind, self.at_ms) - self.offset_ms
         return end - self.range_ms, end
 
     def windows(self, ctx: EvalContext) -> Sequence[Window]:

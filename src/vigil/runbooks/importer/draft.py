@@ -145,7 +145,7 @@ _PART = re.compile(r"\[(\d+)\]|\[(['\"])(.*?)\2\]|([^.\[\]]+)")
 
 
 def _parts(path: str) -> list[str]:
-    """``alerts[3].expr`` → ``["alerts", "3", "expr"]``, as ``config.bounded_yaml.dotted`` writes them."""
+    """``alerts[3].expr`` → ``["alerts", "3", "expr"]``, as ``config.yaml_places.dotted`` writes them."""
     return [index or quoted or plain for index, _, quoted, plain in _PART.findall(path)]
 
 

@@ -78,8 +78,16 @@ class PromqlStep:
             except VigilError as err:
                 out.line(f"error: {err}")
                 return Ran.failed(f"expression {number}: {err}")
-            _print(result, out)
+            _print(result, out, ordered=_ordered(expr))
         return Ran(StepStatus.SUCCEEDED, 0)
+
+
+def _ordered(expr: str) -> bool:
+    """Whether ``expr``'s answer comes in Prometheus' order (``sort``, ``topk``, …), kept as it is."""
+    try:
+        return compile_expr(expr).ordered
+    except VigilError:  # a remote Prometheus may know more PromQL than Vigil does
+        return False
 
 
 async def _evaluate(expr: str, at: float, setting: Setting, remote: str | None) -> Series | float:
@@ -101,14 +109,15 @@ async def _evaluate(expr: str, at: float, setting: Setting, remote: str | None) 
     return vector_samples(data)
 
 
-def _print(result: Series | float, out: Transcript) -> None:
+def _print(result: Series | float, out: Transcript, *, ordered: bool) -> None:
     if isinstance(result, float):
         out.line(f"scalar {_number(result)}")
         return
     if not result:
         out.line("(no series)")
         return
-    for labels, value in sorted(result, key=lambda s: sorted(s[0].items()))[:MAX_SERIES]:
+    shown = result if ordered else sorted(result, key=lambda s: sorted(s[0].items()))
+    for labels, value in shown[:MAX_SERIES]:
         out.line(f"{_series(labels)} {_number(value)}")
     if len(result) > MAX_SERIES:
         out.line(f"(first {MAX_SERIES} of {len(result)} series shown)")
