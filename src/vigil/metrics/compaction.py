@@ -12,14 +12,18 @@ so queries of the last hours never read the disk.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from vigil.config.series_storage import SeriesStorage
 from vigil.engine.clock import Clock
+from vigil.engine.supervisor import Stage
 from vigil.metrics.blocks import BlockMeta, BlockSet
+from vigil.metrics.heads import SeriesRef
 from vigil.metrics.store import DEFAULT_MAX_SERIES, SeriesStore
 
 log = logging.getLogger(__name__)
@@ -32,10 +36,14 @@ HEAD_SPAN = 600.0
 MEMORY_RETENTION = BLOCK_SPAN + HEAD_SPAN + 3600.0
 
 
+Persisting = tuple[Mapping[str, str], Sequence[bytes]]
+"""A series' labels and its closed chunks no block holds yet."""
+
+
 class WalTruncation(Protocol):
     """What compaction needs of the write-ahead log."""
 
-    def drop_before(self, t: float) -> None:
+    def drop_before(self, t: float) -> int:
         """Delete the log's segments whose samples all come before ``t``."""
 
 
@@ -61,8 +69,21 @@ class Compactor:
 
     def compact(self, now: float, *, closing: bool = False) -> BlockMeta | None:
         """Write the chunks no block holds into a new one; returns its meta (None if none were new)."""
-        batch = []
-        written = []
+        batch, written, floor = self._collect(now, closing=closing)
+        return self._finish(self.blocks.write(batch, floor), written, now)
+
+    async def compact_aside(self, now: float, *, closing: bool = False) -> BlockMeta | None:
+        """``compact`` with the block's files written in a thread, off the event loop: the chunks
+        are chosen and marked persisted on the loop, where the store is written."""
+        batch, written, floor = self._collect(now, closing=closing)
+        meta = await asyncio.to_thread(self.blocks.write, batch, floor)
+        return self._finish(meta, written, now)
+
+    def _collect(
+        self, now: float, *, closing: bool
+    ) -> tuple[list[Persisting], list[tuple[SeriesRef, int]], float]:
+        batch: list[Persisting] = []
+        written: list[tuple[SeriesRef, int]] = []
         floor = math.inf
         for series in self.store.held():
             series.close(math.inf if closing else now - HEAD_SPAN)
@@ -71,7 +92,11 @@ class Compactor:
                 written.append((series, len(series.chunks)))
             if series.timestamps:
                 floor = min(floor, series.timestamps[0])
-        meta = self.blocks.write(batch, floor if math.isfinite(floor) else now)
+        return batch, written, floor if math.isfinite(floor) else now
+
+    def _finish(
+        self, meta: BlockMeta | None, written: list[tuple[SeriesRef, int]], now: float
+    ) -> BlockMeta | None:
         for series, count in written:
             series.persisted = count
         if meta is not None:
@@ -93,17 +118,23 @@ class Compactor:
             )
         return meta
 
-    async def run(self, clock: Clock) -> None:
-        """Compact every ``every`` seconds until cancelled; a failure is logged and retried next time."""
+    async def run(self, clock: Clock, stage: Stage | None = None) -> None:
+        """Compact every ``every`` seconds until cancelled; a failure is logged once (and shown on
+        ``stage``) and tried again next time."""
         while True:
             await clock.sleep(self.every)
             try:
-                self.compact(clock.now().timestamp())
-                self.failures = 0
+                await self.compact_aside(clock.now().timestamp())
             except OSError as err:
                 self.failures += 1
-                if self.failures == 1:
+                if stage is not None:
+                    stage.failed(f"could not write a series block under {self.blocks.path}: {err}", err)
+                elif self.failures == 1:
                     log.error("could not write a series block under %s: %s", self.blocks.path, err)
+                continue
+            self.failures = 0
+            if stage is not None:
+                stage.recovered()
 
 
 def open_series(
@@ -117,6 +148,9 @@ def open_series(
     its compactor: ``vigil up`` runs ``compactor.run`` beside ``store.run`` and calls
     ``compact(now, closing=True)`` at shutdown. A write-ahead log replays into the store after this."""
     blocks = BlockSet(folder, retention=storage.retention, max_size=int(storage.max_size))
-    blocks.open()
+    try:
+        blocks.open()
+    except OSError as err:  # each compaction tries again to write, and shows its failure
+        log.error("cannot read the series blocks in %s: %s", folder, err)
     store = SeriesStore(retention=MEMORY_RETENTION, max_series=max_series, blocks=blocks)
     return store, Compactor(store, blocks, wal)
