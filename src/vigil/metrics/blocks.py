@@ -35,6 +35,7 @@ from vigil.metrics.heads import NAME
 from vigil.metrics.matchers import plan as matchers_plan
 from vigil.metrics.series import Matcher
 from vigil.metrics.store import DiskSeries
+from vigil.metrics.wal.segments import sync_folder
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ class BlockSet:
         meta = BlockMeta(name, mint, maxt, len(series), samples, size, wal_floor)
         _write(temp / "meta.json", json.dumps(asdict(meta)).encode())
         os.replace(temp, self.path / name)
-        _sync_dir(self.path)
+        sync_folder(self.path)
         self._next += 1
         self.metas.append(meta)
         return meta
@@ -220,11 +221,3 @@ def _write(path: Path, payload: bytes) -> int:
 def _sync(out: BinaryIO) -> None:
     out.flush()
     os.fsync(out.fileno())
-
-
-def _sync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
