@@ -9,7 +9,7 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vigil.metrics.heads import CHUNK_SAMPLES, HEAD_KEEP
+from vigil.metrics.heads import CHUNK_SAMPLES, HEAD_MAX, HEAD_SPAN
 from vigil.metrics.series import STALE_NAN, Matcher, MatchOp
 from vigil.metrics.store import SeriesStore
 
@@ -66,12 +66,13 @@ def test_windows_over_chunks_and_head_match_a_plain_list(
 
 def test_old_samples_are_compressed_and_the_newest_stay_plain() -> None:
     store = SeriesStore(retention=1e9)
-    for i in range(1000):
+    for i in range(3000):
         store.append({NAME: "m"}, 15.0 * i, float(i * 3))
     [series] = store.held()
-    assert len(series.timestamps) < CHUNK_SAMPLES + HEAD_KEEP
-    assert len(series.timestamps) >= HEAD_KEEP
-    assert len(series.chunks) == (1000 - len(series.timestamps)) // CHUNK_SAMPLES
+    plain = series.timestamps
+    assert plain[-1] - plain[0] >= HEAD_SPAN  # the rules' windows, sliced without decoding
+    assert plain[CHUNK_SAMPLES] >= plain[-1] - HEAD_SPAN  # one chunk's worth more at most
+    assert len(series.chunks) == (3000 - len(plain)) // CHUNK_SAMPLES
     assert store.stats().bytes_per_sample < 8
 
 
@@ -94,3 +95,14 @@ def test_a_counter_reset_inside_a_chunk_is_noted() -> None:
     [early] = store.select(M, 0.0, 15.0 * 100)
     [late] = store.select(M, 15.0 * 100, 15.0 * 299)
     assert not early.monotonic and late.monotonic
+
+
+def test_a_fast_series_keeps_at_most_head_max_samples_plain() -> None:
+    store = SeriesStore(retention=1e9)
+    store.extend({NAME: "m"}, [float(i) for i in range(5000)], [1.0] * 5000)
+    for i in range(5000, 7000):
+        store.append({NAME: "m"}, float(i), 1.0)
+    [series] = store.held()
+    assert HEAD_MAX <= len(series.timestamps) < HEAD_MAX + CHUNK_SAMPLES
+    [read] = store.select(M, -1.0, 1e9)
+    assert list(read.timestamps) == [float(i) for i in range(7000)]

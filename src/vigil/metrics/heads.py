@@ -1,11 +1,12 @@
 """One stored series: its open head as plain arrays and its closed chunks compressed.
 
-New samples go to the head, two ``array('d')`` (timestamps, values). Once the head holds
-``CHUNK_SAMPLES + HEAD_KEEP`` samples its oldest ``CHUNK_SAMPLES`` are closed into a chunk
-(``chunks.encode``, ~2 bytes a sample instead of 16). The newest ``HEAD_KEEP`` samples stay plain,
-so that the windows most rules read (``[5m]`` at a 15 s interval is 20 samples, and the 5-minute
-lookback of an instant selector) are sliced from the head without decoding anything; a longer
-window decodes only the chunks it reaches, newest first.
+New samples go to the head, two ``array('d')`` (timestamps, values). Once the head's oldest
+``CHUNK_SAMPLES`` samples are older than ``HEAD_SPAN`` before its newest (or it holds more than
+``HEAD_MAX``), they are closed into a chunk (``chunks.encode``, ~2 bytes a sample instead of 16).
+The newest hour and five minutes stay plain, so that the windows rules read (``[5m]``, ``[1h]``, the
+5-minute lookback of an instant selector) are sliced from the head without decoding anything, as
+before chunks; a longer window (a dashboard's, a range query over hours) decodes only the chunks it
+reaches, newest first.
 
 Each series also notes, as it is written, the few samples that make evaluation slow: NaNs (stale
 markers among them) and drops (a value below the one before it: a counter reset). A series with
@@ -28,6 +29,11 @@ NAME = "__name__"
 # bench/rules.py: memory against the rule cycle, see the module docstring).
 CHUNK_SAMPLES = 120
 HEAD_KEEP = 24
+# The span the head keeps plain beyond that: the rules' `[1h]` windows and the 5-minute lookback
+# at their start are sliced as they are, not decoded every cycle. A series scraped so often that
+# the span holds more than HEAD_MAX samples keeps HEAD_MAX (memory bounded per series).
+HEAD_SPAN = 3600.0 + 300.0
+HEAD_MAX = 1024
 # Resets and NaNs noted per series, beyond which it is taken to have them anywhere.
 MAX_MARKS = 8
 # Shared, never written: "too many marks to note".
@@ -104,12 +110,21 @@ class SeriesRef:
 
     def cut(self, *, bulk: bool = False) -> None:
         """Close the head's oldest samples into chunks while it holds more than it keeps. After a
-        run written in ``bulk`` (history, a backfill) all but ``HEAD_KEEP`` go, a last chunk of
-        at least a quarter of ``CHUNK_SAMPLES`` included, since no sample may follow soon."""
-        while len(self.timestamps) >= CHUNK_SAMPLES + HEAD_KEEP:
-            self.close(self.timestamps[CHUNK_SAMPLES - 1])
-        if bulk and len(self.timestamps) - HEAD_KEEP >= CHUNK_SAMPLES // 4:
-            self.close(self.timestamps[len(self.timestamps) - HEAD_KEEP - 1])
+        run written in ``bulk`` (history, a backfill) all but ``HEAD_SPAN`` go, a last chunk of at
+        least a quarter of ``CHUNK_SAMPLES`` included, since no sample may follow soon."""
+        timestamps = self.timestamps
+        while len(timestamps) >= CHUNK_SAMPLES + HEAD_KEEP and (
+            len(timestamps) >= CHUNK_SAMPLES + HEAD_MAX
+            or timestamps[CHUNK_SAMPLES - 1] < timestamps[-1] - HEAD_SPAN
+        ):
+            self.close(timestamps[CHUNK_SAMPLES - 1])
+        if bulk:
+            keep = max(
+                HEAD_KEEP,
+                min(HEAD_MAX, len(timestamps) - bisect_left(timestamps, timestamps[-1] - HEAD_SPAN)),
+            )
+            if len(timestamps) - keep >= CHUNK_SAMPLES // 4:
+                self.close(timestamps[len(timestamps) - keep - 1])
 
     def close(self, upto: float = math.inf) -> None:
         """Close the head's samples up to ``upto`` (all by default) into a chunk, so that a block
