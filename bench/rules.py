@@ -15,7 +15,8 @@ Rules: ``--rules`` alerting rules with ``for: 5m``, ten kinds (error ratio overa
 request rate per instance, traffic drop, p95 and per-instance p99 from the histogram,
 avg_over_time and max_over_time of the gauge, absent(), increase over 1 h), each for one job.
 
-Vigil: the series go into a ``SeriesStore``; a ``RuleEvaluator`` runs the rules through
+Vigil: the series go into a ``SeriesStore`` (closed chunks
+compressed, the newest samples plain); a ``RuleEvaluator`` runs the rules through
 ``LocalQuery`` and drives a real ``IncidentService`` on a temporary SQLite database, keeping
 its alerts there as ``vigil up`` does (``--no-alert-states``: in memory only), for
 ``--cycles`` evaluations from T-5m to T (so ``for: 5m`` alerts fire in the last one). Per cycle:
@@ -80,6 +81,8 @@ from vigil.config.alerts import AlertRule
 from vigil.config.load import parse_stack
 from vigil.engine.clock import FakeClock
 from vigil.incidents.service import IncidentService
+from vigil.metrics.blocks import BlockSet
+from vigil.metrics.compaction import Compactor
 from vigil.metrics.compiled import compiled
 from vigil.metrics.store import SeriesStore, StoreStats
 from vigil.store.database import open_database
@@ -104,6 +107,8 @@ class VigilFigures:
     rss_mb: float
     peak_rss_mb: float
     stats: StoreStats
+    disk_mb: float  # the blocks the store compacts into at shutdown
+    compact_s: float
     last: list[Result] = field(repr=False)  # per rule, at the last cycle
 
 
@@ -215,6 +220,14 @@ async def run_vigil(
                 opened = (await conn.execute(select(func.count()).select_from(IncidentRow))).scalar_one()
         finally:
             await database.dispose()
+        rss_after = rss_mb()
+        stats = store.stats()
+        blocks = BlockSet(Path(tmp) / "series", retention=15 * 86400.0, max_size=2**40)
+        blocks.open()
+        started = time.perf_counter()
+        Compactor(store, blocks, every=0.0).compact(eval_times[-1], closing=True)
+        compact_s = time.perf_counter() - started
+        disk_mb = sum(p.stat().st_size for p in blocks.path.rglob("*") if p.is_file()) / 2**20
     return VigilFigures(
         load_s=load_s,
         compile_s=compile_s,
@@ -227,9 +240,11 @@ async def run_vigil(
         errors=dict(evaluator.errors),
         incidents=opened,
         rss_loaded_mb=rss_loaded,
-        rss_mb=rss_mb(),
+        rss_mb=rss_after,
         peak_rss_mb=peak_rss_mb(),
-        stats=store.stats(),
+        stats=stats,
+        disk_mb=disk_mb,
+        compact_s=compact_s,
         last=[query.kept.get(i, {}) for i in range(len(rules))],
     )
 
@@ -278,6 +293,10 @@ def report(series: int, rules: int, vigil: VigilFigures, prom: PromFigures | Non
         f"({s.bytes_per_sample:.1f} B/sample); refused: out of order {s.out_of_order}, "
         f"duplicate {s.duplicate}, too old {s.too_old}, over the limit {s.series_limit}"
     )
+    print(
+        f"  blocks on disk: {vigil.disk_mb:.1f} MiB ({vigil.disk_mb * 2**20 / s.samples:.2f} B/sample), "
+        f"written in {vigil.compact_s:.1f}s"
+    )
     if prom is None:
         return
     print(
@@ -311,6 +330,18 @@ def report(series: int, rules: int, vigil: VigilFigures, prom: PromFigures | Non
         )
     print(
         f"{'resident memory, MiB':34} {vigil.rss_mb:>9.0f} {prom.rss_mb:>11.0f} {vigil.rss_mb / prom.rss_mb:>11.1f}"
+    )
+    if prom.rules_rss_mb:
+        ratio = vigil.rss_mb / prom.rules_rss_mb
+        print(
+            f"{'memory vs after its rule group, MiB':34} {vigil.rss_mb:>9.0f} {prom.rules_rss_mb:>11.0f} "
+            f"{ratio:>11.2f}   (target <= 1.5: {'met' if ratio <= 1.5 else 'MISSED'})"
+        )
+    samples = s.samples or 1
+    v_disk, p_disk = vigil.disk_mb * 2**20 / samples, prom.tsdb_mb * 2**20 / samples
+    print(
+        f"{'bytes per sample on disk':34} {v_disk:>9.2f} {p_disk:>11.2f} {v_disk / p_disk:>11.2f}"
+        f"   (target <= 2: {'met' if v_disk <= 2 * p_disk else 'MISSED'})"
     )
 
 

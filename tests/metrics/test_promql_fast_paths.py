@@ -9,10 +9,11 @@ from collections.abc import Iterable, Sequence
 
 import pytest
 
+from vigil.metrics.heads import MAX_MARKS
 from vigil.metrics.promql import Sample, compile_expr, evaluate
 from vigil.metrics.promql.model import Vec
 from vigil.metrics.series import STALE_NAN, Matcher, MatchOp, SeriesData
-from vigil.metrics.store import MAX_MARKS, SeriesStore
+from vigil.metrics.store import SeriesStore
 
 B = 1_700_000_000.0
 STEP = 15.0

@@ -9,11 +9,12 @@ As in Prometheus' head block, the samples of a series come in time order: an old
 timestamp is refused and counted, never inserted. Labels with an empty value are dropped, since
 PromQL treats a missing label and an empty one alike.
 
-Each series also notes, as it is written, the few samples that make evaluation slow: NaNs (stale
-markers among them) and drops (a value below the one before it: a counter reset). A window holding
-neither is returned as ``nan_free`` and ``monotonic``, so that ``rate`` and the ``*_over_time``
-functions need not look at each sample for them. A series with more than ``MAX_MARKS`` of either
-(a gauge goes down all the time) stops noting them and is always looked at.
+A series keeps its newest samples plain and older ones in compressed chunks (``heads``), and
+notes its NaNs and counter resets so that a window holding neither is returned as ``nan_free``
+and ``monotonic``: ``rate`` and the ``*_over_time`` functions need not look at each sample for them.
+
+With ``blocks`` (``metrics.blocks``), samples pruned from memory are still read from disk when a
+query's window reaches them: a series' samples on disk are those before the first it holds in memory.
 """
 
 from __future__ import annotations
@@ -22,89 +23,29 @@ import math
 import sys
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice, pairwise
 from operator import gt
-from types import MappingProxyType
+from typing import Protocol
 
 from vigil.engine.clock import Clock
+from vigil.metrics.heads import CHUNK_SAMPLES, HEAD_KEEP, NAME, SeriesRef, marks_clear
 from vigil.metrics.matchers import plan as matchers_plan
 from vigil.metrics.series import Matcher, SeriesData
 
-NAME = "__name__"
+__all__ = ["NAME", "DiskSeries", "SeriesBlocks", "SeriesRef", "SeriesStore", "StoreStats"]
+
 # An hour for `[1h]` ranges, plus Prometheus' 5-minute lookback for an instant selector at its start.
 DEFAULT_RETENTION = 3600.0 + 300.0
-# ~19 bytes a sample, so ~5 KB a series sampled every 15 s for 65 minutes: ~1 GB at the bound.
 DEFAULT_MAX_SERIES = 200_000
-# Resets and NaNs noted per series, beyond which it is taken to have them anywhere.
-MAX_MARKS = 8
-# Shared, never written: "too many marks to note".
-_UNTRACKED = array("d")
 
 Sample = tuple[Mapping[str, str], float, float]
 """Labels (``__name__`` included), Unix time in seconds, value."""
 
 
-class SeriesRef:
-    """One stored series. Opaque outside this module: a scraper holds it to mark the series stale."""
-
-    __slots__ = ("drop_at", "labels", "live", "nameless", "nan_at", "seq", "timestamps", "values")
-
-    def __init__(self, labels: Mapping[str, str], seq: int = 0) -> None:
-        # Read-only views: the evaluator gets these labels as they are, without a copy per query,
-        # and most functions drop __name__, so that copy is made once here.
-        self.labels = MappingProxyType(dict(labels))
-        self.nameless = (
-            MappingProxyType({k: v for k, v in labels.items() if k != NAME})
-            if NAME in labels
-            else self.labels
-        )
-        self.timestamps = array("d")
-        self.values = array("d")
-        self.live = True
-        self.seq = seq  # creation order: ties (topk) resolve in it, as in Prometheus 2.42
-        # Times of NaN samples and of drops (None: none; _UNTRACKED: more than MAX_MARKS).
-        self.nan_at: array[float] | None = None
-        self.drop_at: array[float] | None = None
-
-    def note(self, t: float, value: float, previous: float) -> None:
-        """Note the sample at ``t`` if it is NaN or lower than ``previous``."""
-        if value != value:  # noqa: PLR0124 - NaN is the only value unequal to itself
-            self.nan_at = _mark(self.nan_at, t)
-        elif value < previous:
-            self.drop_at = _mark(self.drop_at, t)
-
-
 Accepted = tuple[SeriesRef, float, float]
 """A sample the store kept: its series, time, value (what the write-ahead log is handed)."""
-
-
-def _mark(marks: array[float] | None, t: float) -> array[float]:
-    if marks is None:
-        return array("d", (t,))
-    if marks is not _UNTRACKED:
-        if len(marks) >= MAX_MARKS:
-            return _UNTRACKED
-        marks.append(t)
-    return marks
-
-
-def _none_in(marks: array[float] | None, low: float, high: float, *, closed: bool) -> bool:
-    """Whether no mark lies in ``[low, high]`` (``closed``) or ``(low, high]``."""
-    if marks is None:
-        return True
-    if marks is _UNTRACKED:
-        return False
-    i = (bisect_left if closed else bisect_right)(marks, low)
-    return i == len(marks) or marks[i] > high
-
-
-def _trim(marks: array[float] | None, cutoff: float) -> array[float] | None:
-    if marks is None or marks is _UNTRACKED:
-        return marks
-    del marks[: bisect_right(marks, cutoff)]
-    return marks or None
 
 
 @dataclass(frozen=True)
@@ -123,10 +64,35 @@ class StoreStats:
         return self.bytes / self.samples if self.samples else 0.0
 
 
+# A series read from disk: labels, timestamps, values.
+DiskSeries = tuple[Mapping[str, str], "array[float]", "array[float]"]
+_CUT_AT = CHUNK_SAMPLES + HEAD_KEEP
+
+
+class SeriesBlocks(Protocol):
+    """The blocks on disk as the store reads them (``metrics.blocks.BlockSet``)."""
+
+    def newest(self) -> float:
+        """The last time any block holds; -inf without blocks."""
+
+    def last_time(self, name: str, key: tuple[str, ...]) -> float:
+        """The newest time the blocks hold for the series ``name``/``key``; -inf if none known."""
+
+    def read(self, matchers: Sequence[Matcher], start: float, end: float) -> list[DiskSeries]:
+        """Series matching every matcher with their samples on disk in ``(start, end]``."""
+
+
 class SeriesStore:
-    def __init__(self, *, retention: float = DEFAULT_RETENTION, max_series: int = DEFAULT_MAX_SERIES) -> None:
-        self.retention = retention
+    def __init__(
+        self,
+        *,
+        retention: float = DEFAULT_RETENTION,
+        max_series: int = DEFAULT_MAX_SERIES,
+        blocks: SeriesBlocks | None = None,
+    ) -> None:
+        self.retention = retention  # in memory; beyond it only the blocks have samples
         self.max_series = max_series
+        self.blocks = blocks
         self._by_name: dict[str, dict[tuple[str, ...], SeriesRef]] = {}
         # Postings, as Prometheus' index has them: per metric name, (label, value) → series keys,
         # so that {job="api"} reads the few series of one job instead of every series of the name.
@@ -172,16 +138,18 @@ class SeriesStore:
             return 0
         if not all(a < b for a, b in pairwise(timestamps)):
             return sum(self._add(series, t, v) for t, v in zip(timestamps, values, strict=True))
-        floor = max(self._cutoff, series.timestamps[-1] if series.timestamps else -math.inf)
-        first = bisect_right(timestamps, floor)
+        first = bisect_right(timestamps, max(self._cutoff, series.last()))
         self._rejected["out_of_order"] += first
-        if not series.timestamps and first == len(timestamps):
-            self._drop(series)
+        if first == len(timestamps):
+            if series.empty():
+                self._drop(series)
             return 0
+        previous = series.previous_value()
         held = len(series.values)
         series.timestamps.extend(timestamps[first:])
         series.values.extend(values[first:])
-        self._note_run(series, held)
+        self._note_run(series, held, previous)
+        series.cut(bulk=True)
         self._samples += len(timestamps) - first
         sink = self.sink
         if sink is not None:
@@ -190,18 +158,18 @@ class SeriesStore:
         return len(timestamps) - first
 
     @staticmethod
-    def _note_run(series: SeriesRef, held: int) -> None:
-        """Note the NaNs and drops among the samples after the first ``held``; the look runs in C
-        and only a run that has some pays for a loop."""
+    def _note_run(series: SeriesRef, held: int, previous: float) -> None:
+        """Note the NaNs and drops among the head's samples after the first ``held`` (``previous``
+        is the value before them); the look runs in C and only a run that has some pays for a loop."""
         values = series.values
         total = sum(islice(values, held, None))
-        lead = max(held - 1, 0)  # the last sample held is compared with the first new one
-        if total - total == 0.0 and not any(
-            map(gt, islice(values, lead, None), islice(values, lead + 1, None))
+        if (
+            total - total == 0.0
+            and not (previous > values[held])
+            and not any(map(gt, islice(values, held, None), islice(values, held + 1, None)))
         ):
             return
         timestamps = series.timestamps
-        previous = values[held - 1] if held else math.nan
         for i in range(held, len(values)):
             series.note(timestamps[i], values[i], previous)
             previous = values[i]
@@ -219,8 +187,9 @@ class SeriesStore:
         # Interned: job, instance, le and path values repeat across thousands of series.
         kept = {sys.intern(k): sys.intern(v) for k, v in labels.items() if v}
         self._created += 1
-        series = SeriesRef(kept, self._created)
         key = _key(kept)
+        floor = self.blocks.last_time(name, key) if self.blocks is not None else -math.inf
+        series = SeriesRef(kept, self._created, floor)
         self._by_name.setdefault(sys.intern(name), {})[key] = series
         postings = self._postings.setdefault(name, {})
         for pair in kept.items():
@@ -244,20 +213,23 @@ class SeriesStore:
 
     def _add(self, series: SeriesRef, t: float, value: float) -> bool:
         timestamps = series.timestamps
+        last = timestamps[-1] if timestamps else series.last()
         if not t > self._cutoff:  # also refuses a NaN time
             self._rejected["too_old"] += 1
-        elif timestamps and t <= timestamps[-1]:
-            self._rejected["duplicate" if t == timestamps[-1] else "out_of_order"] += 1
+        elif t <= last:
+            self._rejected["duplicate" if t == last else "out_of_order"] += 1
         else:
             values = series.values
-            series.note(t, value, values[-1] if values else math.nan)
+            series.note(t, value, values[-1] if values else series.previous_value())
             timestamps.append(t)
             values.append(value)
+            if len(timestamps) >= _CUT_AT:
+                series.cut()
             self._samples += 1
             if self.sink is not None:
                 self.sink((series, t, value))
             return True
-        if not timestamps:  # a new series whose only sample was refused holds nothing: drop it
+        if series.empty():  # a new series whose only sample was refused holds nothing: drop it
             self._drop(series)
         return False
 
@@ -292,26 +264,58 @@ class SeriesStore:
                 if tests and not all(check(labels.get(label, "")) for label, check in tests):
                     continue
                 timestamps = series.timestamps
-                low = bisect_right(timestamps, start)
-                high = len(timestamps) if end >= timestamps[-1] else bisect_right(timestamps, end)
-                if low < high:
+                if timestamps and (timestamps[0] <= start or not series.chunks):
+                    # The head alone covers the window: the common case, sliced here without a call.
+                    low = bisect_right(timestamps, start)
+                    high = len(timestamps) if end >= timestamps[-1] else bisect_right(timestamps, end)
+                    times, values = timestamps[low:high], series.values[low:high]
+                else:
+                    times, values = series.window(start, end)
+                if times:
                     nan_at, drop_at = series.nan_at, series.drop_at
                     append(
                         new_tuple(
                             SeriesData,
                             (
                                 labels,
-                                timestamps[low:high],
-                                series.values[low:high],
+                                times,
+                                values,
                                 series.nameless,
-                                nan_at is None
-                                or _none_in(nan_at, timestamps[low], timestamps[high - 1], closed=True),
+                                nan_at is None or marks_clear(nan_at, times[0], times[-1], closed=True),
                                 # A drop at the window's first sample is from outside it: no reset in it.
-                                drop_at is None
-                                or _none_in(drop_at, timestamps[low], timestamps[high - 1], closed=False),
+                                drop_at is None or marks_clear(drop_at, times[0], times[-1], closed=False),
                             ),
                         )
                     )
+        if self.blocks is not None and start < self.blocks.newest():
+            return self._with_disk(found, self.blocks.read(matchers, start, end))
+        return found
+
+    def _with_disk(self, found: list[SeriesData], disk: list[DiskSeries]) -> list[SeriesData]:
+        """``found`` in memory with the samples on disk before each series' first in memory
+        prepended, and the series only on disk after them."""
+        if not disk:
+            return found
+        position = {(series.labels.get(NAME, ""), *_key(series.labels)): i for i, series in enumerate(found)}
+        for labels, disk_times, disk_values in disk:
+            name = labels.get(NAME, "")
+            held = self._by_name.get(name, {}).get(_key(labels))
+            # Memory holds a suffix of each series: from disk only what comes before it. Whether
+            # those samples are NaN-free or monotonic is not known (False).
+            upto = bisect_left(disk_times, held.first()) if held is not None else len(disk_times)
+            if not upto:
+                continue
+            times, values = disk_times[:upto], disk_values[:upto]
+            key = (name, *_key(labels))
+            i = position.get(key)
+            if i is None:
+                position[key] = len(found)
+                found.append(SeriesData(labels, times, values, held.nameless if held else None))
+            else:
+                mem = found[i]
+                times.extend(mem.timestamps)
+                values.extend(mem.values)
+                found[i] = SeriesData(mem.labels, times, values, mem.nameless)
         return found
 
     def _candidates(
@@ -341,17 +345,10 @@ class SeriesStore:
         for name, bucket in list(self._by_name.items()):
             empty = []
             for key, series in bucket.items():
-                timestamps = series.timestamps
-                if timestamps[0] > cutoff:
+                if series.first() > cutoff:
                     continue
-                # One bisect and one slice deletion per series, however many samples go.
-                count = bisect_right(timestamps, cutoff)
-                del timestamps[:count]
-                del series.values[:count]
-                series.nan_at = _trim(series.nan_at, cutoff)
-                series.drop_at = _trim(series.drop_at, cutoff)
-                dropped += count
-                if not timestamps:
+                dropped += series.trim(cutoff)
+                if series.empty():
                     empty.append(key)
             for key in empty:
                 series = bucket.pop(key)
@@ -362,6 +359,11 @@ class SeriesStore:
                 del self._by_name[name]
         self._samples -= dropped
         return dropped
+
+    def held(self) -> Iterator[SeriesRef]:
+        """Every series held in memory (for writing its closed chunks to a block)."""
+        for bucket in list(self._by_name.values()):
+            yield from list(bucket.values())
 
     async def run(self, clock: Clock, every: float = 60.0) -> None:
         """Prune every ``every`` seconds until cancelled."""
@@ -375,14 +377,11 @@ class SeriesStore:
             size += sys.getsizeof(bucket)
             for key, series in bucket.items():
                 size += sys.getsizeof(key) + sys.getsizeof(series) + sys.getsizeof(series.labels)
-                size += sys.getsizeof(series.timestamps) + sys.getsizeof(series.values)
-                # The dicts behind the read-only views, and the noted marks.
+                size += series.size()
+                # The dicts behind the read-only views.
                 size += sys.getsizeof(dict(series.labels))
                 if series.nameless is not series.labels:
                     size += sys.getsizeof(series.nameless) + sys.getsizeof(dict(series.nameless))
-                for marks in (series.nan_at, series.drop_at):
-                    if marks is not None and marks is not _UNTRACKED:
-                        size += sys.getsizeof(marks)
         return StoreStats(series=self._series, samples=self._samples, bytes=size, **self._rejected)
 
 

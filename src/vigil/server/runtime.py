@@ -36,6 +36,7 @@ from vigil.incidents.ack_links import AckLinks
 from vigil.incidents.gone import resolve_gone
 from vigil.incidents.service import IncidentService
 from vigil.incidents.targets import TargetWatch
+from vigil.metrics.compaction import Compactor, open_series
 from vigil.metrics.history import HistoryWriter
 from vigil.metrics.scrape import Scraper
 from vigil.metrics.store import SeriesStore
@@ -137,8 +138,7 @@ class Runtime:
         graph = DependencyGraph({name: s.depends_on for name, s in settings.services.items()})
         self.failures = CheckFailures(engine, self.specs, self.incidents, graph, self.clock)
         self.probes = ProbeSet()
-        self.series = SeriesStore()
-        self.series_log = self._series_log(series_path) if series_path is not None else None
+        self._series_parts(series_path)
         self.history = HistoryWriter(self.series, engine, self.clock)
         self.scraper = Scraper(
             {name: service.metrics for name, service in settings.services.items() if service.metrics},
@@ -190,6 +190,16 @@ class Runtime:
         self.metrics.watch_stages(lambda: list(self.supervisor.stages.values()), lambda: self.writer.dropped)
         self._tasks: list[asyncio.Task[None]] = []
         self.started = False
+
+    def _series_parts(self, folder: Path | None) -> None:
+        """The series store; with a folder, over the blocks on disk there, with its write-ahead log
+        beside them in ``wal/`` and the compactor that writes new blocks and trims the log."""
+        self.series = SeriesStore()
+        self.compactor: Compactor | None = None
+        self.series_log: SeriesLog | None = None
+        if folder is not None:
+            self.series, self.compactor = open_series(folder, self.stack.model.metrics)
+            self.compactor.wal = self.series_log = self._series_log(folder)
 
     def _series_log(self, folder: Path) -> SeriesLog:
         settings = self.stack.model.metrics
@@ -255,6 +265,11 @@ class Runtime:
             since = self.clock.now().timestamp() - self.series.retention
             await asyncio.to_thread(self.series_log.open, self.series, since=since)
             self._spawn(self.series_log.run, "series-log", reports_recovery=True)
+        if self.compactor is not None:
+            compactor = self.compactor
+            self._spawn(
+                lambda: compactor.run(self.clock, self.supervisor.stage("series-blocks")), "series-blocks"
+            )
         self._spawn(self.outbox.run, "outbox", reports_recovery=True)
         self._spawn(self.escalator.run, "escalator")
         self._spawn(self.writer.run, "writer", reports_recovery=True)
@@ -286,6 +301,11 @@ class Runtime:
         await self.live.stop()  # a run in progress is killed, not left behind the server
         await self.supervisor.stop()
         self._tasks.clear()
+        if self.compactor is not None:  # the head into a block: the next start replays little
+            try:
+                await self.compactor.compact_aside(self.clock.now().timestamp(), closing=True)
+            except OSError as err:
+                log.error("could not write the series block at stop (the log keeps its samples): %s", err)
         if self.series_log is not None:
             await self.series_log.close()  # a clean stop keeps every sample
         await self.incidents.deliveries.close()  # the timeline lines of the last pages sent

@@ -144,7 +144,7 @@ class SegmentWriter:
         self._written = 0
         self._ids = {}
         self._newest = -math.inf
-        _sync_folder(self.folder)  # the new name itself survives a power cut
+        sync_folder(self.folder)  # the new name itself survives a power cut
 
     def _append(self, fd: int | None, data: bytes) -> None:
         if fd is None:
@@ -188,7 +188,8 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
+    """Make a new or removed name in ``folder`` survive a power cut."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)

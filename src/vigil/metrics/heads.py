@@ -1,0 +1,221 @@
+"""One stored series: its open head as plain arrays and its closed chunks compressed.
+
+New samples go to the head, two ``array('d')`` (timestamps, values). Once the head's oldest
+``CHUNK_SAMPLES`` samples are older than ``HEAD_SPAN`` before its newest (or it holds more than
+``HEAD_MAX``), they are closed into a chunk (``chunks.encode``, ~2 bytes a sample instead of 16).
+The newest hour and five minutes stay plain, so that the windows rules read (``[5m]``, ``[1h]``, the
+5-minute lookback of an instant selector) are sliced from the head without decoding anything, as
+before chunks; a longer window (a dashboard's, a range query over hours) decodes only the chunks it
+reaches, newest first.
+
+Each series also notes, as it is written, the few samples that make evaluation slow: NaNs (stale
+markers among them) and drops (a value below the one before it: a counter reset). A series with
+more than ``MAX_MARKS`` of either stops noting them and is always looked at.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from vigil.metrics import chunks as codec
+
+NAME = "__name__"
+# Samples a closed chunk holds, and the newest samples the head keeps plain after a cut (chosen by
+# bench/rules.py: memory against the rule cycle, see the module docstring).
+CHUNK_SAMPLES = 120
+HEAD_KEEP = 24
+# The span the head keeps plain beyond that: the rules' `[1h]` windows and the 5-minute lookback
+# at their start are sliced as they are, not decoded every cycle. A series scraped so often that
+# the span holds more than HEAD_MAX samples keeps HEAD_MAX (memory bounded per series).
+HEAD_SPAN = 3600.0 + 300.0
+HEAD_MAX = 1024
+# Resets and NaNs noted per series, beyond which it is taken to have them anywhere.
+MAX_MARKS = 8
+# Shared, never written: "too many marks to note".
+UNTRACKED = array("d")
+
+
+class SeriesRef:
+    """One stored series. Opaque outside the store: a scraper holds it to mark the series stale."""
+
+    __slots__ = (
+        "chunks",
+        "drop_at",
+        "floor",
+        "labels",
+        "live",
+        "nameless",
+        "nan_at",
+        "persisted",
+        "seq",
+        "timestamps",
+        "values",
+    )
+
+    def __init__(self, labels: Mapping[str, str], seq: int = 0, floor: float = -math.inf) -> None:
+        # Read-only views: the evaluator gets these labels as they are, without a copy per query,
+        # and most functions drop __name__, so that copy is made once here.
+        self.labels = MappingProxyType(dict(labels))
+        self.nameless = (
+            MappingProxyType({k: v for k, v in labels.items() if k != NAME})
+            if NAME in labels
+            else self.labels
+        )
+        self.timestamps = array("d")  # the open head
+        self.values = array("d")
+        self.chunks: list[bytes] = []  # closed, oldest first
+        self.persisted = 0  # how many of the oldest chunks a block on disk holds as well
+        self.floor = floor  # samples at or before it are refused: the newest time a block holds
+        self.live = True
+        self.seq = seq  # creation order: ties (topk) resolve in it, as in Prometheus 2.42
+        # Times of NaN samples and of drops (None: none; UNTRACKED: more than MAX_MARKS).
+        self.nan_at: array[float] | None = None
+        self.drop_at: array[float] | None = None
+
+    def last(self) -> float:
+        """The newest time held or persisted; a new sample must come after it."""
+        if self.timestamps:
+            return self.timestamps[-1]
+        if self.chunks:
+            return codec.bounds(self.chunks[-1])[1]
+        return self.floor
+
+    def first(self) -> float:
+        """The oldest time held in memory (inf when nothing is)."""
+        if self.chunks:
+            return codec.bounds(self.chunks[0])[0]
+        return self.timestamps[0] if self.timestamps else math.inf
+
+    def empty(self) -> bool:
+        return not self.timestamps and not self.chunks
+
+    def note(self, t: float, value: float, previous: float) -> None:
+        """Note the sample at ``t`` if it is NaN or lower than ``previous``."""
+        if value != value:  # noqa: PLR0124 - NaN is the only value unequal to itself
+            self.nan_at = _mark(self.nan_at, t)
+        elif value < previous:
+            self.drop_at = _mark(self.drop_at, t)
+
+    def previous_value(self) -> float:
+        if self.values:
+            return self.values[-1]
+        if self.chunks:
+            return codec.decode(self.chunks[-1])[1][-1]
+        return math.nan
+
+    def cut(self, *, bulk: bool = False) -> None:
+        """Close the head's oldest samples into chunks while it holds more than it keeps. After a
+        run written in ``bulk`` (history, a backfill) all but ``HEAD_SPAN`` go, a last chunk of at
+        least a quarter of ``CHUNK_SAMPLES`` included, since no sample may follow soon."""
+        timestamps = self.timestamps
+        while len(timestamps) >= CHUNK_SAMPLES + HEAD_KEEP and (
+            len(timestamps) >= CHUNK_SAMPLES + HEAD_MAX
+            or timestamps[CHUNK_SAMPLES - 1] < timestamps[-1] - HEAD_SPAN
+        ):
+            self.close(timestamps[CHUNK_SAMPLES - 1])
+        if bulk:
+            keep = max(
+                HEAD_KEEP,
+                min(HEAD_MAX, len(timestamps) - bisect_left(timestamps, timestamps[-1] - HEAD_SPAN)),
+            )
+            if len(timestamps) - keep >= CHUNK_SAMPLES // 4:
+                self.close(timestamps[len(timestamps) - keep - 1])
+
+    def close(self, upto: float = math.inf) -> None:
+        """Close the head's samples up to ``upto`` (all by default) into a chunk, so that a block
+        can hold them."""
+        count = len(self.timestamps) if upto >= math.inf else bisect_right(self.timestamps, upto)
+        if count:
+            self.chunks.append(codec.encode(self.timestamps[:count], self.values[:count]))
+            del self.timestamps[:count]
+            del self.values[:count]
+
+    def window(self, start: float, end: float) -> tuple[array[float], array[float]]:
+        """Copies of the samples in ``(start, end]``, decoding only the chunks the window reaches."""
+        timestamps, values = self.timestamps, self.values
+        if not self.chunks or (timestamps and timestamps[0] <= start):
+            low = bisect_right(timestamps, start)
+            high = (
+                len(timestamps) if not timestamps or end >= timestamps[-1] else bisect_right(timestamps, end)
+            )
+            return timestamps[low:high], values[low:high]
+        reached = len(self.chunks)
+        while reached > 0 and codec.bounds(self.chunks[reached - 1])[1] > start:
+            reached -= 1
+        out_t, out_v = array("d"), array("d")
+        for chunk in self.chunks[reached:]:
+            first, last = codec.bounds(chunk)
+            if first > end:
+                break
+            ts, vs = codec.decode_shared(chunk)
+            low = bisect_right(ts, start)
+            high = len(ts) if end >= last else bisect_right(ts, end)
+            out_t.extend(ts[low:high])
+            out_v.extend(vs[low:high])
+        if timestamps and timestamps[0] <= end:
+            high = len(timestamps) if end >= timestamps[-1] else bisect_right(timestamps, end)
+            out_t.extend(timestamps[:high])
+            out_v.extend(values[:high])
+        return out_t, out_v
+
+    def trim(self, cutoff: float) -> int:
+        """Drop the samples at or before ``cutoff``; returns how many went."""
+        dropped = 0
+        while self.chunks and codec.bounds(self.chunks[0])[1] <= cutoff:
+            dropped += codec.count(self.chunks.pop(0))
+            self.persisted = max(self.persisted - 1, 0)
+        if self.chunks and codec.bounds(self.chunks[0])[0] <= cutoff:
+            # One chunk straddles the cutoff: it is written again without its older samples.
+            ts, vs = codec.decode(self.chunks[0])
+            count = bisect_right(ts, cutoff)
+            self.chunks[0] = codec.encode(ts[count:], vs[count:])
+            dropped += count
+        if self.timestamps and self.timestamps[0] <= cutoff:
+            count = bisect_right(self.timestamps, cutoff)
+            del self.timestamps[:count]
+            del self.values[:count]
+            dropped += count
+        self.nan_at = _trim(self.nan_at, cutoff)
+        self.drop_at = _trim(self.drop_at, cutoff)
+        return dropped
+
+    def size(self) -> int:
+        """Bytes held for the samples and the marks (labels are counted by the store)."""
+        size = sys.getsizeof(self.timestamps) + sys.getsizeof(self.values) + sys.getsizeof(self.chunks)
+        size += sum(sys.getsizeof(chunk) for chunk in self.chunks)
+        for marks in (self.nan_at, self.drop_at):
+            if marks is not None and marks is not UNTRACKED:
+                size += sys.getsizeof(marks)
+        return size
+
+
+def marks_clear(marks: array[float] | None, low: float, high: float, *, closed: bool) -> bool:
+    """Whether no mark lies in ``[low, high]`` (``closed``) or ``(low, high]``."""
+    if marks is None:
+        return True
+    if marks is UNTRACKED:
+        return False
+    i = (bisect_left if closed else bisect_right)(marks, low)
+    return i == len(marks) or marks[i] > high
+
+
+def _mark(marks: array[float] | None, t: float) -> array[float]:
+    if marks is None:
+        return array("d", (t,))
+    if marks is not UNTRACKED:
+        if len(marks) >= MAX_MARKS:
+            return UNTRACKED
+        marks.append(t)
+    return marks
+
+
+def _trim(marks: array[float] | None, cutoff: float) -> array[float] | None:
+    if marks is None or marks is UNTRACKED:
+        return marks
+    del marks[: bisect_right(marks, cutoff)]
+    return marks or None

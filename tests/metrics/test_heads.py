@@ -1,0 +1,108 @@
+"""A series' head and compressed chunks answer as one run of samples: windows, marks, pruning."""
+
+from __future__ import annotations
+
+import math
+import struct
+from itertools import pairwise
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vigil.metrics.heads import CHUNK_SAMPLES, HEAD_MAX, HEAD_SPAN
+from vigil.metrics.series import STALE_NAN, Matcher, MatchOp
+from vigil.metrics.store import SeriesStore
+
+NAME = "__name__"
+M = [Matcher(NAME, MatchOp.EQUAL, "m")]
+VALUES = st.floats(allow_nan=False, min_value=-1e6, max_value=1e6) | st.sampled_from(
+    [math.nan, STALE_NAN, 0.0]
+)
+
+
+def bits(values: list[float]) -> list[int]:
+    return [struct.unpack("<Q", struct.pack("<d", v))[0] for v in values]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(st.tuples(st.sampled_from([15.0, 15.0, 15.0, 7.5, 0.0, -3.0]), VALUES), max_size=500),
+    windows=st.lists(st.tuples(st.floats(0, 8000), st.floats(0, 8000)), min_size=1, max_size=8),
+    bulk=st.booleans(),
+)
+def test_windows_over_chunks_and_head_match_a_plain_list(
+    steps: list[tuple[float, float]], windows: list[tuple[float, float]], bulk: bool
+) -> None:
+    store = SeriesStore(retention=1e9)
+    kept: list[tuple[float, float]] = []
+    t = 0.0
+    times, values = [], []
+    for delta, value in steps:
+        t += delta
+        if not kept or t > kept[-1][0]:
+            kept.append((t, value))
+        times.append(t)
+        values.append(value)
+        if not bulk:
+            store.append({NAME: "m"}, t, value)
+    if bulk:
+        store.extend({NAME: "m"}, times, values)
+    assert store.stats().samples == len(kept)
+    for a, b in windows:
+        start, end = min(a, b), max(a, b)
+        want = [(t, v) for t, v in kept if start < t <= end]
+        got = store.select(M, start, end)
+        if not want:
+            assert got == []
+            continue
+        [series] = got
+        assert list(series.timestamps) == [t for t, _ in want]
+        assert bits(list(series.values)) == bits([v for _, v in want])
+        if series.nan_free:
+            assert not any(math.isnan(v) for _, v in want)
+        if series.monotonic:
+            assert not any(b < a for (_, a), (_, b) in pairwise(want))
+
+
+def test_old_samples_are_compressed_and_the_newest_stay_plain() -> None:
+    store = SeriesStore(retention=1e9)
+    for i in range(3000):
+        store.append({NAME: "m"}, 15.0 * i, float(i * 3))
+    [series] = store.held()
+    plain = series.timestamps
+    assert plain[-1] - plain[0] >= HEAD_SPAN  # the rules' windows, sliced without decoding
+    assert plain[CHUNK_SAMPLES] >= plain[-1] - HEAD_SPAN  # one chunk's worth more at most
+    assert len(series.chunks) == (3000 - len(plain)) // CHUNK_SAMPLES
+    assert store.stats().bytes_per_sample < 8
+
+
+def test_pruning_cuts_through_a_chunk_exactly() -> None:
+    store = SeriesStore(retention=1000.0)
+    for i in range(400):
+        store.append({NAME: "m"}, 10.0 * i, float(i))
+    store.prune(3995.0)  # cutoff 2995: samples 0..299 go, 300.. stay
+    [series] = store.select(M, 0.0, 1e9)
+    assert series.timestamps[0] == 3000.0 and len(series.timestamps) == 100
+    assert store.stats().samples == 100
+    store.append({NAME: "m"}, 2990.0, 1.0)
+    assert (store.stats().too_old, store.stats().samples) == (1, 100)
+
+
+def test_a_counter_reset_inside_a_chunk_is_noted() -> None:
+    store = SeriesStore(retention=1e9)
+    for i in range(300):
+        store.append({NAME: "m"}, 15.0 * i, float(i if i != 50 else 0))
+    [early] = store.select(M, 0.0, 15.0 * 100)
+    [late] = store.select(M, 15.0 * 100, 15.0 * 299)
+    assert not early.monotonic and late.monotonic
+
+
+def test_a_fast_series_keeps_at_most_head_max_samples_plain() -> None:
+    store = SeriesStore(retention=1e9)
+    store.extend({NAME: "m"}, [float(i) for i in range(5000)], [1.0] * 5000)
+    for i in range(5000, 7000):
+        store.append({NAME: "m"}, float(i), 1.0)
+    [series] = store.held()
+    assert HEAD_MAX <= len(series.timestamps) < HEAD_MAX + CHUNK_SAMPLES
+    [read] = store.select(M, -1.0, 1e9)
+    assert list(read.timestamps) == [float(i) for i in range(7000)]
