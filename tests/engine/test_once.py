@@ -42,7 +42,7 @@ async def pinged(
     key = watch.beats["worker.beat"].key
     for signal, wait, body in signals:
         await clock.advance(wait)
-        await watch.ping(key, signal, exit_status=2 if signal is Signal.FAIL else None, body=body)
+        watch.ping(key, signal, exit_status=2 if signal is Signal.FAIL else None, body=body)
     await watch.writer.flush()
     await engine.dispose()
 

@@ -58,12 +58,13 @@ def promtool(vigil: VigilProcess, *args: str, token: str | None = None) -> subpr
 
 
 def _scraped(vigil: VigilProcess) -> bool:
-    done = promtool(vigil, "instant", "count(count_over_time(up[1m]) >= 3)")
+    done = promtool(vigil, "instant", "count(count_over_time(up[1m]) >= 10)")
     return done.returncode == 0 and "=> 1 @[" in done.stdout
 
 
 def test_promtool_instant_range_series_and_labels_read_vigil(vigil: VigilProcess) -> None:
-    wait_until(lambda: _scraped(vigil), 30, "three scrapes of the demo target")
+    # Ten scrapes a second apart: the range below has at least five 2 s steps with a sample.
+    wait_until(lambda: _scraped(vigil), 60, "ten scrapes of the demo target")
 
     instant = promtool(vigil, "instant", 'up{job="demo"}')
     assert instant.returncode == 0, instant.stderr

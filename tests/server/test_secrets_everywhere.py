@@ -156,6 +156,7 @@ async def walk_the_api(
         "procedure": [p.id for p in runtime.library.procedures()] or ["no-such-procedure"],
         "run_id": list(runtime.live.runs) or ["no-such-run"],
         "schedule": runtime.oncall.names,
+        "job": list(runtime.stack.model.backups) or ["no-such-job"],
     }
     answers: dict[str, str] = {"/openapi.json": json.dumps(document)}
     for template, operations in document["paths"].items():

@@ -1,4 +1,4 @@
-"""Each artefact's manifest: a JSON file beside it (``appdb-20260102T020000Z.dump.json``).
+"""Each artefact's manifest: a JSON file beside it (``appdb-20260102T020000.000Z.dump.json``).
 
 It says what the artefact should be (its SHA-256 and size), how it was made (duration, source
 and client versions, each table's rows) and whether it was verified, when and how. A backup is

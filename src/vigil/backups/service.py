@@ -34,7 +34,9 @@ async def _nothing(outcome: Outcome) -> None:
 
 
 def _stamp(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    # To the millisecond: two backups in one second (an in-place restore's safety backup right
+    # after a run) must not share a name, or the second would replace the first.
+    return at.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%f")[:-3] + "Z"
 
 
 async def run_job(
