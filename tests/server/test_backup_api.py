@@ -55,6 +55,10 @@ async def test_a_responder_backs_up_an_admin_restores_and_a_reader_cannot(tmp_pa
         outside = {"artefact": str(tmp_path / "app.db")}
         refused = await client.post("/api/v1/backups/verify", json=outside, headers=auth(Role.RESPONDER))
         assert refused.status_code == 422 and "not in a backup job's destination" in refused.json()["error"]
+        nul = await client.post(
+            "/api/v1/backups/verify", json={"artefact": "/a\u0000b"}, headers=auth(Role.RESPONDER)
+        )
+        assert nul.status_code == 422 and "not in a backup job's destination" in nul.json()["error"]
         unknown = await client.get("/api/v1/backups/nope")
         assert unknown.status_code == 422 and "no backup job 'nope'" in unknown.json()["error"]
 

@@ -91,6 +91,10 @@ def job_named(stack: Stack, name: str) -> Job:
 
 
 def job_of_artefact(stack: Stack, artefact: Path) -> Job | None:
-    """The job whose destination holds ``artefact``, if any."""
-    folder = artefact.resolve().parent
+    """The job whose destination holds ``artefact``, if any (none for a path that cannot be one:
+    a NUL byte, a loop of links)."""
+    try:
+        folder = artefact.resolve().parent
+    except (OSError, RuntimeError, ValueError):
+        return None
     return next((job for job in jobs_of(stack).values() if job.destination == folder), None)
