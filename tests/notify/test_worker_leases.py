@@ -32,7 +32,9 @@ async def test_a_second_instance_whose_clock_runs_15s_ahead_does_not_send_a_slow
     behind, ahead = FakeClock(), FakeClock()
     await ahead.advance(15)
     workers = [
-        OutboxWorker(engine, hook(receiver), clock, timeout=1.0, lease=2.0)
+        OutboxWorker(
+            engine, hook(receiver), clock, timeout=1.0, lease=5.0
+        )  # outlasts a send and its write under load
         for engine, clock in ((first, behind), (second, ahead))
     ]
     try:

@@ -85,6 +85,7 @@ async def test_a_query_waiting_on_a_row_lock_is_a_blocked_backend_under_a_long_t
         await lock.start()
         await holder.execute("UPDATE jobs SET state = 'taken' WHERE id = 1")
         waiting = asyncio.create_task(waiter.execute("UPDATE jobs SET state = 'also' WHERE id = 1"))
+        await asyncio.sleep(0.05)  # the waiting query has run a measurable time when observed
         try:
             observation = await eventually_blocked(small_postgres)
         finally:
