@@ -92,3 +92,13 @@ async def test_the_openapi_document_declares_each_operation_s_errors(setup: dict
     assert set(paths["/metrics"]["get"]["responses"]["200"]["content"]) == {"text/plain"}
     silence = document["components"]["schemas"]["SilenceBody"]["properties"]["matchers"]["items"]
     assert {"type": "string", "minLength": 1, "maxLength": 1000} in silence["anyOf"]
+
+
+async def test_every_operation_has_its_own_operation_id(setup: dict[str, Any]) -> None:
+    """OpenAPI requires operation ids unique in the document; client generators key on them.
+    The Prometheus routes answer GET and POST alike, each under its own id."""
+    document = (await setup["client"].get("/openapi.json")).json()
+    ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    query = document["paths"]["/prometheus/api/v1/query"]
+    assert query["get"]["operationId"] != query["post"]["operationId"]

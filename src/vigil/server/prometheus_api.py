@@ -94,7 +94,22 @@ class Params:
 
 
 def route(path: str, summary: str, methods: list[str] = BOTH) -> Callable[[Endpoint], Endpoint]:
-    return router.api_route(path, methods=methods, summary=summary, responses=ERRORS)
+    """One route per method, so that the API document gives each its own operation id
+    (``query_get``, ``query_post``) as OpenAPI requires."""
+
+    def register(endpoint: Endpoint) -> Endpoint:
+        for method in methods:
+            router.add_api_route(
+                path,
+                endpoint,
+                methods=[method],
+                name=f"{endpoint.__name__}_{method.lower()}",
+                summary=summary,
+                responses=ERRORS,
+            )
+        return endpoint
+
+    return register
 
 
 def _json(text: str) -> Response:
