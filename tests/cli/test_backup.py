@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.backups.conftest import SEED, dropdb, psql
 from tests.backups.test_registry import EXAMPLE
 
 VIGIL = [sys.executable, "-m", "vigil.cli", "backup"]
@@ -19,14 +21,14 @@ STACK = EXAMPLE.replace("engine: postgres", "engine: sqlite").replace(
 )
 
 
-def vigil(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def vigil(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*VIGIL, *args, "-c", str(tmp_path / "vigil.yaml")],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
-        env={k: v for k, v in os.environ.items() if k != "APP_DB"},
+        env=env if env is not None else {k: v for k, v in os.environ.items() if k != "APP_DB"},
     )
 
 
@@ -56,3 +58,29 @@ def test_run_list_verify_restore_and_their_exit_codes(tmp_path: Path) -> None:
     assert failed.returncode == 1
     assert f"backup of appdb failed: the SQLite database {tmp_path}/app.db does not exist" in failed.stderr
     assert "Traceback" not in failed.stderr + unknown.stderr + broken.stderr
+
+
+def test_restore_brings_a_dropped_table_back_in_a_scratch_postgres_database(tmp_path: Path) -> None:
+    """The issue's "done when", as a user does it: back up a real PostgreSQL database with the
+    issue's stack file, drop a table, restore the backup into a new database and find the table
+    there with its rows, the source left as it was."""
+    name, scratch = f"vigil_cli_src_{secrets.token_hex(4)}", f"vigil_cli_scratch_{secrets.token_hex(4)}"
+    source = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    psql("postgres", f'CREATE DATABASE "{name}"')
+    try:
+        psql(name, SEED)
+        (tmp_path / "vigil.yaml").write_text(EXAMPLE)
+        env = {**os.environ, "DATABASE_URL": source}
+        ran = vigil(tmp_path, "run", "appdb", env=env)
+        assert ran.returncode == 0, ran.stderr
+        [row] = json.loads(vigil(tmp_path, "list", "appdb", "--json", env=env).stdout)
+        assert row["verified"] is True
+        psql(name, "DROP TABLE orders")
+        target = f"postgresql://postgres@127.0.0.1:5432/{scratch}"
+        restored = vigil(tmp_path, "restore", row["path"], "--to", target, env=env)
+        assert restored.returncode == 0, restored.stderr
+        assert psql(scratch, "SELECT count(*), sum(total) FROM orders").strip() == "7000|36755250.0"
+        assert psql(name, "SELECT to_regclass('public.orders') IS NULL").strip() == "t"
+    finally:
+        dropdb(name)
+        dropdb(scratch)
