@@ -87,6 +87,17 @@ async def test_an_in_place_restore_puts_back_the_points_after_a_safety_backup(
     assert kept == [7, 40_000]
 
 
+async def test_a_download_that_is_not_the_snapshot_qdrant_made_fails_the_backup(
+    tmp_path: Path, qdrant: QdrantStandIn, base: str
+) -> None:
+    qdrant.torn_downloads = True
+    outcome = await run_job(make_job(tmp_path, f"{base}/collections/faq", engine="qdrant"), Redactor())
+    assert not outcome.ok and outcome.reason is not None
+    assert outcome.reason.startswith("the snapshot downloaded from Qdrant ("), outcome.reason
+    assert "is not the one it made" in outcome.reason
+    assert not any((tmp_path / "backups").iterdir()) and qdrant.collections["faq"].snapshots == {}
+
+
 async def test_a_changed_or_cut_snapshot_fails_verification(tmp_path: Path, base: str) -> None:
     job = make_job(tmp_path, f"{base}/collections/faq", engine="qdrant", verify="list")
     outcome = await run_job(job, Redactor())

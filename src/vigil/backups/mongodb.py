@@ -7,7 +7,9 @@ and the driver reads the same data over the same protocol. Like ``mongodump`` wi
 ``--oplog``, the dump is not one point in time: each collection is read as its cursor finds it,
 and the manifest's counts are the documents written, exactly. Views and ``system.*``
 collections are left out; each collection's options and indexes are kept and recreated.
-The database is the source URL's path (``mongodb://user:pass@host:27017/app``).
+The database is the source URL's path (``mongodb://user:pass@host:27017/app``). An in-place
+restore reads the whole archive through first, then drops and reloads each archived collection
+in turn (not in one transaction); collections made since the backup are left as they are.
 """
 
 from __future__ import annotations

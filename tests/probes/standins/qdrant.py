@@ -45,6 +45,7 @@ class QdrantStandIn:
     ready: bool = True
     refusal: str = "Invalid API key or JWT"
     seen_keys: list[str | None] = field(default_factory=list)
+    torn_downloads: bool = False  # serve a snapshot's bytes with its end cut off, as a dropped link would
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._auth])
@@ -125,7 +126,8 @@ class QdrantStandIn:
         data = self._found(request).snapshots.get(request.match_info["snapshot"])
         if data is None:
             raise web.HTTPNotFound(text=json.dumps({"status": {"error": "Not found: snapshot"}}))
-        return web.Response(body=data, content_type="application/octet-stream")
+        body = data[: len(data) // 2] if self.torn_downloads else data
+        return web.Response(body=body, content_type="application/octet-stream")
 
     async def _forget(self, request: web.Request) -> web.Response:
         return _ok(self._found(request).snapshots.pop(request.match_info["snapshot"], None) is not None)
