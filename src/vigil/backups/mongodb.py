@@ -15,6 +15,7 @@ in turn (not in one transaction); collections made since the backup are left as 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hashlib
 import secrets
@@ -188,7 +189,8 @@ class MongoEngine:
         return Dump(f"MongoDB {version}", f"pymongo {pymongo.version}", counts)
 
     async def check(self, artefact: Path) -> None:
-        await asyncio.to_thread(lambda: list(archive.batches(artefact, decode_documents=True)))
+        # Read through, keeping no batch: memory stays one batch whatever the archive's size.
+        await asyncio.to_thread(collections.deque, archive.batches(artefact, decode_documents=True), 0)
 
     async def scratch_counts(self, artefact: Path, source: str) -> dict[str, int]:
         scratch = f"vigil_verify_{secrets.token_hex(6)}"
