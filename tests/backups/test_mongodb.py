@@ -148,3 +148,13 @@ async def test_a_source_that_cannot_be_used_says_why(tmp_path: Path, source: str
     outcome = await run_job(make_job(tmp_path, source, engine="mongodb"), REDACT)
     assert not outcome.ok and outcome.reason is not None and outcome.reason.startswith(reason), outcome.reason
     assert not any((tmp_path / "backups").iterdir())
+
+
+async def test_a_server_that_does_not_answer_is_named_with_the_cause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("vigil.backups.mongodb.SELECTION_MS", 500)  # the driver's wait, shortened
+    outcome = await run_job(make_job(tmp_path, "mongodb://127.0.0.1:1/app", engine="mongodb"), REDACT)
+    assert outcome.reason is not None
+    assert outcome.reason.startswith("cannot connect to MongoDB at 127.0.0.1: [Errno 111] "), outcome.reason
+    assert not any((tmp_path / "backups").iterdir())

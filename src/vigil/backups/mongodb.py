@@ -18,7 +18,9 @@ import asyncio
 import collections
 import contextlib
 import hashlib
+import importlib
 import secrets
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -79,8 +81,9 @@ def _failure(err: Exception, url: str) -> BackupError:
         message = str((err.details or {}).get("errmsg") or err).splitlines()[0]
         return BackupError(f"MongoDB at {where} refused a command: {message}")
     if isinstance(err, ServerSelectionTimeoutError):
-        said = str(err).split(" (configured", 1)[0]
-        return BackupError(f"cannot connect to MongoDB at {said}")  # pymongo's "host:port: cause"
+        said = str(err).split(" (configured", 1)[0]  # pymongo's "host:port: cause (configured …)"
+        cause = said.split(": ", 1)[1] if said.startswith(where) and ": " in said else said
+        return BackupError(f"cannot connect to MongoDB at {where}: {cause}")
     return BackupError(
         f"MongoDB at {where} failed: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
     )
@@ -89,6 +92,8 @@ def _failure(err: Exception, url: str) -> BackupError:
 @contextlib.asynccontextmanager
 async def _talking(url: str) -> AsyncIterator[AsyncMongoClient[Any]]:
     """A client for ``url`` while the block runs; driver errors become ``BackupError``."""
+    if "pymongo" not in sys.modules:  # a second or more on a busy host: not on the event loop
+        await asyncio.to_thread(importlib.import_module, "pymongo")
     from pymongo.errors import PyMongoError
 
     client = _client(url)
