@@ -52,6 +52,23 @@ def test_the_issues_example_is_a_check_named_backups_appdb_with_its_secret_maske
     assert "hunter22" not in spec.config.target
 
 
+def test_mongodb_and_qdrant_jobs_are_accepted_with_their_urls_masked() -> None:
+    text = EXAMPLE.replace("engine: postgres", "engine: mongodb") + EXAMPLE.split("appdb:", 1)[1].replace(
+        "engine: postgres", "engine: qdrant"
+    ).replace("DATABASE_URL", "QDRANT_URL").join(["  vectors:", ""])
+    env = {
+        "DATABASE_URL": "mongodb://app:m0ngo-pw@db/app",
+        "QDRANT_URL": "http://:qdr-key@q:6333/collections/faq",
+    }
+    stack = parse_stack("vigil.yaml", text, env)
+    assert [(s.id, s.config.backup.engine) for s in stack.specs() if isinstance(s.config, BackupCheck)] == [
+        ("backups.appdb", "mongodb"),
+        ("backups.vectors", "qdrant"),
+    ]
+    shown = stack.redactor(" ".join(job.source for job in stack.model.backups.values()))
+    assert "m0ngo-pw" not in shown and "qdr-key" not in shown
+
+
 def test_faults_in_a_job_are_placed_at_their_line() -> None:
     text = EXAMPLE.replace("engine: postgres", "engine: oracle").replace("rpo: 1h", "rpo: soon")
     try:
@@ -62,7 +79,7 @@ def test_faults_in_a_job_are_placed_at_their_line() -> None:
         raise AssertionError("accepted")
     assert (
         lines[0]
-        == "vigil.yaml:4:13: backups.appdb.engine: unknown backup engine 'oracle'; known: mariadb, postgres, redis, sqlite"
+        == "vigil.yaml:4:13: backups.appdb.engine: unknown backup engine 'oracle'; known: mariadb, mongodb, postgres, qdrant, redis, sqlite"
     )
     assert lines[1].startswith("vigil.yaml:11:10: backups.appdb.rpo: 'soon' is not a duration")
 

@@ -84,3 +84,31 @@ def test_restore_brings_a_dropped_table_back_in_a_scratch_postgres_database(tmp_
     finally:
         dropdb(name)
         dropdb(scratch)
+
+
+def test_a_relative_destination_and_source_are_read_from_the_stack_files_folder_not_the_cwd(
+    tmp_path: Path,
+) -> None:
+    folder, elsewhere = tmp_path / "stack", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    (folder / "vigil.yaml").write_text(STACK)
+    with sqlite3.connect(folder / "app.db") as conn:
+        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY)")
+    env = {k: v for k, v in os.environ.items() if k != "APP_DB"}
+
+    def vigil_from_elsewhere(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "vigil.cli", *args, "-c", "../stack/vigil.yaml"]
+        return subprocess.run(
+            command, cwd=elsewhere, capture_output=True, text=True, timeout=120, env=env, check=False
+        )
+
+    ran = vigil_from_elsewhere("backup", "run", "appdb")
+    assert ran.returncode == 0, ran.stderr
+    [artefact] = (folder / ".vigil" / "backups" / "appdb").glob("appdb-*.sqlite")
+    assert str(artefact) in ran.stdout
+    assert list(elsewhere.iterdir()) == []
+    checked = vigil_from_elsewhere("check", "--json")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    [result] = [r for r in json.loads(checked.stdout) if r["id"] == "backups.appdb"]
+    assert result["ok"] is True and "recovery_point_seconds" in result["values"], result

@@ -69,7 +69,7 @@ class Outcome:
 
 
 def jobs_of(stack: Stack) -> dict[str, Job]:
-    base = Path(stack.file).resolve().parent if stack.file else Path.cwd()
+    base = stack.folder
     return {
         name: Job(name, config, (base / config.destination).resolve(), _source(config, base))
         for name, config in stack.model.backups.items()

@@ -67,8 +67,12 @@ def write_manifest(artefact: Path, manifest: Manifest) -> None:
     """Written to a temporary file and renamed, so a manifest is never half there."""
     final = manifest_path(artefact)
     partial = final.with_name(f".{final.name}.partial")
-    partial.write_text(json.dumps(manifest.as_dict(), indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(partial, final)
+    try:
+        partial.write_text(json.dumps(manifest.as_dict(), indent=2, sort_keys=True), encoding="utf-8")
+        os.replace(partial, final)
+    except OSError:  # a full disk: no half manifest is left behind
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def read_manifest(artefact: Path) -> Manifest:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
+import shutil
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -72,9 +74,10 @@ async def run_job(
         os.replace(partial, final)
         _write(final, manifest)
     except (BackupError, OSError, TimeoutError) as err:
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
-        reason = _reason(err, job.config.timeout)
+        for leftover in (partial, final):  # final: renamed, but its manifest could not be written
+            with contextlib.suppress(OSError):
+                leftover.unlink(missing_ok=True)
+        reason = _full(err, job.destination) or _reason(err, job.config.timeout)
         outcome = Outcome(
             job.name, Action.BACKUP, False, started, time.monotonic() - clock, reason=redact(reason)
         )
@@ -89,6 +92,24 @@ async def run_job(
     if outcome.ok:
         prune(job, started)
     return outcome
+
+
+# How the dump tools and SQLite word a full device (ENOSPC) they met while writing.
+_FULL = ("No space left on device", "database or disk is full")
+
+
+def _full(err: BaseException, destination: Path) -> str | None:
+    """The reason of a backup that failed because the destination's device is full, or None."""
+    if not (isinstance(err, OSError) and err.errno == errno.ENOSPC) and not any(s in str(err) for s in _FULL):
+        return None
+    try:
+        free = f"{shutil.disk_usage(destination).free // 1024:,} KiB free"
+    except OSError:
+        free = "its free space unknown"
+    return (
+        f"no space left on the device of the destination {destination} ({free} once the partial "
+        "backup was removed); nothing was kept"
+    )
 
 
 def _reason(err: BaseException, timeout: float) -> str:

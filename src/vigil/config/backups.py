@@ -70,7 +70,8 @@ class BackupJob(StrictModel):
     source: str = Field(
         min_length=1,
         max_length=4000,
-        description="The database: a URL (postgres) or a file path (sqlite), e.g. ${DATABASE_URL}.",
+        description="The database: a URL (postgres, mariadb, redis, mongodb with the database as its path, "
+        "qdrant as the collection's URL) or a file path (sqlite), e.g. ${DATABASE_URL}.",
     )
     schedule: CronExpression = Field(description='When to back up, a cron expression, e.g. "0 2 * * *".')
     timezone: ZoneName = Field("UTC", description="The time zone the schedules are read in.")

@@ -44,7 +44,13 @@ class Stack:
     redactor: Redactor
 
     def specs(self) -> list[CheckSpec]:
-        return list(self.model.checks())
+        return list(self.model.checks(self.folder))
+
+    @property
+    def folder(self) -> FsPath:
+        """Where the stack file's relative paths start (backup destinations and file sources):
+        its folder, whatever the current directory."""
+        return FsPath(self.file).resolve().parent if self.file else FsPath.cwd()
 
     @property
     def identity(self) -> str:

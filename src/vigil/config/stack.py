@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import ByteSize, Discriminator, Field, Tag, model_validator
@@ -256,10 +257,11 @@ class StackFile(StrictModel):
         """The acknowledge target of ``severity`` (the default level's for a name not in the scheme)."""
         return self.scheme.pick(severity).acknowledge
 
-    def checks(self) -> Iterator[CheckSpec]:
-        """Every check in file order, then each backup job as the check ``backups.<job>``."""
+    def checks(self, folder: FsPath | None = None) -> Iterator[CheckSpec]:
+        """Every check in file order, then each backup job as the check ``backups.<job>``, its
+        destination taken from ``folder`` (the stack file's) when relative."""
         for service_name, service in self.services.items():
             for check_name, check in service.checks.items():
                 yield CheckSpec(service_name, check_name, check)
         for job_name, job in self.backups.items():
-            yield CheckSpec(BACKUPS, job_name, backup_check(job))
+            yield CheckSpec(BACKUPS, job_name, backup_check(job, folder))

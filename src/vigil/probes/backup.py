@@ -35,7 +35,8 @@ class BackupCheck(CheckBase):
 
 
 class BackupProbe:
-    """Judges the recovery point from the manifests in the job's destination (relative to here)."""
+    """Judges the recovery point from the manifests in the job's destination (made absolute by
+    ``Stack.specs``)."""
 
     async def observe(self, check: BackupCheck) -> Observation:
         listed = await asyncio.to_thread(artefacts, Path(check.backup.destination))
@@ -48,6 +49,9 @@ class BackupProbe:
 KIND = ProbeKind("backup", BackupCheck, BackupProbe, pushed=True)
 
 
-def backup_check(job: BackupJob) -> BackupCheck:
-    """The check of a job under ``backups:``: judged every minute, alerting as the job says."""
+def backup_check(job: BackupJob, folder: Path | None = None) -> BackupCheck:
+    """The check of a job under ``backups:``: judged every minute, alerting as the job says;
+    a relative destination is read from ``folder`` (the stack file's), not the current one."""
+    if folder is not None:
+        job = job.model_copy(update={"destination": str((folder / job.destination).resolve())})
     return BackupCheck.model_construct(backup=job, alert=job.alert, every=60.0, timeout=job.timeout)

@@ -4,9 +4,12 @@
 It answers the handshake (``hello``/``isMaster`` over legacy OP_QUERY, as drivers send it first,
 then OP_MSG), ``ping``, ``buildInfo``, ``listCollections``, ``count``, ``aggregate`` (``$match``
 with equality and comparison operators, ``$group`` with ``$sum``, ``$count``, ``$limit``,
-``$skip``) and ``endSessions``, with documents encoded by pymongo's own ``bson``. Left out: real
-authentication (any ``saslStart`` fails the way a wrong password does), cursors past the first
-batch, compression, and everything else a server does.
+``$skip``) and ``endSessions``, with documents encoded by pymongo's own ``bson``; and what a
+backup and a restore use: ``find`` with its cursor (a first batch of 101 documents or
+``batchSize``, then ``getMore`` and ``killCursors``), ``listIndexes``, ``insert``, ``create``,
+``createIndexes``, ``drop`` and ``dropDatabase``. Left out: real authentication (any
+``saslStart`` fails the way a wrong password does), filters on ``find``, compression, and
+everything else a server does.
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ class MongoStandIn:
     requires_auth: bool = False
     garbage: bool = False
     commands: list[str] = field(default_factory=list)
+    options: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    indexes: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    cursors: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    cursors_opened: int = 0
     port: int = 0
     _server: asyncio.Server | None = None
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
@@ -146,7 +153,7 @@ def _sasl(server: MongoStandIn, command: dict[str, Any], db: str) -> dict[str, A
 def _list_collections(server: MongoStandIn, command: dict[str, Any], db: str) -> dict[str, Any]:
     wanted = (command.get("filter") or {}).get("name")
     names = [n for n in server.databases.get(db, {}) if wanted is None or n == wanted]
-    batch = [{"name": n, "type": "collection"} for n in names]
+    batch = [{"name": n, "type": "collection", "options": server.options.get((db, n), {})} for n in names]
     return {"cursor": {"id": 0, "ns": f"{db}.$cmd.listCollections", "firstBatch": batch}, "ok": 1.0}
 
 
@@ -209,6 +216,95 @@ def _ok(server: MongoStandIn, command: dict[str, Any], db: str) -> dict[str, Any
     return {"ok": 1.0}
 
 
+def _cursor(
+    server: MongoStandIn, ns: str, docs: list[dict[str, Any]], size: int, first: bool
+) -> dict[str, Any]:
+    """A batch of ``docs``, and the cursor id under which the rest waits (0 when none is left)."""
+    batch, rest = docs[:size], docs[size:]
+    cursor_id = 0
+    if rest:
+        server.cursors_opened += 1
+        cursor_id = server.cursors_opened
+        server.cursors[cursor_id] = rest
+    key = "firstBatch" if first else "nextBatch"
+    return {"cursor": {"id": bson.Int64(cursor_id), "ns": ns, key: batch}, "ok": 1.0}
+
+
+def _find(server: MongoStandIn, command: dict[str, Any], db: str) -> dict[str, Any]:
+    name = command["find"]
+    return _cursor(
+        server, f"{db}.{name}", list(server.collection(db, name)), command.get("batchSize", 101), True
+    )
+
+
+def _get_more(server: MongoStandIn, command: dict[str, Any], db: str) -> dict[str, Any]:
+    docs = server.cursors.pop(int(command["getMore"]), None)
+    if docs is None:
+        return _error(43, "CursorNotFound", f"cursor id {command['getMore']} not found")
+    ns = f"{db}.{command['collection']}"
+    return _cursor(server, ns, docs, command.get("batchSize", len(docs)), False)
+
+
+def _kill_cursors(server: MongoStandIn, command: dict[str, Any], db: str) -> dict[str, Any]:
+    killed = [cursor for cursor in command["cursors"] if server.cursors.pop(int(cursor), None) is not None]
+    return {
+        "cursorsKilled": killed,
+        "cursorsNotFound": [],
+        "cursorsAlive": [],
+        "cursorsUnknown": [],
+        "ok": 1.0,
+    }
+
+
+def _list_indexes(server: MongoStandIn, command: dict[str, Any], db: str) -> dict[str, Any]:
+    name = command["listIndexes"]
+    if name not in server.databases.get(db, {}):
+        return _error(26, "NamespaceNotFound", f"ns does not exist: {db}.{name}")
+    specs = [{"v": 2, "key": {"_id": 1}, "name": "_id_"}, *server.indexes.get((db, name), [])]
+    return {"cursor": {"id": bson.Int64(0), "ns": f"{db}.{name}", "firstBatch": specs}, "ok": 1.0}
+
+
+def _insert(server: MongoStandIn, command: dict[str, Any], db: str) -> dict[str, Any]:
+    docs = command.get("documents", [])
+    server.databases.setdefault(db, {}).setdefault(command["insert"], []).extend(docs)
+    return {"n": len(docs), "ok": 1.0}
+
+
+def _create(server: MongoStandIn, command: dict[str, Any], db: str) -> dict[str, Any]:
+    name = command["create"]
+    if name in server.databases.get(db, {}):
+        return _error(48, "NamespaceExists", f"Collection {db}.{name} already exists.")
+    server.databases.setdefault(db, {})[name] = []
+    options = {k: v for k, v in command.items() if k != "create" and not k.startswith("$") and k != "lsid"}
+    if options:
+        server.options[(db, name)] = options
+    return {"ok": 1.0}
+
+
+def _create_indexes(server: MongoStandIn, command: dict[str, Any], db: str) -> dict[str, Any]:
+    name = command["createIndexes"]
+    server.databases.setdefault(db, {}).setdefault(name, [])
+    specs = server.indexes.setdefault((db, name), [])
+    before = len(specs) + 1
+    specs.extend(command["indexes"])
+    return {"numIndexesBefore": before, "numIndexesAfter": len(specs) + 1, "ok": 1.0}
+
+
+def _drop(server: MongoStandIn, command: dict[str, Any], db: str) -> dict[str, Any]:
+    name = command["drop"]
+    server.databases.get(db, {}).pop(name, None)
+    server.options.pop((db, name), None)
+    server.indexes.pop((db, name), None)
+    return {"ns": f"{db}.{name}", "ok": 1.0}
+
+
+def _drop_database(server: MongoStandIn, command: dict[str, Any], db: str) -> dict[str, Any]:
+    for name in list(server.databases.get(db, {})):
+        _drop(server, {"drop": name}, db)
+    server.databases.pop(db, None)
+    return {"dropped": db, "ok": 1.0}
+
+
 _COMMANDS: dict[str, Callable[[MongoStandIn, dict[str, Any], str], dict[str, Any]]] = {
     "hello": _hello,
     "ismaster": _hello,
@@ -219,6 +315,15 @@ _COMMANDS: dict[str, Callable[[MongoStandIn, dict[str, Any], str], dict[str, Any
     "listcollections": _list_collections,
     "count": _count,
     "aggregate": _aggregate,
+    "find": _find,
+    "getmore": _get_more,
+    "killcursors": _kill_cursors,
+    "listindexes": _list_indexes,
+    "insert": _insert,
+    "create": _create,
+    "createindexes": _create_indexes,
+    "drop": _drop,
+    "dropdatabase": _drop_database,
 }
 # What a real server answers before authentication.
 _OPEN = frozenset({"hello", "ismaster", "buildinfo", "ping", "saslstart", "endsessions"})
