@@ -4,10 +4,11 @@ target; Vigil is killed mid-way and started again on the same store, and its
 
 Two scrapers never sample at the same instants, so the target stamps its samples itself (each
 series a sample every 2 s, with that moment's timestamp): both stores then hold the very same
-samples, but those Vigil missed while it was down and those its log had not yet written. Those
-missing samples are checked against what Vigil promises (a ``kill -9`` loses the last unwritten
-batch, a second of samples, plus the moment of the kill), and the answers are compared at every
-step whose window holds the same samples in both, before the kill and after the restart alike.
+samples, but those Vigil missed while it was down and those its log had not yet written. The
+target notes which samples it served to whom and when: Vigil must hold every sample it was served
+but those of the last second before the kill (its log writes a batch a second), none it was not,
+each with Prometheus' value; the answers are then compared at every step whose window holds the
+same samples in both, before the kill and after the restart alike.
 """
 
 from __future__ import annotations
@@ -50,9 +51,14 @@ RAW = ("story_requests_total", "story_queue_depth")
 SCRAPED_FOR = 24.0  # seconds of samples before the kill, and again after the restart
 
 
+def stamp(now: float) -> float:
+    """The timestamp of the samples the target serves at ``now``."""
+    return math.floor(now / EVERY) * EVERY
+
+
 def exposition(now: float, born: float) -> str:
     """The target's samples of the moment ``now`` falls in: counters (one resets), gauges."""
-    at = math.floor(now / EVERY) * EVERY
+    at = stamp(now)
     age = at - born
     requests_b = 1.5 * age if age < 24 else 0.5 * (age - 24)
     lines = [
@@ -71,7 +77,10 @@ class StampingTarget(ThreadingHTTPServer):
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
-        self.born = math.floor(time.time() / EVERY) * EVERY
+        self.born = stamp(time.time())
+        # Who scraped ("vigil", "prometheus") → each timestamp served → when it was first served.
+        self.served: dict[str, dict[float, float]] = {"vigil": {}, "prometheus": {}}
+        self.lock = threading.Lock()
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
     @property
@@ -83,7 +92,11 @@ class _Handler(BaseHTTPRequestHandler):
     server: StampingTarget
 
     def do_GET(self) -> None:
-        body = exposition(time.time(), self.server.born).encode()
+        now = time.time()
+        body = exposition(now, self.server.born).encode()
+        scraper = "vigil" if self.headers.get("User-Agent", "").startswith("vigil/") else "prometheus"
+        with self.server.lock:
+            self.server.served[scraper].setdefault(stamp(now), now)
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; version=0.0.4")
         self.send_header("Content-Length", str(len(body)))
@@ -177,18 +190,26 @@ def test_query_range_across_a_kill_answers_as_prometheus_does(
     end = time.time() - EVERY - 1.5
     api = f"{vigil.url}/prometheus"
 
-    # What the kill cost: only samples of the moments Vigil was down or had not yet written.
+    # What the kill cost: only the samples scraped in the last second before it (the log writes a
+    # batch a second), and of course those of the moments Vigil was down.
     theirs, mine = samples(prometheus, started - EVERY, end), samples(api, started - EVERY, end)
-    first = min(t for _, t in mine)  # Vigil scrapes a moment before it answers /readyz
-    wrong = [(k, v, theirs.get(k)) for k, v in mine.items() if k not in theirs or not same(v, theirs[k])]
-    assert not wrong, f"samples Vigil holds that Prometheus has not, or with other values: {wrong[:5]}"
-    lost = sorted({t for _, t in theirs.keys() - mine.keys() if t > first})
-    # The log writes a batch every second; a sample is stamped up to EVERY before it is scraped.
-    assert all(killed_at - 1.0 - EVERY - 1.5 <= t <= ready_again + 2.0 for t in lost), (
-        f"killed at {killed_at:.3f}, ready again at {ready_again:.3f}; samples lost at {lost}"
+    with target.lock:
+        served = {who: {t: at for t, at in seen.items() if t <= end} for who, seen in target.served.items()}
+    wrong = [(k, v, theirs[k]) for k, v in mine.items() if k in theirs and not same(v, theirs[k])]
+    assert not wrong, f"(sample, Vigil's value, Prometheus') differ: {wrong[:5]}"
+    invented = {t for _, t in mine.keys() - theirs.keys() if t in served["prometheus"]} | (
+        {t for _, t in mine} - served["vigil"].keys()
     )
-    assert lost, "Vigil was down for a while: Prometheus has samples of that while that Vigil has not"
+    assert not invented, f"Vigil holds samples it was never served, or Prometheus lacks: {sorted(invented)}"
+    held = {t for _, t in mine}
+    lost = {t: at for t, at in served["vigil"].items() if t not in held}
+    assert all(killed_at - 2.0 <= at <= killed_at for at in lost.values()), (
+        f"killed at {killed_at:.3f}; (timestamp, first scraped) lost: {sorted(lost.items())}"
+    )
+    down = {t for _, t in theirs.keys() - mine.keys() if killed_at - EVERY <= t <= ready_again}
+    assert down, "Vigil was down for a while: Prometheus has samples of it that Vigil has not"
     assert len(mine) > 2 * SCRAPED_FOR / EVERY * 4 * 0.8  # both sides of the kill, four series
+    first = min(held)
 
     # The answers, at each step whose window holds the same samples in both.
     missing = sorted({t for _, t in theirs.keys() ^ mine.keys()})
