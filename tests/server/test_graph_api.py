@@ -168,3 +168,43 @@ async def test_an_incident_opened_by_hand_has_no_graph(setup: dict[str, Any]) ->
     response = await setup["client"].get(f"/api/v1/graphs/incidents/{incident.id}")
     assert response.status_code == 404 and "not opened by a check or rule" in response.json()["error"]
     assert "data-graph" not in (await setup["client"].get(f"/incidents/{incident.id}")).text
+
+
+SPLIT_STACK = """
+server: {public_read: true}
+services:
+  api:
+    checks:
+      health: {http: "http://127.0.0.1:9/health"}
+      ready: {http: "http://127.0.0.1:9/ready"}
+      quick: {http: "http://127.0.0.1:9/quick"}
+alerts:
+  - name: SlowCheck  # an incident per check
+    expr: vigil_check_duration_seconds{service="api"} > 0.05
+    group_by: [alertname, check]
+    labels: {team: web}
+  - name: SlowService  # one incident for all its alerts
+    expr: vigil_check_duration_seconds{service="api"} > 0.05
+"""
+
+
+async def test_an_incident_of_a_rule_draws_only_the_series_of_its_own_alerts(tmp_path: Path) -> None:
+    async with served(tmp_path, SPLIT_STACK) as (client, runtime, clock):
+        for _ in range(5):
+            for check, ms in (("health", 90.0), ("ready", 70.0), ("quick", 10.0)):
+                await runtime.flow(Result(f"api.{check}", True, ms, clock.now(), None))
+            await clock.advance(30.0)
+        await runtime.rules.evaluate_once()
+        incidents = await runtime.incidents.list()
+        per_check = {i.labels["check"]: i for i in incidents if i.key.startswith("alert:SlowCheck:")}
+        assert sorted(per_check) == ["health", "ready"]
+        for check, value in (("health", 0.09), ("ready", 0.07)):
+            answer = (await client.get(f"/api/v1/graphs/incidents/{per_check[check].id}")).json()
+            (line,) = answer["lines"]  # not the other check's, nor the quick one's below the threshold
+            assert f'check="{check}"' in line["name"] and value in line["values"]
+        (shared,) = [i for i in incidents if i.key.startswith("alert:SlowService:")]
+        answer = (await client.get(f"/api/v1/graphs/incidents/{shared.id}")).json()
+        drawn = sorted(line["name"].split('check="')[1].split('"')[0] for line in answer["lines"])
+        assert drawn == ["health", "ready"]  # both its alerts; the quick check never alerted
+        rule = (await client.get("/api/v1/graphs/rules/SlowCheck")).json()
+        assert len(rule["lines"]) == 3  # the rule's own graph draws every series it measures

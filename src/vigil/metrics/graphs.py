@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -136,8 +136,13 @@ async def expression_graph(
     end: float,
     points: int,
     threshold: Threshold | None = None,
+    keep: Callable[[Mapping[str, str]], bool] | None = None,
+    *,
+    crossing: bool = False,
 ) -> Graph:
-    """``expr`` at ``points`` evenly spaced times over ``[start, end]``, a line per label set.
+    """``expr`` at ``points`` evenly spaced times over ``[start, end]``, a line per label set
+    (only those ``keep`` accepts, when given; with ``crossing``, only those that cross
+    ``threshold`` somewhere: the series that alerted).
 
     Evaluated ``CHUNK`` steps at a time, letting the event loop run in between: a heavy rule
     over many series costs its cycle time at each step, and the loop also runs the checks."""
@@ -151,6 +156,8 @@ async def expression_graph(
         result = evaluate_range(expr, chunk[0], chunk[-1], step, source)
         shaped = [(s.labels, s.points) if isinstance(s, RangeSeries) else ({}, [s]) for s in result]
         for labels, pairs in shaped:
+            if keep is not None and not keep(labels):
+                continue
             key = tuple(sorted(labels.items()))
             if key not in found:
                 found[key] = (format_labels(labels) if labels else "value", [None] * len(times))
@@ -158,8 +165,14 @@ async def expression_graph(
             for at, value in pairs:
                 values[index[at]] = value if math.isfinite(value) else None
         await asyncio.sleep(0)
+    if crossing and threshold is not None:
+        found = {k: line for k, line in found.items() if any(_crosses(threshold, v) for v in line[1])}
     lines = [Line(name, "", values) for name, values in list(found.values())[:MAX_LINES]]
     return Graph(start, end, times, lines, threshold, left_out=max(len(found) - MAX_LINES, 0))
+
+
+def _crosses(threshold: Threshold, value: float | None) -> bool:
+    return value is not None and threshold.crossed_by(value)
 
 
 def _raw(

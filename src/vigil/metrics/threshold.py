@@ -8,6 +8,7 @@ other expression (``x > bool 1``, ``a > b``, ``x and y``) is drawn as it is, wit
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 
 from vigil.metrics.promql import CompiledExpr, compile_expr
@@ -16,6 +17,8 @@ from vigil.metrics.promql.model import Constant
 
 # ``0.8 < x`` is ``x > 0.8``: the operator as seen from the measured side.
 _MIRRORED = {"==": "==", "!=": "!=", ">": "<", "<": ">", ">=": "<=", "<=": ">="}
+_OPERATORS = {"==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt}
+_OPERATORS |= {">=": operator.ge, "<=": operator.le}
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,10 @@ class Threshold:
 
     def __str__(self) -> str:
         return f"{self.op} {self.value:g}"
+
+    def crossed_by(self, measured: float) -> bool:
+        """Whether ``measured`` is where the rule's expression returns it (``measured op value``)."""
+        return bool(_OPERATORS[self.op](measured, self.value))
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,12 @@ a ``Graph``; an unknown check, rule or incident is a ``NotFoundError``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
+from vigil.alerting.alerts import alert_labels
 from vigil.config.alerts import AlertRule
 from vigil.errors import NotFoundError
 from vigil.incidents.model import Incident
@@ -47,17 +50,41 @@ async def check_graph_of(
 
 
 async def rule_graph_of(
-    runtime: Runtime, name: str, hours: float, points: int = POINTS, *, end: float | None = None
+    runtime: Runtime,
+    name: str,
+    hours: float,
+    points: int = POINTS,
+    *,
+    end: float | None = None,
+    alert: Mapping[str, str] | None = None,
 ) -> Graph:
+    """The rule's measured side over the last ``hours``; with ``alert`` (an alert's labels), only
+    the series whose alerts join that alert's incident (and which crossed the threshold)."""
     rule = rule_named(runtime, name)
     end = runtime.clock.now().timestamp() if end is None else end
     try:
         parts = split(rule.expr)
     except PromQLError as err:  # only with ``prometheus:``, whose rules Vigil need not evaluate
         return Graph(end - hours * HOUR, end, [], [], notes=[f"Vigil cannot draw this expression: {err}"])
+    keep = None if alert is None else partial(behind, alert, rule)
     return await expression_graph(
-        parts.measured, runtime.series, end - hours * HOUR, end, points, parts.threshold
+        parts.measured,
+        runtime.series,
+        end - hours * HOUR,
+        end,
+        points,
+        parts.threshold,
+        keep,
+        crossing=alert is not None,
     )
+
+
+def behind(alert: Mapping[str, str], rule: AlertRule, series: Mapping[str, str]) -> bool:
+    """Whether ``series`` (a label set of the rule's expression) would alert into the incident of
+    ``alert`` (an alert of it): the two agree on the rule's ``group_by`` labels, which the alerts
+    sharing one incident share (``alerts.RuleAlerts.group_key``)."""
+    labels = alert_labels(rule, series, alert.get("severity", ""))
+    return all(labels.get(name, "") == alert.get(name, "") for name in rule.group_by)
 
 
 @dataclass(frozen=True)
@@ -83,7 +110,8 @@ def incident_source(runtime: Runtime, incident: Incident) -> tuple[str, str] | N
 async def incident_graph_of(
     runtime: Runtime, incident: Incident, points: int = POINTS
 ) -> IncidentGraph | None:
-    """The window around ``incident`` for the check or rule that opened it."""
+    """The window around ``incident`` for the check or rule that opened it: of a rule, only the
+    series of the alerts the incident gathers, not every series the rule returns."""
     source = incident_source(runtime, incident)
     if source is None:
         return None
@@ -93,7 +121,8 @@ async def incident_graph_of(
     if kind == "check":
         return IncidentGraph(kind, name, await check_graph_of(runtime, name, hours, points, end=end))
     rule_hours = min(hours, MAX_RULE_HOURS)
-    return IncidentGraph(kind, name, await rule_graph_of(runtime, name, rule_hours, points, end=end))
+    graph = await rule_graph_of(runtime, name, rule_hours, points, end=end, alert=incident.labels)
+    return IncidentGraph(kind, name, graph)
 
 
 def window(incident: Incident, now: datetime) -> tuple[float, float]:

@@ -45,7 +45,7 @@ from vigil.metrics.wal.log import LogOptions, SeriesLog
 from vigil.notify import grouping
 from vigil.notify.base import OutboxStatus
 from vigil.notify.registry import build_channels
-from vigil.notify.store_alarm import StoreAlarm
+from vigil.notify.store_alarm import SERIES_LOG, StoreAlarm
 from vigil.notify.worker import OutboxWorker
 from vigil.oncall.contacts import ContactChannels
 from vigil.oncall.escalator import Escalator
@@ -99,13 +99,9 @@ class Runtime:
         )
         self.store = StoreCheck(engine, self.clock)
         self.channels = build_channels(settings.notify)
-        # Told directly, outside the outbox: the outbox lives in the store that is failing.
-        self.store_alarm = StoreAlarm(
-            [self.supervisor.stage("writer"), self.supervisor.stage("store")],
-            self.channels,
-            self.clock,
-            lambda: self.store.id,
-        )
+        # Vigil's self-check pages directly, outside the outbox: the outbox lives in the store.
+        writes = [self.supervisor.stage("writer"), self.supervisor.stage("store")]
+        self.alarms = [StoreAlarm(writes, self.channels, self.clock, lambda: self.store.id)]
         self.quiet = QuietRules(engine, settings.maintenance, self.clock)
         # People's contacts as channels (pages of escalations), made when first sent to.
         self.contacts = ContactChannels(self.oncall, self.clock)
@@ -210,6 +206,8 @@ class Runtime:
             options=LogOptions(retention=settings.retention, max_size=settings.max_size),
         )
         self.metrics.registry.register(LogCollector(series_log))
+        stages = [self.supervisor.stage("series-log")]
+        self.alarms.append(StoreAlarm(stages, self.channels, self.clock, lambda: self.store.id, SERIES_LOG))
         return series_log
 
     def _check_parts(self, engine: AsyncEngine) -> None:
@@ -288,7 +286,8 @@ class Runtime:
         self._spawn(lambda: self.series.run(self.clock), "series-prune")
         self._spawn(self.history.run, "history")
         self._spawn(lambda: self.store.run(self.supervisor.stage("store")), "store", reports_recovery=True)
-        self._spawn(self.store_alarm.run, "store-alarm")
+        for alarm in self.alarms:
+            self._spawn(alarm.run, f"{alarm.subject.name}-alarm")
         if self.oncall.has_calendar_urls:
             self._spawn(lambda: self.oncall.run(self.http, self.clock), "oncall-calendars")
         self._spawn(self._gauges, "gauges")

@@ -6,7 +6,7 @@ import math
 import struct
 from pathlib import Path
 
-from tests.server.conftest import target, vigil_up  # noqa: F401 - fixtures of test_crash
+from tests.server.conftest import receiver, target, vigil_up  # noqa: F401 - fixtures of the tests here
 from vigil.engine.clock import SystemClock
 from vigil.metrics.series import Matcher, MatchOp
 from vigil.metrics.store import NAME, SeriesStore

@@ -1,5 +1,6 @@
-"""A series log that cannot write: the failure is told once, shown on ``/readyz`` and ``/metrics``,
-the store keeps its samples in memory, and each later turn tries again until the disk takes them.
+"""A series log that cannot write: the failure is told once, shown on ``/readyz`` and ``/metrics``
+and paged by Vigil's self-check after a minute; the store keeps its samples in memory, and each
+later turn tries again until the disk takes them (and the self-check says so).
 
 "Not writable" is a path under a regular file (``mkdir`` fails with ``ENOTDIR``, for root as for
 anyone: a ``chmod 500`` folder would not stop root, whom these tests run as). "Full" is a real
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.metrics.wal.conftest import SERIES, reopened
-from tests.server.conftest import served
+from tests.server.conftest import Switch, served
 from vigil.engine.clock import FakeClock, SystemClock
 from vigil.engine.supervisor import StageStatus, Supervisor
 from vigil.metrics.store import SeriesStore
@@ -158,3 +159,42 @@ async def test_readyz_and_metrics_show_a_log_that_cannot_write(tmp_path: Path) -
         assert await runtime.series_log.flush()
         assert (await client.get("/readyz")).status_code == 200
         assert "vigil_series_log_samples_written_total 1.0" in (await client.get("/metrics")).text
+
+
+async def test_a_log_refusing_writes_for_a_minute_pages_once_and_its_recovery_too(
+    tmp_path: Path, receiver: Switch
+) -> None:
+    blocker = tmp_path / "series"
+    blocker.write_text("")
+    stack = f'notify:\n  channels:\n    hook: {{webhook: "{receiver.url}"}}\n  default: [hook]\n'
+    async with served(tmp_path, stack, start=True, series_path=blocker) as (client, runtime, clock):
+        assert runtime.series_log is not None
+        runtime.series.append(SERIES[0], clock.now().timestamp(), 1.0)
+        assert not await runtime.series_log.flush()
+        await clock.advance(55)  # failing, but not yet for a minute
+        await asyncio.sleep(0.1)
+        assert receiver.received == []
+        await clock.advance(10)
+        await until(lambda: len(receiver.received) == 1)
+        [page] = receiver.received
+        assert (page["event"], page["title"], page["check"]) == (
+            "triggered",
+            "Vigil cannot write its series log",
+            "vigil.series-log",
+        )
+        assert f"cannot write the series log in {blocker / 'wal'}: Not a directory" in page["reason"]
+        assert (await client.get("/readyz")).status_code == 503
+        assert runtime.series.stats().samples == 1  # still evaluated from memory
+
+        await clock.advance(30)  # refused for longer: no second page
+        await asyncio.sleep(0.2)
+        assert len(receiver.received) == 1
+
+        blocker.unlink()
+        assert await runtime.series_log.flush()
+        await clock.advance(5)  # the alarm's next look
+        await until(lambda: len(receiver.received) == 2)
+        resolved = receiver.received[1]
+        assert (resolved["event"], resolved["title"]) == ("resolved", "Vigil writes its series log again")
+        assert runtime.series_log.stats().written == 1
+        assert (await client.get("/readyz")).status_code == 200
