@@ -26,6 +26,7 @@ from vigil.config.backups import BACKUP_TAGS
 from vigil.config.bounded_yaml import gc_paused, size_fault
 from vigil.config.check import CheckBase
 from vigil.config.heartbeat_keys import heartbeat_key_faults
+from vigil.config.maintenance import ITEM_TAGS
 from vigil.config.oncall_refs import oncall_faults
 from vigil.config.secrets import Redactor
 from vigil.config.severity_faults import severity_faults
@@ -270,18 +271,17 @@ def _keys(model: type[BaseModel]) -> list[str]:
 
 
 def _strip_tags(loc: Path) -> Path:
-    # Pydantic puts the union tag after the check's (or backup job's) name; it is not a key in the file.
-    return tuple(
-        p
-        for i, p in enumerate(loc)
-        if not (
-            i >= 2
-            and (
-                (loc[i - 2] == "checks" and p in KINDS)
-                or (i == 2 and loc[0] == "backups" and p in BACKUP_TAGS)
-            )
-        )
-    )
+    # Pydantic puts a tagged union's tag after the name of the check, backup job or checklist
+    # item; it is not a key in the file.
+    return tuple(p for i, p in enumerate(loc) if not (i >= 2 and _is_tag(loc[i - 2], loc[i - 1], p)))
+
+
+def _is_tag(grand: object, parent: object, part: object) -> bool:
+    if grand == "checks":
+        return part in KINDS
+    if grand == "backups":
+        return part in BACKUP_TAGS
+    return grand == "items" and isinstance(parent, int) and part in ITEM_TAGS
 
 
 def _data_at(data: Any, loc: Path) -> Any:
