@@ -79,7 +79,7 @@ def test_faults_in_a_job_are_placed_at_their_line() -> None:
         raise AssertionError("accepted")
     assert (
         lines[0]
-        == "vigil.yaml:4:13: backups.appdb.engine: unknown backup engine 'oracle'; known: mariadb, mongodb, postgres, qdrant, redis, sqlite"
+        == "vigil.yaml:4:13: backups.appdb.engine: unknown backup engine 'oracle'; known: mariadb, mongodb, postgres, qdrant, redis, sqlite, heartbeat"
     )
     assert lines[1].startswith("vigil.yaml:11:10: backups.appdb.rpo: 'soon' is not a duration")
 

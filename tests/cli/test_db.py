@@ -40,11 +40,18 @@ def test_kill_idle_lists_without_yes_and_ends_with_it(pg_url: str, tmp_path: Pat
         assert dry.returncode == 0, dry.stderr
         assert "dry run: nothing ended; run again with --yes to end 2 session(s)" in dry.stdout
         assert all(str(pid) in dry.stdout for pid in others)
+        assert "vigil.audit" not in dry.stderr  # a listing changes nothing, so it is not audited
 
-        done = vigil("kill-idle", "--older-than", "1s", "--db", "shop.primary", "--yes", "--json", cwd=folder)
+        done = vigil(
+            "kill-idle", "--older-than", "1s", "--db", "shop.primary", "--yes", "--json", "--as", "alice",
+            cwd=folder,
+        )  # fmt: skip
         assert done.returncode == 0, done.stderr
         swept = json.loads(done.stdout)
         assert sorted(swept["killed"]) == sorted(others) and not swept["dry_run"]
+        [audited] = [line for line in done.stderr.splitlines() if "vigil.audit" in line]
+        assert "alice ended 2 idle session(s) on shop.primary (postgresql://postgres@" in audited
+        assert all(str(pid) in audited for pid in others)
 
 
 def test_sizes_and_long_queries_answer_json(pg_url: str) -> None:  # noqa: F811
@@ -53,8 +60,9 @@ def test_sizes_and_long_queries_answer_json(pg_url: str) -> None:  # noqa: F811
     assert [t["name"] for t in json.loads(sizes.stdout)["tables"]] == ["orders"]
     long = vigil("long-queries", "--db", pg_url, "--longer-than", "10m", "--json")
     assert (long.returncode, json.loads(long.stdout)) == (0, [])
-    vacuum = vigil("vacuum", "orders", "--db", pg_url)
+    vacuum = vigil("vacuum", "orders", "--db", pg_url, "--as", "bob")
     assert vacuum.returncode == 0 and vacuum.stdout.startswith("vacuumed and analyzed public.orders in ")
+    assert "vigil.audit: bob vacuumed and analyzed orders on --db (postgresql://" in vacuum.stderr
 
 
 def test_wrong_input_is_one_line_and_exit_2(pg_url: str, tmp_path: Path) -> None:  # noqa: F811

@@ -4,6 +4,7 @@ local PostgreSQL: roles, a real idle sessions sweep, vacuum, and wrong input as 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,11 @@ async def test_a_responder_reads_sizes_and_long_queries(api: dict[str, Any]) -> 
     assert (long.status_code, long.json()) == (200, [])
 
 
-async def test_an_admin_ends_idle_sessions_after_listing_them(api: dict[str, Any]) -> None:
+async def test_an_admin_ends_idle_sessions_after_listing_them(
+    api: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
     client = api["client"]
+    caplog.set_level(logging.INFO, logger="vigil.audit")
     with idle_sessions(api["url"], 2) as others:
         await asyncio.sleep(1.2)
         listed = await client.get("/api/v1/db/idle-sessions?older_than=1s", headers=auth(api, Role.RESPONDER))
@@ -64,15 +68,23 @@ async def test_an_admin_ends_idle_sessions_after_listing_them(api: dict[str, Any
         )
         assert ended.status_code == 200, ended.text
         assert sorted(ended.json()["killed"]) == sorted(others)
+    # Only the confirmed sweep is audited, with the token's name; the listing and the refusal are not.
+    [audited] = [r.getMessage() for r in caplog.records if r.name == "vigil.audit"]
+    assert audited.startswith("admin-user ended 2 idle session(s) on shop.db (postgresql://")
 
 
-async def test_an_admin_vacuums_and_a_responder_may_not(api: dict[str, Any]) -> None:
+async def test_an_admin_vacuums_and_a_responder_may_not(
+    api: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
     client = api["client"]
+    caplog.set_level(logging.INFO, logger="vigil.audit")
     body = {"db": "shop.db", "tables": ["orders"], "timeout": "5m"}
     refused = await client.post("/api/v1/db/vacuum", json=body, headers=auth(api, Role.RESPONDER))
     assert refused.status_code == 403
     done = await client.post("/api/v1/db/vacuum", json=body, headers=auth(api, Role.ADMIN))
     assert (done.status_code, done.json()["tables"]) == (200, ["public.orders"])
+    [audited] = [r.getMessage() for r in caplog.records if r.name == "vigil.audit"]
+    assert audited.startswith("admin-user vacuumed and analyzed orders on shop.db (postgresql://")
 
 
 @pytest.mark.parametrize(

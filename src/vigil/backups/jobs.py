@@ -69,10 +69,12 @@ class Outcome:
 
 
 def jobs_of(stack: Stack) -> dict[str, Job]:
+    """The jobs Vigil takes itself; those made elsewhere (``engine: heartbeat``) only report."""
     base = stack.folder
     return {
         name: Job(name, config, (base / config.destination).resolve(), _source(config, base))
         for name, config in stack.model.backups.items()
+        if isinstance(config, BackupJob)
     }
 
 
@@ -84,6 +86,11 @@ def _source(config: BackupJob, base: Path) -> str:
 
 def job_named(stack: Stack, name: str) -> Job:
     jobs = jobs_of(stack)
+    if name in stack.model.backups and name not in jobs:
+        raise BackupRefused(
+            f"backup job {name!r} is made elsewhere and reports by ping (engine: heartbeat); "
+            "Vigil cannot run, verify or restore it"
+        )
     if name not in jobs:
         known = ", ".join(jobs) or "none"
         raise BackupRefused(f"no backup job {name!r} in {stack.file or 'the stack file'}; its jobs: {known}")

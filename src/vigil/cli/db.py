@@ -2,7 +2,9 @@
 
 ``--db`` is a URL or what the stack file calls a database (a check, a service with one database
 check, an ``env:`` variable); without it, ``DATABASE_URL`` or the stack file's only database check.
-``kill-idle`` lists the sessions it would end and ends them only with ``--yes``.
+``kill-idle`` lists the sessions it would end and ends them only with ``--yes``. A confirmed
+``kill-idle`` and a ``vacuum`` are written to the audit log (``vigil.audit``, on stderr here) with
+``--as``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 from vigil.cli.app import fail
-from vigil.cli.options import JsonOption, StackOption
+from vigil.cli.logs import configure_logging
+from vigil.cli.options import ActorOption, JsonOption, StackOption
 from vigil.config.durations import parse_duration
 from vigil.errors import VigilError
 
@@ -51,7 +54,10 @@ Limit = Annotated[int, typer.Option("--limit", help="At most this many rows (1 t
 
 
 def _run(
-    config: Path | None, target: str | None, work: Callable[[DatabaseChores], Coroutine[Any, Any, T]]
+    config: Path | None,
+    target: str | None,
+    work: Callable[[DatabaseChores], Coroutine[Any, Any, T]],
+    actor: str = "vigil",
 ) -> T:
     from vigil.config.discovery import find_stack_file, stack_file_or_fail
     from vigil.config.load import load_stack
@@ -61,7 +67,7 @@ def _run(
         needs_stack = config is not None or not (target and "://" in target)
         file = stack_file_or_fail(config, or_db=True) if config is not None else find_stack_file()
         stack = load_stack(file) if file is not None and needs_stack else None
-        return asyncio.run(work(chores_for(target, stack, os.environ, asked_as="--db ")))
+        return asyncio.run(work(chores_for(target, stack, os.environ, asked_as="--db ", actor=actor)))
     except VigilError as err:
         fail(err)
 
@@ -139,14 +145,17 @@ def kill_idle(
     limit: Limit = 20,
     config: StackOption = None,
     as_json: JsonOption = False,
+    actor: ActorOption = "cli",
 ) -> None:
     """List sessions idle longer than --older-than; with --yes, end them. Never this command's
     own sessions, nor any --keep."""
     seconds = _seconds(older_than)
+    configure_logging()  # the audit line of a confirmed run
     found = _run(
         config,
         target,
         lambda chores: chores.kill_idle(seconds, kill=yes, limit=limit, keep=frozenset(keep or ())),
+        actor,
     )
     if as_json:
         _json(found.as_dict())
@@ -185,10 +194,12 @@ def vacuum(
     target: Target = None,
     config: StackOption = None,
     as_json: JsonOption = False,
+    actor: ActorOption = "cli",
 ) -> None:
     """VACUUM (ANALYZE) the named tables or the whole database."""
     seconds = _seconds(longest)
-    done = _run(config, target, lambda chores: chores.vacuum(tables, analyze=analyze, longest=seconds))
+    configure_logging()  # the audit line
+    done = _run(config, target, lambda chores: chores.vacuum(tables, analyze=analyze, longest=seconds), actor)
     if as_json:
         _json(done.as_dict())
         return

@@ -1,4 +1,5 @@
-"""``vigil maintenance start|stop|list``: maintenance windows by hand, and the stack file's schedule.
+"""``vigil maintenance start|stop|list``: maintenance windows by hand, and the stack file's schedule;
+``vigil maintenance checklist NAME``: a checklist of the stack file, its chores run.
 
 During a window, matching alerts still open incidents but page no one.
 """
@@ -89,6 +90,52 @@ def list_(config: ConfigOpt = None, db: DbOption = None, as_json: JsonOption = F
 
 def _clock(iso: str) -> str:
     return iso[:16].replace("T", " ")
+
+
+@maintenance_app.command("checklist")
+def checklist(
+    name: Annotated[str, typer.Argument(help="The checklist's name under maintenance.checklists.")],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Run the chores that change a database (vacuum, kill-idle) too.")
+    ] = False,
+    actor: Actor = "cli",
+    config: ConfigOpt = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a checklist's chores in order and list what is left to do by hand. Exit 0 every chore
+    done, 1 one failed, 2 one needs --yes or the checklist is unknown."""
+    import asyncio
+    import json
+    import os
+
+    from vigil.cli.app import fail
+    from vigil.cli.logs import configure_logging
+    from vigil.config.discovery import stack_file_or_fail
+    from vigil.config.load import load_stack
+    from vigil.errors import VigilError
+    from vigil.maintenance.checklists import ItemStatus, run_checklist
+
+    configure_logging()  # the audit lines, on stderr
+    try:
+        stack = load_stack(stack_file_or_fail(config))
+        outcomes = asyncio.run(run_checklist(stack, name, os.environ, actor=actor, confirmed=yes))
+    except VigilError as err:
+        fail(err)
+    if as_json:
+        typer.echo(json.dumps([o.as_dict() for o in outcomes], indent=2))
+    else:
+        for outcome in outcomes:
+            typer.echo(
+                f"[{outcome.status}] {outcome.item}" + (f": {outcome.reason}" if outcome.reason else "")
+            )
+            for line in outcome.output:
+                typer.echo(f"    {line}")
+    statuses = {o.status for o in outcomes}
+    if ItemStatus.FAILED in statuses:
+        raise typer.Exit(1)
+    if ItemStatus.UNCONFIRMED in statuses:
+        typer.echo("some chores change a database: run again with --yes to run them", err=True)
+        raise typer.Exit(2)
 
 
 def register(app: typer.Typer) -> None:

@@ -16,20 +16,33 @@ backups:
 
 Engines come from ``vigil.backups.registry``; a job is the check ``backups.<job>`` (``backups.watch``).
 The source usually comes from the environment, so it is a secret, and is redacted when shown.
+
+A backup made elsewhere (by the platform, by a cron job on another machine) reports instead:
+
+```yaml
+backups:
+  offsite:
+    engine: heartbeat            # its job pings /ping/KEY after each good backup
+    key: ${OFFSITE_BACKUP_KEY}   # optional: default a random key, `vigil heartbeat url backups.offsite`
+    rpo: 26h                     # the check fails when the last success ping is older
+```
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
 
 from vigil.backups.registry import ENGINES
 from vigil.config.check import NAME_PATTERN, AlertPolicy, StrictModel
 from vigil.config.cron import CronExpression
 from vigil.config.durations import Duration
 from vigil.config.zones import ZoneName
+from vigil.probes.heartbeat import PingKey
+
+REPORTED = "heartbeat"  # the engine of a backup made elsewhere, known from its pings
 
 
 class VerifyHow(StrEnum):
@@ -66,7 +79,9 @@ def _alert_off(value: Any) -> Any:
 
 
 class BackupJob(StrictModel):
-    engine: str = Field(description=f"What is backed up: {', '.join(ENGINES)}.")
+    engine: str = Field(
+        description=f"What is backed up: {', '.join(ENGINES)} (or {REPORTED}, made elsewhere)."
+    )
     source: str = Field(
         min_length=1,
         max_length=4000,
@@ -102,7 +117,7 @@ class BackupJob(StrictModel):
     @classmethod
     def _engine_known(cls, value: str) -> str:
         if value not in ENGINES:
-            raise ValueError(f"unknown backup engine {value!r}; known: {', '.join(ENGINES)}")
+            raise ValueError(f"unknown backup engine {value!r}; known: {', '.join([*ENGINES, REPORTED])}")
         return value
 
     @field_validator("rpo", "rto", "timeout")
@@ -113,4 +128,47 @@ class BackupJob(StrictModel):
         return value
 
 
-BackupJobs = dict[Annotated[str, Field(pattern=NAME_PATTERN, max_length=100)], BackupJob]
+class ReportedBackup(StrictModel):
+    """A backup made elsewhere, judged from its job's pings: the recovery point is the last
+    success ping (``/ping/<key>``); ``/ping/<key>/fail`` says a backup failed."""
+
+    engine: Literal["heartbeat"] = Field(description="heartbeat: the backup's own job pings Vigil.")
+    rpo: Duration = Field(
+        description="Recovery point objective: the check fails when the last success ping is older, e.g. 26h."
+    )
+    key: PingKey | None = Field(
+        None,
+        description="The ping URL's key, e.g. ${BACKUP_KEY}; default: a random one Vigil keeps in its store.",
+    )
+    timeout: Duration = Field(
+        6 * 3600.0, description="Longest a backup may run after its job pinged /start, e.g. 2h."
+    )
+    alert: Annotated[AlertPolicy | None, BeforeValidator(_alert_off)] = Field(
+        default_factory=lambda: AlertPolicy.model_validate({"after": 1}),
+        description="When failures open an incident (default: at the first); `alert: false` never does.",
+    )
+
+    @field_validator("rpo", "timeout")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be longer than 0s")
+        return value
+
+
+def _backup_kind(value: Any) -> str:
+    """The union's tag: a job that reports by ping, or one Vigil takes itself."""
+    if isinstance(value, ReportedBackup) or (isinstance(value, dict) and value.get("engine") == REPORTED):
+        return "reported"
+    return "taken"
+
+
+if TYPE_CHECKING:
+    AnyBackup = BackupJob | ReportedBackup
+else:
+    AnyBackup = Annotated[
+        Union[Annotated[BackupJob, Tag("taken")], Annotated[ReportedBackup, Tag("reported")]],  # noqa: UP007
+        Discriminator(_backup_kind),
+    ]
+BACKUP_TAGS = ("taken", "reported")  # not keys of the file: config.load leaves them out of a fault's path
+BackupJobs = dict[Annotated[str, Field(pattern=NAME_PATTERN, max_length=100)], AnyBackup]

@@ -20,16 +20,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, Discriminator, ValidationError
+from pydantic import BaseModel, Discriminator, Tag, ValidationError
 
+from vigil.config.backups import BACKUP_TAGS
 from vigil.config.bounded_yaml import gc_paused, size_fault
 from vigil.config.check import CheckBase
 from vigil.config.heartbeat_keys import heartbeat_key_faults
+from vigil.config.maintenance import ITEM_TAGS
 from vigil.config.oncall_refs import oncall_faults
 from vigil.config.secrets import Redactor
 from vigil.config.severity_faults import severity_faults
 from vigil.config.source import Source, read_source
-from vigil.config.stack import CheckSpec, Service, StackFile, _check_kind
+from vigil.config.stack import CheckSpec, Service, StackFile
 from vigil.config.yaml_places import Path, dotted, shown
 from vigil.errors import ConfigError, ConfigFault
 from vigil.probes.registry import KINDS
@@ -275,8 +277,17 @@ def _keys(model: type[BaseModel]) -> list[str]:
 
 
 def _strip_tags(loc: Path) -> Path:
-    # Pydantic puts the union tag after the check's name; it is not a key in the file.
-    return tuple(p for i, p in enumerate(loc) if not (i >= 2 and loc[i - 2] == "checks" and p in KINDS))
+    # Pydantic puts a tagged union's tag after the name of the check, backup job or checklist
+    # item; it is not a key in the file.
+    return tuple(p for i, p in enumerate(loc) if not (i >= 2 and _is_tag(loc[i - 2], loc[i - 1], p)))
+
+
+def _is_tag(grand: object, parent: object, part: object) -> bool:
+    if grand == "checks":
+        return part in KINDS
+    if grand == "backups":
+        return part in BACKUP_TAGS
+    return grand == "items" and isinstance(parent, int) and part in ITEM_TAGS
 
 
 def _data_at(data: Any, loc: Path) -> Any:
@@ -315,9 +326,9 @@ def _unwrap(annotation: Any, data: Any, loc: Path) -> Any:
         origin = get_origin(annotation)
         if origin is Annotated:
             base, *extras = get_args(annotation)
-            if any(isinstance(extra, Discriminator) for extra in extras):
-                kind = _check_kind(_data_at(data, loc))
-                return KINDS[kind].config if kind else None
+            chooser = next((extra for extra in extras if isinstance(extra, Discriminator)), None)
+            if chooser is not None:
+                return _tagged(base, chooser, _data_at(data, loc))
             annotation = base
         elif origin in (Union, types.UnionType):
             options = [a for a in get_args(annotation) if a is not type(None)]
@@ -325,6 +336,17 @@ def _unwrap(annotation: Any, data: Any, loc: Path) -> Any:
             annotation = models[0] if models else options[0]
         else:
             return annotation
+
+
+def _tagged(union: Any, chooser: Discriminator, data: Any) -> Any:
+    """The member of a tagged union (checks, backup jobs) that ``data`` is read as."""
+    pick = chooser.discriminator
+    tag = pick(data) if callable(pick) else None
+    for option in get_args(union):
+        model, *marks = get_args(option)
+        if any(isinstance(mark, Tag) and mark.tag == tag for mark in marks):
+            return model
+    return None
 
 
 def _graph_faults(source: Source) -> list[ConfigFault]:

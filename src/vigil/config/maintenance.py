@@ -1,10 +1,20 @@
-"""The stack file's ``maintenance:`` — recurring windows during which matching alerts page no one.
+"""The stack file's ``maintenance:`` — recurring windows during which matching alerts page no one,
+and the team's recurring checklists, whose items may be database chores Vigil runs.
 
 ```yaml
 maintenance:
   windows:
     - {name: weekly, cron: "0 2 * * SUN", duration: 2h, timezone: UTC, matchers: {service: api}}
+  checklists:
+    monthly:
+      schedule: "0 3 1 * *"
+      items:
+        - Review and rotate API keys          # done by hand
+        - chore: vacuum shop.db orders         # vigil db vacuum on shop.db, tables orders
 ```
+
+A chore item is written as after ``vigil db``, with the database (as the stack file names it)
+after the chore: ``CHORE DATABASE [TABLES…] [--options]``.
 
 The cron expression is read in the window's time zone, so ``0 2 * * SUN`` in Europe/Berlin
 starts at 02:00 local time in winter and in summer alike.
@@ -13,14 +23,17 @@ starts at 02:00 local time in winter and in summer alike.
 from __future__ import annotations
 
 import re
+import shlex
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from pydantic import Field, field_validator
+from pydantic import Discriminator, Field, Tag, field_validator
 
 from vigil.config.alerts import LABEL_NAME
 from vigil.config.check import NAME_PATTERN, StrictModel
 from vigil.config.cron import CronExpression
 from vigil.config.durations import Duration
 from vigil.config.zones import ZoneName
+from vigil.maintenance.chores.model import Chore
 
 
 class WindowSettings(StrictModel):
@@ -53,9 +66,67 @@ class WindowSettings(StrictModel):
         return value
 
 
+class ChoreItem(StrictModel):
+    chore: str = Field(
+        min_length=1,
+        max_length=500,
+        description="A database chore as after `vigil db`, the database second: vacuum shop.db orders.",
+    )
+
+    @field_validator("chore")
+    @classmethod
+    def _readable(cls, value: str) -> str:
+        try:
+            words = shlex.split(value)
+        except ValueError as err:
+            raise ValueError(f"the chore cannot be read: {err}") from None
+        known = ", ".join(c.value for c in Chore)
+        if not words or words[0] not in {c.value for c in Chore}:
+            raise ValueError(f"write a chore first ({known}), then its database: vacuum shop.db")
+        if len(words) < 2 or words[1].startswith("-"):
+            raise ValueError(
+                f"name the database after {words[0]}, as the stack file calls it: {words[0]} shop.db"
+            )
+        return value
+
+
+def _item_kind(value: Any) -> str:
+    return "chore" if isinstance(value, dict | ChoreItem) else "by-hand"
+
+
+ITEM_TAGS = ("chore", "by-hand")  # not keys of the file: config.load leaves them out of a fault's path
+if TYPE_CHECKING:
+    ChecklistItem = str | ChoreItem
+else:
+    ChecklistItem = Annotated[
+        Union[  # noqa: UP007
+            Annotated[Annotated[str, Field(min_length=1, max_length=300)], Tag("by-hand")],
+            Annotated[ChoreItem, Tag("chore")],
+        ],
+        Discriminator(_item_kind),
+    ]
+
+
+class Checklist(StrictModel):
+    schedule: CronExpression | None = Field(
+        None, description='When it is due, e.g. "0 3 1 * *" (the first of each month at 03:00).'
+    )
+    timezone: ZoneName = Field("UTC", description="The time zone the schedule is read in.")
+    items: list[ChecklistItem] = Field(
+        min_length=1,
+        max_length=200,
+        description="What to do: words done by hand, or {chore: vacuum shop.db} run by Vigil.",
+    )
+
+
 class MaintenanceSettings(StrictModel):
     windows: list[WindowSettings] = Field(
         default_factory=list, description="Recurring windows: a cron start, a duration and a time zone."
+    )
+    checklists: dict[Annotated[str, Field(pattern=NAME_PATTERN, max_length=100)], Checklist] = Field(
+        default_factory=dict,
+        description="Recurring checklists by name: {schedule, items: [words, or {chore: vacuum shop.db}]}; "
+        "`vigil maintenance checklist NAME` runs their chores.",
     )
 
     @field_validator("windows")

@@ -16,7 +16,7 @@ from pydantic import ByteSize, Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
 
 from vigil.config.alerts import AlertRule
-from vigil.config.backups import BackupJobs
+from vigil.config.backups import BackupJob, BackupJobs
 from vigil.config.check import NAME_PATTERN, CheckBase, StrictModel
 from vigil.config.durations import Duration
 from vigil.config.incident_response import FlapSettings, PostmortemSettings
@@ -28,7 +28,7 @@ from vigil.config.series_storage import SeriesStorage
 from vigil.config.severities import LEVEL_NAME, LevelSettings, Path, build_scheme, scheme_faults
 from vigil.incidents.scheme import Level, SchemeName, SeverityScheme
 from vigil.probes.backup import KIND as BACKUP_PROBE
-from vigil.probes.backup import backup_check
+from vigil.probes.backup import backup_check, reported_check
 from vigil.probes.registry import KINDS
 
 
@@ -264,4 +264,5 @@ class StackFile(StrictModel):
             for check_name, check in service.checks.items():
                 yield CheckSpec(service_name, check_name, check)
         for job_name, job in self.backups.items():
-            yield CheckSpec(BACKUPS, job_name, backup_check(job, folder))
+            check = backup_check(job, folder) if isinstance(job, BackupJob) else reported_check(job)
+            yield CheckSpec(BACKUPS, job_name, check)

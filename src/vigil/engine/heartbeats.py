@@ -26,7 +26,7 @@ from vigil.config.stack import CheckSpec
 from vigil.engine.clock import Clock, nap
 from vigil.errors import ConfigError, ConfigFault, NotFoundError, VigilError
 from vigil.probes.base import Result
-from vigil.probes.heartbeat import Beat, HeartbeatCheck, Signal, judge
+from vigil.probes.heartbeat import Beat, HeartbeatCheck, Signal
 from vigil.store.pings import Ping, PingStore, PingWriter, beat_of, heartbeat_records
 
 ResultHandler = Callable[[Result], Awaitable[None]]
@@ -44,6 +44,7 @@ class _Slot:
     """A check's place in the watch: its beat, its rate bucket and when it is next judged."""
 
     spec: CheckSpec
+    check: HeartbeatCheck
     beat: Beat
     tokens: float
     filled_at: float
@@ -103,7 +104,7 @@ class HeartbeatWatch:
             if key in self._by_key:
                 other = self._by_key[key].spec.id
                 raise ConfigError([ConfigFault("", 0, 0, spec.id, f"has the same ping key as {other}")])
-            slot = _Slot(spec, beat, self.burst, start)
+            slot = _Slot(spec, config, beat, self.burst, start)
             self.beats[spec.id] = beat
             self._slots[spec.id] = self._by_key[key] = slot
             # Spread over the interval, as the scheduler does, so 1,000 checks do not report at once.
@@ -157,7 +158,7 @@ class HeartbeatWatch:
 
     async def _judge(self, slot: _Slot) -> None:
         now = self.clock.now()
-        observation = judge(slot.beat, now)
+        observation = slot.check.verdict(slot.beat, now)
         slot.ok = observation.ok
         slot.due = float("inf")
         following = self.clock.monotonic() + slot.spec.config.every
@@ -168,7 +169,7 @@ class HeartbeatWatch:
 
     def _deadline(self, slot: _Slot) -> float:
         """The beat's deadline on the monotonic clock."""
-        return self.clock.monotonic() + (slot.beat.deadline() - self.clock.now()).total_seconds()
+        return self.clock.monotonic() + (slot.check.deadline(slot.beat) - self.clock.now()).total_seconds()
 
     def _arm(self, slot: _Slot, when: float) -> None:
         """Judge ``slot`` at ``when`` if that is sooner than it was due."""

@@ -2,7 +2,7 @@
 
 Pings reach ``vigil up``, which keeps each check's state (last success, a run started, a
 failure) in the store with the pings. ``vigil check`` reads that state and applies the same
-rule (``probes.heartbeat.judge``): a success within ``every`` + ``grace`` passes, a failure
+rule (``HeartbeatCheck.verdict``): a success within ``every`` + ``grace`` passes, a failure
 after the last success fails. The time counts from the check's creation in the store, since a
 one-off command cannot know when ``vigil up`` last started. A check the store has no ping
 for, or no store at all, is not judged: a distinct status, failing nothing.
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from vigil.config.stack import CheckSpec
 from vigil.engine.clock import Clock
 from vigil.probes.base import Result
-from vigil.probes.heartbeat import HeartbeatCheck, judge
+from vigil.probes.heartbeat import HeartbeatCheck
 from vigil.store.pings import HeartbeatRecord, beat_of, stored_records
 
 NOT_JUDGED = "pings reach `vigil up`"
@@ -37,7 +37,7 @@ async def stored_verdicts(
         if record is None or not _pinged(record) or not isinstance(config, HeartbeatCheck):
             verdicts[spec.id] = Result(spec.id, True, 0.0, now, NOT_JUDGED, judged=False)
             continue
-        observation = judge(beat_of(record, "", config.heartbeat, record.created_at), now)
+        observation = config.verdict(beat_of(record, "", config.heartbeat, record.created_at), now)
         reason = redact(observation.reason) if observation.reason else None
         verdicts[spec.id] = Result(spec.id, observation.ok, 0.0, now, reason, dict(observation.values))
     return verdicts

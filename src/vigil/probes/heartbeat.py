@@ -38,9 +38,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from vigil.config.check import CheckBase, StrictModel
 from vigil.config.durations import Duration, format_duration
@@ -51,21 +51,23 @@ KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,100}")
 NOT_HERE = "a heartbeat is judged by `vigil up` from the pings it receives; `vigil check` has none"
 
 
+def _key_shape(value: str) -> str:
+    # The message never repeats the value: it is a secret.
+    if not KEY_PATTERN.fullmatch(value):
+        raise ValueError("a ping key needs 16 to 100 letters, digits, '-' or '_'")
+    return value
+
+
+PingKey = Annotated[str, AfterValidator(_key_shape)]
+
+
 class HeartbeatTimes(StrictModel):
     every: Duration = Field(description="How often the job pings, e.g. 1m.")
     grace: Duration = Field(60.0, description="How late a ping may be before the check fails, e.g. 30s.")
-    key: str | None = Field(
+    key: PingKey | None = Field(
         None,
         description="The ping URL's key, e.g. ${BEAT_KEY}; default: a random one Vigil keeps in its store.",
     )
-
-    @field_validator("key")
-    @classmethod
-    def _key_shape(cls, value: str | None) -> str | None:
-        # The message never repeats the value: it is a secret.
-        if value is not None and not KEY_PATTERN.fullmatch(value):
-            raise ValueError("a ping key needs 16 to 100 letters, digits, '-' or '_'")
-        return value
 
     @field_validator("every")
     @classmethod
@@ -100,6 +102,14 @@ class HeartbeatCheck(CheckBase):
         # Never the key: it is the URL's only secret.
         times = self.heartbeat
         return f"ping every {format_duration(times.every)}, grace {format_duration(times.grace)}"
+
+    def deadline(self, beat: Beat) -> datetime:
+        """When the check fails if no success arrives before."""
+        return beat.deadline()
+
+    def verdict(self, beat: Beat, now: datetime) -> Observation:
+        """The verdict on the pings of ``beat`` at ``now`` (a backup reporting by ping judges otherwise)."""
+        return judge(beat, now)
 
 
 class Signal(StrEnum):
@@ -136,6 +146,22 @@ class Beat:
         elif signal is Signal.FAIL:
             self.failed_at, self.failure, self.run_started = at, failure, None
 
+    def values(self, now: datetime, *, since: str, run: str) -> dict[str, float]:
+        """The check's values under these names: the time since the last success, the last run's duration."""
+        values: dict[str, float] = {}
+        if self.last_success is not None:
+            values[since] = round((now - self.last_success).total_seconds(), 3)
+        if self.run_seconds is not None:
+            values[run] = round(self.run_seconds, 3)
+        return values
+
+    def failure_said(self, who: str) -> str | None:
+        """While a reported failure stands: "``who`` reported a failure at …" with what it said."""
+        if self.failed_at is None:
+            return None
+        said = f": {self.failure}" if self.failure else ""
+        return f"{who} reported a failure at {moment(self.failed_at)}{said}"
+
     def deadline(self) -> datetime:
         """When the check fails if no success arrives before."""
         grace = timedelta(seconds=self.times.grace)
@@ -148,36 +174,31 @@ class Beat:
 
 def judge(beat: Beat, now: datetime) -> Observation:
     """The verdict on ``beat`` at ``now``: one line saying what was expected and what came."""
-    values: dict[str, float] = {}
-    if beat.last_success is not None:
-        values["since_last_ping_seconds"] = round((now - beat.last_success).total_seconds(), 3)
-    if beat.run_seconds is not None:
-        values["run_seconds"] = round(beat.run_seconds, 3)
+    values = beat.values(now, since="since_last_ping_seconds", run="run_seconds")
     times = beat.times
     expected = f"expected every {format_duration(times.every)} (grace {format_duration(times.grace)})"
-    if beat.failed_at is not None:
-        said = f": {beat.failure}" if beat.failure else ""
-        return Observation.failed(f"the job reported a failure at {_moment(beat.failed_at)}{said}", **values)
+    if (failure := beat.failure_said("the job")) is not None:
+        return Observation.failed(failure, **values)
     if now < beat.deadline():
         return Observation.passed(**values)
     if beat.run_started is not None and now >= beat.run_started + timedelta(seconds=times.grace):
         return Observation.failed(
-            f"started at {_moment(beat.run_started)}, no success within the grace of "
+            f"started at {moment(beat.run_started)}, no success within the grace of "
             f"{format_duration(times.grace)}",
             **values,
         )
     if beat.last_success is None or beat.last_success < beat.since:
-        quiet = _ago(now - beat.since)
-        return Observation.failed(f"no ping in the {quiet} since {_moment(beat.since)}; {expected}", **values)
-    ago = _ago(now - beat.last_success)
-    return Observation.failed(f"last ping {ago} ago, at {_moment(beat.last_success)}; {expected}", **values)
+        quiet = ago(now - beat.since)
+        return Observation.failed(f"no ping in the {quiet} since {moment(beat.since)}; {expected}", **values)
+    since = ago(now - beat.last_success)
+    return Observation.failed(f"last ping {since} ago, at {moment(beat.last_success)}; {expected}", **values)
 
 
-def _moment(at: datetime) -> str:
+def moment(at: datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _ago(span: timedelta) -> str:
+def ago(span: timedelta) -> str:
     return format_duration(float(round(span.total_seconds())))
 
 

@@ -77,6 +77,7 @@ class ProcedureRunner:
             base=Path(self.stack.file).resolve().parent,
             series=self.series,
             http=self.http,
+            actor=request.actor,
         )
         return [
             plan_step(section, s, params, env, base, self.stack.redactor)

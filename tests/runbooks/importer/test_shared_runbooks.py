@@ -12,6 +12,7 @@ import pytest
 from tests.runbooks.importer.shell import vigil
 from tests.runbooks.shared import ECHO, TEXTBOOK, shared_runbook
 from vigil.config.alerts import AlertRule
+from vigil.config.backups import BackupJob
 from vigil.config.load import parse_stack
 from vigil.config.stack import StackFile
 from vigil.incidents.severity import Severity
@@ -171,12 +172,32 @@ def test_the_echo_draft_keeps_what_vigil_cannot_express_naming_each_line(echo: I
     for expected in (
         "# echo-ai-runbook.md:699: On-call: Primary: Rotates weekly (Monday 9 AM UTC) — not yet expressible",
         "# echo-ai-runbook.md:701: On-call: Escalation: Engineering Manager after 30 minutes — not yet expressible",
-        "# echo-ai-runbook.md:548: Backups: Retention: 7 days (check Railway settings) — not yet expressible",
         "# echo-ai-runbook.md:135: Rollback triggers: Error rate spike (>5% of requests) — not yet expressible",
         "# echo-ai-runbook.md:57: [ ] All tests passing in CI (main branch)",
         "# echo-ai-runbook.md:670: [ ] Have 2 engineers on call",
     ):
         assert expected in text
+
+
+def test_the_echo_draft_backs_up_its_database_as_the_runbook_does(echo: Imported, textbook: Imported) -> None:
+    model, text = echo
+    job = model.backups["postgres"]
+    assert isinstance(job, BackupJob)
+    assert (job.engine, job.source) == ("postgres", "postgresql://postgres@127.0.0.1:5432/postgres")
+    assert "source: ${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres}" in text
+    # Daily (no time given), kept 7 days, verified as its restore procedure does: into a test database.
+    assert (job.schedule, job.keep.age, job.keep.count, str(job.verify.how)) == (
+        "0 2 * * *",
+        7 * 86400,
+        None,
+        "restore",
+    )
+    assert "keep: {age: 7d}  # echo-ai-runbook.md:548: Retention: 7 days" in text
+    assert "verify: restore  # echo-ai-runbook.md:569: pg_restore -d test_restore backup.dump" in text
+    assert job.rpo == 25 * 3600 and "no RPO in the runbook" in text
+    assert "Retention: 7 days (check Railway settings) — not yet expressible" not in text  # said above
+    # The textbook runbook restores through Neon's dashboard and runs no dump: no job to draft.
+    assert textbook[0].backups == {}
 
 
 def test_no_example_secret_of_a_runbook_reaches_its_draft(echo: Imported, textbook: Imported) -> None:

@@ -2,7 +2,8 @@
 
 The readers run in one visible order, each adding what it finds to one ``StackDraft``: the
 datastores first (so that a table row saying "PostgreSQL" is known for one), then services,
-health checks, dependencies, alert rules, severities, windows and what is kept as comments.
+health checks, dependencies, alert rules, severities, windows, backup jobs and what is kept as
+comments.
 The text written is the text validated: should any part not validate, it is left out with a
 comment saying why, and the rest stands.
 """
@@ -19,6 +20,7 @@ from vigil.config.load import parse_stack
 from vigil.errors import ConfigError, ConfigFault, RunbookError
 from vigil.runbooks.importer import (
     alerts,
+    backups,
     datastores,
     dependencies,
     health,
@@ -67,6 +69,7 @@ def draft_stack(path: Path, output: Path | None = None) -> Draft:
         alerts.link_checks(draft, issues)
     severities.find(document, draft)
     windows.find(document, draft)
+    backups.find(document, draft)
     notes.find(document, draft)
     return Draft(validated(draft), _summary(draft))
 
@@ -133,6 +136,8 @@ def _leave_out(draft: StackDraft, fault: ConfigFault) -> bool:
         draft.severities.clear()
     elif head == "maintenance":
         draft.windows.clear()
+    elif head == "backups" and name:
+        draft.backups.pop(name, None)
     elif head == "env" and name:
         draft.env.pop(name, None)
     else:
@@ -157,6 +162,7 @@ def _summary(draft: StackDraft) -> tuple[str, ...]:
         f"{len(draft.alerts)} alert rules",
         f"{sum(1 for data, _ in draft.severities.values() if data)} severities",
         f"{len(draft.windows)} maintenance windows",
+        f"{len(draft.backups)} backup jobs",
         f"{len(draft.checklists)} checklists",
     ]
     lines = [f"{draft.file}: drafted " + ", ".join(found)]

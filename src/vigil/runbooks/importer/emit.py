@@ -69,6 +69,7 @@ def render(draft: StackDraft) -> str:
     _alerts(out, draft)
     _severities(out, draft)
     _windows(out, draft)
+    _backups(out, draft)
     _checklists(out, draft)
     _notes(out, draft)
     return out.text()
@@ -185,6 +186,21 @@ def _windows(out: Writer, draft: StackDraft) -> None:
     for window, why in draft.windows:
         out.note(why, 2)
         out.lines.append(f"    - {value(window)}")
+    out.blank()
+
+
+def _backups(out: Writer, draft: StackDraft) -> None:
+    if not draft.backups:
+        return
+    out.lines.append("backups:")
+    out.note(
+        "Each job is the check backups.<job>: it fails when the newest verified backup is older than rpo.", 1
+    )
+    for job in draft.backups.values():
+        out.note(job.why, 1)
+        out.lines.append(f"  {value(job.name)}:")
+        for key, data in job.fields.items():
+            out.pair(key, data, 2, job.notes.get(key, ""))
     out.blank()
 
 

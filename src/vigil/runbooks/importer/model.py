@@ -86,6 +86,16 @@ class AlertDraft:
 
 
 @dataclass
+class BackupDraft:
+    name: str
+    fields: dict[str, Any]  # the job as the stack file writes it, engine first
+    line: int  # the command it came from
+    why: str
+    notes: dict[str, str] = field(default_factory=dict)  # a field → where its value came from
+    lines: set[int] = field(default_factory=set)  # every runbook line read for it
+
+
+@dataclass
 class Note:
     """Something the runbook says that Vigil cannot express yet, kept as a comment."""
 
@@ -109,6 +119,7 @@ class StackDraft:
     alert_comments: list[str] = field(default_factory=list)
     severities: dict[str, tuple[dict[str, Any], str]] = field(default_factory=dict)
     windows: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    backups: dict[str, BackupDraft] = field(default_factory=dict)
     checklists: list[tuple[str, list[Note]]] = field(default_factory=list)  # heading → items
     notes: list[Note] = field(default_factory=list)
     known: dict[str, ServiceDraft] = field(default_factory=dict)  # every name and alias → its service

@@ -40,7 +40,10 @@ def _topic(place: Place) -> str | None:
 def find(document: Document, draft: StackDraft) -> None:
     groups: dict[tuple[tuple[str, ...], str], list[Note]] = {}
     kept = 0
+    drafted = {line for job in draft.backups.values() for line in job.lines}  # said in backups:
     for item in document.items:
+        if item.line in drafted:
+            continue
         if item.checked is not None:
             key = (item.place.headings, item.place.lead)
             if kept < MAX_NOTES:

@@ -19,7 +19,7 @@ _WINDOW = re.compile(
     r"(?P<end>\d{1,2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?)",
     re.I,
 )
-_ZONE = re.compile(r"^[\s(]*(?P<zone>UTC|GMT|Z|[ECMP]T|[A-Z]{2,4}T|CET|IST|[A-Z][a-z]+/[A-Za-z_]+)\b")
+ZONE = re.compile(r"^[\s(]*(?P<zone>UTC|GMT|Z|[ECMP]T|[A-Z]{2,4}T|CET|IST|[A-Z][a-z]+/[A-Za-z_]+)\b")
 ZONES = {"UTC": "UTC", "GMT": "UTC", "Z": "UTC", "ET": "America/New_York", "EST": "America/New_York"}
 ZONES |= {
     "EDT": "America/New_York",
@@ -47,12 +47,12 @@ def find(document: Document, draft: StackDraft) -> None:
 
 
 def _window(draft: StackDraft, line: int, text: str, match: re.Match[str]) -> None:
-    start, end = _time(match["start"], match["end"]), _time(match["end"], match["end"])
+    start, end = minutes_of(match["start"], match["end"]), minutes_of(match["end"], match["end"])
     days = _days(match["days"])
     if start is None or end is None or days is None:
         return
     minutes = (end - start) % (24 * 60) or 24 * 60
-    zone_match = _ZONE.match(text[match.end() :])
+    zone_match = ZONE.match(text[match.end() :])
     zone = ZONES.get(zone_match["zone"], zone_match["zone"]) if zone_match else "UTC"
     why = draft.cite(line, text)
     if zone_match is None:
@@ -81,7 +81,7 @@ def _full(day: str) -> str:
     )
 
 
-def _time(text: str, fallback: str) -> int | None:
+def minutes_of(text: str, fallback: str) -> int | None:
     """Minutes after midnight; "2" in "2 - 4 AM" takes its AM from the end."""
     match = re.fullmatch(r"(\d{1,2})(?::(\d{2}))?\s*([ap])?\.?m?\.?", text.strip(), re.I)
     half = re.search(r"([ap])\.?m", fallback, re.I)

@@ -36,6 +36,7 @@ class Setting:
     base: Path  # the stack file's directory: a step's cwd is relative to it
     series: SeriesStore | None = None
     http: httpx.AsyncClient | None = None
+    actor: str = "vigil"  # who runs it, for the audit of what changes a database
 
     def timeout(self, step: Step) -> float:
         return step.attributes.timeout or DEFAULT_TIMEOUT

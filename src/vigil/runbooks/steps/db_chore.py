@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+from dataclasses import replace
 from typing import Any
 
 from vigil.config.databases import Database
@@ -116,7 +117,10 @@ class DbChoreStep:
         chore, options, rest = read_as
         limit = setting.timeout(step)
         try:
-            chores = chores_for(database.url, setting.stack, setting.env)
+            # Named as the step names it (db=shop.db), for the audit log.
+            chores = replace(
+                chores_for(database.url, setting.stack, setting.env, actor=setting.actor), database=database
+            )
             async with asyncio.timeout(limit):
                 answer = await perform(chores, chore, options, rest)
         except TimeoutError:
