@@ -42,22 +42,6 @@ class JobStatus:
     def total_size(self) -> int:
         return sum(a.manifest.size for a in self.artefacts)
 
-    def as_dict(self) -> dict[str, Any]:
-        verified = self.verified
-        return {
-            "job": self.job.name,
-            "engine": self.job.config.engine,
-            "schedule": self.job.config.schedule,
-            "rpo_s": self.job.config.rpo,
-            "last_backup": self.last_backup,
-            "last_verify": self.last_verify,
-            "last_verified_backup": str(verified.path) if verified else None,
-            "recovery_point_s": self.recovery_point_s,
-            "stale": self.stale,
-            "artefacts": len(self.artefacts),
-            "total_size": self.total_size,
-        }
-
 
 def status_of(
     job: Job, listed: list[tuple[Path, Manifest]], runs: list[dict[str, Any]], now: datetime

@@ -55,7 +55,7 @@
         axes.push(Object.assign({}, axis, {
           scale: scale,
           side: axes.length === 1 ? 3 : 1,
-          size: 60,
+          size: line.unit === "bytes" ? 80 : 60,
           values: function (u, ticks) { return ticks.map(function (t) { return number(t, line.unit); }); }
         }));
       }
