@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from vigil.backups.jobs import jobs_of
+from vigil.backups.service import run_job
 from vigil.config.load import parse_stack
 from vigil.engine.backups import BackupWatch
 from vigil.engine.clock import FakeClock
@@ -114,3 +115,29 @@ async def test_a_backup_asked_for_goes_stale_at_its_rpo_not_at_the_next_judging(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_job_whose_backups_are_gone_is_judged_at_once_not_pending(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "app.db") as conn:
+        conn.execute("CREATE TABLE t (x)")
+    stack = parse_stack(str(tmp_path / "vigil.yaml"), STACK, {})
+    store = await open_database(f"sqlite:///{tmp_path}/vigil.db")
+    runs = BackupRuns(store)
+    [job] = jobs_of(stack).values()
+    clock = FakeClock(datetime(2026, 3, 1, 1, 0, tzinfo=UTC))
+    results: list[Result] = []
+
+    async def submit(result: Result) -> None:
+        results.append(result)
+
+    assert (await run_job(job, stack.redactor, record=runs.record)).ok
+    for artefact in job.destination.iterdir():  # the folder emptied while Vigil was down
+        artefact.unlink()
+    task = asyncio.create_task(BackupWatch([job], submit, clock, stack.redactor, runs.record, runs.ran).run())
+    try:
+        await until(results, 1)
+        assert (results[0].ok, results[0].reason) == (False, "no verified backup yet")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await store.dispose()

@@ -1,10 +1,11 @@
 """The backup watch: runs each job on its schedule inside ``vigil up`` and hands its check's
 verdict (``backups.recovery``) to the result flow, as the heartbeat watch does for pings.
 
-A job with no backup on disk yet is not judged before its first step (its schedule's first
-moment, or one asked for from the API): until then its check is pending, as a new heartbeat's
-is, rather than paging "no verified backup yet" at the first start of a stack file that has
-just declared it. A job is judged after each backup and verification, at the moment its newest
+A new job (no backup on disk, no run on record) is not judged before its first step (its
+schedule's first moment, or one asked for from the API): until then its check is pending, as a
+new heartbeat's is, rather than paging "no verified backup yet" at the first start of a stack
+file that has just declared it. A job whose backups were there once and are gone is judged at
+once. A job is judged after each backup and verification, at the moment its newest
 verified backup grows older than its ``rpo``, and every ``JUDGE_EVERY`` between: a backup that
 goes stale fails on time, with no run to notice it. A backup asked for from the API wakes its
 job's loop, which then waits for the new backup's stale moment. A job's own steps run one at a
@@ -32,6 +33,11 @@ JUDGE_EVERY = 60.0  # seconds between verdicts when nothing runs
 # Judged this long after the stale moment, so that the age is past the rpo, not equal to it.
 PAST_STALE = timedelta(milliseconds=50)
 ResultHandler = Callable[[Result], Awaitable[None]]
+RanBefore = Callable[[str], Awaitable[bool]]
+
+
+async def _never(job: str) -> bool:
+    return False
 
 
 class BackupWatch:
@@ -42,12 +48,14 @@ class BackupWatch:
         clock: Clock,
         redact: Callable[[str], str],
         record: Record,
+        ran_before: RanBefore = _never,
     ) -> None:
         self.jobs = list(jobs)
         self.submit = submit
         self.clock = clock
         self.redact = redact
         self.record = record
+        self.ran_before = ran_before  # whether a job has a run on record
         self.last: dict[str, Outcome] = {}  # each job's last backup or verification
         self.stale: dict[str, datetime | None] = {}  # when each job's recovery point goes stale
         self._wake = {job.name: asyncio.Event() for job in self.jobs}
@@ -63,7 +71,7 @@ class BackupWatch:
         backup_at = next_moment(config.schedule, config.timezone, self.clock.now())
         verify_at = self._next_verify(job, self.clock.now())
         wake = self._wake[job.name]
-        new = not await asyncio.to_thread(artefacts, job.destination)
+        new = not await asyncio.to_thread(artefacts, job.destination) and not await self.ran_before(job.name)
         while True:
             wake.clear()
             if not new or job.name in self.last:

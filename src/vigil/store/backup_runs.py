@@ -35,6 +35,12 @@ class BackupRuns:
                 )
             )
 
+    async def ran(self, job: str) -> bool:
+        """Whether ``job`` has any run on record: a job that has never run is new."""
+        query = select(BackupRunRow.id).where(BackupRunRow.job == job).limit(1)
+        async with self.engine.connect() as conn:
+            return (await conn.execute(query)).first() is not None
+
     async def recent(self, job: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         """The newest runs (of ``job``), newest first; at most ``MAX_LISTED``."""
         query = select(BackupRunRow).order_by(BackupRunRow.started_at.desc(), BackupRunRow.id.desc())
