@@ -246,7 +246,7 @@ def test_a_stop_while_the_demo_is_starting_ends_it_and_the_target_it_started(sta
     assert wait_for_end(demo.processes[1:]) == []
 
 
-def test_the_demo_ships_its_runbook_and_suggests_it_on_an_incident(
+def test_the_demo_ships_its_runbook_backs_up_its_store_and_suggests_the_runbook_on_an_incident(
     start_demo: StartDemo, tmp_path: Path
 ) -> None:
     demo = start_demo()
@@ -259,6 +259,10 @@ def test_the_demo_ships_its_runbook_and_suggests_it_on_an_incident(
     api = f"http://127.0.0.1:{demo.port}/api/v1"
     headers = {"Authorization": f"Bearer {token.group(1)}"}
     assert httpx.get(f"{api}/runbooks/review", headers=headers, timeout=5).json()["runbooks"] == 1
+    # Its own store was backed up and verified as it started: the backup check passes from the start.
+    [backup] = httpx.get(f"{api}/backups/vigil-db", headers=headers, timeout=5).json()["backups"]
+    assert backup["verified_how"] == "restore" and backup["verified"] is True
+    assert httpx.get(f"{api}/checks/backups.vigil-db", headers=headers, timeout=5).json()["status"] == "ok"
 
     httpx.post(f"{target.group(1)}/chaos", json={"mode": "db_down"}, timeout=5).raise_for_status()
     deadline = time.monotonic() + 30

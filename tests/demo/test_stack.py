@@ -10,8 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from vigil.backups.jobs import jobs_of
+from vigil.backups.manifest import artefacts
+from vigil.config.backups import VerifyHow
 from vigil.config.load import Stack, load_stack
 from vigil.demo.banner import DemoPlaces, banner, vigil_command
+from vigil.demo.first_backup import first_backup
 from vigil.demo.stack import (
     DEMO_PEOPLE,
     DEMO_POLICY,
@@ -25,7 +29,8 @@ from vigil.oncall.service import OnCall
 from vigil.probes.heartbeat import HeartbeatCheck
 from vigil.probes.redis import RedisCheck
 from vigil.probes.statuspage import StatuspageCheck
-from vigil.store.database import stack_store_url
+from vigil.store.backup_runs import BackupRuns
+from vigil.store.database import open_database, stack_store_url
 
 TARGET = "http://127.0.0.1:8080"
 
@@ -137,3 +142,36 @@ def test_a_local_redis_counts_as_there_only_when_its_port_answers() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))  # bound, never listening: refuses connections
         assert local_redis_answers(port=sock.getsockname()[1]) is False
+
+
+def test_the_demo_backs_up_its_own_store_every_two_minutes_and_proves_it_by_a_restore(
+    stack: Stack, tmp_path: Path
+) -> None:
+    [job] = jobs_of(stack).values()
+    assert (job.check_id, job.config.engine, job.config.schedule) == (
+        "backups.vigil-db",
+        "sqlite",
+        "*/2 * * * *",
+    )
+    assert job.source == str(tmp_path / "vigil.db")  # the store `vigil demo` writes
+    assert job.destination == tmp_path / "backups" / "vigil-db"
+    assert job.config.verify.how is VerifyHow.RESTORE and job.config.rpo == 300
+
+
+async def test_the_demo_takes_a_first_backup_only_when_it_has_no_verified_one(
+    stack: Stack, tmp_path: Path
+) -> None:
+    engine = await open_database(f"sqlite:///{tmp_path}/vigil.db")  # the store, with its tables
+    try:
+        await first_backup(stack, engine)
+        [job] = jobs_of(stack).values()
+        [(path, manifest)] = artefacts(job.destination)
+        assert manifest.good and manifest.tables["backup_runs"] == 0  # taken before its own run was recorded
+        await first_backup(stack, engine)  # a demo started again keeps what it has
+        assert [p for p, _ in artefacts(job.destination)] == [path]
+        assert [r["action"] for r in await BackupRuns(engine).recent()] == [
+            "verify",
+            "backup",
+        ]  # newest first
+    finally:
+        await engine.dispose()

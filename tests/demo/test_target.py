@@ -106,7 +106,10 @@ async def test_the_demo_stack_passes_on_a_healthy_target_and_blames_postgres_whe
     stack = parse_stack("demo.yaml", demo_stack_yaml(target_url))
     healthy = await run_once(stack)
     # A heartbeat is judged from pings `vigil up` stores; a one-off run with no store says so.
-    assert [r.check_id for r in healthy if not r.ok] == []
+    # Its backup job has never run here: a one-off pass finds no verified backup on disk.
+    assert [(r.check_id, r.reason) for r in healthy if not r.ok] == [
+        ("backups.vigil-db", "no verified backup yet")
+    ]
     assert [r.check_id for r in healthy if not r.judged] == ["worker.beat"]
 
     async with httpx.AsyncClient(base_url=target_url) as client:
@@ -120,6 +123,7 @@ async def test_the_demo_stack_passes_on_a_healthy_target_and_blames_postgres_whe
         "cache.status": True,
         "worker.beat": True,  # not judged: ok is True and fails nothing
         "vendor.status": False,
+        "backups.vigil-db": False,
     }
 
 

@@ -38,6 +38,7 @@ PAGES = [
     "/services/api",
     "/checks/api.health",
     "/rules",
+    "/backups",
     "/fragments/incidents",
     "/fragments/services",
     "/fragments/quiet",

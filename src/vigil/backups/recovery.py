@@ -8,7 +8,7 @@ newest verified backup).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from vigil.backups.jobs import Outcome
@@ -40,3 +40,11 @@ def judge(
             **values,
         )
     return Observation.passed(**values)
+
+
+def stale_at(listed: list[tuple[Path, Manifest]], rpo: float | None) -> datetime | None:
+    """When the newest verified backup in ``listed`` grows older than ``rpo``; None without either."""
+    good = next((m for _, m in listed if m.good), None)
+    if good is None or rpo is None:
+        return None
+    return good.created_at + timedelta(seconds=rpo)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,6 +23,9 @@ from vigil.demo.process import start_target_process, stop_target_process
 from vigil.demo.stack import demo_stack_yaml, local_redis_answers, write_demo_runbook
 from vigil.errors import VigilError
 from vigil.server.listen import bind, bind_first_free, bound_port
+
+if TYPE_CHECKING:
+    from vigil.config.load import Stack
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8484
@@ -60,7 +63,7 @@ def demo(
         stack_file.write_text(yaml)
         runbook = write_demo_runbook(directory)
         stack = load_stack(stack_file)
-        token, link = asyncio.run(_token(db))
+        token, link = asyncio.run(_prepare(db, stack))
         stopper.check()
         places = DemoPlaces(target_url, stack_file, runbook, dashboard, link, token, vigil_command())
         typer.echo(banner(places))
@@ -86,7 +89,9 @@ def _dashboard_socket(port: int | None) -> socket.socket:
     return sock
 
 
-async def _token(db: str) -> tuple[str, str]:
+async def _prepare(db: str, stack: Stack) -> tuple[str, str]:
+    """The store made, the first backup of the demo's own state taken, a token and a login link."""
+    from vigil.demo.first_backup import first_backup
     from vigil.engine.clock import SystemClock
     from vigil.server.roles import Role
     from vigil.server.tokens import create_login_link, create_token
@@ -96,6 +101,7 @@ async def _token(db: str) -> tuple[str, str]:
     try:
         clock = SystemClock()
         token = await create_token(engine, clock, "demo", Role.RESPONDER)
+        await first_backup(stack, engine)
         return token, await create_login_link(engine, clock, "demo", Role.RESPONDER)
     finally:
         await engine.dispose()

@@ -7,6 +7,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from vigil.demo.stack import BACKUP_EVERY, DEMO_BACKUPS
+
 
 @dataclass(frozen=True)
 class DemoPlaces:
@@ -42,6 +44,8 @@ Vigil demo
   dashboard    {dashboard}/login/link?code={places.login_code}
                (opens the dashboard signed in as a responder; the link works once, for an hour)
   API token    {places.token}   (a responder token, for the API and for signing in again)
+  backups      {places.stack_file.parent / DEMO_BACKUPS}   (the demo's own store, every {BACKUP_EVERY} minutes,
+               verified by a restore; {dashboard}/backups)
 
 Try it:
   1. Break the target:

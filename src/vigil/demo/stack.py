@@ -27,6 +27,10 @@ DEMO_PEOPLE = ("alice", "bob", "carol")
 ROTATION_START = "2026-01-05"  # a Monday: alice's first day as primary
 LOCAL_REDIS_PORT = 6379
 LOCAL_REDIS = f"redis://127.0.0.1:{LOCAL_REDIS_PORT}/0"
+DEMO_BACKUP_JOB = "vigil-db"  # the demo's own store, backed up beside the stack file
+DEMO_BACKUPS = f"backups/{DEMO_BACKUP_JOB}"
+BACKUP_EVERY = 2  # minutes
+BACKUP_RPO = "5m"  # two missed backups and a minute: stale
 
 _TEMPLATE = """\
 # Vigil's demo: its built-in target app, an AI backend with a database and a cache.
@@ -115,6 +119,21 @@ alerts:
 engine: {{evaluate_every: 2s}}
 # The demo's state, beside this file: `vigil incident list -c THIS-FILE` reads what the demo saw.
 store: {{url: "sqlite:///vigil.db"}}
+# Vigil backs that state up every {backup_every} minutes and proves each copy by restoring it into a
+# scratch file; the check backups.{backup_job} fails, and pages like any other, when the newest
+# verified backup is older than the rpo. See them on the dashboard's Backups page. To watch one
+# go stale: stop the demo for more than {backup_rpo} and start it again (the next backup mends it),
+# or make {backup_folder} read-only (`chmod a-w`; not for root) and the next backup fails.
+backups:
+  {backup_job}:
+    engine: sqlite
+    source: vigil.db
+    schedule: "*/{backup_every} * * * *"
+    destination: {backup_folder}
+    keep: {{count: 10}}
+    verify: restore
+    rpo: {backup_rpo}
+    alert: {{after: 1, severity: P2}}
 # The demo's runbook, beside this file: its procedures are suggested on incidents (the checks
 # and rules above name one; the rest are ranked) and run against the target from the dashboard.
 runbooks: [{runbook}]
@@ -212,6 +231,10 @@ def demo_stack_yaml(
         beat_key=_scalar(DEMO_BEAT_KEY),
         vendor=_scalar(f"{base}/vendor"),
         redis_service=_REDIS_SERVICE if redis else _NO_REDIS,
+        backup_job=DEMO_BACKUP_JOB,
+        backup_folder=DEMO_BACKUPS,
+        backup_every=BACKUP_EVERY,
+        backup_rpo=BACKUP_RPO,
     )
 
 

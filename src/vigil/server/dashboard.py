@@ -34,11 +34,12 @@ PageNumber = Annotated[int, Query(alias="page")]
 
 def install(app: FastAPI) -> None:
     """Add the dashboard's routes and its static files (htmx, the stylesheet) to ``app``."""
-    from vigil.server import graph_pages, incident_pages  # their routes use this module's helpers
+    from vigil.server import backup_pages, graph_pages, incident_pages  # they use this module's helpers
 
     app.include_router(router)
     app.include_router(incident_pages.router)
     app.include_router(graph_pages.router)
+    app.include_router(backup_pages.router)
     ui_auth.install(app)
     app.mount("/static", StaticFiles(directory=templating.STATIC), name="static")
 

@@ -1,4 +1,5 @@
-"""The dashboard's graphs as the API and the pages read them: a check's, a rule's, an incident's.
+"""The dashboard's graphs as the API and the pages read them: a check's, a rule's, an incident's,
+a backup job's.
 
 Each takes the runtime and what the caller asked for (already bounded by the route) and returns
 a ``Graph``; an unknown check, rule or incident is a ``NotFoundError``.
@@ -8,21 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 
 from vigil.alerting.alerts import alert_labels
+from vigil.backups.jobs import job_named
 from vigil.config.alerts import AlertRule
-from vigil.errors import NotFoundError
+from vigil.errors import BackupRefused, NotFoundError
 from vigil.incidents.model import Incident
-from vigil.metrics.graphs import Graph, check_graph, expression_graph
+from vigil.metrics.graphs import Graph, Line, check_graph, expression_graph
 from vigil.metrics.promql.model import PromQLError
 from vigil.metrics.threshold import split
 from vigil.server.runtime import Runtime
+from vigil.store.backup_runs import BackupRuns
 
 HOUR = 3600.0
 MAX_CHECK_HOURS = 720  # the history's retention: 30 days
 MAX_RULE_HOURS = 24  # rules are drawn from the series store in memory
+MAX_BACKUP_HOURS = 2160  # backups are drawn from their record of runs: 90 days
 MAX_POINTS = 2000
 POINTS = 500
 # An incident's graph starts this share of its length before it opened, within these bounds.
@@ -85,6 +89,31 @@ def behind(alert: Mapping[str, str], rule: AlertRule, series: Mapping[str, str])
     sharing one incident share (``alerts.RuleAlerts.group_key``)."""
     labels = alert_labels(rule, series, alert.get("severity", ""))
     return all(labels.get(name, "") == alert.get(name, "") for name in rule.group_by)
+
+
+async def backup_graph_of(
+    runtime: Runtime, name: str, hours: float, points: int = POINTS, *, end: float | None = None
+) -> Graph:
+    """The size and duration of each good backup of the job ``name``; with more backups than
+    ``points``, every n-th, counted back from the newest."""
+    try:
+        job = job_named(runtime.stack, name[:200])
+    except BackupRefused as err:
+        raise NotFoundError(str(err)) from None
+    end = runtime.clock.now().timestamp() if end is None else end
+    start = end - hours * HOUR
+    rows = await BackupRuns(runtime.engine).backups(job.name, datetime.fromtimestamp(start, UTC))
+    stride = -(-len(rows) // points)  # ceiling
+    shown = rows[::-1][::stride][::-1] if rows else []
+    return Graph(
+        start,
+        end,
+        [at.timestamp() for at, _, _ in shown],
+        [
+            Line("size", "bytes", [float(size) for _, _, size in shown]),
+            Line("duration", "ms", [took * 1000 for _, took, _ in shown]),
+        ],
+    )
 
 
 @dataclass(frozen=True)

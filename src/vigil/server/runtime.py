@@ -228,9 +228,9 @@ class Runtime:
         for key in self.heartbeats.given_keys():  # a key written in the stack file is a secret too
             stack.redactor.add(key)
         # Backup jobs run on their schedules here; their checks' verdicts go to the same flow.
-        record = BackupRuns(engine).record
+        runs = BackupRuns(engine)
         self.backups = BackupWatch(
-            list(jobs_of(stack).values()), self.flow, self.clock, stack.redactor, record
+            list(jobs_of(stack).values()), self.flow, self.clock, stack.redactor, runs.record, runs.ran
         )
         self.scheduler = Scheduler(
             [s for s in self.specs if not KINDS[s.kind].pushed],

@@ -68,9 +68,11 @@ def sparkline(values: Iterable[float], width: int = SPARK_WIDTH, height: int = S
     return Markup(f'{head}<title>{title}</title><polyline points="{points}"/></svg>')
 
 
-def ago(moment: datetime | None, now: datetime) -> str:
+def ago(moment: datetime | str | None, now: datetime) -> str:
     if moment is None:
         return "never"
+    if isinstance(moment, str):  # as an API answer writes it (ISO 8601)
+        moment = datetime.fromisoformat(moment)
     seconds = (now - moment).total_seconds()
     if seconds < 0:
         return "just now"
@@ -94,6 +96,18 @@ def percent(value: float | None) -> str:
     return "100 %" if value >= 100 else f"{value:.2f} %"
 
 
+def size(count: int | None) -> str:
+    """Bytes as people read them: ``812 B``, ``1.5 KiB``, ``23.4 MiB``."""
+    if count is None:
+        return NONE
+    value, unit = float(count), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            break
+        value /= 1024
+    return f"{count} B" if unit == "B" else f"{value:.1f} {unit}"
+
+
 def iso_time(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else ""
 
@@ -107,7 +121,9 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(ago=ago, until=until, duration=duration, percent=percent, iso_time=iso_time)
+    env.filters.update(
+        ago=ago, until=until, duration=duration, percent=percent, iso_time=iso_time, size=size, span=span
+    )
     env.globals.update(
         sparkline=sparkline, procedure_steps=procedure_view.steps, run_box=procedure_view.dom_id
     )

@@ -14,8 +14,15 @@
     return value || fallback;
   }
 
+  function bytes(v) {
+    var units = ["B", "KiB", "MiB", "GiB", "TiB"], i = 0, n = Math.abs(v);
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    return i === 0 ? Math.round(v) + " B" : (v / Math.pow(1024, i)).toFixed(1) + " " + units[i];
+  }
+
   function number(v, unit) {
     if (v == null) return "–";
+    if (unit === "bytes") return bytes(v);
     var text = Math.abs(v) >= 1000 || v === Math.round(v) ? String(Math.round(v * 100) / 100) : v.toPrecision(4);
     return unit === "ms" ? text + " ms" : unit === "ratio" ? (v * 100).toFixed(1) + " %" : text;
   }
@@ -48,7 +55,7 @@
         axes.push(Object.assign({}, axis, {
           scale: scale,
           side: axes.length === 1 ? 3 : 1,
-          size: 60,
+          size: line.unit === "bytes" ? 80 : 60,
           values: function (u, ticks) { return ticks.map(function (t) { return number(t, line.unit); }); }
         }));
       }
