@@ -56,3 +56,24 @@ def test_run_list_verify_restore_and_their_exit_codes(tmp_path: Path) -> None:
     assert failed.returncode == 1
     assert f"backup of appdb failed: the SQLite database {tmp_path}/app.db does not exist" in failed.stderr
     assert "Traceback" not in failed.stderr + unknown.stderr + broken.stderr
+
+
+def test_a_run_is_recorded_in_the_stack_files_store_opened_while_it_runs(tmp_path: Path) -> None:
+    import asyncio
+
+    from vigil.store.database import default_url, open_database
+
+    async def make_store() -> None:
+        await (await open_database(default_url(tmp_path / ".vigil"), create=True)).dispose()
+
+    asyncio.run(make_store())
+    (tmp_path / "vigil.yaml").write_text(STACK)
+    with sqlite3.connect(tmp_path / "app.db") as conn:
+        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, total REAL)")
+    ran = vigil(tmp_path, "run", "appdb")
+    assert ran.returncode == 0 and "not recorded" not in ran.stderr, ran.stderr
+    unknown = vigil(tmp_path, "run", "nope")
+    assert unknown.returncode == 2 and "no backup job 'nope'" in unknown.stderr
+    with sqlite3.connect(tmp_path / ".vigil" / "vigil.db") as conn:
+        rows = conn.execute("SELECT job, action, ok FROM backup_runs ORDER BY id").fetchall()
+    assert rows == [("appdb", "verify", 1), ("appdb", "backup", 1)]
