@@ -130,3 +130,37 @@ async def test_a_dump_that_does_not_restore_is_kept_whole_and_not_good(
     assert manifest.checksum == hashlib.sha256(outcome.artefact.read_bytes()).hexdigest()
     assert (await verify_artefact(outcome.artefact, job, Redactor({server}), how=VerifyHow.LIST)).ok
     assert databases(server) == "app,postgres,template0,template1,unrestorable"
+
+
+async def test_a_streamed_backup_past_its_timeout_leaves_no_artefact_no_scratch_and_no_tool(
+    tmp_path: Path, server: str
+) -> None:
+    import asyncpg
+
+    # A lock that pg_dump waits for: the dump and the restore it feeds are both under way, stalled.
+    holder = await asyncpg.connect(database(server, "app"))
+    try:
+        async with holder.transaction():
+            await holder.execute("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE")
+            job = make_job(tmp_path, database(server, "app"), verify="restore", timeout="2s")
+            outcome = await run_job(job, Redactor({server}))
+    finally:
+        await holder.close()
+    assert not outcome.ok and outcome.reason == "the backup took longer than its timeout of 2s"
+    assert list(job.destination.iterdir()) == []
+    assert databases(server) == "app,postgres,template0,template1,unrestorable"
+    assert children_named("pg_dump", "pg_restore") == []
+
+
+def children_named(*names: str) -> list[str]:
+    """This process's children with one of ``names``, as /proc shows them."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue  # gone meanwhile
+        name, parent = fields[0].split("(", 1)[1], int(fields[1].split()[1])
+        if parent == os.getpid() and name in names:
+            found.append(name)
+    return found
