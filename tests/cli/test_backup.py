@@ -112,3 +112,24 @@ def test_a_relative_destination_and_source_are_read_from_the_stack_files_folder_
     assert checked.returncode == 0, checked.stdout + checked.stderr
     [result] = [r for r in json.loads(checked.stdout) if r["id"] == "backups.appdb"]
     assert result["ok"] is True and "recovery_point_seconds" in result["values"], result
+
+
+def test_a_run_is_recorded_in_the_stack_files_store_opened_while_it_runs(tmp_path: Path) -> None:
+    import asyncio
+
+    from vigil.store.database import default_url, open_database
+
+    async def make_store() -> None:
+        await (await open_database(default_url(tmp_path / ".vigil"), create=True)).dispose()
+
+    asyncio.run(make_store())
+    (tmp_path / "vigil.yaml").write_text(STACK)
+    with sqlite3.connect(tmp_path / "app.db") as conn:
+        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, total REAL)")
+    ran = vigil(tmp_path, "run", "appdb")
+    assert ran.returncode == 0 and "not recorded" not in ran.stderr, ran.stderr
+    unknown = vigil(tmp_path, "run", "nope")
+    assert unknown.returncode == 2 and "no backup job 'nope'" in unknown.stderr
+    with sqlite3.connect(tmp_path / ".vigil" / "vigil.db") as conn:
+        rows = conn.execute("SELECT job, action, ok FROM backup_runs ORDER BY id").fetchall()
+    assert rows == [("appdb", "verify", 1), ("appdb", "backup", 1)]

@@ -14,18 +14,24 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
+
+if TYPE_CHECKING:
+    from vigil.errors import BackupError
 
 T = TypeVar("T")
+W = TypeVar("W")
 
 
 @dataclass(frozen=True)
 class Dump:
-    """What an engine says about a dump it wrote: the versions and the row count of each table."""
+    """What an engine says about a dump it wrote: the versions and the row count of each table;
+    the artefact's SHA-256 when the engine took it while writing."""
 
     source_version: str
     client_version: str
     tables: dict[str, int] = field(default_factory=dict)
+    checksum: str | None = None
 
 
 class BackupEngine(Protocol):
@@ -42,6 +48,16 @@ class BackupEngine(Protocol):
     async def restore(self, artefact: Path, target: str, *, in_place: bool = False) -> dict[str, int]:
         """Restore ``artefact`` into ``target``, which must not exist unless ``in_place``;
         return the row counts restored."""
+
+
+@runtime_checkable
+class RestoresWhileDumping(Protocol):
+    """An engine that can verify by restoring while it dumps (``verify: restore`` right after
+    the backup): the dump's bytes go to the artefact and into a scratch database at once."""
+
+    async def dump_and_restore(self, source: str, into: Path) -> tuple[Dump, dict[str, int] | BackupError]:
+        """``dump``, with ``Dump.checksum`` taken, and what ``scratch_counts`` would say of the
+        artefact: the row counts found in the scratch database, or why the restore failed."""
 
 
 @dataclass(frozen=True)
@@ -68,9 +84,9 @@ def count_mismatches(expected: dict[str, int], found: dict[str, int]) -> str | N
     return "the restored data differs from the backup's manifest: " + "; ".join(wrong[:3]) + more
 
 
-async def while_writing(writing: Awaitable[object], counting: Awaitable[T]) -> T:
+async def while_writing(writing: Awaitable[W], counting: Awaitable[T]) -> tuple[W, T]:
     """Await ``counting`` while the dump ``writing`` runs beside it; both must succeed, and a
-    failed count stops the dump."""
+    failed count stops the dump. What each gave."""
     task = asyncio.ensure_future(writing)
     try:
         result = await counting
@@ -79,5 +95,4 @@ async def while_writing(writing: Awaitable[object], counting: Awaitable[T]) -> T
         with contextlib.suppress(BaseException):
             await task
         raise
-    await task
-    return result
+    return await task, result

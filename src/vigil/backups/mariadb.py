@@ -176,7 +176,7 @@ class MariadbEngine:
             async with _options(source) as options:
                 dumping = [options, "--single-transaction", "--quick", "--routines", "--triggers", "--", db]
                 writing = _pipeline(["mariadb-dump", *dumping], ["gzip", "-c"], source=None, into=into)
-                counts = await while_writing(writing, table_counts(conn, db))
+                _, counts = await while_writing(writing, table_counts(conn, db))
         finally:
             conn.close()
         return Dump(f"MariaDB {str(version).split('-')[0]}", f"mariadb-dump {client}", counts)

@@ -5,6 +5,10 @@ The dump runs in a snapshot Vigil exports (``pg_dump --snapshot``), and the rows
 are counted in that same snapshot while pg_dump writes: the manifest's counts are exactly the
 dump's. pg_dump cannot dump a server of a newer major version, so that is refused first, with
 that reason. The password travels in ``PGPASSWORD``, never on a command line.
+
+Verified by a restore right after, the dump streams through Vigil into the artefact and into
+``pg_restore`` of the scratch database at once (``stream.dump_teed``); that artefact carries no
+data offsets (pg_dump wrote it to a pipe), which later restores, parallel ones too, do without.
 """
 
 from __future__ import annotations
@@ -13,16 +17,20 @@ import asyncio
 import contextlib
 import re
 import secrets
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from vigil.backups import stream
 from vigil.backups.base import Dump, EngineKind, while_writing
 from vigil.errors import BackupError, BackupRefused
 
 if TYPE_CHECKING:
     import asyncpg
 
+_HINT = "install the PostgreSQL client"
+_LOAD = ("--no-owner", "--no-acl", "--exit-on-error")
 MAX_TABLES = 10_000  # counted per backup; more is no database this engine is for
 _TABLES = """
 SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
@@ -68,27 +76,11 @@ async def _connect(url: str) -> asyncpg.Connection:
 
 async def _run(tool: str, *args: str, env: dict[str, str] | None = None) -> str:
     """Run a PostgreSQL client tool; its stdout, or ``BackupError`` with the last line it said."""
-    try:
-        process = await asyncio.create_subprocess_exec(
-            tool,
-            *args,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env={**_base_env(), **(env or {})},
-        )
-    except OSError as err:
-        raise BackupError(f"cannot run {tool}: {err.strerror}; install the PostgreSQL client") from None
-    try:
-        out, said_bytes = await process.communicate()
-    except asyncio.CancelledError:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
-        raise
-    if process.returncode != 0:
-        said = [line for line in said_bytes.decode("utf-8", "replace").splitlines() if line.strip()]
-        raise BackupError(f"{tool} failed (exit {process.returncode}): {said[-1] if said else 'no message'}")
-    return out.decode("utf-8", "replace")
+    return await stream.finish(tool, await stream.start(_command(tool, args, env), _HINT))
+
+
+def _command(tool: str, args: tuple[str, ...], env: dict[str, str] | None = None) -> stream.Command:
+    return tool, args, {**_base_env(), **(env or {})}
 
 
 def _base_env() -> dict[str, str]:
@@ -114,42 +106,43 @@ async def table_counts(conn: asyncpg.Connection) -> dict[str, int]:
 
 class PostgresEngine:
     async def dump(self, source: str, into: Path) -> Dump:
-        client, client_version = await client_major()
-        conn = await _connect(source)
-        try:
-            server = conn.get_server_version()
-            if server.major > client:
-                raise BackupError(
-                    f"the server runs PostgreSQL {server.major} and pg_dump is {client_version}: "
-                    f"pg_dump cannot dump a newer server; install postgresql-client-{server.major}"
-                )
-            said = str(await conn.fetchval("SHOW server_version")).split(" ")[0]
+        async with _snapshot(source) as (conn, snapshot, made):
             url, env = _split(source)
-            async with conn.transaction(isolation="repeatable_read", readonly=True):
-                snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
-                args = ("-Fc", f"--snapshot={snapshot}", "-f", str(into), "-d", url)
-                counts = await while_writing(_run("pg_dump", *args, env=env), table_counts(conn))
-        except _lost() as err:
-            raise BackupError(f"the source failed during the backup: {err}") from None
-        finally:
-            with contextlib.suppress(Exception):
-                await conn.close(timeout=5)
-        return Dump(f"PostgreSQL {said}", f"pg_dump {client_version}", counts)
+            args = ("-Fc", f"--snapshot={snapshot}", "-f", str(into), "-d", url)
+            _, counts = await while_writing(_run("pg_dump", *args, env=env), table_counts(conn))
+        return Dump(*made, counts)
+
+    async def dump_and_restore(self, source: str, into: Path) -> tuple[Dump, dict[str, int] | BackupError]:
+        """The dump streams into the artefact and into ``pg_restore`` of a scratch database at
+        once, the same restore ``scratch_counts`` runs but from the dump's own bytes (one job:
+        a stream cannot be restored in parallel)."""
+        async with _scratch(source) as scratch:
+            target, target_env = _split(scratch)
+            restore = _command("pg_restore", (*_LOAD, "-d", target), target_env)
+            restoring = None
+            try:
+                async with _snapshot(source) as (conn, snapshot, made):
+                    url, env = _split(source)
+                    dump = _command("pg_dump", ("-Fc", f"--snapshot={snapshot}", "-d", url), env)
+                    teeing = stream.dump_teed(dump, restore, into, _HINT)
+                    (checksum, restoring), counts = await while_writing(teeing, table_counts(conn))
+            except BaseException:
+                if restoring is not None:
+                    await stream.stop(restoring)
+                raise
+            # The source's snapshot is let go: what is left is the restore's own work.
+            try:
+                found: dict[str, int] | BackupError = await _counted(restoring, scratch)
+            except BackupError as err:
+                found = err
+        return Dump(*made, counts, checksum), found
 
     async def check(self, artefact: Path) -> None:
         await _run("pg_restore", "--list", "-f", "/dev/null", str(artefact))
 
     async def scratch_counts(self, artefact: Path, source: str) -> dict[str, int]:
-        scratch = f"vigil_verify_{secrets.token_hex(6)}"
-        conn = await _connect(source)
-        try:
-            await conn.execute(f'CREATE DATABASE "{scratch}" TEMPLATE template0')
-            try:
-                return await self._load(artefact, _database(source, scratch), *_jobs())
-            finally:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-        finally:
-            await conn.close(timeout=5)
+        async with _scratch(source) as scratch:
+            return await self._load(artefact, scratch, *_jobs())
 
     async def restore(self, artefact: Path, target: str, *, in_place: bool = False) -> dict[str, int]:
         if in_place:
@@ -173,21 +166,66 @@ class PostgresEngine:
 
     async def _load(self, artefact: Path, target: str, *extra: str) -> dict[str, int]:
         url, env = _split(target)
-        await _run(
-            "pg_restore",
-            "--no-owner",
-            "--no-acl",
-            "--exit-on-error",
-            *extra,
-            "-d",
-            url,
-            str(artefact),
-            env=env,
-        )
-        conn = await _connect(target)
+        await _run("pg_restore", *_LOAD, *extra, "-d", url, str(artefact), env=env)
+        return await _target_counts(target)
+
+
+async def _target_counts(target: str) -> dict[str, int]:
+    conn = await _connect(target)
+    try:
+        return await table_counts(conn)
+    except _lost() as err:
+        raise BackupError(f"cannot count the restored rows: {err}") from None
+    finally:
+        with contextlib.suppress(Exception):
+            await conn.close(timeout=5)
+
+
+async def _counted(restoring: asyncio.subprocess.Process, scratch: str) -> dict[str, int]:
+    """Once the streamed restore ``restoring`` is done, the rows found in ``scratch``."""
+    await stream.finish("pg_restore", restoring)
+    return await _target_counts(scratch)
+
+
+@contextlib.asynccontextmanager
+async def _snapshot(source: str) -> AsyncIterator[tuple[asyncpg.Connection, str, tuple[str, str]]]:
+    """A connection to ``source`` in a read-only snapshot, the snapshot's name for pg_dump, and
+    the versions a ``Dump`` names; a server newer than pg_dump is refused first."""
+    client, client_version = await client_major()
+    conn = await _connect(source)
+    try:
+        server = conn.get_server_version()
+        if server.major > client:
+            raise BackupError(
+                f"the server runs PostgreSQL {server.major} and pg_dump is {client_version}: "
+                f"pg_dump cannot dump a newer server; install postgresql-client-{server.major}"
+            )
+        said = str(await conn.fetchval("SHOW server_version")).split(" ")[0]
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            snapshot = str(await conn.fetchval("SELECT pg_export_snapshot()"))
+            yield conn, snapshot, (f"PostgreSQL {said}", f"pg_dump {client_version}")
+    except _lost() as err:
+        raise BackupError(f"the source failed during the backup: {err}") from None
+    finally:
+        with contextlib.suppress(Exception):
+            await conn.close(timeout=5)
+
+
+@contextlib.asynccontextmanager
+async def _scratch(source: str) -> AsyncIterator[str]:
+    """The URL of a new, empty database beside ``source``, dropped after."""
+    name = f"vigil_verify_{secrets.token_hex(6)}"
+    conn = await _connect(source)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
         try:
-            return await table_counts(conn)
+            yield _database(source, name)
         finally:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except _lost() as err:
+        raise BackupError(f"the scratch database for the verifying restore failed: {err}") from None
+    finally:
+        with contextlib.suppress(Exception):
             await conn.close(timeout=5)
 
 

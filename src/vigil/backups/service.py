@@ -5,6 +5,9 @@ never a traceback); asking wrongly raises ``BackupRefused``.
 A dump goes to ``.<name>.partial`` in the destination and is renamed into place only when the
 engine finished and its checksum is taken; whatever fails before leaves no artefact. A backup
 is good only once verified: the verification re-reads the checksum, then lists or restores.
+When a restore verifies the backup right after it, an engine that can (``RestoresWhileDumping``)
+restores the dump's bytes into its scratch database as they are written and hashed, so the dump
+and the verifying restore run at once and the artefact is read no second time.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from vigil.backups.base import count_mismatches
+from vigil.backups.base import RestoresWhileDumping, count_mismatches
 from vigil.backups.jobs import Action, Job, Outcome
 from vigil.backups.manifest import Manifest, Verified, artefacts, manifest_path, read_manifest, sha256_of
 from vigil.backups.manifest import write_manifest as _write
@@ -56,8 +59,13 @@ async def run_job(
             partial.touch()
         except OSError as err:
             raise BackupError(f"cannot write to the destination {job.destination}: {err.strerror}") from None
-        dump = await asyncio.wait_for(job.engine().dump(job.source, partial), job.config.timeout)
-        checksum = await asyncio.to_thread(sha256_of, partial)
+        engine, found = job.engine(), None
+        if verify and isinstance(engine, RestoresWhileDumping) and _verified_at_once(job):
+            work = engine.dump_and_restore(job.source, partial)
+            dump, found = await asyncio.wait_for(work, job.config.timeout)
+        else:
+            dump = await asyncio.wait_for(engine.dump(job.source, partial), job.config.timeout)
+        checksum = dump.checksum if dump.checksum else await asyncio.to_thread(sha256_of, partial)
         size = partial.stat().st_size
         duration = time.monotonic() - clock
         manifest = Manifest(
@@ -84,10 +92,13 @@ async def run_job(
         await record(outcome)
         return outcome
     outcome = Outcome(job.name, Action.BACKUP, True, started, duration, final, size)
-    if verify and job.config.verify.schedule is None:
+    checked = None
+    if found is not None:
+        checked = await _restored_while_dumping(final, job, manifest, found, redact, record, clock)
+    elif verify and job.config.verify.schedule is None:
         checked = await verify_artefact(final, job, redact, record=record)
-        if not checked.ok:
-            outcome = Outcome(job.name, Action.BACKUP, False, started, duration, final, size, checked.reason)
+    if checked is not None and not checked.ok:
+        outcome = Outcome(job.name, Action.BACKUP, False, started, duration, final, size, checked.reason)
     await record(outcome)
     if outcome.ok:
         prune(job, started)
@@ -110,6 +121,60 @@ def _full(err: BaseException, destination: Path) -> str | None:
         f"no space left on the device of the destination {destination} ({free} once the partial "
         "backup was removed); nothing was kept"
     )
+
+
+def _verified_at_once(job: Job) -> bool:
+    """A restore verifies this backup right after it: the engine may restore while it dumps.
+    Not with an ``rto``, which is the time a restore takes on its own."""
+    config = job.config
+    return config.verify.how is VerifyHow.RESTORE and config.verify.schedule is None and config.rto is None
+
+
+async def _restored_while_dumping(
+    artefact: Path,
+    job: Job,
+    manifest: Manifest,
+    found: dict[str, int] | BackupError,
+    redact: Redact,
+    record: Record,
+    clock: float,
+) -> Outcome:
+    """The verdict on a backup restored into a scratch database from the dump's own bytes as
+    they were written and hashed: the rows found there against the manifest's. The artefact
+    needs no second reading; its verification began with the dump."""
+    reason = str(found) if isinstance(found, BackupError) else count_mismatches(manifest.tables, found)
+    verdict = None if reason is None else redact(reason)
+    return await _concluded(
+        artefact,
+        job,
+        manifest,
+        VerifyHow.RESTORE,
+        manifest.created_at,
+        time.monotonic() - clock,
+        verdict,
+        record,
+    )
+
+
+async def _concluded(
+    artefact: Path,
+    job: Job,
+    manifest: Manifest | None,
+    how: VerifyHow,
+    started: datetime,
+    duration: float,
+    reason: str | None,
+    record: Record,
+) -> Outcome:
+    """A verification's verdict written into the manifest and recorded."""
+    if manifest is not None:
+        verified = Verified(reason is None, started, str(how), round(duration, 3), reason)
+        with contextlib.suppress(OSError):
+            _write(artefact, manifest.with_verification(verified))
+    size = manifest.size if manifest else None
+    outcome = Outcome(job.name, Action.VERIFY, reason is None, started, duration, artefact, size, reason)
+    await record(outcome)
+    return outcome
 
 
 def _reason(err: BaseException, timeout: float) -> str:
@@ -153,15 +218,7 @@ async def verify_artefact(
         reason = None
     except (BackupError, OSError, TimeoutError) as err:
         reason = redact(_reason(err, job.config.timeout))
-    duration = time.monotonic() - clock
-    if manifest is not None:
-        verified = Verified(reason is None, started, str(how), round(duration, 3), reason)
-        with contextlib.suppress(OSError):
-            _write(artefact, manifest.with_verification(verified))
-    size = manifest.size if manifest else None
-    outcome = Outcome(job.name, Action.VERIFY, reason is None, started, duration, artefact, size, reason)
-    await record(outcome)
-    return outcome
+    return await _concluded(artefact, job, manifest, how, started, time.monotonic() - clock, reason, record)
 
 
 async def restore_artefact(

@@ -8,6 +8,7 @@ Exit 0 on success, 1 when the operation failed (its reason on stderr), 2 when as
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from vigil.backups.jobs import Job, Outcome
     from vigil.backups.service import Record
     from vigil.config.load import Stack
+    from vigil.store.backup_runs import BackupRuns
 
 backup_app = typer.Typer(
     help="Backup jobs: run, list, verify and restore their backups.", no_args_is_help=True
@@ -33,21 +35,23 @@ Artefact = Annotated[Path, typer.Argument(help="A backup file (its manifest .jso
 def _session(
     config: Path | None, db: str | None, work: Callable[[Stack, Record], Awaitable[Outcome]], as_json: bool
 ) -> None:
-    """Run ``work`` with the stack file and a recorder into its store; print the outcome, exit 0 or 1."""
-    from vigil.cli.store_session import locate_store, open_existing
-    from vigil.store.backup_runs import BackupRuns
+    """Run ``work`` with the stack file and a recorder into its store; print the outcome, exit 0 or 1.
+    The store opens beside the work, not before it: its code takes a good part of a second to
+    load, and the first outcome is recorded only when the work is done."""
+    from vigil.cli.store_session import locate_stack
 
     async def go() -> Outcome:
-        stack, path, url = locate_store(config, db)
+        stack, path = locate_stack(config, db)
+        store = asyncio.ensure_future(_store(stack, path, db))
+
+        async def record(outcome: Outcome) -> None:
+            if (runs := await store) is not None:
+                await runs.record(outcome)
+
         try:
-            engine = await open_existing(url, path, from_db=db is not None)
-        except StoreMissing as err:
-            stderr.print(f"not recorded: {err}", markup=False)
-            return await work(stack, _no_record)
-        try:
-            return await work(stack, BackupRuns(engine).record)
+            return await work(stack, record)
         finally:
-            await engine.dispose()
+            await _close(store)
 
     try:
         outcome = asyncio.run(go())
@@ -63,6 +67,32 @@ def _session(
     if not outcome.ok:
         stderr.print(f"{outcome.action} of {outcome.job} failed: {outcome.reason}", markup=False)
         raise typer.Exit(1)
+
+
+async def _store(stack: Stack, path: Path | None, db: str | None) -> BackupRuns | None:
+    """The record of backup runs in the stack file's store; None (and said) when there is none."""
+    # Loaded in a thread, so that the work goes on meanwhile.
+    await asyncio.to_thread(importlib.import_module, "vigil.store.backup_runs")
+    await asyncio.to_thread(importlib.import_module, "vigil.store.database")
+    from vigil.cli.store_session import open_existing, store_url
+    from vigil.store.backup_runs import BackupRuns
+
+    try:
+        engine = await open_existing(store_url(stack, db), path, from_db=db is not None)
+    except StoreMissing as err:
+        stderr.print(f"not recorded: {err}", markup=False)
+        return None
+    return BackupRuns(engine)
+
+
+async def _close(store: asyncio.Future[BackupRuns | None]) -> None:
+    """Dispose of the store once it is open; a store that failed to open was said by ``record``."""
+    try:
+        runs = await store
+    except VigilError:
+        return
+    if runs is not None:
+        await runs.engine.dispose()
 
 
 async def _no_record(outcome: Outcome) -> None:

@@ -29,20 +29,33 @@ T = TypeVar("T")
 
 def locate_store(config: Path | None, db: str | None) -> tuple[Stack, Path | None, str]:
     """The stack file (an empty one with only ``--db`` and none found), its path, and the store URL."""
+    stack, path = locate_stack(config, db)
+    return stack, path, store_url(stack, db)
+
+
+def locate_stack(config: Path | None, db: str | None) -> tuple[Stack, Path | None]:
+    """``locate_store`` less the store's URL, which needs the store's code loaded."""
     from vigil.config.load import Stack, load_stack
     from vigil.config.secrets import Redactor
     from vigil.config.stack import StackFile
-    from vigil.store.database import stack_store_url
 
     if db is not None:
         found = config or find_stack_file()
         stack = (
             load_stack(found) if found is not None else Stack("", StackFile.model_validate({}), Redactor())
         )
-        return stack, found, db
+        return stack, found
     path = stack_file_or_fail(config, or_db=True)
-    stack = load_stack(path)
-    return stack, path, stack_store_url(path, stack.model.store.url)
+    return load_stack(path), path
+
+
+def store_url(stack: Stack, db: str | None) -> str:
+    """``--db``, else the store the stack file names."""
+    if db is not None:
+        return db
+    from vigil.store.database import stack_store_url
+
+    return stack_store_url(stack.file, stack.model.store.url)
 
 
 async def open_existing(url: str, stack_file: Path | None, *, from_db: bool) -> AsyncEngine:
