@@ -31,8 +31,10 @@ MAX_SAMPLES = 65_535  # the count is two bytes
 # many of them decodes those once and copies them (in C) for each. Bounded; emptied when full.
 _TIMES: dict[object, array[float]] = {}
 MAX_TIMES = 4096
-# Chunks decoded lately, oldest first, up to this many samples (16 bytes each): the rules read the
-# same long windows every cycle, and a chunk's bytes (its key) keep their hash once computed.
+# Chunks decoded lately, oldest first, up to this many samples: the rules read the same long windows
+# every cycle, and a chunk's bytes (its key) keep their hash once computed. A sample costs 8 bytes
+# there when its chunk's times are on a grid (those are shared with every chunk of the same times),
+# 16 otherwise.
 DECODED_SAMPLES = 6_000_000
 _DECODED: dict[bytes, tuple[array[float], array[float]]] = {}
 _DECODED_COUNT = [0]  # samples in _DECODED
@@ -60,6 +62,12 @@ def encode(timestamps: Sequence[float], values: Sequence[float]) -> bytes:
 
 def decode(chunk: bytes) -> tuple[array[float], array[float]]:
     """The timestamps and values of ``chunk``, as new arrays the caller may keep."""
+    timestamps, values = _decode(chunk)
+    return timestamps[:], values
+
+
+def _decode(chunk: bytes) -> tuple[array[float], array[float]]:
+    """As ``decode``, but the timestamps may be shared with other chunks' (never to be changed)."""
     count, kind, first, _last, step = HEADER.unpack_from(chunk)
     at = HEADER.size
     if kind == REGULAR:
@@ -78,7 +86,7 @@ def decode(chunk: bytes) -> tuple[array[float], array[float]]:
     if len(_TIMES) >= MAX_TIMES:
         _TIMES.clear()
     _TIMES[key] = timestamps
-    return timestamps[:], unpack(chunk[at:], count)
+    return timestamps, unpack(chunk[at:], count)
 
 
 def decode_shared(chunk: bytes) -> tuple[array[float], array[float]]:
@@ -86,7 +94,7 @@ def decode_shared(chunk: bytes) -> tuple[array[float], array[float]]:
     the caller must not change (slices of them are its own)."""
     found = _DECODED.get(chunk)
     if found is None:
-        found = _DECODED[chunk] = decode(chunk)
+        found = _DECODED[chunk] = _decode(chunk)
         _DECODED_COUNT[0] += len(found[0])
         while _DECODED_COUNT[0] > DECODED_SAMPLES:
             _DECODED_COUNT[0] -= len(_DECODED.pop(next(iter(_DECODED)))[0])

@@ -3,10 +3,12 @@
 New samples go to the head, two ``array('d')`` (timestamps, values). Once the head's oldest
 ``CHUNK_SAMPLES`` samples are older than ``HEAD_SPAN`` before its newest (or it holds more than
 ``HEAD_MAX``), they are closed into a chunk (``chunks.encode``, ~2 bytes a sample instead of 16).
-The newest hour and five minutes stay plain, so that the windows rules read (``[5m]``, ``[1h]``, the
-5-minute lookback of an instant selector) are sliced from the head without decoding anything, as
-before chunks; a longer window (a dashboard's, a range query over hours) decodes only the chunks it
-reaches, newest first.
+The newest fifteen minutes stay plain, so that the windows rules mostly read (``[5m]``, ``[10m]``,
+the 5-minute lookback of an instant selector) are sliced from the head without decoding anything;
+a longer window (an ``[1h]`` rule's, a dashboard's, a range query over hours) decodes only the
+chunks it reaches, newest first, through the bounded cache of chunks decoded lately
+(``chunks.decode_shared``), so that a rule reading the same hour every cycle decodes it once.
+Keeping the whole hour plain would cost 16 bytes a sample for every series, read or not.
 
 Each series also notes, as it is written, the few samples that make evaluation slow: NaNs (stale
 markers among them) and drops (a value below the one before it: a counter reset). A series with
@@ -20,7 +22,6 @@ import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
-from types import MappingProxyType
 
 from vigil.metrics import chunks as codec
 
@@ -29,10 +30,10 @@ NAME = "__name__"
 # bench/rules.py: memory against the rule cycle, see the module docstring).
 CHUNK_SAMPLES = 120
 HEAD_KEEP = 24
-# The span the head keeps plain beyond that: the rules' `[1h]` windows and the 5-minute lookback
+# The span the head keeps plain beyond that: the rules' `[10m]` windows and the 5-minute lookback
 # at their start are sliced as they are, not decoded every cycle. A series scraped so often that
 # the span holds more than HEAD_MAX samples keeps HEAD_MAX (memory bounded per series).
-HEAD_SPAN = 3600.0 + 300.0
+HEAD_SPAN = 600.0 + 300.0
 HEAD_MAX = 1024
 # Resets and NaNs noted per series, beyond which it is taken to have them anywhere.
 MAX_MARKS = 8
@@ -58,13 +59,12 @@ class SeriesRef:
     )
 
     def __init__(self, labels: Mapping[str, str], seq: int = 0, floor: float = -math.inf) -> None:
-        # Read-only views: the evaluator gets these labels as they are, without a copy per query,
-        # and most functions drop __name__, so that copy is made once here.
-        self.labels = MappingProxyType(dict(labels))
-        self.nameless = (
-            MappingProxyType({k: v for k, v in labels.items() if k != NAME})
-            if NAME in labels
-            else self.labels
+        # The evaluator gets these labels as they are, without a copy per query (typed as Mapping
+        # there: never changed), and most functions drop __name__, so that copy is made once here.
+        # Plain dicts: a read-only view in front of each would cost 56 bytes a series.
+        self.labels: dict[str, str] = dict(labels)
+        self.nameless: dict[str, str] = (
+            {k: v for k, v in labels.items() if k != NAME} if NAME in labels else self.labels
         )
         self.timestamps = array("d")  # the open head
         self.values = array("d")
@@ -110,21 +110,26 @@ class SeriesRef:
 
     def cut(self, *, bulk: bool = False) -> None:
         """Close the head's oldest samples into chunks while it holds more than it keeps. After a
-        run written in ``bulk`` (history, a backfill) all but ``HEAD_SPAN`` go, a last chunk of at
-        least a quarter of ``CHUNK_SAMPLES`` included, since no sample may follow soon."""
-        timestamps = self.timestamps
-        while len(timestamps) >= CHUNK_SAMPLES + HEAD_KEEP and (
-            len(timestamps) >= CHUNK_SAMPLES + HEAD_MAX
-            or timestamps[CHUNK_SAMPLES - 1] < timestamps[-1] - HEAD_SPAN
-        ):
-            self.close(timestamps[CHUNK_SAMPLES - 1])
+        run written in ``bulk`` (history, a backfill) all but ``HEAD_SPAN`` go, since no sample may
+        follow soon: in chunks of ``CHUNK_SAMPLES``, the last one taking the rest (fewer, larger
+        chunks compress better), if at least a quarter of ``CHUNK_SAMPLES`` would go."""
         if bulk:
+            timestamps = self.timestamps
             keep = max(
                 HEAD_KEEP,
                 min(HEAD_MAX, len(timestamps) - bisect_left(timestamps, timestamps[-1] - HEAD_SPAN)),
             )
-            if len(timestamps) - keep >= CHUNK_SAMPLES // 4:
-                self.close(timestamps[len(timestamps) - keep - 1])
+            closing = len(timestamps) - keep
+            if closing >= CHUNK_SAMPLES // 4:
+                for _ in range(max(closing // CHUNK_SAMPLES, 1) - 1):
+                    self.close(self.timestamps[CHUNK_SAMPLES - 1])
+                self.close(self.timestamps[len(self.timestamps) - keep - 1])
+            return
+        while len(self.timestamps) >= CHUNK_SAMPLES + HEAD_KEEP and (
+            len(self.timestamps) >= CHUNK_SAMPLES + HEAD_MAX
+            or self.timestamps[CHUNK_SAMPLES - 1] < self.timestamps[-1] - HEAD_SPAN
+        ):
+            self.close(self.timestamps[CHUNK_SAMPLES - 1])
 
     def close(self, upto: float = math.inf) -> None:
         """Close the head's samples up to ``upto`` (all by default) into a chunk, so that a block
@@ -132,8 +137,10 @@ class SeriesRef:
         count = len(self.timestamps) if upto >= math.inf else bisect_right(self.timestamps, upto)
         if count:
             self.chunks.append(codec.encode(self.timestamps[:count], self.values[:count]))
-            del self.timestamps[:count]
-            del self.values[:count]
+            # New arrays of the samples left, not the old ones shortened in place: a long run written
+            # at once leaves no large block of memory mostly unused behind each series.
+            self.timestamps = self.timestamps[count:]
+            self.values = self.values[count:]
 
     def window(self, start: float, end: float) -> tuple[array[float], array[float]]:
         """Copies of the samples in ``(start, end]``, decoding only the chunks the window reaches."""
