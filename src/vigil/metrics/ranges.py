@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from vigil.metrics.promql.evaluate import DEFAULT_LOOKBACK, CompiledExpr
-from vigil.metrics.promql.model import AT_NONE, EvalContext, PromQLError, ScalarNode, VectorNode
+from vigil.metrics.promql.model import AT_NONE, EvalContext, PromQLError, ScalarNode, Vec, VectorNode
 from vigil.metrics.promql.selectors import VectorSelector
+from vigil.metrics.promql.sweep import Column, Swept, by_step, leaves, sweep
 from vigil.metrics.series import Matcher, SeriesData, SeriesSource, is_stale
 
 # Prometheus refuses a range query of more than 11,000 steps (11,001 points) per series.
@@ -95,7 +96,11 @@ class RangeEvaluation:
 
     Each step is the instant query at that time, as ``evaluate`` gives it. A series' label set is
     keyed once per series rather than once per point: the labels the store hands out are the same
-    read-only mapping at every step, and are looked up by identity."""
+    read-only mapping at every step, and are looked up by identity.
+
+    The range functions inside the expression (``rate(x[5m])``, ``avg_over_time(…)``) are swept
+    over a slice's steps series by series (``promql.sweep``) rather than computed at each step;
+    what holds them is evaluated per step over the swept vectors."""
 
     def __init__(
         self,
@@ -116,6 +121,7 @@ class RangeEvaluation:
         self._by_labels: dict[tuple[tuple[str, str], ...], RangeSeries] = {}
         # id(labels) -> (labels, series), for mappings that outlive the query (so ids stay unique).
         self._known: dict[int, tuple[Mapping[str, str], RangeSeries]] = {}
+        self._leaves: list[Swept] = [] if expr.returns_scalar else leaves(cast(VectorNode, expr.root))
 
     @property
     def series(self) -> int:
@@ -135,9 +141,19 @@ class RangeEvaluation:
             self._run_selector(root, times)
             return
         root = cast(VectorNode, root)
+        ats = [round(at * 1000) for at in times]
+        shared: list[tuple[str, list[Vec]]] = []
+        for leaf in self._leaves if times else []:
+            columns = sweep(leaf, self.source, ats)
+            if columns is None or leaf.key is None:
+                continue  # computed per step, as any other node
+            if leaf is root and self._add_columns(columns, times):
+                return
+            shared.append((leaf.key, by_step(columns, len(times))))
         known = self._known
-        for at in times:
-            vec = root.vector(self._context(at))
+        for i, at in enumerate(times):
+            swept = {key: vecs[i] for key, vecs in shared} if shared else None
+            vec = root.vector(self._context(at, swept))
             self.points += len(vec)
             for labels, value in vec:
                 seen = known.get(id(labels))
@@ -145,6 +161,17 @@ class RangeEvaluation:
                     seen[1].points.append((at, value))
                 else:
                     self._series_of(labels).points.append((at, value))
+
+    def _add_columns(self, columns: Sequence[Column], times: Sequence[float]) -> bool:
+        """The swept root's columns as points, each series' at once; False (nothing added) when
+        two columns fall into one series, whose points must then interleave step by step."""
+        targets = [self._series_of(column.labels) for column in columns]
+        if len({id(series) for series in targets}) != len(targets):
+            return False
+        for column, series in zip(columns, targets, strict=True):
+            series.points.extend(zip(map(times.__getitem__, column.steps), column.values, strict=True))
+            self.points += len(column.steps)
+        return True
 
     def _run_selector(self, root: VectorSelector, times: Sequence[float]) -> None:
         """A bare selector (``up``, a gauge: what a graph shows most): each series is walked once
@@ -180,8 +207,10 @@ class RangeEvaluation:
             self._known[id(labels)] = (labels, series)
         return series
 
-    def _context(self, at: float) -> EvalContext:
-        return EvalContext(round(at * 1000), self.source, self.lookback_ms, None, self.start_ms, self.end_ms)
+    def _context(self, at: float, shared: dict[str, Vec] | None = None) -> EvalContext:
+        return EvalContext(
+            round(at * 1000), self.source, self.lookback_ms, shared, self.start_ms, self.end_ms
+        )
 
     def result(self) -> list[RangeSeries] | list[tuple[float, float]]:
         """The scalar's points, or one series per label set in Prometheus' order (by labels)."""

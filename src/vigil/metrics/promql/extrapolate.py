@@ -52,23 +52,31 @@ class ExtrapolatedRate(VectorNode):
             ts = w.timestamps
             # round(), not int(): 1700000000.123 * 1000 may land a hair below its millisecond.
             t_first, t_last = round(ts[0] * 1000), round(ts[-1] * 1000)
-            to_start = (t_first - start) / 1000
-            to_end = (end - t_last) / 1000
-            sampled = (t_last - t_first) / 1000
-            average = sampled / (n - 1)
-            if counter and result > 0 and first >= 0:
-                # A counter cannot go below zero: don't extrapolate the start past where it would be 0.
-                to_zero = sampled * (first / result)
-                to_start = min(to_start, to_zero)
-            # Extrapolate to an edge only if the next sample would have fallen beyond it (10%
-            # leeway); otherwise assume the series starts or ends half an interval past its outer
-            # samples.
-            threshold = average * 1.1
-            interval = sampled
-            interval += to_start if to_start < threshold else average / 2
-            interval += to_end if to_end < threshold else average / 2
-            factor = interval / sampled if sampled else div(interval, sampled)
+            factor = extrapolation(result, first, n, t_first, t_last, start, end, counter)
             if per_second:
                 factor /= range_s
             append((nameless(w), result * factor))
         return ensure_unique(out) if self.check else out
+
+
+def extrapolation(
+    result: float, first: float, n: int, t_first: int, t_last: int, start: int, end: int, counter: bool
+) -> float:
+    """The factor ``result`` (the last of ``n`` samples less the ``first``, resets added back) is
+    extrapolated by to cover the window ``[start, end]`` (ms) from the samples' ``[t_first,
+    t_last]``; for a rate, still to divide by the range in seconds."""
+    to_start = (t_first - start) / 1000
+    to_end = (end - t_last) / 1000
+    sampled = (t_last - t_first) / 1000
+    average = sampled / (n - 1)
+    if counter and result > 0 and first >= 0:
+        # A counter cannot go below zero: don't extrapolate the start past where it would be 0.
+        to_zero = sampled * (first / result)
+        to_start = min(to_start, to_zero)
+    # Extrapolate to an edge only if the next sample would have fallen beyond it (10% leeway);
+    # otherwise assume the series starts or ends half an interval past its outer samples.
+    threshold = average * 1.1
+    interval = sampled
+    interval += to_start if to_start < threshold else average / 2
+    interval += to_end if to_end < threshold else average / 2
+    return interval / sampled if sampled else div(interval, sampled)

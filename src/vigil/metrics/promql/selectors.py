@@ -110,7 +110,7 @@ class MatrixSelector:
     def windows(self, ctx: EvalContext) -> Sequence[Window]:
         start, end = self.bounds(ctx)
         found = ctx.source.select(self.matchers, _below(start / 1000), end / 1000)
-        return [w for w in map(_without_stale, found) if w is not None]
+        return [w for w in map(without_stale, found) if w is not None]
 
 
 def nameless(w: Window) -> Labels:
@@ -118,7 +118,7 @@ def nameless(w: Window) -> Labels:
     return drop_name(w.labels) if w.nameless is None else w.nameless
 
 
-def _without_stale(series: SeriesData) -> Window | None:
+def without_stale(series: SeriesData) -> Window | None:
     """The series without its stale markers; None if nothing is left."""
     values = series.values
     if not values:

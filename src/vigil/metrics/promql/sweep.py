@@ -1,0 +1,188 @@
+"""Range functions swept across the steps of a range query: ``rate(x[5m])`` at 5,761 steps reads
+each series' samples once, its window sliding forward over them (two indices that only move
+forward), instead of every step selecting every series and cutting its window again.
+
+A sweep gives, series by series, what the function gives at each step, to the last bit: ``rate``,
+``increase`` and ``delta`` through ``extrapolation`` with each window's resets added back in their
+order, as ``ExtrapolatedRate`` adds them; the other range functions called on each window as the
+per-step path calls them. Whatever an expression holds above them (``sum by``,
+``histogram_quantile``, operators) is still evaluated step by step, reading the swept results as
+the rule cycle reads shared sub-expressions (``EvalContext.shared``): the same code over the same
+vectors, hence the same answers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from vigil.metrics.promql.aggregate import Aggregate
+from vigil.metrics.promql.binary import Negate, SetOperation, VectorScalar, VectorVector
+from vigil.metrics.promql.extrapolate import ExtrapolatedRate, extrapolation
+from vigil.metrics.promql.functions import Clamp, MathCall, Round
+from vigil.metrics.promql.gofloat import NAN
+from vigil.metrics.promql.histogram import HistogramQuantile
+from vigil.metrics.promql.labelfuncs import LabelJoin, LabelReplace, Sort
+from vigil.metrics.promql.model import AT_NONE, Constant, Labels, Vec, VectorNode, label_key
+from vigil.metrics.promql.rangefuncs import RangeCall
+from vigil.metrics.promql.selectors import MatrixSelector, Window, nameless, without_stale
+from vigil.metrics.series import SeriesData, SeriesSource
+
+Swept = ExtrapolatedRate | RangeCall
+# Nodes that evaluate their one vector argument at their own time, as the sweep's results are.
+_ONE_ARGUMENT = (Aggregate, HistogramQuantile, MathCall, Clamp, Round, Negate, Sort, LabelReplace, LabelJoin)
+
+
+class Column:
+    """One series' results over a slice of steps: the ``steps`` (indexes into the slice's times)
+    at which it has a value, and those values."""
+
+    __slots__ = ("labels", "steps", "values")
+
+    def __init__(self, labels: Labels) -> None:
+        self.labels = labels
+        self.steps: list[int] = []
+        self.values: list[float] = []
+
+
+def swept(node: VectorNode) -> Swept | None:
+    """``node`` as a range function a sweep computes: over a plain range selector read at the
+    evaluation time (no ``@``, no subquery), with a constant parameter if it takes one."""
+    if type(node) is ExtrapolatedRate:
+        selector = node.selector
+    elif type(node) is RangeCall:
+        if node.param is not None and type(node.param) is not Constant:
+            return None
+        selector = node.selector
+    else:
+        return None
+    if type(selector) is not MatrixSelector or selector.at_kind != AT_NONE:
+        return None
+    return node
+
+
+def leaves(root: VectorNode) -> list[Swept]:
+    """The range functions a sweep computes in ``root``'s tree, each once. Only nodes that evaluate
+    their arguments at their own time are looked into (a subquery evaluates at other times)."""
+    found: dict[str, Swept] = {}
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        leaf = swept(node)
+        if leaf is not None:
+            if leaf.key is not None:
+                found.setdefault(leaf.key, leaf)
+        elif isinstance(node, _ONE_ARGUMENT):
+            pending.append(node.arg)
+        elif isinstance(node, VectorScalar):
+            pending.append(node.vector_node)
+        elif isinstance(node, VectorVector | SetOperation):
+            pending += (node.lhs, node.rhs)
+    return list(found.values())
+
+
+def sweep(node: Swept, source: SeriesSource, ats: Sequence[int]) -> list[Column] | None:
+    """``node``'s results at each time of ``ats`` (ms, ascending), one column per series in the
+    source's order. None when two series' results could carry the same labels: the per-step path
+    then decides, step by step, whether they meet (an error) or not."""
+    selector = node.selector
+    range_ms = selector.range_ms
+    ends = [at - selector.offset_ms for at in ats]
+    low = math.nextafter((ends[0] - range_ms) / 1000, -math.inf)  # select() reads (low, high]
+    columns: list[Column] = []
+    for series in source.select(selector.matchers, low, ends[-1] / 1000):
+        window = without_stale(series)
+        if window is None:
+            continue
+        if isinstance(node, ExtrapolatedRate):
+            column = _rates(node, window, ends, range_ms)
+        else:
+            column = _calls(node, window, ends, range_ms)
+        if column.steps:
+            columns.append(column)
+    if node.check and len({label_key(c.labels) for c in columns}) != len(columns):
+        return None
+    return columns
+
+
+def by_step(columns: Sequence[Column], count: int) -> list[Vec]:
+    """The columns as each of ``count`` steps' vector, series in the columns' order."""
+    vecs: list[Vec] = [[] for _ in range(count)]
+    for column in columns:
+        labels, steps, values = column.labels, column.steps, column.values
+        for j in range(len(steps)):  # indexes: compiled, a zip() costs as much as the rest
+            vecs[steps[j]].append((labels, values[j]))
+    return vecs
+
+
+def _windows(ts: Sequence[float], ends: Sequence[int], range_ms: int) -> tuple[list[int], list[int]]:
+    """For each end (ms), the window ``[end - range, end]`` over ``ts``, closed at both ends as a
+    range selector cuts it: its first index and one past its last."""
+    lows: list[int] = []
+    highs: list[int] = []
+    n = len(ts)
+    lo = hi = 0
+    for end in ends:
+        start_s = (end - range_ms) / 1000
+        end_s = end / 1000
+        while lo < n and ts[lo] < start_s:
+            lo += 1
+        hi = max(hi, lo)
+        while hi < n and ts[hi] <= end_s:
+            hi += 1
+        lows.append(lo)
+        highs.append(hi)
+    return lows, highs
+
+
+def _rates(node: ExtrapolatedRate, w: Window, ends: Sequence[int], range_ms: int) -> Column:
+    ts, vs = w.timestamps, w.values
+    counter, per_second, range_s = node.counter, node.per_second, node.range_s
+    # Where a counter dropped: each window adds back the value before each drop inside it.
+    drops = [j for j in range(1, len(vs)) if vs[j] < vs[j - 1]] if counter and not w.monotonic else []
+    lows, highs = _windows(ts, ends, range_ms)
+    column = Column(nameless(w))
+    steps, values = column.steps, column.values
+    d = 0
+    for k in range(len(ends)):
+        lo, hi = lows[k], highs[k]
+        n = hi - lo
+        if n < 2:
+            continue
+        first = vs[lo]
+        result = vs[hi - 1] - first
+        if drops:
+            while d < len(drops) and drops[d] <= lo:
+                d += 1
+            j = d
+            while j < len(drops) and drops[j] < hi:
+                result += vs[drops[j] - 1]
+                j += 1
+        end = ends[k]
+        t_first, t_last = round(ts[lo] * 1000), round(ts[hi - 1] * 1000)
+        factor = extrapolation(result, first, n, t_first, t_last, end - range_ms, end, counter)
+        if per_second:
+            factor /= range_s
+        steps.append(k)
+        values.append(result * factor)
+    return column
+
+
+def _calls(node: RangeCall, w: Window, ends: Sequence[int], range_ms: int) -> Column:
+    fn, range_s = node.fn, node.range_s
+    param = node.param.value if isinstance(node.param, Constant) else NAN
+    ts, vs = w.timestamps, w.values
+    lows, highs = _windows(ts, ends, range_ms)
+    column = Column(w.labels if node.keep_name else nameless(w))
+    steps, values = column.steps, column.values
+    for k in range(len(ends)):
+        lo, hi = lows[k], highs[k]
+        if lo == hi:
+            continue
+        window = SeriesData(w.labels, ts[lo:hi], vs[lo:hi], w.nameless, w.nan_free, w.monotonic)
+        end = ends[k]
+        value = fn(window, end - range_ms, end, range_s, param)
+        if value is not None:
+            steps.append(k)
+            values.append(value)
+    return column
