@@ -95,12 +95,13 @@ def test_a_damaged_chunk_is_refused() -> None:
         chunks.decode(chunk[: chunks.HEADER.size] + zlib.compress(b"x" * 8))
 
 
-def test_recently_decoded_chunks_are_shared_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(chunks, "DECODED_SAMPLES", 250)
+def test_recently_decoded_chunks_are_shared_and_bounded() -> None:
+    recent = chunks.RecentChunks(limit=250)
     made = [chunks.encode([float(t) for t in range(k, k + 100)], [float(k)] * 100) for k in range(5)]
-    first = chunks.decode_shared(made[0])[1]
-    assert chunks.decode_shared(made[0])[1] is first  # decoded once, while among the recent
+    first = recent.decode(made[0])[1]
+    assert recent.decode(made[0])[1] is first  # decoded once, while among the recent
     for chunk in made[1:]:
-        chunks.decode_shared(chunk)
-    assert chunks.decode_shared(made[0])[1] is not first  # pushed out by newer ones: at most 250 samples
-    assert list(chunks.decode_shared(made[4])[1]) == [4.0] * 100
+        recent.decode(chunk)
+    assert recent.decode(made[0])[1] is not first  # pushed out by newer ones: at most 250 samples
+    assert list(recent.decode(made[4])[1]) == [4.0] * 100
+    assert recent.samples <= 250

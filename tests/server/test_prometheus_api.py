@@ -194,15 +194,19 @@ async def test_a_query_past_its_timeout_is_503_timeout(api: tuple[httpx.AsyncCli
     assert "timed out" in _error(response, 503, "timeout")
 
 
-async def test_too_many_series_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The bound is lowered (not the code path) so that the test holds a handful of series.
-    monkeypatch.setattr(query_api, "MAX_SERIES", 1)
-    async with served(tmp_path, OPEN) as (client, runtime, clock):
+async def test_too_many_series_is_refused(tmp_path: Path) -> None:
+    # The stack file lowers the bound so that the test holds a handful of series.
+    async with served(tmp_path, OPEN + "metrics: {query_max_series: 1}\n") as (client, runtime, clock):
         now = _fill(runtime, clock)
-        response = await client.get(
-            f"{API}/query_range", params={"query": "up", "start": now, "end": now, "step": 1}
-        )
+        at = {"start": now, "end": now, "step": 1}
+        response = await client.get(f"{API}/query_range", params={"query": "up", **at})
         assert "at most 1 " in _error(response, 422, "execution")
+        response = await client.get(f"{API}/query", params={"query": "up", "time": now})
+        assert "at most 1 " in _error(response, 422, "execution")
+        response = await client.get(f"{API}/series", params={"match[]": "up", **at})
+        assert "at most 1 " in _error(response, 422, "execution")
+        one = await client.get(f"{API}/query", params={"query": 'up{job="api"}', "time": now})
+        assert one.status_code == 200, one.text
 
 
 async def test_unknown_paths_and_methods_keep_prometheus_shape(api: tuple[httpx.AsyncClient, float]) -> None:

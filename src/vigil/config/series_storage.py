@@ -3,7 +3,8 @@
 The series store appends every sample to a write-ahead log under ``path`` and compacts it into
 compressed blocks; ``retention`` and ``max_size`` bound what it keeps, the older going first.
 ``restore_for_grace`` is how long after a restart an alert restored as pending waits at least
-before it fires, as Prometheus' ``--rules.alert.for-grace-period`` does.
+before it fires, as Prometheus' ``--rules.alert.for-grace-period`` does. ``query_max_series``
+bounds one answer of the ``/prometheus`` query API.
 """
 
 from __future__ import annotations
@@ -36,6 +37,14 @@ class SeriesStorage(StrictModel):
     restore_for_grace: Duration = Field(
         600.0,
         description="After a restart, a restored pending alert fires no sooner than this, e.g. 10m.",
+    )
+
+    query_max_series: int = Field(
+        10_000,
+        ge=1,
+        le=1_000_000,
+        description="The most series one answer of the /prometheus query API holds; a query selecting more "
+        "is refused (422) and asked to narrow its matchers.",
     )
 
     def folder(self, stack_file: str | Path) -> Path:

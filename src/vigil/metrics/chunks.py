@@ -36,8 +36,6 @@ MAX_TIMES = 4096
 # there when its chunk's times are on a grid (those are shared with every chunk of the same times),
 # 16 otherwise.
 DECODED_SAMPLES = 6_000_000
-_DECODED: dict[bytes, tuple[array[float], array[float]]] = {}
-_DECODED_COUNT = [0]  # samples in _DECODED
 
 
 def encode(timestamps: Sequence[float], values: Sequence[float]) -> bytes:
@@ -89,16 +87,32 @@ def _decode(chunk: bytes) -> tuple[array[float], array[float]]:
     return timestamps, unpack(chunk[at:], count)
 
 
+class RecentChunks:
+    """Chunks decoded lately, oldest first, up to ``limit`` samples in all."""
+
+    def __init__(self, limit: int = DECODED_SAMPLES) -> None:
+        self.limit = limit
+        self.samples = 0
+        self._decoded: dict[bytes, tuple[array[float], array[float]]] = {}
+
+    def decode(self, chunk: bytes) -> tuple[array[float], array[float]]:
+        """As ``decode``, but from the recently decoded chunks when ``chunk`` is among them: arrays
+        the caller must not change (slices of them are its own)."""
+        found = self._decoded.get(chunk)
+        if found is None:
+            found = self._decoded[chunk] = _decode(chunk)
+            self.samples += len(found[0])
+            while self.samples > self.limit:
+                self.samples -= len(self._decoded.pop(next(iter(self._decoded)))[0])
+        return found
+
+
+RECENT = RecentChunks()  # the one the series store reads through
+
+
 def decode_shared(chunk: bytes) -> tuple[array[float], array[float]]:
-    """As ``decode``, but from the recently decoded chunks when ``chunk`` is among them: arrays
-    the caller must not change (slices of them are its own)."""
-    found = _DECODED.get(chunk)
-    if found is None:
-        found = _DECODED[chunk] = _decode(chunk)
-        _DECODED_COUNT[0] += len(found[0])
-        while _DECODED_COUNT[0] > DECODED_SAMPLES:
-            _DECODED_COUNT[0] -= len(_DECODED.pop(next(iter(_DECODED)))[0])
-    return found
+    """``RECENT.decode``: ``chunk`` decoded, or taken from the recently decoded ones."""
+    return RECENT.decode(chunk)
 
 
 def bounds(chunk: bytes) -> tuple[float, float]:

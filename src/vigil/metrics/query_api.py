@@ -33,7 +33,7 @@ from vigil.metrics.ranges import RangeEvaluation, RangeSeries, steps
 from vigil.metrics.series import Matcher, SeriesSource
 
 MAX_QUERY_CHARS = 16_384
-MAX_SERIES = 10_000  # per answer: a query, a range query, /series
+MAX_SERIES = 10_000  # per answer (a query, a range query, /series) unless metrics.query_max_series says
 MAX_SAMPLES = 2_000_000  # points held by one range query, as Prometheus' --query.max-samples
 MAX_TIMEOUT = 60.0  # seconds; a request's timeout= may only lower it
 STEPS_PER_SLICE = 64
@@ -111,14 +111,16 @@ class Deadline:
             )
 
 
-def _too_many_series(count: int) -> QueryAPIError:
+def _too_many_series(count: int, most: int) -> QueryAPIError:
     return QueryAPIError(
         ErrorType.EXECUTION,
-        f"the query selects {count:,} series or more; at most {MAX_SERIES:,} are answered (narrow its matchers)",
+        f"the query selects {count:,} series or more; at most {most:,} are answered (narrow its matchers)",
     )
 
 
-def instant(source: SeriesSource, query: str, at: float, time_limit: float | None = None) -> str:
+def instant(
+    source: SeriesSource, query: str, at: float, time_limit: float | None = None, max_series: int = MAX_SERIES
+) -> str:
     """The query at ``at``; a vector in the evaluator's order (``sort``, ``topk`` keep theirs)."""
     expr = compiled(query)
     deadline = Deadline(time_limit)
@@ -130,8 +132,8 @@ def instant(source: SeriesSource, query: str, at: float, time_limit: float | Non
     when = format_time(at)
     if isinstance(answer, float):
         return _success(f'{{"resultType":"scalar","result":[{when},"{format_value(answer)}"]}}')
-    if len(answer) > MAX_SERIES:
-        raise _too_many_series(len(answer))
+    if len(answer) > max_series:
+        raise _too_many_series(len(answer), max_series)
     result = ",".join(
         f'{{"metric":{_metric(s.labels)},"value":[{when},"{format_value(s.value)}"]}}' for s in answer
     )
@@ -139,7 +141,13 @@ def instant(source: SeriesSource, query: str, at: float, time_limit: float | Non
 
 
 async def range_query(
-    source: SeriesSource, query: str, start: float, end: float, step: float, time_limit: float | None = None
+    source: SeriesSource,
+    query: str,
+    start: float,
+    end: float,
+    step: float,
+    time_limit: float | None = None,
+    max_series: int = MAX_SERIES,
 ) -> str:
     expr = compiled(query)
     if end < start:
@@ -159,8 +167,8 @@ async def range_query(
             evaluation.run(times[first : first + STEPS_PER_SLICE])
         except PromQLError as err:
             raise QueryAPIError(ErrorType.EXECUTION, str(err)) from None
-        if evaluation.series > MAX_SERIES:
-            raise _too_many_series(evaluation.series)
+        if evaluation.series > max_series:
+            raise _too_many_series(evaluation.series, max_series)
         if evaluation.points > MAX_SAMPLES:
             raise QueryAPIError(
                 ErrorType.EXECUTION,
@@ -193,7 +201,7 @@ def selectors(matches: Sequence[str]) -> list[tuple[Matcher, ...]]:
 
 
 def _selected(
-    source: SeriesSource, matches: Sequence[str], start: float, end: float
+    source: SeriesSource, matches: Sequence[str], start: float, end: float, max_series: int = MAX_SERIES
 ) -> list[Mapping[str, str]]:
     """The label sets of the series with samples in ``[start, end]`` matching any of ``matches``
     (every series without one), each once, sorted by labels."""
@@ -203,8 +211,8 @@ def _selected(
     for matchers in selectors(matches) if matches else [()]:
         for series in source.select(matchers, start - 0.001, end):
             found.setdefault(tuple(sorted(series.labels.items())), series.labels)
-            if len(found) > MAX_SERIES:
-                raise _too_many_series(len(found))
+            if len(found) > max_series:
+                raise _too_many_series(len(found), max_series)
     return [found[key] for key in sorted(found)]
 
 
@@ -216,10 +224,17 @@ def _limited(items: Sequence[str], limit: int | None) -> str:
     return _success(data)
 
 
-def series(source: SeriesSource, matches: Sequence[str], start: float, end: float, limit: int | None) -> str:
+def series(
+    source: SeriesSource,
+    matches: Sequence[str],
+    start: float,
+    end: float,
+    limit: int | None,
+    max_series: int = MAX_SERIES,
+) -> str:
     if not matches:
         raise QueryAPIError(ErrorType.BAD_DATA, "no match[] parameter provided")
-    labels = _selected(source, matches, start, end)
+    labels = _selected(source, matches, start, end, max_series)
     metrics = [_metric(m) for m in labels]
     shown = metrics if not limit or len(metrics) <= limit else metrics[:limit]
     data = "[" + ",".join(shown) + "]"
@@ -229,18 +244,29 @@ def series(source: SeriesSource, matches: Sequence[str], start: float, end: floa
 
 
 def label_names(
-    source: SeriesSource, matches: Sequence[str], start: float, end: float, limit: int | None
+    source: SeriesSource,
+    matches: Sequence[str],
+    start: float,
+    end: float,
+    limit: int | None,
+    max_series: int = MAX_SERIES,
 ) -> str:
-    names = {name for labels in _selected(source, matches, start, end) for name in labels}
+    names = {name for labels in _selected(source, matches, start, end, max_series) for name in labels}
     return _limited(sorted(names), limit)
 
 
 def label_values(
-    source: SeriesSource, name: str, matches: Sequence[str], start: float, end: float, limit: int | None
+    source: SeriesSource,
+    name: str,
+    matches: Sequence[str],
+    start: float,
+    end: float,
+    limit: int | None,
+    max_series: int = MAX_SERIES,
 ) -> str:
     if not name or name[0] not in _LABEL_NAME_START or not set(name) <= _LABEL_NAME_REST:
         raise QueryAPIError(ErrorType.BAD_DATA, f"invalid label name: {name[:200]!r}")
-    values = {labels[name] for labels in _selected(source, matches, start, end) if name in labels}
+    values = {labels[name] for labels in _selected(source, matches, start, end, max_series) if name in labels}
     return _limited(sorted(values), limit)
 
 

@@ -112,6 +112,11 @@ def route(path: str, summary: str, methods: list[str] = BOTH) -> Callable[[Endpo
     return register
 
 
+def _most(runtime: Runtime) -> int:
+    """The most series one answer holds: the stack file's ``metrics.query_max_series``."""
+    return runtime.stack.model.metrics.query_max_series
+
+
 def _json(text: str) -> Response:
     return Response(text, media_type="application/json")
 
@@ -127,34 +132,36 @@ async def query(request: Request) -> Response:
     runtime = _runtime(request)
     at = params.time("time", runtime.clock.now().timestamp())
     text = params.get("query") or ""
-    return _json(query_api.instant(runtime.series, text, at, params.timeout()))
+    most = _most(runtime)
+    return _json(query_api.instant(runtime.series, text, at, params.timeout(), most))
 
 
 @route("/query_range", "A range query, as Prometheus' /api/v1/query_range")
 async def query_range(request: Request) -> Response:
     params = await Params.of(request)
     start, end, step = params.time("start"), params.time("end"), params.duration("step")
-    source = _runtime(request).series
+    runtime = _runtime(request)
     text = params.get("query") or ""
-    return _json(await query_api.range_query(source, text, start, end, step, params.timeout()))
+    most = _most(runtime)
+    return _json(await query_api.range_query(runtime.series, text, start, end, step, params.timeout(), most))
 
 
 @route("/series", "Series matching match[], as Prometheus' /api/v1/series")
 async def series(request: Request) -> Response:
-    listing = (await Params.of(request)).listing()
-    return _json(query_api.series(_runtime(request).series, *listing))
+    listing, runtime = (await Params.of(request)).listing(), _runtime(request)
+    return _json(query_api.series(runtime.series, *listing, _most(runtime)))
 
 
 @route("/labels", "Label names, as Prometheus' /api/v1/labels")
 async def labels(request: Request) -> Response:
-    listing = (await Params.of(request)).listing()
-    return _json(query_api.label_names(_runtime(request).series, *listing))
+    listing, runtime = (await Params.of(request)).listing(), _runtime(request)
+    return _json(query_api.label_names(runtime.series, *listing, _most(runtime)))
 
 
 @route("/label/{name}/values", "A label's values, as Prometheus' /api/v1/label/NAME/values", methods=["GET"])
 async def label_values(request: Request, name: str) -> Response:
-    listing = (await Params.of(request)).listing()
-    return _json(query_api.label_values(_runtime(request).series, name, *listing))
+    listing, runtime = (await Params.of(request)).listing(), _runtime(request)
+    return _json(query_api.label_values(runtime.series, name, *listing, _most(runtime)))
 
 
 @route("/status/buildinfo", "The Prometheus version whose API this follows (Grafana asks)", methods=["GET"])
