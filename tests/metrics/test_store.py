@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 import subprocess
 import sys
 import time
@@ -275,3 +276,22 @@ def test_pruned_series_leave_the_postings() -> None:
     assert [s.labels["job"] for s in store.select([Matcher("job", MatchOp.EQUAL, "new")], 0, 200)] == ["new"]
     store.append({"__name__": "up", "job": "old"}, 160.0, 1.0)
     assert [s.labels["job"] for s in store.select([Matcher("job", MatchOp.EQUAL, "old")], 0, 200)] == ["old"]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_run_in_bulk_notes_the_nans_and_resets_that_samples_one_by_one_do(seed: int) -> None:
+    rng = random.Random(seed)
+    values = [rng.choice([math.nan, STALE_NAN, math.inf, *map(float, range(8))]) for _ in range(80)]
+    times = [float(t) for t in range(80)]
+    held = rng.randrange(80)
+    one, bulk = SeriesStore(retention=math.inf), SeriesStore(retention=math.inf)
+    for t, v in zip(times, values, strict=True):
+        one.append({NAME: "m"}, t, v)
+    for t, v in zip(times[:held], values[:held], strict=True):
+        bulk.append({NAME: "m"}, t, v)
+    assert bulk.extend({NAME: "m"}, times[held:], values[held:], ordered=seed % 2 == 0) == 80 - held
+    selector = [Matcher(NAME, MatchOp.EQUAL, "m")]
+    for start in range(-1, 80, 7):
+        for end in range(start + 1, 80, 5):
+            [a], [b] = one.select(selector, start, end), bulk.select(selector, start, end)
+            assert (a.nan_free, a.monotonic) == (b.nan_free, b.monotonic), (start, end)

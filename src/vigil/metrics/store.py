@@ -25,12 +25,12 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import islice, pairwise
-from operator import gt
+from itertools import chain, compress, count, islice
+from operator import gt, lt, ne
 from typing import Protocol
 
 from vigil.engine.clock import Clock
-from vigil.metrics.heads import CHUNK_SAMPLES, HEAD_KEEP, NAME, SeriesRef, marks_clear
+from vigil.metrics.heads import CHUNK_SAMPLES, HEAD_KEEP, NAME, UNTRACKED, SeriesRef, marks_clear
 from vigil.metrics.matchers import plan as matchers_plan
 from vigil.metrics.series import Matcher, SeriesData
 
@@ -130,13 +130,21 @@ class SeriesStore:
         or the series has since been pruned away."""
         return ref.live and self._add(ref, t, value)
 
-    def extend(self, labels: Mapping[str, str], timestamps: Sequence[float], values: Sequence[float]) -> int:
-        """Add a time-ordered run of one series in bulk (history, benchmarks); returns how many
-        were kept. Samples not after the series' last one are refused, as by ``append``."""
+    def extend(
+        self,
+        labels: Mapping[str, str],
+        timestamps: Sequence[float],
+        values: Sequence[float],
+        *,
+        ordered: bool = False,
+    ) -> int:
+        """Add a time-ordered run of one series in bulk (history; the log's replay, which made each
+        time later than the one before: ``ordered``); returns how many were kept. Samples not after
+        the series' last one are refused, as by ``append``."""
         series = self._series_for(labels)
         if series is None or not timestamps:
             return 0
-        if not all(a < b for a, b in pairwise(timestamps)):
+        if not ordered and not all(map(lt, timestamps, islice(timestamps, 1, None))):
             return sum(self._add(series, t, v) for t, v in zip(timestamps, values, strict=True))
         first = bisect_right(timestamps, max(self._cutoff, series.last()))
         self._rejected["out_of_order"] += first
@@ -160,19 +168,20 @@ class SeriesStore:
     @staticmethod
     def _note_run(series: SeriesRef, held: int, previous: float) -> None:
         """Note the NaNs and drops among the head's samples after the first ``held`` (``previous``
-        is the value before them); the look runs in C and only a run that has some pays for a loop."""
-        values = series.values
-        total = sum(islice(values, held, None))
-        if (
-            total - total == 0.0
-            and not (previous > values[held])
-            and not any(map(gt, islice(values, held, None), islice(values, held + 1, None)))
-        ):
-            return
-        timestamps = series.timestamps
-        for i in range(held, len(values)):
-            series.note(timestamps[i], values[i], previous)
-            previous = values[i]
+        is the value before them): found in C, and looked at only up to the marks a series notes."""
+        values, timestamps = series.values, series.timestamps
+        tail = values[held:]
+        # A drop: a value below the one before it (never beside a NaN, as in ``note``).
+        for i in compress(count(held), map(gt, chain((previous,), tail), tail)):
+            series.note(timestamps[i], values[i], math.inf)
+            if series.drop_at is UNTRACKED:
+                break
+        total = sum(tail)
+        if total - total != 0.0:  # a NaN (or an infinity) among them
+            for i in compress(count(held), map(ne, tail, tail)):
+                series.note(timestamps[i], values[i], math.nan)
+                if series.nan_at is UNTRACKED:
+                    break
 
     def _series_for(self, labels: Mapping[str, str]) -> SeriesRef | None:
         name = labels.get(NAME, "")

@@ -40,6 +40,17 @@ async def fill(store: SeriesStore, log: SeriesLog, batches: range, *, per_batch:
         assert await log.flush()
 
 
+def reference(batches: range) -> dict[str, list[tuple[float, bytes]]]:
+    """What a store holds after ``fill`` of ``batches``, with no log."""
+    store = SeriesStore(retention=math.inf)
+    for batch in batches:
+        for step in range(3):
+            t = 1000.0 + batch * 3 + step
+            for i, labels in enumerate(SERIES):
+                store.append(labels, t, STALE if (batch, step, i) == (1, 0, 0) else t * (i + 1))
+    return contents(store)
+
+
 def reopened(folder: Path) -> tuple[SeriesStore, Replay]:
     store = SeriesStore(retention=math.inf)
     return store, SeriesLog(folder, SystemClock()).open(store)

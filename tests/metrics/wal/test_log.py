@@ -4,24 +4,11 @@ alone, and ``drop_before`` deletes whole segments."""
 
 from __future__ import annotations
 
-import math
 import random
 from pathlib import Path
 
-from tests.metrics.wal.conftest import SERIES, STALE, contents, fill, logged, reopened, segments
-from vigil.metrics.store import SeriesStore
+from tests.metrics.wal.conftest import contents, fill, logged, reference, reopened, segments
 from vigil.metrics.wal.log import LogOptions
-
-
-async def reference(batches: range) -> dict[str, list[tuple[float, bytes]]]:
-    """What a store holds after ``batches`` (the same samples as ``fill``), with no log."""
-    store = SeriesStore(retention=math.inf)
-    for batch in batches:
-        for step in range(3):
-            t = 1000.0 + batch * 3 + step
-            for i, labels in enumerate(SERIES):
-                store.append(labels, t, STALE if (batch, step, i) == (1, 0, 0) else t * (i + 1))
-    return contents(store)
 
 
 async def test_samples_come_back_as_they_were_written_stale_markers_too(tmp_path: Path) -> None:
@@ -30,7 +17,7 @@ async def test_samples_come_back_as_they_were_written_stale_markers_too(tmp_path
     await log.close()
 
     again, done = reopened(tmp_path)
-    assert contents(again) == contents(store) == await reference(range(5))
+    assert contents(again) == contents(store) == reference(range(5))
     assert (done.samples, done.series, done.skipped, done.orphans) == (45, 3, 0, 0)
 
 
@@ -44,7 +31,7 @@ async def test_a_restart_logs_to_a_new_segment_and_replays_without_duplicates(tm
     assert log2.written == 27
 
     third, done = reopened(tmp_path)
-    assert contents(third) == await reference(range(6))
+    assert contents(third) == reference(range(6))
     assert len(segments(tmp_path)) == 2
     assert done.skipped == 0
 
@@ -56,7 +43,7 @@ async def test_a_torn_tail_loses_the_last_batch_only(tmp_path: Path) -> None:
     await fill(store, log, range(4, 5))
     [segment] = segments(tmp_path)
     whole = segment.read_bytes()
-    expected = await reference(range(4))
+    expected = reference(range(4))
     for cut in sorted(
         {before_last + 1, before_last + 11, *random.sample(range(before_last + 1, len(whole)), 5)}
     ):
@@ -82,7 +69,7 @@ async def test_a_flipped_byte_mid_segment_skips_that_record_and_keeps_the_rest(t
         again, done = reopened(tmp_path)
         kept = contents(again)
         assert done.skipped == 1
-        expected = await reference(range(5))
+        expected = reference(range(5))
         for key, samples in expected.items():
             assert kept[key] == [s for s in samples if not 1006 <= s[0] <= 1008], at
 
@@ -98,7 +85,7 @@ async def test_segments_are_cut_at_their_size_and_each_names_its_own_series(tmp_
     files[0].unlink()  # its series records went with it; the next segment names them again
     again, done = reopened(tmp_path)
     assert done.orphans == 0
-    expected = await reference(range(4))
+    expected = reference(range(4))
     assert contents(again) == {k: [s for s in v if s[0] > 1002] for k, v in expected.items()}
 
 
@@ -113,7 +100,7 @@ async def test_drop_before_deletes_whole_segments_whose_samples_are_all_that_old
     await fill(store, log, range(5, 6))
 
     again, _ = reopened(tmp_path)
-    expected = await reference(range(6))
+    expected = reference(range(6))
     assert contents(again) == {k: [s for s in v if s[0] > 1011] for k, v in expected.items()}
 
 

@@ -1,24 +1,33 @@
 """Rebuilding the series store from the write-ahead log at start.
 
-Each series' samples are gathered across every segment into one pair of arrays (a series is
-known by its labels' text, the same in every segment), then handed to the store in one ``extend``
-per series. Inside a segment, the groups of one record kind that name the same series in the same
-order (a target's scrapes, a check's results) are stacked: their times are the same for each of
-those series, and each series' values are one strided slice of the stack — copies in C, so the
-replay costs per scrape and per series rather than per sample.
+Samples are logged in groups that share their time (a target's scrape, a check's result). Groups
+that name the same series in the same order — one *shape* — are stacked: their times once, their
+values one after another, so that each series' values are one strided slice of the stack, a copy
+in C. The writer keeps a series' id from one segment to the next, so a shape's stack runs across
+segments too, and the replay costs per scrape and per series, not per series and segment. When a
+segment gives an id to another series (a later run of Vigil numbers its series afresh), the stacks
+so far are first spread into each series' samples. A group naming a series its own segment does
+not name (that record was lost) is read with its segment alone, the unnamed series' samples
+counted as orphans.
 
-The store refuses a sample not after the series' last, so a replay can neither duplicate nor
-reorder one; a series whose samples came in several stacks is sorted by time first. Torn and
-corrupt records are skipped and counted; nothing in a segment is fatal.
+Each series' samples, gathered from its stacks, go to the store in one ``extend``. The store
+refuses a sample not after the series' last, so a replay can neither duplicate nor reorder one; a
+series whose stacks came out of time order is sorted first and a repeated time kept once. Torn
+and corrupt records are skipped and counted; nothing in a segment is fatal.
+
+The garbage collector is paused meanwhile: the replay makes a few objects per series and keeps
+them all, and each full collection would walk every one made so far.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import math
 import time
 from array import array
+from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,10 +59,10 @@ class Replay:
 
 
 class _Gathered:
-    """Each series' samples across segments, by a slot per series."""
+    """Each series' samples across stacks, by a slot per series."""
 
     def __init__(self) -> None:
-        self.slots: dict[str, int] = {}
+        self.slots: dict[str, int] = {}  # labels' text → slot
         self.times: list[array[float]] = []
         self.values: list[array[float]] = []
         self.unsorted: set[int] = set()
@@ -66,20 +75,74 @@ class _Gathered:
             self.values.append(array("d"))
         return slot
 
-    def add(self, slot: int, times: array[float], values: array[float]) -> None:
+    def add(self, slot: int, times: array[float], values: array[float], *, ordered: bool) -> None:
         held = self.times[slot]
-        if held and times[0] <= held[-1]:
+        if not ordered or (held and times[0] <= held[-1]):
             self.unsorted.add(slot)
         held.extend(times)
         self.values[slot].extend(values)
 
     def columns(self, slot: int) -> tuple[array[float], array[float]]:
+        """The slot's samples in time order, each time once."""
         times, values = self.times[slot], self.values[slot]
-        if slot in self.unsorted:  # rare: a series whose scrapes changed shape within a segment
+        if slot in self.unsorted:  # rare: a series whose scrapes changed shape, or a later run's
             pairs = sorted(zip(times, values, strict=True), key=lambda pair: pair[0])
-            times, values = array("d", (p[0] for p in pairs)), array("d", (p[1] for p in pairs))
+            times, values = array("d"), array("d")
+            for t, value in pairs:
+                if not times or t > times[-1]:  # a repeated time: the first one stays, as in the store
+                    times.append(t)
+                    values.append(value)
         self.times[slot] = self.values[slot] = array("d")  # freed as the store fills
         return times, values
+
+
+class _Stack:
+    """The groups of one shape: their times and their values' bytes, in the log's order."""
+
+    __slots__ = ("chunks", "ordered", "times")
+
+    def __init__(self) -> None:
+        self.times = array("d")
+        self.chunks: list[bytes] = []
+        self.ordered = True  # each time after the one before (not so if a run lost a segment)
+
+
+class _Stacks:
+    """Stacks by shape while the ids keep the meaning the segments gave them."""
+
+    def __init__(self, gathered: _Gathered, done: Replay) -> None:
+        self.gathered = gathered
+        self.done = done
+        self.keys: dict[int, str] = {}  # id → the labels' text it was given
+        self.slots: dict[int, int] = {}  # id → its series' slot
+        self.by_shape: dict[bytes, _Stack] = {}
+
+    def name(self, ids: array[int], keys: list[str]) -> None:
+        known = self.keys
+        for local, key in zip(ids, keys, strict=True):
+            if known.get(local) != key:  # the same text each segment of a run: compared, not hashed
+                if local in known:  # the id means another series from here on
+                    self.flush()
+                known[local] = key
+                self.slots[local] = self.gathered.slot(key)
+
+    def flush(self) -> None:
+        for shape, stack in self.by_shape.items():
+            self.spread(shape, stack, None)
+        self.by_shape = {}
+
+    def spread(self, shape: bytes, stack: _Stack, named: Container[int] | None) -> None:
+        """Each series' column of ``stack`` to its slot; a series not ``named`` is an orphan."""
+        ids = ids_of(shape)
+        width = len(ids)
+        values = floats_of(b"".join(stack.chunks))
+        times, ordered, slots, add = stack.times, stack.ordered, self.slots, self.gathered.add
+        for column, local in enumerate(ids):
+            slot = slots.get(local) if named is None or local in named else None
+            if slot is None:
+                self.done.orphans += len(times)
+            else:
+                add(slot, times, values[column::width], ordered=ordered)
 
 
 def replay(folder: Path, store: SeriesStore, *, since: float = -math.inf) -> Replay:
@@ -88,44 +151,55 @@ def replay(folder: Path, store: SeriesStore, *, since: float = -math.inf) -> Rep
     began = time.perf_counter()
     done = Replay()
     gathered = _Gathered()
+    stacks = _Stacks(gathered, done)
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        found = segment_paths(folder)
-    except OSError as err:  # the log's writes say so too, through its stage
-        log.warning("cannot read the series log in %s: %s", folder, err.strerror)
-        found = []
-    for number, path in found:
-        done.segments += 1
         try:
-            data = path.read_bytes()
-        except OSError as err:
-            log.warning("cannot read series log segment %s: %s", path, err.strerror)
-            done.skipped += 1
-            continue
-        done.newest[number] = _segment(data, gathered, done, since)
-    for key, slot in gathered.slots.items():
-        times, values = gathered.columns(slot)
-        if times:
-            done.samples += store.extend(json.loads(key), times, values)
-            done.series += 1
+            found = segment_paths(folder)
+        except OSError as err:  # the log's writes say so too, through its stage
+            log.warning("cannot read the series log in %s: %s", folder, err.strerror)
+            found = []
+        for number, path in found:
+            done.segments += 1
+            try:
+                data = path.read_bytes()
+            except OSError as err:
+                log.warning("cannot read series log segment %s: %s", path, err.strerror)
+                done.skipped += 1
+                continue
+            done.newest[number] = _segment(data, stacks, done, since)
+        stacks.flush()
+        for key, slot in gathered.slots.items():
+            times, values = gathered.columns(slot)
+            if times:
+                done.samples += store.extend(json.loads(key), times, values, ordered=True)
+                done.series += 1
+    finally:
+        if collecting:
+            gc.enable()
     done.seconds = time.perf_counter() - began
     return done
 
 
-def _segment(data: bytes, gathered: _Gathered, done: Replay, since: float) -> float:
-    """Gather one segment's samples; returns its newest sample time."""
+def _segment(data: bytes, stacks: _Stacks, done: Replay, since: float) -> float:
+    """Stack one segment's groups; returns its newest sample time."""
     count = ScanCount()
-    slots: dict[int, int] = {}  # segment-local id → slot
-    # Group shape (its ids' bytes) → the times of its groups and their values, in order.
-    stacks: dict[bytes, tuple[array[float], list[bytes]]] = {}
+    named: set[int] = set()  # the ids this segment names
+    whole: dict[bytes, bool] = {}  # shape → whether this segment names each of its series
+    alone: dict[bytes, _Stack] = {}  # the groups of shapes it does not: spread with the segment
+    by_shape = stacks.by_shape
     newest = -math.inf
     for kind, payload in scan(data, count):
         if kind is RecordKind.SERIES:
-            named = decode_series(payload)
-            if named is None:
+            batch = decode_series(payload)
+            if batch is None:
                 count.skipped += 1
                 continue
-            for local, key in zip(named.ids, named.keys, strict=True):
-                slots[local] = gathered.slot(key)
+            stacks.name(batch.ids, batch.keys)
+            by_shape = stacks.by_shape  # a new dict if naming spread the stacks
+            named.update(batch.ids)
+            whole.clear()
             continue
         groups = decode_samples(payload)
         if groups is None:
@@ -133,23 +207,22 @@ def _segment(data: bytes, gathered: _Gathered, done: Replay, since: float) -> fl
             continue
         for t, shape, values_raw in groups:
             newest = max(newest, t)
-            if t > since:
-                stack = stacks.get(shape)
-                if stack is None:
-                    stack = stacks[shape] = (array("d"), [])
-                stack[0].append(t)
-                stack[1].append(values_raw)
-    add = gathered.add
-    for shape, (times, chunks) in stacks.items():
-        ids = ids_of(shape)
-        width = len(ids)
-        values = floats_of(b"".join(chunks))
-        for column, local in enumerate(ids):
-            slot = slots.get(local)
-            if slot is None:
-                done.orphans += len(times)
-            else:
-                add(slot, times, values[column::width])
+            if not t > since:
+                continue
+            ok = whole.get(shape)
+            if ok is None:
+                ok = whole[shape] = named.issuperset(ids_of(shape))
+            into = by_shape if ok else alone
+            stack = into.get(shape)
+            if stack is None:
+                stack = into[shape] = _Stack()
+            times = stack.times
+            if times and t <= times[-1]:
+                stack.ordered = False
+            times.append(t)
+            stack.chunks.append(values_raw)
+    for shape, stack in alone.items():
+        stacks.spread(shape, stack, named)
     done.records += count.records
     done.skipped += count.skipped
     return newest

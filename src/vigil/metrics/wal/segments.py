@@ -2,6 +2,10 @@
 about ``size`` bytes and never written again once cut (nor after a restart: a new run starts a new
 segment, so a torn tail stays at the end of its own file).
 
+A series keeps its id from one segment to the next for as long as the writer lives (each segment
+still names the series it holds, so that it reads alone): a target's scrapes then give the same
+group shape in every segment, and a replay stacks them across segments rather than per segment.
+
 ``SegmentWriter`` is used from one thread at a time (the log's writer); ``drop_before`` may come
 from another, so the list of closed segments is shared under a lock.
 """
@@ -20,6 +24,9 @@ from vigil.metrics.store import Accepted, SeriesRef
 from vigil.metrics.wal.records import samples_record, series_record
 
 SEGMENT_SIZE = 32 * 1024 * 1024
+# Ids are written as uint32; a segment names far fewer than 2**24 series, so numbering starts
+# again at the first cut past this.
+_ID_LIMIT = 2**32 - 2**24
 _DIGITS = 8
 
 
@@ -40,7 +47,9 @@ class SegmentWriter:
         self._fd: int | None = None
         self._number = 0
         self._written = 0  # bytes of the open segment that are on disk
-        self._ids: dict[SeriesRef, int] = {}  # segment-local ids of the series it has named
+        self._ids: dict[SeriesRef, int] = {}  # the series the open segment has named, by id
+        self._run_ids: dict[SeriesRef, int] = {}  # every live series' id, kept across segments
+        self._next_id = 0
         self._newest = -math.inf  # newest sample time in the open segment
         self._lock = threading.Lock()
         # Closed segment → its newest sample time and its size.
@@ -125,7 +134,7 @@ class SegmentWriter:
         for ref, t, value in batch:
             i = ids.get(ref)
             if i is None:
-                i = ids[ref] = len(ids)
+                i = ids[ref] = self._id_of(ref)
                 named.append(ref)
             if t != group_t:
                 local, values, group_t = array("I"), array("d"), t
@@ -135,6 +144,13 @@ class SegmentWriter:
         head = series_record([ids[ref] for ref in named], [ref.labels for ref in named]) if named else b""
         return head + samples_record(groups), named
 
+    def _id_of(self, ref: SeriesRef) -> int:
+        i = self._run_ids.get(ref)
+        if i is None:
+            i = self._run_ids[ref] = self._next_id
+            self._next_id += 1
+        return i
+
     def _open(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         with self._lock:
@@ -143,6 +159,10 @@ class SegmentWriter:
         self._fd = os.open(self._path(number), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         self._written = 0
         self._ids = {}
+        # Series pruned from the store are forgotten; a series made again gets a new id.
+        self._run_ids = {ref: i for ref, i in self._run_ids.items() if ref.live}
+        if self._next_id >= _ID_LIMIT:
+            self._run_ids, self._next_id = {}, 0
         self._newest = -math.inf
         sync_folder(self.folder)  # the new name itself survives a power cut
 
