@@ -22,6 +22,8 @@ import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
+from itertools import chain, compress, count
+from operator import gt, ne
 
 from vigil.metrics import chunks as codec
 
@@ -100,6 +102,23 @@ class SeriesRef:
             self.nan_at = _mark(self.nan_at, t)
         elif value < previous:
             self.drop_at = _mark(self.drop_at, t)
+
+    def note_run(self, held: int, previous: float) -> None:
+        """Note the NaNs and drops among the head's samples after the first ``held`` (``previous``
+        is the value before them): found in C, and looked at only up to the marks a series notes."""
+        values, timestamps = self.values, self.timestamps
+        tail = values[held:]
+        # A drop: a value below the one before it (never beside a NaN, as in ``note``).
+        for i in compress(count(held), map(gt, chain((previous,), tail), tail)):
+            self.note(timestamps[i], values[i], math.inf)
+            if self.drop_at is UNTRACKED:
+                break
+        total = sum(tail)
+        if total - total != 0.0:  # a NaN (or an infinity) among them
+            for i in compress(count(held), map(ne, tail, tail)):
+                self.note(timestamps[i], values[i], math.nan)
+                if self.nan_at is UNTRACKED:
+                    break
 
     def previous_value(self) -> float:
         if self.values:

@@ -25,12 +25,12 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain, compress, count, islice
-from operator import gt, lt, ne
+from itertools import islice
+from operator import lt
 from typing import Protocol
 
 from vigil.engine.clock import Clock
-from vigil.metrics.heads import CHUNK_SAMPLES, HEAD_KEEP, NAME, UNTRACKED, SeriesRef, marks_clear
+from vigil.metrics.heads import CHUNK_SAMPLES, HEAD_KEEP, NAME, SeriesRef, marks_clear
 from vigil.metrics.matchers import plan as matchers_plan
 from vigil.metrics.series import Matcher, SeriesData
 
@@ -156,7 +156,7 @@ class SeriesStore:
         held = len(series.values)
         series.timestamps.extend(timestamps[first:])
         series.values.extend(values[first:])
-        self._note_run(series, held, previous)
+        series.note_run(held, previous)
         series.cut(bulk=True)
         self._samples += len(timestamps) - first
         sink = self.sink
@@ -164,24 +164,6 @@ class SeriesStore:
             for t, v in zip(timestamps[first:], values[first:], strict=True):
                 sink((series, t, v))
         return len(timestamps) - first
-
-    @staticmethod
-    def _note_run(series: SeriesRef, held: int, previous: float) -> None:
-        """Note the NaNs and drops among the head's samples after the first ``held`` (``previous``
-        is the value before them): found in C, and looked at only up to the marks a series notes."""
-        values, timestamps = series.values, series.timestamps
-        tail = values[held:]
-        # A drop: a value below the one before it (never beside a NaN, as in ``note``).
-        for i in compress(count(held), map(gt, chain((previous,), tail), tail)):
-            series.note(timestamps[i], values[i], math.inf)
-            if series.drop_at is UNTRACKED:
-                break
-        total = sum(tail)
-        if total - total != 0.0:  # a NaN (or an infinity) among them
-            for i in compress(count(held), map(ne, tail, tail)):
-                series.note(timestamps[i], values[i], math.nan)
-                if series.nan_at is UNTRACKED:
-                    break
 
     def _series_for(self, labels: Mapping[str, str]) -> SeriesRef | None:
         name = labels.get(NAME, "")
