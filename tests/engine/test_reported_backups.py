@@ -84,7 +84,7 @@ async def test_a_fail_ping_fails_at_once_and_a_start_fails_only_past_the_timeout
         ("{engine: heartbeat, rpo: 0s}", "backups.offsite.rpo: must be longer than 0s"),
         (
             "{engine: heartbeet, rpo: 1h}",
-            "3:21: backups.offsite.engine: unknown backup engine 'heartbeet'; known: mariadb, postgres, redis, "
+            "3:21: backups.offsite.engine: unknown backup engine 'heartbeet'; known: mariadb, mongodb, postgres, qdrant, redis, "
             "sqlite, heartbeat",
         ),
     ],

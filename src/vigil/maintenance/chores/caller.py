@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 
-import psutil
-
 
 def own_endpoints() -> frozenset[tuple[str, int]]:
     """(address, port) of every TCP socket this process has open, addresses normalised."""
+    import psutil  # here: the stack file's checklists name chores, and `vigil validate` needs no psutil
+
     try:
         connections = psutil.Process().net_connections(kind="tcp")
     except psutil.Error:
