@@ -168,16 +168,24 @@ def same(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=1e-12)
 
 
-def test_query_range_across_a_kill_answers_as_prometheus_does(
-    tmp_path: Path, target: StampingTarget, prometheus: str
-) -> None:
+@pytest.fixture
+def vigil(tmp_path: Path, target: StampingTarget) -> Iterator[VigilProcess]:
+    """``vigil up`` scraping the target; ended after the test, whatever its outcome."""
     stack = tmp_path / "vigil.yaml"
     stack.write_text(
         "server: {public_read: true}\n"
         f"services:\n  story:\n    metrics: {{url: 'http://{target.address}/metrics', every: 1s}}\n"
         f"    checks:\n      port: {{tcp: '{target.address}', every: 5s}}\n"
     )
-    vigil = VigilProcess(stack, f"sqlite:///{tmp_path}/vigil.db")
+    process = VigilProcess(stack, f"sqlite:///{tmp_path}/vigil.db")
+    yield process
+    if process.proc is not None and process.proc.poll() is None:
+        process.kill()
+
+
+def test_query_range_across_a_kill_answers_as_prometheus_does(
+    vigil: VigilProcess, target: StampingTarget, prometheus: str
+) -> None:
     started = time.time()
     vigil.start(wait=90)
     time.sleep(SCRAPED_FOR)

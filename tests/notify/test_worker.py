@@ -94,7 +94,8 @@ async def test_a_woken_worker_sends_within_milliseconds_not_on_its_next_poll(
         await put(sqlite_engine, clock, [message("k")])
         worker.wake()
         took = await until(lambda: bool(receiver.accepted), within=5.0)
-    assert took < 0.5
+    # Its poll is 30 s away: a send within 2 s was woken, with room for a busy machine.
+    assert took < 2.0
 
 
 async def test_a_worker_finds_rows_another_process_enqueued_within_its_poll_interval(
