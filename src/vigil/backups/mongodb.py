@@ -24,7 +24,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from vigil.backups import mongo_archive as archive
 from vigil.backups.base import Dump, EngineKind
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from pymongo import AsyncMongoClient
     from pymongo.asynchronous.database import AsyncDatabase
 
-SELECTION_MS = 15_000  # how long the driver may look for the server
+SELECTION_MS = 15_000  # how long the driver may look for the server, unless the URL says
 WRITE_BYTES = 1024 * 1024  # documents gathered before one write to the archive
 BATCH = 1000  # documents a cursor asks for at once
 
@@ -60,10 +60,13 @@ def _client(url: str) -> AsyncMongoClient[Any]:
 
     if not url.startswith(("mongodb://", "mongodb+srv://")):
         raise BackupError("the MongoDB source is not a mongodb:// URL")
+    # A URL's own serverSelectionTimeoutMS option stands; a keyword would override it.
+    given = {name.lower() for name in parse_qs(urlsplit(url).query)}
+    wait: dict[str, Any] = (
+        {} if "serverselectiontimeoutms" in given else {"serverSelectionTimeoutMS": SELECTION_MS}
+    )
     try:
-        return AsyncMongoClient(
-            url, serverSelectionTimeoutMS=SELECTION_MS, appname="vigil-backup", document_class=RawBSONDocument
-        )
+        return AsyncMongoClient(url, appname="vigil-backup", document_class=RawBSONDocument, **wait)
     except (ConfigurationError, InvalidURI, ValueError) as err:
         said = str(err).splitlines()[0].split(" Hint:", 1)[0]
         raise BackupError(f"unusable MongoDB URL: {said}") from None
