@@ -6,7 +6,11 @@ second page; and ``promtool query range``, as Grafana's Prometheus data source w
 the demo's request rate across the restart from Vigil's ``/prometheus``.
 
 The demo's rules read 30 s windows; a ``vigil up`` that starts slower than that (a loaded test
-machine) would find them empty at its first evaluation, so the test widens them to 2 minutes."""
+machine) would find them empty at its first evaluation, so the test widens them to 2 minutes.
+The kill waits until the samples that made the p95 rule pending are in the series log (it writes
+a batch a second): a kill loses that last batch by design, and without those samples the rule is
+no longer true after the restart, so its pending alert would rightly end. The rule's ``for`` is
+lengthened so that it is still pending when the kill comes."""
 
 from __future__ import annotations
 
@@ -41,6 +45,9 @@ def demo(tmp_path: Path) -> Iterator[tuple[VigilProcess, str]]:
         assert text.count("[30s]") == 3
         # A restart longer than a rule's window leaves it nothing to evaluate, and its alerts end
         # (as in Prometheus): the windows outlast a slow start on a busy machine.
+        assert text.count("for: 6s") == 2
+        slow_rule = text.index("name: SlowP95")
+        text = text[:slow_rule] + text[slow_rule:].replace("for: 6s", "for: 1m", 1)
         stack.write_text(text.replace("[30s]", "[2m]"))
         yield vigil, url
     finally:
@@ -91,8 +98,10 @@ def test_a_restart_of_vigil_up_keeps_the_demos_graphs_alerts_and_incidents(
     httpx.post(f"{target}/chaos", json={"mode": "fail"}, timeout=5).raise_for_status()
     wait_until(lambda: alerts(db).get("HighErrorRate", ("",))[0] == "firing", 60, "HighErrorRate to fire")
     httpx.post(f"{target}/chaos", json={"mode": "slow", "latency_ms": 1500}, timeout=5).raise_for_status()
-    # Killed as soon as the p95 rule is pending: its `for` (6 s) has not run out.
+    # Killed once the p95 rule is pending and the log has written what made it so (a batch a
+    # second, and a loaded machine's slack): its `for` (1 min) has not run out.
     wait_until(lambda: "SlowP95" in alerts(db), 60, "SlowP95 to be pending")
+    time.sleep(3)
     killed_at = time.time()
     assert vigil.kill() == -9
     kept = alerts(db)
