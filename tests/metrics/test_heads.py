@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import struct
+from array import array
 from itertools import pairwise
 
 from hypothesis import given, settings
@@ -108,3 +109,74 @@ def test_a_fast_series_keeps_at_most_head_max_samples_plain() -> None:
     assert HEAD_SPAN * 2 > HEAD_MAX <= len(series.timestamps) < HEAD_MAX + CHUNK_SAMPLES
     [read] = store.select(M, -1.0, 1e9)
     assert list(read.timestamps) == [i / 2 for i in range(7000)]
+
+
+def scrape_rounds(store: SeriesStore, names: list[str], rounds: range, step: float = 15.0) -> None:
+    """One scrape of ``names`` per round, each series written at the same instant."""
+    for i in rounds:
+        for name in names:
+            store.append({NAME: name}, step * i, float(i))
+
+
+def test_the_series_of_one_scrape_share_their_heads_times() -> None:
+    store = SeriesStore(retention=1e9)
+    scrape_rounds(store, ["a", "b", "c"], range(400))
+    a, b, c = sorted(store.held(), key=lambda s: s.labels[NAME])
+    assert a.chunks and a.times is b.times is c.times  # one timeline after the first cut
+    apart = SeriesStore(retention=1e9)  # the same series, each scraped at its own instants
+    for offset, name in enumerate("abc"):
+        for i in range(400):
+            apart.append({NAME: name}, 15.0 * i + offset, float(i))
+    assert all(x.times is not y.times for x, y in pairwise(apart.held()))
+    # The three heads cost less than three heads of their own: their times are counted once.
+    assert store.stats().bytes < apart.stats().bytes - 2 * len(a.timestamps) * 8 * 0.9
+    for series in (a, b, c):
+        [read] = store.select([Matcher(NAME, MatchOp.EQUAL, series.labels[NAME])], -1.0, 1e9)
+        assert list(read.timestamps) == [15.0 * i for i in range(400)]
+        assert list(read.values) == [float(i) for i in range(400)]
+
+
+def test_a_series_that_misses_a_scrape_leaves_the_share_and_the_others_keep_it() -> None:
+    store = SeriesStore(retention=1e9)
+    scrape_rounds(store, ["a", "b"], range(300))
+    a, b = sorted(store.held(), key=lambda s: s.labels[NAME])
+    assert a.times is b.times
+    store.append({NAME: "a"}, 15.0 * 300, 300.0)  # b misses this scrape
+    store.append({NAME: "b"}, 15.0 * 300 + 1.0, -1.0)  # …and is scraped a second later
+    assert a.times is not b.times
+    assert a.timestamps[-2:] == array("d", [15.0 * 299, 15.0 * 300])
+    assert b.timestamps[-2:] == array("d", [15.0 * 299, 15.0 * 300 + 1.0])
+    assert (a.values[-1], b.values[-1]) == (300.0, -1.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rounds=st.lists(
+        st.tuples(
+            st.sampled_from([15.0, 15.0, 7.5, 0.0]),  # the scrape's step from the one before
+            st.lists(st.sampled_from(["same", "same", "same", "skip", "late"]), min_size=3, max_size=3),
+        ),
+        max_size=400,
+    ),
+    prune_at=st.integers(0, 400),
+)
+def test_heads_sharing_times_read_as_each_series_was_written(
+    rounds: list[tuple[float, list[str]]], prune_at: int
+) -> None:
+    store = SeriesStore(retention=3000.0)
+    kept: dict[str, list[tuple[float, float]]] = {"a": [], "b": [], "c": []}
+    t = 0.0
+    for n, (step, fates) in enumerate(rounds):
+        t += step
+        for name, fate in zip("abc", fates, strict=True):
+            at = t + 1.0 if fate == "late" else t
+            if fate != "skip":
+                store.append({NAME: name}, at, float(n))
+                if not kept[name] or at > kept[name][-1][0]:
+                    kept[name].append((at, float(n)))
+        if n == prune_at:
+            store.prune(t)
+            kept = {name: [(at, v) for at, v in was if at > t - 3000.0] for name, was in kept.items()}
+    for name, want in kept.items():
+        got = store.select([Matcher(NAME, MatchOp.EQUAL, name)], -1.0, 1e9)
+        assert [list(zip(s.timestamps, s.values, strict=True)) for s in got] == ([want] if want else [])

@@ -90,8 +90,8 @@ class Compactor:
             if len(series.chunks) > series.persisted:
                 batch.append((series.labels, series.chunks[series.persisted :]))
                 written.append((series, len(series.chunks)))
-            if series.timestamps:
-                floor = min(floor, series.timestamps[0])
+            if series.values:
+                floor = min(floor, series.times[0])
         return batch, written, floor if math.isfinite(floor) else now
 
     def _finish(

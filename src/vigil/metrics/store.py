@@ -1,8 +1,9 @@
 """Recent samples in memory: the ``SeriesSource`` the PromQL evaluator reads.
 
 Series are filed by metric name (``__name__`` → series), so that a selector naming its metric
-looks at that metric only. A series keeps its samples in two ``array('d')`` (timestamps, values):
-16 bytes a sample, where two lists of Python floats would take ~64. Memory is bounded twice:
+looks at that metric only. A series keeps its samples in two ``array('d')`` (timestamps, values; the series of one scrape
+share their timestamps, see ``heads``): 16 bytes a sample at most, where two lists of Python floats
+would take ~64. Memory is bounded twice:
 ``retention`` drops old samples (``prune``) and ``max_series`` refuses series beyond a count.
 
 As in Prometheus' head block, the samples of a series come in time order: an older or repeated
@@ -154,8 +155,7 @@ class SeriesStore:
             return 0
         previous = series.previous_value()
         held = len(series.values)
-        series.timestamps.extend(timestamps[first:])
-        series.values.extend(values[first:])
+        series.add_run(timestamps[first:], values[first:])
         series.note_run(held, previous)
         series.cut(bulk=True)
         self._samples += len(timestamps) - first
@@ -206,18 +206,17 @@ class SeriesStore:
             del self._postings[name]
 
     def _add(self, series: SeriesRef, t: float, value: float) -> bool:
-        timestamps = series.timestamps
-        last = timestamps[-1] if timestamps else series.last()
+        values = series.values
+        held = len(values)
+        last = series.times[held - 1] if held else series.last()
         if not t > self._cutoff:  # also refuses a NaN time
             self._rejected["too_old"] += 1
         elif t <= last:
             self._rejected["duplicate" if t == last else "out_of_order"] += 1
         else:
-            values = series.values
-            series.note(t, value, values[-1] if values else series.previous_value())
-            timestamps.append(t)
-            values.append(value)
-            if len(timestamps) >= _CUT_AT:
+            series.note(t, value, values[-1] if held else series.previous_value())
+            series.add(t, value)
+            if held + 1 >= _CUT_AT:
                 series.cut()
             self._samples += 1
             if self.sink is not None:
@@ -257,11 +256,11 @@ class SeriesStore:
                 labels = series.labels
                 if tests and not all(check(labels.get(label, "")) for label, check in tests):
                     continue
-                timestamps = series.timestamps
-                if timestamps and (timestamps[0] <= start or not series.chunks):
+                timestamps, held = series.times, len(series.values)
+                if held and (timestamps[0] <= start or not series.chunks):
                     # The head alone covers the window: the common case, sliced here without a call.
-                    low = bisect_right(timestamps, start)
-                    high = len(timestamps) if end >= timestamps[-1] else bisect_right(timestamps, end)
+                    low = bisect_right(timestamps, start, 0, held)
+                    high = held if end >= timestamps[held - 1] else bisect_right(timestamps, end, 0, held)
                     times, values = timestamps[low:high], series.values[low:high]
                 else:
                     times, values = series.window(start, end)
@@ -369,15 +368,18 @@ class SeriesStore:
 
     def stats(self) -> StoreStats:
         size = sys.getsizeof(self._by_name)
+        timelines: dict[int, int] = {}  # the heads' times, each counted once however many share it
         for bucket in self._by_name.values():
             size += sys.getsizeof(bucket)
             for key, series in bucket.items():
                 size += sys.getsizeof(key) + sys.getsizeof(series) + sys.getsizeof(series.labels)
                 size += series.size()
+                timelines[id(series.times)] = sys.getsizeof(series.times)
                 if series.nameless is not series.labels:
                     size += sys.getsizeof(series.nameless)
         for postings in self._postings.values():
             size += sys.getsizeof(postings) + sum(sys.getsizeof(posted) for posted in postings.values())
+        size += sum(timelines.values())
         return StoreStats(series=self._series, samples=self._samples, bytes=size, **self._rejected)
 
 
