@@ -136,6 +136,15 @@ def test_the_series_of_one_scrape_share_their_heads_times() -> None:
         assert list(read.values) == [float(i) for i in range(400)]
 
 
+def test_series_first_seen_in_one_scrape_share_their_times_from_the_start() -> None:
+    store = SeriesStore(retention=1e9)
+    scrape_rounds(store, ["a", "b", "c"], range(5))
+    store.append({NAME: "d"}, 15.0 * 4 + 1.0, 1.0)  # first seen a second after the others
+    a, b, c, d = sorted(store.held(), key=lambda s: s.labels[NAME])
+    assert a.times is b.times is c.times and d.times is not a.times
+    assert list(d.timestamps) == [61.0] and list(c.timestamps) == [15.0 * i for i in range(5)]
+
+
 def test_a_series_that_misses_a_scrape_leaves_the_share_and_the_others_keep_it() -> None:
     store = SeriesStore(retention=1e9)
     scrape_rounds(store, ["a", "b"], range(300))

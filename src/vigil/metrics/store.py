@@ -106,6 +106,9 @@ class SeriesStore:
         self._rejected = {"out_of_order": 0, "duplicate": 0, "too_old": 0, "series_limit": 0}
         # Handed every sample kept, in the order kept: the write-ahead log's buffer (metrics.wal).
         self.sink: Callable[[Accepted], None] | None = None
+        # The timeline an empty head began last: the next empty head to begin at the same time (the
+        # series of one scrape, seen for the first time) shares it from its first sample on.
+        self._begun: array[float] | None = None
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -215,7 +218,14 @@ class SeriesStore:
             self._rejected["duplicate" if t == last else "out_of_order"] += 1
         else:
             series.note(t, value, values[-1] if held else series.previous_value())
-            series.add(t, value)
+            if not held:
+                begun = self._begun
+                if begun is not None and begun[0] == t:
+                    series.times = begun
+                series.add(t, value)
+                self._begun = series.times
+            else:
+                series.add(t, value)
             if held + 1 >= _CUT_AT:
                 series.cut()
             self._samples += 1
