@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from vigil.metrics.promql.evaluate import compile_expr, evaluate
 from vigil.metrics.promql.model import PromQLError, VectorNode
 from vigil.metrics.promql.sweep import leaves
+from vigil.metrics.promql.sweep_aggregate import plan
 from vigil.metrics.ranges import RangeSeries, evaluate_range, steps
 from vigil.metrics.series import STALE_NAN
 from vigil.metrics.store import SeriesStore
@@ -132,6 +133,25 @@ EXPRESSIONS = [
     'rate({__name__=~"c|d"}[1m])',
     'rate({__name__=~"c|e"}[1m])',
     'sum(rate({__name__=~"c|d"}[1m]))',
+    # Aggregations of swept functions, swept themselves (promql.sweep_aggregate).
+    "stddev(rate(c[1m]))",
+    "stdvar by (job) (increase(c[2m]))",
+    "group by (job) (rate(c[1m]))",
+    "min by (job) (irate(c[1m]))",
+    "count without (job) (rate(c[1m]))",
+    "avg by (job) (resets(c[5m]))",
+    "sum by (job) (last_over_time(c[1m]))",
+    "topk(1, sum by (instance) (rate(c[1m])))",
+    "bottomk(2, max by (instance, job) (rate(c[1m])))",
+    "sum by (job) (rate(c[1m])) / ignoring(job) group_left sum(rate(c[1m]))",
+    "sum(rate(c[1m])) > bool 0.2",
+]
+AGGREGATED = [
+    "sum by (i) (rate(m[1m]))",
+    "avg(rate(m[1m]))",
+    "max by (i) (delta(m[1m]))",
+    "stddev by (i) (rate(m[30s]))",
+    "topk(1, sum by (n) (increase(m[1m])))",
 ]
 WINDOWS = [(900.0, 3100.0, 15.0), (1000.5, 3000.0, 7.3), (1990.0, 2100.0, 1.0), (1000.0, 3000.0, 400.0)]
 
@@ -177,6 +197,32 @@ def test_the_range_functions_a_sweep_computes(expr: str, swept: list[str]) -> No
     assert sorted(leaf.key or "" for leaf in leaves(root)) == sorted(_leaf_key(text) for text in swept)
 
 
+@pytest.mark.parametrize(
+    ("expr", "aggregates", "per_step"),
+    [
+        ("sum by (job) (rate(c[1m]))", ["sum by (job) (rate(c[1m]))"], []),
+        (
+            "rate(c[1m]) / ignoring(instance) group_left sum by (job) (rate(c[1m]))",
+            ["sum by (job) (rate(c[1m]))"],
+            ["rate(c[1m])"],
+        ),
+        (
+            "histogram_quantile(0.9, sum by (le) (rate(h_bucket[1m])))",
+            ["sum by (le) (rate(h_bucket[1m]))"],
+            [],
+        ),
+        ("topk(1, rate(c[1m]))", [], ["rate(c[1m])"]),
+        ("quantile(0.5, rate(c[1m]))", [], ["rate(c[1m])"]),
+        ("sum(sum by (job) (rate(c[1m])))", ["sum by (job) (rate(c[1m]))"], []),
+        ("sum(rate(c[1m:15s]))", [], []),
+    ],
+)
+def test_the_aggregations_a_sweep_computes(expr: str, aggregates: list[str], per_step: list[str]) -> None:
+    found = plan(cast(VectorNode, compile_expr(expr).root))
+    assert sorted(node.key or "" for node in found.aggregates) == sorted(map(_leaf_key, aggregates))
+    assert sorted(found.per_step) == sorted(map(_leaf_key, per_step))
+
+
 def _leaf_key(text: str) -> str:
     key = cast(VectorNode, compile_expr(text).root).key
     assert key is not None
@@ -204,7 +250,7 @@ def _series(draw: st.DrawFn) -> list[tuple[float, float]]:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     data=st.lists(_series(), min_size=1, max_size=4),
-    expr=st.sampled_from([*EXPRESSIONS[:26], "sum by (i) (rate(m[1m]))", "rate(m[20s] offset 7s)"]),
+    expr=st.sampled_from([*EXPRESSIONS[:26], *AGGREGATED, "rate(m[20s] offset 7s)"]),
     start=st.integers(-100, 900),
     length=st.integers(0, 600),
     step=st.sampled_from([2.0, 4.5, 15.0, 60.0, 301.0]),

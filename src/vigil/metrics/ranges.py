@@ -17,6 +17,7 @@ from vigil.metrics.promql.evaluate import DEFAULT_LOOKBACK, CompiledExpr
 from vigil.metrics.promql.model import AT_NONE, EvalContext, PromQLError, ScalarNode, Vec, VectorNode
 from vigil.metrics.promql.selectors import VectorSelector
 from vigil.metrics.promql.sweep import Column, Swept, by_step, leaves, sweep
+from vigil.metrics.promql.sweep_aggregate import SweepPlan, aggregate_columns, plan
 from vigil.metrics.series import Matcher, SeriesData, SeriesSource, is_stale
 
 # Prometheus refuses a range query of more than 11,000 steps (11,001 points) per series.
@@ -99,8 +100,9 @@ class RangeEvaluation:
     read-only mapping at every step, and are looked up by identity.
 
     The range functions inside the expression (``rate(x[5m])``, ``avg_over_time(…)``) are swept
-    over a slice's steps series by series (``promql.sweep``) rather than computed at each step;
-    what holds them is evaluated per step over the swept vectors."""
+    over a slice's steps series by series (``promql.sweep``) rather than computed at each step, and
+    so are the aggregations of them (``promql.sweep_aggregate``); what holds them is evaluated per
+    step over the swept vectors."""
 
     def __init__(
         self,
@@ -122,6 +124,7 @@ class RangeEvaluation:
         # id(labels) -> (labels, series), for mappings that outlive the query (so ids stay unique).
         self._known: dict[int, tuple[Mapping[str, str], RangeSeries]] = {}
         self._leaves: list[Swept] = [] if expr.returns_scalar else leaves(cast(VectorNode, expr.root))
+        self._plan = SweepPlan() if expr.returns_scalar else plan(cast(VectorNode, expr.root))
 
     @property
     def series(self) -> int:
@@ -143,13 +146,20 @@ class RangeEvaluation:
         root = cast(VectorNode, root)
         ats = [round(at * 1000) for at in times]
         shared: list[tuple[str, list[Vec]]] = []
+        columns_of: dict[str, list[Column]] = {}
         for leaf in self._leaves if times else []:
             columns = sweep(leaf, self.source, ats)
             if columns is None or leaf.key is None:
                 continue  # computed per step, as any other node
             if leaf is root and self._add_columns(columns, times):
                 return
-            shared.append((leaf.key, by_step(columns, len(times))))
+            columns_of[leaf.key] = columns
+            if leaf.key in self._plan.per_step:
+                shared.append((leaf.key, by_step(columns, len(times))))
+        for aggregate in self._plan.aggregates:
+            columns = columns_of.get(aggregate.arg.key or "")
+            if columns is not None and aggregate.key is not None:
+                shared.append((aggregate.key, aggregate_columns(aggregate, columns, len(times))))
         known = self._known
         for i, at in enumerate(times):
             swept = {key: vecs[i] for key, vecs in shared} if shared else None

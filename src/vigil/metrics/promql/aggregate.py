@@ -81,16 +81,16 @@ class Aggregate(VectorNode):
             return [(self.result_labels(first), quantile(param, vs)) for first, vs in values.values()]
         if op == "sum":
             return self._sum(vec)
-        groups: dict[Hashable, _Group] = {}
-        step = _STEPS[op]
+        groups: dict[Hashable, Group] = {}
+        step = STEPS[op]
         for labels, v in vec:
             k = key(labels)
             group = groups.get(k)
             if group is None:
-                groups[k] = _Group(labels, v)
+                groups[k] = Group(labels, v)
             else:
                 step(group, v)
-        finish = _FINISH.get(op)
+        finish = FINISH.get(op)
         result = self.result_labels
         if finish is None:
             return [(result(g.labels), g.value) for g in groups.values()]
@@ -113,7 +113,7 @@ class Aggregate(VectorNode):
         return [(result(firsts[k]), total) for k, total in totals.items()]
 
 
-class _Group:
+class Group:
     """One group's running state; ``labels`` are its first series', which its result is named from."""
 
     __slots__ = ("count", "labels", "mean", "value")
@@ -125,25 +125,25 @@ class _Group:
         self.count = 1
 
 
-def _sum(g: _Group, v: float) -> None:
+def _sum(g: Group, v: float) -> None:
     g.value += v
 
 
-def _max(g: _Group, v: float) -> None:
+def _max(g: Group, v: float) -> None:
     if g.value < v or math.isnan(g.value):  # a NaN is replaced by any later value
         g.value = v
 
 
-def _min(g: _Group, v: float) -> None:
+def _min(g: Group, v: float) -> None:
     if g.value > v or math.isnan(g.value):
         g.value = v
 
 
-def _count(g: _Group, v: float) -> None:
+def _count(g: Group, v: float) -> None:
     g.count += 1
 
 
-def _avg(g: _Group, v: float) -> None:
+def _avg(g: Group, v: float) -> None:
     g.count += 1
     mean = g.mean
     if math.isinf(mean):
@@ -155,7 +155,7 @@ def _avg(g: _Group, v: float) -> None:
     g.mean = mean + (v / g.count - mean / g.count)
 
 
-def _variance(g: _Group, v: float) -> None:
+def _variance(g: Group, v: float) -> None:
     if g.count == 1:
         g.value = 0.0  # the first sample seeded value with itself; the sum of squares starts at 0
     g.count += 1
@@ -164,11 +164,11 @@ def _variance(g: _Group, v: float) -> None:
     g.value += delta * (v - g.mean)
 
 
-def _group(g: _Group, v: float) -> None:
+def _group(g: Group, v: float) -> None:
     pass
 
 
-_STEPS: dict[str, Callable[[_Group, float], None]] = {
+STEPS: dict[str, Callable[[Group, float], None]] = {
     "sum": _sum,
     "max": _max,
     "min": _min,
@@ -180,11 +180,11 @@ _STEPS: dict[str, Callable[[_Group, float], None]] = {
 }
 
 
-def _stdvar(g: _Group) -> float:
+def _stdvar(g: Group) -> float:
     return 0.0 if g.count == 1 else g.value / g.count
 
 
-_FINISH: dict[str, Callable[[_Group], float]] = {
+FINISH: dict[str, Callable[[Group], float]] = {
     "count": lambda g: float(g.count),
     "avg": lambda g: g.mean,
     "group": lambda g: 1.0,

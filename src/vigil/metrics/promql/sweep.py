@@ -5,10 +5,10 @@ forward), instead of every step selecting every series and cutting its window ag
 A sweep gives, series by series, what the function gives at each step, to the last bit: ``rate``,
 ``increase`` and ``delta`` through ``extrapolation`` with each window's resets added back in their
 order, as ``ExtrapolatedRate`` adds them; the other range functions called on each window as the
-per-step path calls them. Whatever an expression holds above them (``sum by``,
-``histogram_quantile``, operators) is still evaluated step by step, reading the swept results as
-the rule cycle reads shared sub-expressions (``EvalContext.shared``): the same code over the same
-vectors, hence the same answers.
+per-step path calls them. An aggregation of a swept function is swept too (``sweep_aggregate``).
+Whatever an expression holds above them (``histogram_quantile``, operators) is still evaluated step
+by step, reading the swept results as the rule cycle reads shared sub-expressions
+(``EvalContext.shared``): the same code over the same vectors, hence the same answers.
 """
 
 from __future__ import annotations
@@ -72,13 +72,20 @@ def leaves(root: VectorNode) -> list[Swept]:
         if leaf is not None:
             if leaf.key is not None:
                 found.setdefault(leaf.key, leaf)
-        elif isinstance(node, _ONE_ARGUMENT):
-            pending.append(node.arg)
-        elif isinstance(node, VectorScalar):
-            pending.append(node.vector_node)
-        elif isinstance(node, VectorVector | SetOperation):
-            pending += (node.lhs, node.rhs)
+        else:
+            pending += arguments(node)
     return list(found.values())
+
+
+def arguments(node: VectorNode) -> list[VectorNode]:
+    """The vector arguments of ``node`` that are evaluated at its own time (none for a subquery)."""
+    if isinstance(node, _ONE_ARGUMENT):
+        return [node.arg]
+    if isinstance(node, VectorScalar):
+        return [node.vector_node]
+    if isinstance(node, VectorVector | SetOperation):
+        return [node.lhs, node.rhs]
+    return []
 
 
 def sweep(node: Swept, source: SeriesSource, ats: Sequence[int]) -> list[Column] | None:
