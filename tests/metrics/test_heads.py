@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vigil.metrics.heads import CHUNK_SAMPLES, HEAD_MAX, HEAD_SPAN
+from vigil.metrics.promql.evaluate import compile_expr, evaluate
 from vigil.metrics.series import STALE_NAN, Matcher, MatchOp
 from vigil.metrics.store import SeriesStore
 
@@ -189,3 +190,19 @@ def test_heads_sharing_times_read_as_each_series_was_written(
     for name, want in kept.items():
         got = store.select([Matcher(NAME, MatchOp.EQUAL, name)], -1.0, 1e9)
         assert [list(zip(s.timestamps, s.values, strict=True)) for s in got] == ([want] if want else [])
+
+
+def test_a_series_keeps_its_labels_with_the_name_only_once_a_query_keeps_the_name() -> None:
+    store = SeriesStore(retention=1e9)
+    for i in range(40):
+        store.append({NAME: "c", "job": "a"}, 15.0 * i, float(i))
+    [series] = store.held()
+    bare = store.stats().bytes
+    for expr in ("rate(c[5m])", "sum by (job) (increase(c[5m]))", "deriv(c[5m])", "avg_over_time(c[5m])"):
+        result = evaluate(compile_expr(expr), 585.0, store)
+        assert not isinstance(result, float) and [dict(s.labels) for s in result] == [{"job": "a"}]
+    assert series.named is None and store.stats().bytes == bare
+    for expr in ("c", "last_over_time(c[1m])", "c > 5"):
+        result = evaluate(compile_expr(expr), 585.0, store)
+        assert not isinstance(result, float) and [dict(s.labels) for s in result] == [{NAME: "c", "job": "a"}]
+    assert series.named == {NAME: "c", "job": "a"} and store.stats().bytes > bare

@@ -26,7 +26,9 @@ class Unvouched:
         self.store = store
         self.selects = 0
 
-    def select(self, matchers: Sequence[Matcher], start: float, end: float) -> Iterable[SeriesData]:
+    def select(
+        self, matchers: Sequence[Matcher], start: float, end: float, *, named: bool = True
+    ) -> Iterable[SeriesData]:
         self.selects += 1
         return [SeriesData(s.labels, s.timestamps, s.values) for s in self.store.select(matchers, start, end)]
 

@@ -80,8 +80,9 @@ class SeriesRef:
         "chunks",
         "drop_at",
         "floor",
-        "labels",
         "live",
+        "name",
+        "named",
         "nameless",
         "nan_at",
         "persisted",
@@ -92,12 +93,13 @@ class SeriesRef:
 
     def __init__(self, labels: Mapping[str, str], seq: int = 0, floor: float = -math.inf) -> None:
         # The evaluator gets these labels as they are, without a copy per query (typed as Mapping
-        # there: never changed), and most functions drop __name__, so that copy is made once here.
-        # Plain dicts: a read-only view in front of each would cost 56 bytes a series.
-        self.labels: dict[str, str] = dict(labels)
-        self.nameless: dict[str, str] = (
-            {k: v for k, v in labels.items() if k != NAME} if NAME in labels else self.labels
-        )
+        # there: never changed). Most functions drop __name__ (rate, the *_over_time family,
+        # aggregations): the labels without it are kept, and those with it (``labels``) are made
+        # the first time a query keeps the name, then kept too. Plain dicts: a read-only view in
+        # front of each would cost 56 bytes a series.
+        self.name = labels.get(NAME, "")
+        self.nameless: dict[str, str] = {k: v for k, v in labels.items() if k != NAME}
+        self.named: dict[str, str] | None = None if NAME in labels else self.nameless
         # The open head: its times are the first len(values) of ``times``, which other heads may share.
         self.times = array("d")
         self.values = array("d")
@@ -109,6 +111,22 @@ class SeriesRef:
         # Times of NaN samples and of drops (None: none; UNTRACKED: more than MAX_MARKS).
         self.nan_at: array[float] | None = None
         self.drop_at: array[float] | None = None
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The series' labels, ``__name__`` included (made once, then kept)."""
+        named = self.named
+        if named is None:
+            named = self.named = self.label_set()
+        return named
+
+    def label_set(self) -> dict[str, str]:
+        """The series' labels, ``__name__`` included, without keeping them (compaction and the
+        log read every series' labels now and then: those would stay for nothing)."""
+        named = self.named
+        if named is not None:
+            return named
+        return {NAME: self.name, **self.nameless}
 
     @property
     def timestamps(self) -> array[float]:

@@ -60,13 +60,16 @@ class RangeSource:
 
     def __init__(self, source: SeriesSource) -> None:
         self.source = source
-        self._fetched: dict[tuple[Matcher, ...], tuple[float, list[SeriesData]]] = {}
+        self._fetched: dict[tuple[tuple[Matcher, ...], bool], tuple[float, list[SeriesData]]] = {}
 
-    def select(self, matchers: Sequence[Matcher], start: float, end: float) -> list[SeriesData]:
-        key = tuple(matchers)
+    def select(
+        self, matchers: Sequence[Matcher], start: float, end: float, *, named: bool = True
+    ) -> list[SeriesData]:
+        key = (tuple(matchers), named)
         fetched = self._fetched.get(key)
         if fetched is None or start < fetched[0]:  # steps go forward: a first look, or a longer range
-            fetched = self._fetched[key] = (start, list(self.source.select(key, start, math.inf)))
+            found_all = self.source.select(key[0], start, math.inf, named=named)
+            fetched = self._fetched[key] = (start, list(found_all))
         found: list[SeriesData] = []
         append = found.append
         new_tuple = tuple.__new__

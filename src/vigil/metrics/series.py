@@ -56,8 +56,11 @@ class SeriesData(NamedTuple):
 
 
 class SeriesSource(Protocol):
-    def select(self, matchers: Sequence[Matcher], start: float, end: float) -> Iterable[SeriesData]:
-        """Series matching every matcher, with only their samples in ``(start, end]``."""
+    def select(
+        self, matchers: Sequence[Matcher], start: float, end: float, *, named: bool = True
+    ) -> Iterable[SeriesData]:
+        """Series matching every matcher, with only their samples in ``(start, end]``. When not
+        ``named``, a source may leave ``__name__`` out of each series' labels (the caller drops it)."""
 
 
 def is_stale(value: float) -> bool:

@@ -197,7 +197,7 @@ class SeriesStore:
         postings = self._postings.get(name)
         if postings is None:
             return
-        for pair in {pair for series in gone for pair in series.labels.items()}:
+        for pair in {pair for series in gone for pair in series.nameless.items()}:
             posted = postings.get(pair)
             if posted is not None:
                 kept = [series for series in posted if series.live]
@@ -237,9 +237,9 @@ class SeriesStore:
         return False
 
     def _drop(self, series: SeriesRef) -> None:
-        name = series.labels.get(NAME, "")
+        name = series.name
         bucket = self._by_name.get(name, {})
-        key = _key(series.labels)
+        key = _key(series.nameless)
         if bucket.pop(key, None) is not None:
             series.live = False
             self._series -= 1
@@ -249,10 +249,16 @@ class SeriesStore:
 
     # --- reading -------------------------------------------------------------------------------
 
-    def select(self, matchers: Sequence[Matcher], start: float, end: float) -> list[SeriesData]:
+    def select(
+        self, matchers: Sequence[Matcher], start: float, end: float, *, named: bool = True
+    ) -> list[SeriesData]:
         """Series matching every matcher that have samples in ``(start, end]``, with those samples
-        (copies: the evaluator may keep them while scrapes go on)."""
+        (copies: the evaluator may keep them while scrapes go on). Not ``named``: each series'
+        labels come without ``__name__`` (for a function that drops it), so that the series need
+        not keep a second dict of labels with it."""
         plan = matchers_plan(tuple(matchers))
+        disk = self.blocks is not None and start < self.blocks.newest()
+        named = named or disk  # the samples on disk are joined to memory's by their full labels
         tests = plan.tests
         found: list[SeriesData] = []
         append = found.append
@@ -263,8 +269,8 @@ class SeriesStore:
             if bucket is None or not all(test(name) for test in plan.name_tests):
                 continue
             for series in self._candidates(name, bucket, plan.exact):
-                labels = series.labels
-                if tests and not all(check(labels.get(label, "")) for label, check in tests):
+                nameless = series.nameless
+                if tests and not all(check(nameless.get(label, "")) for label, check in tests):
                     continue
                 timestamps, held = series.times, len(series.values)
                 if held and (timestamps[0] <= start or not series.chunks):
@@ -280,17 +286,17 @@ class SeriesStore:
                         new_tuple(
                             SeriesData,
                             (
-                                labels,
+                                series.labels if named else nameless,
                                 times,
                                 values,
-                                series.nameless,
+                                nameless,
                                 nan_at is None or marks_clear(nan_at, times[0], times[-1], closed=True),
                                 # A drop at the window's first sample is from outside it: no reset in it.
                                 drop_at is None or marks_clear(drop_at, times[0], times[-1], closed=False),
                             ),
                         )
                     )
-        if self.blocks is not None and start < self.blocks.newest():
+        if disk and self.blocks is not None:
             return self._with_disk(found, self.blocks.read(matchers, start, end))
         return found
 
@@ -335,7 +341,7 @@ class SeriesStore:
         # The shortest list, each of its series tested for the other pairs: a few dict look-ups,
         # where intersecting would walk the long lists too.
         smallest = min((postings.get(pair, []) for pair in exact), key=len)
-        return [series for series in smallest if all(series.labels.get(k) == v for k, v in exact)]
+        return [series for series in smallest if all(series.nameless.get(k) == v for k, v in exact)]
 
     # --- bounds --------------------------------------------------------------------------------
 
@@ -382,11 +388,11 @@ class SeriesStore:
         for bucket in self._by_name.values():
             size += sys.getsizeof(bucket)
             for key, series in bucket.items():
-                size += sys.getsizeof(key) + sys.getsizeof(series) + sys.getsizeof(series.labels)
+                size += sys.getsizeof(key) + sys.getsizeof(series) + sys.getsizeof(series.nameless)
                 size += series.size()
                 timelines[id(series.times)] = sys.getsizeof(series.times)
-                if series.nameless is not series.labels:
-                    size += sys.getsizeof(series.nameless)
+                if series.named is not None and series.named is not series.nameless:
+                    size += sys.getsizeof(series.named)
         for postings in self._postings.values():
             size += sys.getsizeof(postings) + sum(sys.getsizeof(posted) for posted in postings.values())
         size += sum(timelines.values())

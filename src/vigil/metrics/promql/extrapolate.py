@@ -34,7 +34,7 @@ class ExtrapolatedRate(VectorNode):
         counter, per_second, range_s = self.counter, self.per_second, self.range_s
         out: Vec = []
         append = out.append
-        for w in self.selector.windows(ctx):
+        for w in self.selector.windows(ctx, named=False):
             values = w.values
             n = len(values)
             if n < 2:

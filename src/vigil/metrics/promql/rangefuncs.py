@@ -206,7 +206,7 @@ class RangeCall(VectorNode):
         param = self.param.scalar(ctx) if self.param is not None else NAN
         fn, range_s, keep_name = self.fn, self.range_s, self.keep_name
         out: Vec = []
-        for w in self.selector.windows(ctx):
+        for w in self.selector.windows(ctx, named=keep_name):
             value = fn(w, start, end, range_s, param)
             if value is not None:
                 out.append((w.labels if keep_name else nameless(w), value))
@@ -224,6 +224,6 @@ class AbsentOverTime(VectorNode):
         self.labels = labels
 
     def compute(self, ctx: EvalContext) -> Vec:
-        for _ in self.selector.windows(ctx):
+        for _ in self.selector.windows(ctx, named=False):
             return []
         return [(dict(self.labels), 1.0)]

@@ -107,9 +107,11 @@ class MatrixSelector:
         end = anchor(ctx, self.at_kind, self.at_ms) - self.offset_ms
         return end - self.range_ms, end
 
-    def windows(self, ctx: EvalContext) -> Sequence[Window]:
+    def windows(self, ctx: EvalContext, *, named: bool = True) -> Sequence[Window]:
+        """The series' windows; ``named`` False for a caller that drops ``__name__`` (their labels
+        may then lack it, see ``SeriesSource.select``)."""
         start, end = self.bounds(ctx)
-        found = ctx.source.select(self.matchers, _below(start / 1000), end / 1000)
+        found = ctx.source.select(self.matchers, _below(start / 1000), end / 1000, named=named)
         return [w for w in map(without_stale, found) if w is not None]
 
 

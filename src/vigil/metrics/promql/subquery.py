@@ -53,7 +53,9 @@ class Subquery(MatrixSelector):
         first = -((-start) // step) * step  # the first multiple of step at or after start
         return range(first, end + 1, step)
 
-    def windows(self, ctx: EvalContext) -> Sequence[Window]:
+    def windows(self, ctx: EvalContext, *, named: bool = True) -> Sequence[Window]:
+        """The inner expression's results as windows; their labels are the inner's own (``named``
+        changes nothing: the caller drops a name it does not keep)."""
         times = self.steps(ctx)
         found: dict[frozenset[tuple[str, str]], tuple[SeriesData, list[float], list[float]]] = {}
         for t in times:

@@ -97,7 +97,8 @@ def sweep(node: Swept, source: SeriesSource, ats: Sequence[int]) -> list[Column]
     ends = [at - selector.offset_ms for at in ats]
     low = math.nextafter((ends[0] - range_ms) / 1000, -math.inf)  # select() reads (low, high]
     columns: list[Column] = []
-    for series in source.select(selector.matchers, low, ends[-1] / 1000):
+    named = type(node) is RangeCall and node.keep_name
+    for series in source.select(selector.matchers, low, ends[-1] / 1000, named=named):
         window = without_stale(series)
         if window is None:
             continue

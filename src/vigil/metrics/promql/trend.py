@@ -70,7 +70,7 @@ class TrendCall(VectorNode):
         first = self.first.scalar(ctx)
         second = self.second.scalar(ctx) if self.second is not None else NAN
         out: Vec = []
-        for w in self.selector.windows(ctx):
+        for w in self.selector.windows(ctx, named=False):
             if self.second is None:
                 if len(w.values) >= 2:
                     slope, intercept = linear_regression(w, ctx.at_ms)
