@@ -229,7 +229,9 @@ class SeriesRef:
         times, held = self.times, len(self.values)
         count = held if upto >= math.inf else bisect_right(times, upto, 0, held)
         if count:
-            self.chunks.append(codec.encode(times[:count], self.values[:count]))
+            # A new list of the exact size rather than an append, which would leave room for three
+            # more chunks in every series (a chunk is closed a few times an hour).
+            self.chunks = [*self.chunks, codec.encode(times[:count], self.values[:count])]
             # New arrays of the samples left, not the old ones shortened in place: a long run written
             # at once leaves no large block of memory mostly unused behind each series (and a
             # timeline is never changed but at its end).
