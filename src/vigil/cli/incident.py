@@ -6,17 +6,15 @@ outbox and are sent by the running ``vigil up``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from vigil.cli.options import ActorOption, DbOption, JsonOption, StackOption, store_command
+from vigil.cli.output import emit, print_table
 from vigil.cli.store_session import with_store
 from vigil.incidents.severity import IncidentStatus
 
@@ -41,10 +39,6 @@ def _run(config: Path | None, db: str | None, work: Callable[[IncidentService], 
     return with_store(config, db, lambda stack, engine: work(IncidentService(engine, stack, SystemClock())))
 
 
-def _print(data: Any, as_json: bool, text: str) -> None:
-    typer.echo(json.dumps(data, indent=2) if as_json else text)
-
-
 def _as_dict(incident: Incident) -> dict[str, Any]:
     return incident.as_dict()
 
@@ -61,7 +55,7 @@ class Change:
 
 def _carry_out(config: Path | None, db: str | None, as_json: bool, change: Change) -> None:
     done = _run(config, db, change.call)  # a VigilError is one line and its exit code
-    _print(change.data(done), as_json, change.says if isinstance(change.says, str) else change.says(done))
+    emit(change.data(done), as_json, change.says if isinstance(change.says, str) else change.says(done))
 
 
 def incident_command(name: str) -> Callable[[Callable[..., Change]], Callable[..., Change]]:
@@ -80,21 +74,14 @@ def list_(
     """Incidents, open ones first."""
     incidents = _run(config, db, lambda s: s.list(status=status or (), limit=limit))
     if as_json:
-        typer.echo(json.dumps([i.as_dict() for i in incidents], indent=2))
+        emit([i.as_dict() for i in incidents], True, "")
         return
-    table = Table(box=None, header_style="bold")
-    for column in ("id", "severity", "status", "check", "opened", "title"):
-        table.add_column(column)
-    for i in incidents:
-        table.add_row(
-            str(i.id),
-            str(i.severity),
-            str(i.status),
-            i.check or i.service,
-            i.opened_at.strftime("%Y-%m-%d %H:%M:%S"),
-            i.title,
-        )
-    Console(highlight=False).print(table)
+    print_table(("id", "severity", "status", "check", "opened", "title"), map(_row, incidents))
+
+
+def _row(i: Incident) -> tuple[str | None, ...]:
+    opened = i.opened_at.strftime("%Y-%m-%d %H:%M:%S")
+    return str(i.id), str(i.severity), str(i.status), i.check or i.service, opened, i.title
 
 
 @incident_command("show")
