@@ -111,17 +111,14 @@ def test_mongodb_and_qdrant_jobs_are_accepted_with_their_urls_masked() -> None:
 
 
 def test_faults_in_a_job_are_placed_at_their_line() -> None:
-    text = EXAMPLE.replace("engine: postgres", "engine: oracle").replace("rpo: 1h", "rpo: soon")
+    text = EXAMPLE.replace('"0 2 * * *"', "nightly").replace("rpo: 1h", "rpo: soon")
     try:
         parse_stack("vigil.yaml", text)
     except ConfigError as err:
         lines = str(err).splitlines()
     else:
         raise AssertionError("accepted")
-    assert (
-        lines[0]
-        == "vigil.yaml:4:13: backups.appdb.engine: unknown backup engine 'oracle'; known: mariadb, mongodb, postgres, qdrant, redis, sqlite, heartbeat"
-    )
+    assert lines[0].startswith("vigil.yaml:6:15: backups.appdb.schedule: 'nightly' is not a cron expression")
     assert lines[1].startswith("vigil.yaml:11:10: backups.appdb.rpo: 'soon' is not a duration")
 
 
