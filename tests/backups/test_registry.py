@@ -12,6 +12,7 @@ from pathlib import Path
 import vigil.backups
 from vigil.backups.base import EngineKind
 from vigil.backups.registry import ENGINES, engine_kind
+from vigil.config.backups import BackupJob
 from vigil.config.load import parse_stack
 from vigil.errors import ConfigError
 from vigil.probes.backup import BackupCheck
@@ -82,6 +83,7 @@ def test_the_issues_example_is_a_check_named_backups_appdb_with_its_secret_maske
     [spec] = stack.specs()
     assert spec.id == "backups.appdb" and isinstance(spec.config, BackupCheck)
     job = stack.model.backups["appdb"]
+    assert isinstance(job, BackupJob)
     assert (job.rpo, job.rto, job.keep.count, job.keep.age, str(job.verify.how)) == (
         3600,
         3600,
@@ -106,7 +108,9 @@ def test_mongodb_and_qdrant_jobs_are_accepted_with_their_urls_masked() -> None:
         ("backups.appdb", "mongodb"),
         ("backups.vectors", "qdrant"),
     ]
-    shown = stack.redactor(" ".join(job.source for job in stack.model.backups.values()))
+    jobs = [job for job in stack.model.backups.values() if isinstance(job, BackupJob)]
+    assert len(jobs) == 2
+    shown = stack.redactor(" ".join(job.source for job in jobs))
     assert "m0ngo-pw" not in shown and "qdr-key" not in shown
 
 
