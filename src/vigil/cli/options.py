@@ -73,6 +73,8 @@ def store_command(
         def command(*, config: Path | None, db: str | None, as_json: bool, **own: Any) -> None:
             run(config, db, as_json, describe(**own))
 
+        # Typer reads the options from this signature, so its annotations (the return's too) are
+        # evaluated here: they must name what the module imports at run time, not under TYPE_CHECKING.
         signature = inspect.signature(describe, eval_str=True)
         parameters = [*signature.parameters.values(), *_STORE_OPTIONS]
         command.__signature__ = signature.replace(parameters=parameters, return_annotation=None)  # type: ignore[attr-defined]
