@@ -50,7 +50,9 @@ def test_validate_loads_neither_the_server_nor_network_clients_nor_the_store() -
     assert code == 0, output
     assert "ok (4 services, 4 checks)" in output
     assert (
-        packages & (SERVER_AND_CHANNELS | {"redis", "asyncpg", "aiomysql", "psutil", "sqlalchemy"}) == set()
+        packages
+        & (SERVER_AND_CHANNELS | {"redis", "asyncpg", "aiomysql", "psutil", "sqlalchemy", "pymongo", "bson"})
+        == set()
     )
 
 

@@ -121,6 +121,11 @@ async def test_series_labels_and_values_follow_match(api: tuple[httpx.AsyncClien
     assert values == ["odd", "requests_total", "up"]
     limited = (await client.get(f"{API}/label/__name__/values", params={"limit": "2"})).json()
     assert limited["data"] == ["odd", "requests_total"] and limited["warnings"]
+    first = (await client.get(f"{API}/series", params={"match[]": "up", "limit": "1"})).json()
+    assert first["data"] == [{"__name__": "up", "instance": "a:1", "job": "api"}]
+    assert first["warnings"] == ["results truncated due to limit"]
+    whole = (await client.get(f"{API}/labels", params={"limit": "3"})).json()
+    assert whole["data"] == ["__name__", "instance", "job"] and "warnings" not in whole
     # Outside the window nothing is found.
     old = await _ok(await client.get(f"{API}/series", params={"match[]": "up", "end": str(now - 3600)}))
     assert old == []

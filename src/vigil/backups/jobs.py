@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vigil.backups.base import BackupEngine
-from vigil.backups.registry import ENGINES
+from vigil.backups.registry import engine_kind
 from vigil.config.backups import BackupJob
 from vigil.errors import BackupRefused
 
@@ -35,11 +35,11 @@ class Job:
         return f"backups.{self.name}"
 
     def engine(self) -> BackupEngine:
-        return ENGINES[self.config.engine].factory()
+        return engine_kind(self.config.engine).factory()
 
     @property
     def suffix(self) -> str:
-        return ENGINES[self.config.engine].suffix
+        return engine_kind(self.config.engine).suffix
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def jobs_of(stack: Stack) -> dict[str, Job]:
 
 
 def _source(config: BackupJob, base: Path) -> str:
-    if not ENGINES[config.engine].file_source or config.source.startswith("sqlite:///"):
+    if not engine_kind(config.engine).file_source or config.source.startswith("sqlite:///"):
         return config.source
     return str((base / config.source).resolve())
 

@@ -6,16 +6,15 @@ outbox and are sent by the running ``vigil up``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from vigil.cli.options import ActorOption, DbOption, JsonOption, StackOption
+from vigil.cli.options import ActorOption, DbOption, JsonOption, StackOption, store_command
+from vigil.cli.output import emit, print_table
 from vigil.cli.store_session import with_store
 from vigil.incidents.severity import IncidentStatus
 
@@ -40,26 +39,28 @@ def _run(config: Path | None, db: str | None, work: Callable[[IncidentService], 
     return with_store(config, db, lambda stack, engine: work(IncidentService(engine, stack, SystemClock())))
 
 
-def _print(data: Any, as_json: bool, text: str) -> None:
-    typer.echo(json.dumps(data, indent=2) if as_json else text)
-
-
 def _as_dict(incident: Incident) -> dict[str, Any]:
     return incident.as_dict()
 
 
-def act(
-    config: Path | None,
-    db: str | None,
-    as_json: bool,
-    call: Callable[[IncidentService], Awaitable[T]],
-    says: str | Callable[[T], str],
-    data: Callable[[Any], Any] = _as_dict,
-) -> None:
-    """The shape of an incident command: ``call`` a service function on the stack's store (a
-    ``VigilError`` is one line and its exit code), then print its ``data`` as JSON, else what it ``says``."""
-    done = _run(config, db, call)
-    _print(data(done), as_json, says if isinstance(says, str) else says(done))
+@dataclass(frozen=True)
+class Change:
+    """What an incident command does: ``call`` a service function on the stack's store, then print
+    its ``data`` as JSON, else what it ``says``."""
+
+    call: Callable[[IncidentService], Awaitable[Any]]
+    says: str | Callable[[Any], str]
+    data: Callable[[Any], Any] = _as_dict
+
+
+def _carry_out(config: Path | None, db: str | None, as_json: bool, change: Change) -> None:
+    done = _run(config, db, change.call)  # a VigilError is one line and its exit code
+    emit(change.data(done), as_json, change.says if isinstance(change.says, str) else change.says(done))
+
+
+def incident_command(name: str) -> Callable[[Callable[..., Change]], Callable[..., Change]]:
+    """Register a function that returns its ``Change`` as ``vigil incident NAME``."""
+    return store_command(incident_app, name, _carry_out)
 
 
 @incident_app.command("list")
@@ -73,27 +74,18 @@ def list_(
     """Incidents, open ones first."""
     incidents = _run(config, db, lambda s: s.list(status=status or (), limit=limit))
     if as_json:
-        typer.echo(json.dumps([i.as_dict() for i in incidents], indent=2))
+        emit([i.as_dict() for i in incidents], True, "")
         return
-    table = Table(box=None, header_style="bold")
-    for column in ("id", "severity", "status", "check", "opened", "title"):
-        table.add_column(column)
-    for i in incidents:
-        table.add_row(
-            str(i.id),
-            str(i.severity),
-            str(i.status),
-            i.check or i.service,
-            i.opened_at.strftime("%Y-%m-%d %H:%M:%S"),
-            i.title,
-        )
-    Console(highlight=False).print(table)
+    print_table(("id", "severity", "status", "check", "opened", "title"), map(_row, incidents))
 
 
-@incident_app.command("show")
-def show(
-    incident_id: int, config: ConfigOpt = None, db: DbOption = None, as_json: JsonOption = False
-) -> None:
+def _row(i: Incident) -> tuple[str | None, ...]:
+    opened = i.opened_at.strftime("%Y-%m-%d %H:%M:%S")
+    return str(i.id), str(i.severity), str(i.status), i.check or i.service, opened, i.title
+
+
+@incident_command("show")
+def show(incident_id: int) -> Change:
     """One incident with its timeline."""
 
     async def work(s: IncidentService) -> dict[str, Any]:
@@ -104,7 +96,7 @@ def show(
             "merged": await s.merged_here(incident_id),
         }
 
-    act(config, db, as_json, work, _shown, data=lambda shown: shown)
+    return Change(work, _shown, data=lambda shown: shown)
 
 
 def _shown(data: dict[str, Any]) -> str:
@@ -117,31 +109,24 @@ def _shown(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@incident_app.command("ack")
-def ack(
-    incident_id: int,
-    actor: Actor = "cli",
-    config: ConfigOpt = None,
-    db: DbOption = None,
-    as_json: JsonOption = False,
-) -> None:
+@incident_command("ack")
+def ack(incident_id: int, actor: Actor = "cli") -> Change:
     """Acknowledge: you are on it."""
-    says = f"incident {incident_id} acknowledged by {actor}"
-    act(config, db, as_json, lambda s: s.acknowledge(incident_id, actor), says)
+    return Change(
+        lambda s: s.acknowledge(incident_id, actor), f"incident {incident_id} acknowledged by {actor}"
+    )
 
 
-@incident_app.command("resolve")
+@incident_command("resolve")
 def resolve(
     incident_id: int,
     note: Annotated[str | None, typer.Option(help="A closing note for the timeline.")] = None,
     actor: Actor = "cli",
-    config: ConfigOpt = None,
-    db: DbOption = None,
-    as_json: JsonOption = False,
-) -> None:
+) -> Change:
     """Resolve, with an optional closing note."""
-    says = f"incident {incident_id} resolved by {actor}"
-    act(config, db, as_json, lambda s: s.resolve(incident_id, actor, note), says)
+    return Change(
+        lambda s: s.resolve(incident_id, actor, note), f"incident {incident_id} resolved by {actor}"
+    )
 
 
 @incident_app.command("note")
@@ -171,8 +156,10 @@ def _facts(data: dict[str, Any]) -> list[str]:
 
 
 def register(app: typer.Typer) -> None:
-    from vigil.cli import incident_updates  # noqa: F401 (adds update and postmortem to incident_app)
-    from vigil.cli.incident_lifecycle import add_commands  # its commands join this group
+    # Their commands join incident_app, in this order in the help.
+    from vigil.cli import incident_updates  # noqa: F401 (update, postmortem)
 
-    add_commands(incident_app)
+    # isort: split
+    from vigil.cli import incident_lifecycle  # noqa: F401 (open, mitigate, reopen, assign, …)
+
     app.add_typer(incident_app, name="incident")

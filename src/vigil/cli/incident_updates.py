@@ -5,7 +5,6 @@ API; an update's messages go into the outbox and are sent by the running ``vigil
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,6 +12,7 @@ import typer
 
 from vigil.cli.incident import Actor, ConfigOpt, incident_app
 from vigil.cli.options import DbOption, JsonOption
+from vigil.cli.output import emit
 from vigil.cli.store_session import with_stack
 from vigil.incidents.update_message import UpdateStatus
 
@@ -57,7 +57,7 @@ def update(
 
     data = with_stack(config, db, work)
     shown = f"update {data['id']} posted to incident {incident_id}:\n{data['message'].rstrip()}"
-    typer.echo(json.dumps(data, indent=2) if as_json else shown)
+    emit(data, as_json, shown)
 
 
 @incident_app.command("postmortem")

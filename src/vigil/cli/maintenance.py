@@ -6,17 +6,13 @@ During a window, matching alerts still open incidents but page no one.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from vigil.cli.options import DbOption, JsonOption
-from vigil.cli.silence import Actor, ConfigOpt, For, emit, run_quiet, seconds
-
-if TYPE_CHECKING:
-    from vigil.alerting.quiet import QuietRules
+from vigil.cli.output import emit, print_table
+from vigil.cli.silence import Actor, ConfigOpt, For, quiet_list, quiet_one, seconds
 
 maintenance_app = typer.Typer(help="Start, stop and list maintenance windows.", no_args_is_help=True)
 Name = Annotated[str, typer.Argument(help="The window's name, e.g. db-upgrade.")]
@@ -37,14 +33,13 @@ def start(
     as_json: JsonOption = False,
 ) -> None:
     """Start a window now; without --match it quiets every alert."""
-
-    async def work(quiet: QuietRules) -> dict[str, Any]:
-        window = await quiet.maintenance.start(
+    data = quiet_one(
+        config,
+        db,
+        lambda quiet: quiet.maintenance.start(
             name, duration=seconds(duration), started_by=actor, matchers=match or (), comment=comment
-        )
-        return window.as_dict(quiet.clock.now())
-
-    data = run_quiet(config, db, work)
+        ),
+    )
     scope = ", ".join(f"{m['name']}{m['op']}{m['value']}" for m in data["matchers"]) or "every alert"
     emit(data, as_json, f"maintenance {name} on until {_clock(data['ends_at'])} UTC for {scope}")
 
@@ -58,34 +53,25 @@ def stop(
     as_json: JsonOption = False,
 ) -> None:
     """End a window started by hand, now."""
-
-    async def work(quiet: QuietRules) -> dict[str, Any]:
-        return (await quiet.maintenance.stop(name, actor)).as_dict(quiet.clock.now())
-
-    emit(run_quiet(config, db, work), as_json, f"maintenance {name} stopped")
+    stopped = quiet_one(config, db, lambda quiet: quiet.maintenance.stop(name, actor))
+    emit(stopped, as_json, f"maintenance {name} stopped")
 
 
 @maintenance_app.command("list")
 def list_(config: ConfigOpt = None, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Active windows, then the next run of each one the stack file schedules."""
-
-    async def work(quiet: QuietRules) -> list[dict[str, Any]]:
-        now = quiet.clock.now()
-        return [w.as_dict(now) for w in await quiet.maintenance.list()]
-
-    windows = run_quiet(config, db, work)
+    windows = quiet_list(config, db, lambda quiet: quiet.maintenance.list())
     if as_json:
         emit(windows, True, "")
         return
-    table = Table(box=None, header_style="bold")
-    for column in ("name", "state", "starts (UTC)", "ends (UTC)", "matchers", "source"):
-        table.add_column(column)
-    for w in windows:
-        matchers = ", ".join(f"{m['name']}{m['op']}{m['value']}" for m in w["matchers"]) or "everything"
-        state = "active" if w["active"] else "next"
-        source = w["schedule"] or f"by {w['started_by']}"
-        table.add_row(w["name"], state, _clock(w["starts_at"]), _clock(w["ends_at"]), matchers, source)
-    Console(highlight=False).print(table)
+    print_table(("name", "state", "starts (UTC)", "ends (UTC)", "matchers", "source"), map(_row, windows))
+
+
+def _row(w: dict[str, Any]) -> tuple[str, ...]:
+    matchers = ", ".join(f"{m['name']}{m['op']}{m['value']}" for m in w["matchers"]) or "everything"
+    state = "active" if w["active"] else "next"
+    source = w["schedule"] or f"by {w['started_by']}"
+    return w["name"], state, _clock(w["starts_at"]), _clock(w["ends_at"]), matchers, source
 
 
 def _clock(iso: str) -> str:

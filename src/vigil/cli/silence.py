@@ -6,19 +6,19 @@ made here within a second.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from vigil.cli.options import ActorOption, DbOption, JsonOption, StackOption
+from vigil.cli.output import emit, print_table
 from vigil.cli.store_session import with_store
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from vigil.alerting.quiet import QuietRules
     from vigil.alerting.silences import Silence
 
@@ -51,8 +51,33 @@ def seconds(text: str) -> float:
         raise QuietError(f"--for: {err}") from None
 
 
-def emit(data: Any, as_json: bool, text: str) -> None:
-    typer.echo(json.dumps(data, indent=2) if as_json else text)
+class Quieting(Protocol):
+    """A silence or a maintenance window: its dict tells its state at a time."""
+
+    def as_dict(self, now: datetime) -> dict[str, Any]: ...
+
+
+def quiet_one(
+    config: Path | None, db: str | None, call: Callable[[QuietRules], Awaitable[Quieting]]
+) -> dict[str, Any]:
+    """What ``call`` made or changed, as it stands now."""
+
+    async def work(quiet: QuietRules) -> dict[str, Any]:
+        return (await call(quiet)).as_dict(quiet.clock.now())
+
+    return run_quiet(config, db, work)
+
+
+def quiet_list(
+    config: Path | None, db: str | None, call: Callable[[QuietRules], Awaitable[Iterable[Quieting]]]
+) -> list[dict[str, Any]]:
+    """What ``call`` lists, each as it stands now."""
+
+    async def work(quiet: QuietRules) -> list[dict[str, Any]]:
+        now = quiet.clock.now()
+        return [each.as_dict(now) for each in await call(quiet)]
+
+    return run_quiet(config, db, work)
 
 
 def _line(silence: Silence) -> str:
@@ -91,23 +116,17 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """Active and pending silences, newest first."""
-
-    async def work(quiet: QuietRules) -> list[dict[str, Any]]:
-        now = quiet.clock.now()
-        return [s.as_dict(now) for s in await quiet.silences.list(include_expired=all_)]
-
-    silences = run_quiet(config, db, work)
+    silences = quiet_list(config, db, lambda quiet: quiet.silences.list(include_expired=all_))
     if as_json:
         emit(silences, True, "")
         return
-    table = Table(box=None, header_style="bold")
-    for column in ("id", "state", "matchers", "ends (UTC)", "by", "comment"):
-        table.add_column(column)
-    for s in silences:
-        matchers = " ".join(f"{m['name']}{m['op']}{m['value']}" for m in s["matchers"])
-        ends = s["ends_at"][:16].replace("T", " ")
-        table.add_row(str(s["id"]), s["state"], matchers, ends, s["created_by"], s["comment"])
-    Console(highlight=False).print(table)
+    print_table(("id", "state", "matchers", "ends (UTC)", "by", "comment"), map(_row, silences))
+
+
+def _row(s: dict[str, Any]) -> tuple[str, ...]:
+    matchers = " ".join(f"{m['name']}{m['op']}{m['value']}" for m in s["matchers"])
+    ends = s["ends_at"][:16].replace("T", " ")
+    return str(s["id"]), s["state"], matchers, ends, s["created_by"], s["comment"]
 
 
 @silence_app.command("expire")
@@ -118,11 +137,8 @@ def expire(
     as_json: JsonOption = False,
 ) -> None:
     """End a silence now; matching alerts page again."""
-
-    async def work(quiet: QuietRules) -> dict[str, Any]:
-        return (await quiet.silences.expire(silence_id)).as_dict(quiet.clock.now())
-
-    emit(run_quiet(config, db, work), as_json, f"silence {silence_id} expired")
+    expired = quiet_one(config, db, lambda quiet: quiet.silences.expire(silence_id))
+    emit(expired, as_json, f"silence {silence_id} expired")
 
 
 def register(app: typer.Typer) -> None:

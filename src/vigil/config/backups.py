@@ -30,10 +30,12 @@ backups:
 
 from __future__ import annotations
 
+import difflib
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from vigil.backups.registry import ENGINES
 from vigil.config.check import NAME_PATTERN, AlertPolicy, StrictModel
@@ -117,7 +119,7 @@ class BackupJob(StrictModel):
     @classmethod
     def _engine_known(cls, value: str) -> str:
         if value not in ENGINES:
-            raise ValueError(f"unknown backup engine {value!r}; known: {', '.join([*ENGINES, REPORTED])}")
+            raise ValueError(_unknown_engine(value))
         return value
 
     @field_validator("rpo", "rto", "timeout")
@@ -156,10 +158,33 @@ class ReportedBackup(StrictModel):
         return value
 
 
+def _unknown_engine(name: str) -> str:
+    """One line: the engine is unknown, the known ones, and the likeliest meant (``postgress``)."""
+    known = [*ENGINES, REPORTED]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown backup engine {name!r}; known: {', '.join(known)}{hint}"
+
+
+class UnknownEngine(BaseModel):
+    """A job whose engine is none Vigil knows: that is its one fault, whatever else it has or
+    lacks (the keys another engine would need are no help to a typo in ``engine``)."""
+
+    engine: str
+
+    @field_validator("engine")
+    @classmethod
+    def _refused(cls, value: str) -> str:
+        raise ValueError(_unknown_engine(value))
+
+
 def _backup_kind(value: Any) -> str:
-    """The union's tag: a job that reports by ping, or one Vigil takes itself."""
-    if isinstance(value, ReportedBackup) or (isinstance(value, dict) and value.get("engine") == REPORTED):
+    """The union's tag: a job that reports by ping, one Vigil takes itself, or one of an unknown engine."""
+    engine = value.get("engine") if isinstance(value, dict) else None
+    if isinstance(value, ReportedBackup) or engine == REPORTED:
         return "reported"
+    if isinstance(engine, str) and engine not in ENGINES:
+        return "unknown"
     return "taken"
 
 
@@ -167,8 +192,13 @@ if TYPE_CHECKING:
     AnyBackup = BackupJob | ReportedBackup
 else:
     AnyBackup = Annotated[
-        Union[Annotated[BackupJob, Tag("taken")], Annotated[ReportedBackup, Tag("reported")]],  # noqa: UP007
+        Union[  # noqa: UP007
+            Annotated[BackupJob, Tag("taken")],
+            Annotated[ReportedBackup, Tag("reported")],
+            Annotated[SkipJsonSchema[UnknownEngine], Tag("unknown")],  # never valid: not in the schema
+        ],
         Discriminator(_backup_kind),
     ]
-BACKUP_TAGS = ("taken", "reported")  # not keys of the file: config.load leaves them out of a fault's path
+# The union's tags are not keys of the file: config.load leaves them out of a fault's path.
+BACKUP_TAGS = ("taken", "reported", "unknown")
 BackupJobs = dict[Annotated[str, Field(pattern=NAME_PATTERN, max_length=100)], AnyBackup]

@@ -2,8 +2,8 @@
 
     instant(source, query, at, time_limit)           /api/v1/query
     range_query(source, query, start, end, step, …)  /api/v1/query_range
-    series(source, matches, start, end, limit)       /api/v1/series
-    label_names / label_values(…)                    /api/v1/labels, /api/v1/label/NAME/values
+    series(source, listing)                          /api/v1/series
+    label_names / label_values(…, listing)           /api/v1/labels, /api/v1/label/NAME/values
 
 Each returns the JSON text of Prometheus' answer (``{"status":"success","data":…}``), written
 here rather than through ``json.dumps`` of nested lists: a day of 15-second steps for a hundred
@@ -22,7 +22,8 @@ import json
 import math
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from vigil import __version__
@@ -200,74 +201,58 @@ def selectors(matches: Sequence[str]) -> list[tuple[Matcher, ...]]:
     return found
 
 
-def _selected(
-    source: SeriesSource, matches: Sequence[str], start: float, end: float, max_series: int = MAX_SERIES
-) -> list[Mapping[str, str]]:
-    """The label sets of the series with samples in ``[start, end]`` matching any of ``matches``
-    (every series without one), each once, sorted by labels."""
-    if end < start:
-        raise bad_param("end", "end timestamp must not be before start time")
-    found: dict[tuple[tuple[str, str], ...], Mapping[str, str]] = {}
-    for matchers in selectors(matches) if matches else [()]:
-        for series in source.select(matchers, start - 0.001, end):
-            found.setdefault(tuple(sorted(series.labels.items())), series.labels)
-            if len(found) > max_series:
-                raise _too_many_series(len(found), max_series)
-    return [found[key] for key in sorted(found)]
+@dataclass(frozen=True)
+class Listing:
+    """What ``/series``, ``/labels`` and ``/label/NAME/values`` are asked: the series matching any
+    of ``matches`` (every series without one) with samples in ``[start, end]``, at most ``limit``
+    answers (None or 0: all of them)."""
+
+    matches: Sequence[str]
+    start: float
+    end: float
+    limit: int | None
+
+    def selected(self, source: SeriesSource, max_series: int) -> list[Mapping[str, str]]:
+        """The label sets of the series asked for, each once, sorted by labels."""
+        if self.end < self.start:
+            raise bad_param("end", "end timestamp must not be before start time")
+        found: dict[tuple[tuple[str, str], ...], Mapping[str, str]] = {}
+        for matchers in selectors(self.matches) if self.matches else [()]:
+            for series in source.select(matchers, self.start - 0.001, self.end):
+                found.setdefault(tuple(sorted(series.labels.items())), series.labels)
+                if len(found) > max_series:
+                    raise _too_many_series(len(found), max_series)
+        return [found[key] for key in sorted(found)]
+
+    def answer(self, items: Sequence[str]) -> str:
+        """``items`` (each a JSON text) as the answer's data, cut to the limit with Prometheus' warning."""
+        shown = items if not self.limit or len(items) <= self.limit else items[: self.limit]
+        data = "[" + ",".join(shown) + "]"
+        if len(shown) < len(items):
+            return '{"status":"success","data":' + data + ',"warnings":["results truncated due to limit"]}'
+        return _success(data)
 
 
-def _limited(items: Sequence[str], limit: int | None) -> str:
-    shown = items if not limit or len(items) <= limit else items[:limit]
-    data = json.dumps(list(shown), ensure_ascii=False, separators=(",", ":"))
-    if len(shown) < len(items):
-        return '{"status":"success","data":' + data + ',"warnings":["results truncated due to limit"]}'
-    return _success(data)
+def _strings(texts: Iterable[str]) -> list[str]:
+    return [json.dumps(text, ensure_ascii=False) for text in sorted(texts)]
 
 
-def series(
-    source: SeriesSource,
-    matches: Sequence[str],
-    start: float,
-    end: float,
-    limit: int | None,
-    max_series: int = MAX_SERIES,
-) -> str:
-    if not matches:
+def series(source: SeriesSource, listing: Listing, max_series: int = MAX_SERIES) -> str:
+    if not listing.matches:
         raise QueryAPIError(ErrorType.BAD_DATA, "no match[] parameter provided")
-    labels = _selected(source, matches, start, end, max_series)
-    metrics = [_metric(m) for m in labels]
-    shown = metrics if not limit or len(metrics) <= limit else metrics[:limit]
-    data = "[" + ",".join(shown) + "]"
-    if len(shown) < len(metrics):
-        return '{"status":"success","data":' + data + ',"warnings":["results truncated due to limit"]}'
-    return _success(data)
+    return listing.answer([_metric(labels) for labels in listing.selected(source, max_series)])
 
 
-def label_names(
-    source: SeriesSource,
-    matches: Sequence[str],
-    start: float,
-    end: float,
-    limit: int | None,
-    max_series: int = MAX_SERIES,
-) -> str:
-    names = {name for labels in _selected(source, matches, start, end, max_series) for name in labels}
-    return _limited(sorted(names), limit)
+def label_names(source: SeriesSource, listing: Listing, max_series: int = MAX_SERIES) -> str:
+    names = {name for labels in listing.selected(source, max_series) for name in labels}
+    return listing.answer(_strings(names))
 
 
-def label_values(
-    source: SeriesSource,
-    name: str,
-    matches: Sequence[str],
-    start: float,
-    end: float,
-    limit: int | None,
-    max_series: int = MAX_SERIES,
-) -> str:
+def label_values(source: SeriesSource, name: str, listing: Listing, max_series: int = MAX_SERIES) -> str:
     if not name or name[0] not in _LABEL_NAME_START or not set(name) <= _LABEL_NAME_REST:
         raise QueryAPIError(ErrorType.BAD_DATA, f"invalid label name: {name[:200]!r}")
-    values = {labels[name] for labels in _selected(source, matches, start, end, max_series) if name in labels}
-    return _limited(sorted(values), limit)
+    values = {labels[name] for labels in listing.selected(source, max_series) if name in labels}
+    return listing.answer(_strings(values))
 
 
 def build_info() -> str:

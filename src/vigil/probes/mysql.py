@@ -27,10 +27,10 @@ from vigil.probes.query import (
     elapsed_ms,
     endpoint,
     first_line,
+    observe_on,
     query_metrics,
     ratio,
     scrub,
-    verdict,
 )
 
 DEFAULT_PORT = 3306
@@ -84,17 +84,7 @@ class MysqlProbe:
         except BaseException:
             conn.close()
             raise
-        connect_ms = elapsed_ms(start)
-        try:
-            observation = await _query(conn, check, connect_ms)
-        except BaseException:
-            conn.close()  # cancelled or broken: no polite goodbye to a server that may not answer
-            raise
-        # COM_QUIT rather than a dropped socket: MariaDB counts and logs every aborted connection.
-        await conn.ensure_closed()
-        if observation.reason:
-            return Observation(observation.ok, scrub(observation.reason, url), observation.values)
-        return observation
+        return await observe_on(_Mysql(conn, check.timeout), check, url, elapsed_ms(start))
 
     async def close(self) -> None:
         return None  # nothing is kept between observations
@@ -133,28 +123,36 @@ def _connect_reason(err: Any, url: str) -> str:
     return message
 
 
-async def _query(conn: Any, check: MysqlCheck, connect_ms: float) -> Observation:
-    import aiomysql
+class _Mysql:
+    """aiomysql's connection as the SQL probes use it."""
 
-    start = time.perf_counter()
-    async with conn.cursor() as cursor:
-        first = "stats query" if check.stats else "SELECT 1"
-        try:
-            stats = await _stats(conn, cursor, check.timeout) if check.stats else {}
-            if not check.stats:
-                await cursor.execute("SELECT 1")
-                await cursor.fetchall()
-        except aiomysql.MySQLError as err:
-            return Observation.failed(f"{first} failed: {_code_and_message(err)[1]}", connect_ms=connect_ms)
-        if check.query is None:
-            return Observation.passed(connect_ms=connect_ms, query_ms=elapsed_ms(start), **stats)
-        try:
-            await cursor.execute(check.query)
-            row = await cursor.fetchone()
-        except aiomysql.MySQLError as err:
-            reason = f"query failed: {_code_and_message(err)[1]}"
-            return Observation.failed(reason, connect_ms=connect_ms, **stats)
-    return verdict(row, check.expect, connect_ms=connect_ms, query_ms=elapsed_ms(start), **stats)
+    def __init__(self, conn: Any, timeout: float) -> None:
+        import aiomysql
+
+        self.conn, self.timeout = conn, timeout
+        self.errors: tuple[type[Exception], ...] = (aiomysql.MySQLError,)
+
+    def describe(self, err: Exception) -> str:
+        return _code_and_message(err)[1]
+
+    async def select_one(self) -> None:
+        await self.first_row("SELECT 1")
+
+    async def stats(self) -> dict[str, float]:
+        async with self.conn.cursor() as cursor:
+            return await _stats(self.conn, cursor, self.timeout)
+
+    async def first_row(self, query: str) -> Any:
+        async with self.conn.cursor() as cursor:
+            await cursor.execute(query)
+            return await cursor.fetchone()
+
+    async def close(self) -> None:
+        # COM_QUIT rather than a dropped socket: MariaDB counts and logs every aborted connection.
+        await self.conn.ensure_closed()
+
+    def drop(self) -> None:
+        self.conn.close()
 
 
 async def _stats(conn: Any, cursor: Any, bound: float) -> dict[str, float]:

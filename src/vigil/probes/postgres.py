@@ -25,10 +25,10 @@ from vigil.probes.query import (
     elapsed_ms,
     endpoint,
     first_line,
+    observe_on,
     query_metrics,
     ratio,
     scrub,
-    verdict,
 )
 
 __all__ = ["KIND", "PostgresCheck", "PostgresProbe", "QueryExpect"]
@@ -98,18 +98,7 @@ class PostgresProbe:
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as err:
             # Server refusals already read well: 'password authentication failed for user "x"'.
             return Observation.failed(scrub(first_line(err), url))
-        connect_ms = elapsed_ms(start)
-        try:
-            observation = await _query(conn, check, connect_ms)
-        except BaseException:
-            # Cancelled by the engine's timeout, or the connection broke: a polite close would
-            # wait on a server that may never answer, so drop the socket at once.
-            conn.terminate()
-            raise
-        await conn.close(timeout=check.timeout)
-        if observation.reason:
-            return Observation(observation.ok, scrub(observation.reason, url), observation.values)
-        return observation
+        return await observe_on(_Postgres(conn, check.timeout), check, url, elapsed_ms(start))
 
     async def close(self) -> None:
         return None  # nothing is kept between observations
@@ -121,24 +110,32 @@ def _settings(check: PostgresCheck) -> dict[str, str]:
     return {"statement_timeout": str(max(1, round(check.timeout * 1000)))} if check.stats else {}
 
 
-async def _query(conn: Any, check: PostgresCheck, connect_ms: float) -> Observation:
-    import asyncpg
+class _Postgres:
+    """asyncpg's connection as the SQL probes use it."""
 
-    start = time.perf_counter()
-    first = "stats query" if check.stats else "SELECT 1"
-    try:
-        stats = stats_values(await conn.fetchrow(STATS)) if check.stats else {}
-        if not check.stats:
-            await conn.fetchval("SELECT 1")
-    except (asyncpg.PostgresError, asyncpg.InterfaceError) as err:
-        return Observation.failed(f"{first} failed: {first_line(err)}", connect_ms=connect_ms)
-    if check.query is None:
-        return Observation.passed(connect_ms=connect_ms, query_ms=elapsed_ms(start), **stats)
-    try:
-        row = await conn.fetchrow(check.query)
-    except (asyncpg.PostgresError, asyncpg.InterfaceError) as err:
-        return Observation.failed(f"query failed: {first_line(err)}", connect_ms=connect_ms, **stats)
-    return verdict(row, check.expect, connect_ms=connect_ms, query_ms=elapsed_ms(start), **stats)
+    def __init__(self, conn: Any, timeout: float) -> None:
+        import asyncpg
+
+        self.conn, self.timeout = conn, timeout
+        self.errors: tuple[type[Exception], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError)
+
+    def describe(self, err: Exception) -> str:
+        return first_line(err)
+
+    async def select_one(self) -> None:
+        await self.conn.fetchval("SELECT 1")
+
+    async def stats(self) -> dict[str, float]:
+        return stats_values(await self.conn.fetchrow(STATS))
+
+    async def first_row(self, query: str) -> Any:
+        return await self.conn.fetchrow(query)
+
+    async def close(self) -> None:
+        await self.conn.close(timeout=self.timeout)
+
+    def drop(self) -> None:
+        self.conn.terminate()
 
 
 def stats_values(row: Any) -> dict[str, float]:

@@ -1,4 +1,5 @@
-"""What the SQL probes (``postgres``, ``mysql``) share: the ``query`` and ``expect`` fields,
+"""What the SQL probes (``postgres``, ``mysql``) share: the ``query`` and ``expect`` fields, the
+statements run on a new connection (``observe_on``, through each driver's ``SqlConnection``),
 judging a query's first value, and saying where a connection failed without ever saying the
 password.
 
@@ -13,7 +14,7 @@ import math
 import time
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import Field, model_validator
@@ -58,6 +59,64 @@ class QueryCheck(CheckBase):
         if self.query is None and not self.expect.is_empty:
             raise ValueError("expect judges the answer of query, but no query is given")
         return self
+
+
+class SqlConnection(Protocol):
+    """A driver's new connection, as ``observe_on`` uses it."""
+
+    errors: tuple[type[Exception], ...]  # what the driver raises when a statement fails
+
+    def describe(self, err: Exception) -> str:
+        """One of ``errors`` in one line, as a reason shows it."""
+        ...
+
+    async def select_one(self) -> None: ...
+
+    async def stats(self) -> dict[str, float]: ...
+
+    async def first_row(self, query: str) -> Sequence[Any] | None: ...
+
+    async def close(self) -> None:
+        """A polite goodbye, to a server that is answering."""
+        ...
+
+    def drop(self) -> None:
+        """Close the socket at once: cancelled or broken, the server may never answer."""
+        ...
+
+
+async def observe_on(conn: SqlConnection, check: QueryCheck, url: str, connect_ms: float) -> Observation:
+    """``SELECT 1`` (or the stats) and the check's query on ``conn``, then ``conn`` closed; a
+    reason never shows the URL's password."""
+    try:
+        observation = await _statements(conn, check, connect_ms)
+    except BaseException:
+        # Cancelled by the engine's timeout, or the connection broke: a polite close would
+        # wait on a server that may never answer.
+        conn.drop()
+        raise
+    await conn.close()
+    if observation.reason:
+        return Observation(observation.ok, scrub(observation.reason, url), observation.values)
+    return observation
+
+
+async def _statements(conn: SqlConnection, check: QueryCheck, connect_ms: float) -> Observation:
+    start = time.perf_counter()
+    first = "stats query" if check.stats else "SELECT 1"
+    try:
+        stats = await conn.stats() if check.stats else {}
+        if not check.stats:
+            await conn.select_one()
+    except conn.errors as err:
+        return Observation.failed(f"{first} failed: {conn.describe(err)}", connect_ms=connect_ms)
+    if check.query is None:
+        return Observation.passed(connect_ms=connect_ms, query_ms=elapsed_ms(start), **stats)
+    try:
+        row = await conn.first_row(check.query)
+    except conn.errors as err:
+        return Observation.failed(f"query failed: {conn.describe(err)}", connect_ms=connect_ms, **stats)
+    return verdict(row, check.expect, connect_ms=connect_ms, query_ms=elapsed_ms(start), **stats)
 
 
 def query_metrics(kind: str) -> tuple[Metric, ...]:

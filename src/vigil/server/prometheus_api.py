@@ -77,10 +77,10 @@ class Params:
     def timeout(self) -> float | None:
         return None if self.get("timeout") is None else self.duration("timeout")
 
-    def listing(self) -> tuple[list[str], float, float, int | None]:
+    def listing(self) -> query_api.Listing:
         """``match[]``, ``start``, ``end`` (all time by default) and ``limit`` of a listing call."""
         start, end = self.time("start", ALL_TIME[0]), self.time("end", ALL_TIME[1])
-        return self.all("match[]"), start, end, self.limit()
+        return query_api.Listing(self.all("match[]"), start, end, self.limit())
 
     def limit(self) -> int | None:
         text = self.get("limit")
@@ -149,19 +149,19 @@ async def query_range(request: Request) -> Response:
 @route("/series", "Series matching match[], as Prometheus' /api/v1/series")
 async def series(request: Request) -> Response:
     listing, runtime = (await Params.of(request)).listing(), _runtime(request)
-    return _json(query_api.series(runtime.series, *listing, _most(runtime)))
+    return _json(query_api.series(runtime.series, listing, _most(runtime)))
 
 
 @route("/labels", "Label names, as Prometheus' /api/v1/labels")
 async def labels(request: Request) -> Response:
     listing, runtime = (await Params.of(request)).listing(), _runtime(request)
-    return _json(query_api.label_names(runtime.series, *listing, _most(runtime)))
+    return _json(query_api.label_names(runtime.series, listing, _most(runtime)))
 
 
 @route("/label/{name}/values", "A label's values, as Prometheus' /api/v1/label/NAME/values", methods=["GET"])
 async def label_values(request: Request, name: str) -> Response:
     listing, runtime = (await Params.of(request)).listing(), _runtime(request)
-    return _json(query_api.label_values(runtime.series, name, *listing, _most(runtime)))
+    return _json(query_api.label_values(runtime.series, name, listing, _most(runtime)))
 
 
 @route("/status/buildinfo", "The Prometheus version whose API this follows (Grafana asks)", methods=["GET"])
