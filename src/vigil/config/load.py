@@ -13,7 +13,6 @@ import functools
 import graphlib
 import hashlib
 import os
-import re
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -28,6 +27,7 @@ from vigil.config.check import CheckBase
 from vigil.config.heartbeat_keys import heartbeat_key_faults
 from vigil.config.maintenance import ITEM_TAGS
 from vigil.config.oncall_refs import oncall_faults
+from vigil.config.rule_faults import rule_faults
 from vigil.config.secrets import Redactor
 from vigil.config.severity_faults import severity_faults
 from vigil.config.source import Source, read_source
@@ -99,7 +99,7 @@ def _parse(name: str, text: str, environ: Mapping[str, str] | None) -> Stack:
         raise ConfigError([source.fault((), "the stack file must be a mapping with a services: key")])
     faults = list(source.faults)
     severities = severity_faults(source)
-    whole_file = _graph_faults(source) + _rule_faults(source) + oncall_faults(source) + severities
+    whole_file = _graph_faults(source) + rule_faults(source) + oncall_faults(source) + severities
     whole_file += heartbeat_key_faults(source)
     try:
         _validate_services(source.data)
@@ -136,89 +136,6 @@ def _validate_services(data: dict[str, Any]) -> None:
 def _error(source: Source, faults: list[ConfigFault]) -> ConfigError:
     """Every fault's message masked: a name quoted back (``unknown service …``) may come from ``${VAR}``."""
     return ConfigError([replace(f, message=source.redactor(f.message)) for f in faults])
-
-
-def _rule_faults(source: Source) -> list[ConfigFault]:
-    """Alert expressions that do not parse or use what the evaluator does not support, templates
-    outside the supported subset, duplicate names; read from the raw data so that they are
-    reported together with every other fault of the file."""
-    data: dict[str, Any] = source.data if isinstance(source.data, dict) else {}
-    raw_rules = data.get("alerts")
-    rules: list[Any] = raw_rules if isinstance(raw_rules, list) else []
-    if not rules:
-        return []  # without alerts the query evaluator (and its regex engine) need not load
-    from vigil.alerting.template import TemplateError, check
-    from vigil.metrics.promql import PromQLError, compile_expr
-
-    remote = bool(data.get("prometheus"))
-    raw_notify = data.get("notify")
-    notify: dict[str, Any] = raw_notify if isinstance(raw_notify, dict) else {}
-    raw_channels = notify.get("channels")
-    channels = list(raw_channels) if isinstance(raw_channels, dict) else []
-    faults: list[ConfigFault] = []
-    names: dict[str, int] = {}
-    for i, rule in enumerate(rules):
-        if not isinstance(rule, dict):
-            continue
-        name = rule.get("name")
-        if isinstance(name, str):
-            if name in names:
-                faults.append(
-                    source.fault(
-                        ("alerts", i, "name"), f"alert {name!r} is defined twice (also alerts[{names[name]}])"
-                    )
-                )
-            names.setdefault(name, i)
-        expr = rule.get("expr")
-        if isinstance(expr, str) and expr.strip() and not remote:
-            try:
-                if compile_expr(expr).returns_scalar:
-                    faults.append(
-                        source.fault(
-                            ("alerts", i, "expr"), "an alert expression must return a vector, not a scalar"
-                        )
-                    )
-            except PromQLError as err:
-                faults.append(source.fault(("alerts", i, "expr"), str(err)))
-            else:
-                faults += [source.fault(("alerts", i, "expr"), m) for m in _unknown_metrics(expr)]
-        listed = rule.get("notify")
-        for channel in listed if isinstance(listed, list) else []:
-            if channel not in channels:
-                faults.append(
-                    source.fault(
-                        ("alerts", i, "notify"),
-                        f"unknown channel {channel!r}; channels are: {', '.join(map(shown, channels)) or 'none'}",
-                    )
-                )
-        annotations = rule.get("annotations")
-        for key, template in annotations.items() if isinstance(annotations, dict) else []:
-            if isinstance(template, str):
-                try:
-                    check(template)
-                except TemplateError as err:
-                    faults.append(source.fault(("alerts", i, "annotations", key), str(err)))
-    return faults
-
-
-_QUOTED = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`""")
-_NAME = re.compile(r"\bvigil_[A-Za-z0-9_]+")
-
-
-def _unknown_metrics(expr: str) -> list[str]:
-    """Names under a kind's documented prefix (``vigil_postgres_``) that the kind does not publish:
-    a misspelt metric would otherwise make a rule that silently never fires."""
-    declared = {m.name for kind in KINDS.values() for m in kind.metrics}
-    prefixes = tuple(f"vigil_{name}_" for name, kind in KINDS.items() if kind.metrics)
-    faults = []
-    for name in dict.fromkeys(_NAME.findall(_QUOTED.sub("", expr))):
-        if name.startswith(prefixes) and name not in declared:
-            close = difflib.get_close_matches(name, sorted(declared), n=1, cutoff=0.8)
-            hint = (
-                f"; did you mean {close[0]!r}?" if close else " (the README lists the metrics of each kind)"
-            )
-            faults.append(f"unknown metric {name!r}{hint}")
-    return faults
 
 
 def _fault(source: Source, error: Any) -> ConfigFault:
