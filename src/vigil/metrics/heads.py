@@ -288,9 +288,11 @@ class SeriesRef:
         return dropped
 
     def size(self) -> int:
-        """Bytes held for the values, chunks and marks; the head's times are counted by the store,
-        once for the heads that share them (as are the labels)."""
-        size = sys.getsizeof(self.values) + sys.getsizeof(self.chunks)
+        """Bytes held for the labels' dicts, values, chunks and marks; the head's times are counted
+        by the store, once for the heads that share them (label strings are shared, not counted)."""
+        size = sys.getsizeof(self.values) + sys.getsizeof(self.chunks) + sys.getsizeof(self.nameless)
+        if self.named is not None and self.named is not self.nameless:
+            size += sys.getsizeof(self.named)
         size += sum(sys.getsizeof(chunk) for chunk in self.chunks)
         for marks in (self.nan_at, self.drop_at):
             if marks is not None and marks is not UNTRACKED:

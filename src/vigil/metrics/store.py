@@ -1,18 +1,16 @@
 """Recent samples in memory: the ``SeriesSource`` the PromQL evaluator reads.
 
 Series are filed by metric name (``__name__`` → series), so that a selector naming its metric
-looks at that metric only. A series keeps its samples in two ``array('d')`` (timestamps, values; the series of one scrape
-share their timestamps, see ``heads``): 16 bytes a sample at most, where two lists of Python floats
-would take ~64. Memory is bounded twice:
-``retention`` drops old samples (``prune``) and ``max_series`` refuses series beyond a count.
+looks at that metric only. A series (``heads``) keeps its newest samples plain, in ``array('d')``
+(the series of one scrape share their timestamps), and older ones in compressed chunks; it notes
+its NaNs and counter resets so that a window holding neither is returned as ``nan_free`` and
+``monotonic``: ``rate`` and the ``*_over_time`` functions need not look at each sample for them.
+Memory is bounded twice: ``retention`` drops old samples (``prune``) and ``max_series`` refuses
+series beyond a count.
 
 As in Prometheus' head block, the samples of a series come in time order: an older or repeated
 timestamp is refused and counted, never inserted. Labels with an empty value are dropped, since
 PromQL treats a missing label and an empty one alike.
-
-A series keeps its newest samples plain and older ones in compressed chunks (``heads``), and
-notes its NaNs and counter resets so that a window holding neither is returned as ``nan_free``
-and ``monotonic``: ``rate`` and the ``*_over_time`` functions need not look at each sample for them.
 
 With ``blocks`` (``metrics.blocks``), samples pruned from memory are still read from disk when a
 query's window reaches them: a series' samples on disk are those before the first it holds in memory.
@@ -388,11 +386,8 @@ class SeriesStore:
         for bucket in self._by_name.values():
             size += sys.getsizeof(bucket)
             for key, series in bucket.items():
-                size += sys.getsizeof(key) + sys.getsizeof(series) + sys.getsizeof(series.nameless)
-                size += series.size()
+                size += sys.getsizeof(key) + sys.getsizeof(series) + series.size()
                 timelines[id(series.times)] = sys.getsizeof(series.times)
-                if series.named is not None and series.named is not series.nameless:
-                    size += sys.getsizeof(series.named)
         for postings in self._postings.values():
             size += sys.getsizeof(postings) + sum(sys.getsizeof(posted) for posted in postings.values())
         size += sum(timelines.values())
