@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -31,27 +33,65 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+PSQL = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qAtc"]
+
+
+def psql(sql: str, database: str = "postgres", *, check: bool = True) -> None:
+    subprocess.run([*PSQL, sql, "-d", database], check=check, capture_output=True)
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A fresh database on the shared PostgreSQL server, dropped afterwards."""
+    """A fresh, empty database on the shared PostgreSQL server, dropped afterwards."""
     name = f"vigil_test_{secrets.token_hex(4)}"
-    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qAtc"]
-    subprocess.run([*psql, f'CREATE DATABASE "{name}"'], check=True, capture_output=True)
+    psql(f'CREATE DATABASE "{name}"')
     try:
         yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     finally:
-        subprocess.run(
-            [*psql, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], capture_output=True, check=False
-        )
+        psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', check=False)
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres_template() -> Iterator[str]:
+    """A database that ``open_database`` migrated once per session (per xdist worker), from which
+    each test's migrated database is copied: a copy takes a tenth of the migrations' time."""
+    name = f"vigil_template_{secrets.token_hex(4)}"
+    psql(f'CREATE DATABASE "{name}"')
+
+    async def migrate() -> None:
+        await (await open_database(f"postgresql://postgres@127.0.0.1:5432/{name}")).dispose()
+
+    try:
+        # In a thread of its own: an async test's loop may already be running here.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, migrate()).result()
+        yield name
+    finally:
+        psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', check=False)
+
+
+@pytest.fixture
+def migrated_postgres_url(migrated_postgres_template: str) -> Iterator[str]:
+    """A fresh database on the shared server holding Vigil's migrated schema and a store identity
+    of its own, as ``open_database`` leaves a new one; dropped afterwards."""
+    name = f"vigil_test_{secrets.token_hex(4)}"
+    psql(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_postgres_template}"')
+    try:
+        psql(f"UPDATE store_identity SET id = '{secrets.token_hex(6)}'", name)
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', check=False)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    """Vigil's store, migrated, once on SQLite and once on a fresh PostgreSQL database."""
+    """Vigil's store, opened (so migrated) once on SQLite and once on a fresh PostgreSQL database
+    (a copy of one migrated at the session's start: ``tests/store/test_migrations.py`` migrates
+    empty ones)."""
     url = (
         f"sqlite:///{tmp_path}/vigil.db"
         if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
+        else request.getfixturevalue("migrated_postgres_url")
     )
     opened = await open_database(url)
     yield opened
