@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import secrets
+import shutil
 import socket
+import sqlite3
 import subprocess
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -83,13 +88,37 @@ def migrated_postgres_url(migrated_postgres_template: str) -> Iterator[str]:
         psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', check=False)
 
 
+_SQLITE_TEMPLATE: list[Path] = []
+
+
+async def sqlite_store_url(path: Path) -> str:
+    """The URL of the SQLite store at ``path``; made there when missing as ``open_database`` makes
+    one (migrated, a store id of its own), by copying a store migrated once per test process."""
+    if not _SQLITE_TEMPLATE:
+        folder = Path(tempfile.mkdtemp(prefix="vigil-template-"))
+        atexit.register(shutil.rmtree, folder, True)
+        await (await open_database(f"sqlite:///{folder}/vigil.db")).dispose()
+        _SQLITE_TEMPLATE.append(folder / "vigil.db")
+    _copy_store(_SQLITE_TEMPLATE[0], path)
+    return f"sqlite:///{path}"
+
+
+def _copy_store(template: Path, path: Path) -> None:
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, path)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE store_identity SET id = ?", (secrets.token_hex(6),))
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     """Vigil's store, opened (so migrated) once on SQLite and once on a fresh PostgreSQL database
     (a copy of one migrated at the session's start: ``tests/store/test_migrations.py`` migrates
     empty ones)."""
     url = (
-        f"sqlite:///{tmp_path}/vigil.db"
+        await sqlite_store_url(tmp_path / "vigil.db")
         if request.param == "sqlite"
         else request.getfixturevalue("migrated_postgres_url")
     )
