@@ -32,6 +32,20 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit(f"edited since compiled: {names}; run `make compiled` (or `make pure`)", returncode=2)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # xdist hands out files with the most tests first by default, which leaves the slowest (a
+    # kill -9 loop, a model test: one or two tests each) for last; keep the order below instead.
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files that hold a slow test first, each file's tests in their order: with ``--dist
+    loadfile`` a long file handed out last keeps one worker busy after the other has finished."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
