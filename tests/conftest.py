@@ -10,6 +10,7 @@ import shutil
 import socket
 import sqlite3
 import subprocess
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.metrics import compiled
 from vigil.store.database import open_database
+
+# The suite starts hundreds of interpreters (``vigil up``, the shell's commands, the demo and its
+# target): let each keep and reuse compiled bytecode (``__pycache__``, ignored by git) rather than
+# compile Vigil's modules afresh, whatever the environment says. Set before xdist starts workers.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 SHARED_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 
