@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import pytest
 
+from tests.conftest import sqlite_store_url
 from vigil.alerting.check_failures import CheckFailures
 from vigil.alerting.inhibition import DependencyGraph
 from vigil.config.load import parse_stack
@@ -62,7 +63,7 @@ class Alerting(NamedTuple):
 async def alerting(tmp_path: Path) -> AsyncIterator[Alerting]:
     """Check failures for STACK, wired to incidents and the dependency graph, on a fresh store."""
     clock = FakeClock()
-    engine = await open_database(f"sqlite:///{tmp_path}/v.db")
+    engine = await open_database(await sqlite_store_url(tmp_path / "v.db"))
     stack = parse_stack("t.yaml", STACK, {})
     incidents = IncidentService(engine, stack.model, clock)
     graph = DependencyGraph({n: s.depends_on for n, s in stack.model.services.items()})

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from vigil.store.database import open_database
 
 VIGIL = [sys.executable, "-m", "vigil.cli"]
@@ -46,6 +48,7 @@ def ok(run: subprocess.CompletedProcess[str]) -> str:
     return run.stdout.strip()
 
 
+@pytest.mark.slow
 def test_an_incident_opened_by_hand_is_walked_through_its_lifecycle_from_the_shell(tmp_path: Path) -> None:
     opened = json.loads(
         ok(vigil(tmp_path, "open", "Chat not responding", "--severity", "P2", "--service", "api", "--json"))
@@ -79,6 +82,7 @@ def test_an_incident_opened_by_hand_is_walked_through_its_lifecycle_from_the_she
     assert "reopened by ana: errors are back" in shown
 
 
+@pytest.mark.slow
 def test_a_refused_change_is_one_line_and_exit_code_one(tmp_path: Path) -> None:
     ok(vigil(tmp_path, "open", "Chat not responding"))
     ok(vigil(tmp_path, "resolve", "1"))

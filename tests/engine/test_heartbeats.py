@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.conftest import sqlite_store_url
 from vigil.config.load import parse_stack
 from vigil.engine.clock import FakeClock
 from vigil.engine.heartbeats import HeartbeatWatch, PingOutcome
@@ -30,7 +31,7 @@ services:
 
 @pytest.fixture
 async def sqlite(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = await open_database(f"sqlite:///{tmp_path}/vigil.db")
+    engine = await open_database(await sqlite_store_url(tmp_path / "vigil.db"))
     yield engine
     await engine.dispose()
 

@@ -18,6 +18,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.conftest import sqlite_store_url
 from vigil.engine.clock import Clock
 from vigil.incidents.model import Incident
 from vigil.incidents.service import IncidentService
@@ -115,7 +116,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 @pytest.fixture
 async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    opened = await open_database(f"sqlite:///{tmp_path}/vigil.db")
+    opened = await open_database(await sqlite_store_url(tmp_path / "vigil.db"))
     yield opened
     await opened.dispose()
 

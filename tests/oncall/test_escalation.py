@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.conftest import sqlite_store_url
 from tests.notify.conftest import Receiver
 from tests.oncall.conftest import (
     START,
@@ -29,7 +30,7 @@ WHO = ("alice@example.com", "bob@example.com", "carol@example.com")
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = await open_database(f"sqlite:///{tmp_path}/vigil.db")
+    engine = await open_database(await sqlite_store_url(tmp_path / "vigil.db"))
     yield engine
     await engine.dispose()
 

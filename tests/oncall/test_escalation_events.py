@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.conftest import sqlite_store_url
 from tests.notify.conftest import open_incident
 from tests.oncall.conftest import START, Mailbox, escalation_stack
 from vigil.config.load import parse_stack
@@ -61,7 +62,7 @@ class Paging:
 async def paging(tmp_path: Path) -> AsyncIterator[Paging]:
     stack = parse_stack("vigil.yaml", escalation_stack(Mailbox(), "http://127.0.0.1:9/hook") + SEVERITIES, {})
     clock = FakeClock(START)
-    engine = await open_database(f"sqlite:///{tmp_path}/vigil.db")
+    engine = await open_database(await sqlite_store_url(tmp_path / "vigil.db"))
     incidents = IncidentService(engine, stack.model, clock, dashboard_url="http://vigil.test")
     yield Paging(incidents, Escalator(engine, incidents, OnCall(stack), clock), clock)
     await engine.dispose()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.conftest import sqlite_store_url
 from tests.notify.conftest import Receiver
 from tests.oncall.conftest import START, Mailbox, escalation_stack, eventually, open_incident, running
 from vigil.engine.clock import FakeClock
@@ -21,7 +22,7 @@ from vigil.store.database import open_database
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = await open_database(f"sqlite:///{tmp_path}/vigil.db")
+    engine = await open_database(await sqlite_store_url(tmp_path / "vigil.db"))
     yield engine
     await engine.dispose()
 

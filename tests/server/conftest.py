@@ -22,7 +22,7 @@ import pytest
 import uvicorn
 import yaml
 
-from tests.conftest import free_port
+from tests.conftest import free_port, sqlite_store_url
 from vigil.config.load import parse_stack
 from vigil.engine.clock import FakeClock
 from vigil.server.app import create_app
@@ -218,7 +218,7 @@ async def served(
     ``start``, every background task runs and time moves by hand. ``series_path``: the series
     log's folder (none by default: the series live in memory)."""
     clock = FakeClock()
-    engine = await open_database(f"sqlite:///{tmp_path}/vigil.db")
+    engine = await open_database(await sqlite_store_url(tmp_path / "vigil.db"))
     stack = parse_stack("vigil.yaml", stack_text, environ or {})
     runtime = Runtime(stack, engine, clock=clock, series_path=series_path)
     await (runtime.start() if start else runtime.failures.load())
@@ -245,7 +245,7 @@ async def uvicorn_served(
     serves it (``server_config``), or with uvicorn's own HTTP protocol (``wire=False``) so that
     requests reach the ASGI layers; ``keep_alive``: seconds an idle connection is kept. Yields
     the base URL, the runtime and the server."""
-    engine = await open_database(f"sqlite:///{tmp_path}/vigil.db")
+    engine = await open_database(await sqlite_store_url(tmp_path / "vigil.db"))
     runtime = Runtime(parse_stack("vigil.yaml", stack_text, environ or {}), engine)
     port = free_port()
     config = server_config(runtime, create_app(runtime), "127.0.0.1", port)

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import sqlite_store_url
 from vigil.config.load import parse_stack
 from vigil.engine.clock import FakeClock
 from vigil.server.app import create_app
@@ -34,7 +35,7 @@ services:
 
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    engine = await open_database(f"sqlite:///{tmp_path}/v.db")
+    engine = await open_database(await sqlite_store_url(tmp_path / "v.db"))
     runtime = Runtime(parse_stack("vigil.yaml", STACK, {}), engine, clock=FakeClock())
     await runtime.failures.load()
     yield runtime

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.conftest import sqlite_store_url
 from vigil.config.load import Stack, parse_stack
 from vigil.config.secrets import Redactor
 from vigil.config.stack import StackFile
@@ -53,7 +54,7 @@ HTMX = {"HX-Request": "true"}
 
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = await open_database(f"sqlite:///{tmp_path}/vigil.db")
+    engine = await open_database(await sqlite_store_url(tmp_path / "vigil.db"))
     yield engine
     await engine.dispose()
 

@@ -33,6 +33,7 @@ def titles(vigil: Any) -> list[str]:
     return [i["title"] for i in vigil.api("/incidents")]
 
 
+@pytest.mark.slow
 def test_chaos_fires_the_error_rate_and_p95_rules(
     demo_target: str, receiver: Switch, vigil_up: Any, tmp_path: Path
 ) -> None:
@@ -70,6 +71,7 @@ def test_chaos_fires_the_error_rate_and_p95_rules(
     assert sum(1 for t in titles(vigil) if t.startswith("Error rate ")) == 1
 
 
+@pytest.mark.slow
 def test_a_database_outage_pages_once_for_the_database(
     demo_target: str, receiver: Switch, vigil_up: Any, tmp_path: Path
 ) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from tests.conftest import free_port
+from tests.conftest import free_port, sqlite_store_url
 from tests.server.test_ping_routes import curl, eventually
 from vigil.config.load import parse_stack
 from vigil.engine.clock import SystemClock
@@ -45,7 +45,7 @@ class Served:
 
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[Served]:
-    engine = await open_database(f"sqlite:///{tmp_path}/vigil.db")
+    engine = await open_database(await sqlite_store_url(tmp_path / "vigil.db"))
     # The secret is the stack file's (an environment value): what a job posts is masked with it.
     text = (
         STACK

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import sqlite_store_url
 from vigil.alerting.quiet import QuietRules
 from vigil.config.load import parse_stack
 from vigil.config.maintenance import MaintenanceSettings
@@ -41,7 +42,7 @@ SILENCE = {
 @pytest.fixture
 async def setup(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     clock = FakeClock(SUNDAY_3AM)
-    engine = await open_database(f"sqlite:///{tmp_path}/v.db")
+    engine = await open_database(await sqlite_store_url(tmp_path / "v.db"))
     runtime = Runtime(parse_stack("vigil.yaml", STACK, {}), engine, clock=clock)
     runtime.quiet = QuietRules(engine, WINDOWS, clock)  # type: ignore[attr-defined]  # this test's schedule
     app = create_app(runtime, manage_runtime=False)

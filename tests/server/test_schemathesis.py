@@ -78,6 +78,7 @@ def api(vigil: tuple[VigilProcess, str]) -> schemathesis.BaseSchema:
     return schemathesis.openapi.from_url(f"{process.url}/openapi.json")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", list(GenerationMode))
 def test_every_operation_answers_as_its_document_says(
     api: schemathesis.BaseSchema, vigil: tuple[VigilProcess, str], mode: GenerationMode

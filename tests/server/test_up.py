@@ -8,6 +8,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.server.conftest import Switch, served, wait_until
 
 
@@ -61,6 +63,7 @@ def test_a_broken_target_opens_pages_and_resolves_one_incident(
     assert vigil.kill(signal.SIGTERM) == 0
 
 
+@pytest.mark.slow
 def test_kill_9_between_incident_and_page_still_pages_once_after_restart(
     target: Switch, receiver: Switch, vigil_up: Any
 ) -> None:
@@ -81,6 +84,7 @@ def test_kill_9_between_incident_and_page_still_pages_once_after_restart(
     assert len(incidents(vigil)) == 1
 
 
+@pytest.mark.slow
 def test_kill_9_before_the_incident_opens_it_once_after_restart(
     target: Switch, receiver: Switch, vigil_up: Any
 ) -> None:

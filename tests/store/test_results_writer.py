@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.conftest import sqlite_store_url
 from tests.store.full_disk import FullDisk
 from vigil.engine.clock import FakeClock
 from vigil.engine.supervisor import StageStatus, Supervisor
@@ -24,7 +25,7 @@ from vigil.store.tables import ResultRow
 
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    opened = await open_database(f"sqlite:///{tmp_path}/vigil.db")
+    opened = await open_database(await sqlite_store_url(tmp_path / "vigil.db"))
     yield opened
     await opened.dispose()
 
