@@ -80,7 +80,14 @@ async def test_a_standby_whose_replay_is_paused_falls_behind_and_catches_up(pair
     primary, standby = pair
     await value(primary, "CREATE TABLE IF NOT EXISTS beats (at timestamptz)")
     await value(primary, "INSERT INTO beats VALUES (now())")
-    await until(standby, CAUGHT_UP, "the standby to replay the first write")
+    # Replayed up to the write itself: "caught up" alone may hold before the write has arrived,
+    # and a standby that has replayed no transaction since its start has no replay time to age.
+    written = await value(primary, "SELECT pg_current_wal_lsn()::text")
+    await until(
+        standby,
+        f"SELECT pg_last_wal_replay_lsn() >= '{written}'::pg_lsn",
+        "the standby to replay the first write",
+    )
     await value(standby, "SELECT pg_wal_replay_pause()")
     try:
         await asyncio.sleep(1.5)
