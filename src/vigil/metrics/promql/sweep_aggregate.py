@@ -32,14 +32,12 @@ class SweepPlan:
 
 def plan(root: VectorNode) -> SweepPlan:
     found = SweepPlan()
-    seen: set[str] = set()
+    aggregates: dict[str, Aggregate] = {}
     pending = [root]
     while pending:
         node = pending.pop()
-        if type(node) is Aggregate and _sweepable(node):
-            if node.key is not None and node.key not in seen:
-                seen.add(node.key)
-                found.aggregates.append(node)
+        if type(node) is Aggregate and node.key is not None and _sweepable(node):
+            aggregates.setdefault(node.key, node)
             continue
         leaf = swept(node)
         if leaf is not None:
@@ -47,13 +45,12 @@ def plan(root: VectorNode) -> SweepPlan:
                 found.per_step.add(leaf.key)
         else:
             pending += arguments(node)
+    found.aggregates = list(aggregates.values())
     return found
 
 
 def _sweepable(node: Aggregate) -> bool:
-    return (
-        node.op in SWEPT_OPS and node.param is None and node.key is not None and swept(node.arg) is not None
-    )
+    return node.op in SWEPT_OPS and node.param is None and swept(node.arg) is not None
 
 
 def aggregate_columns(node: Aggregate, columns: Sequence[Column], count: int) -> list[Vec]:
@@ -65,17 +62,16 @@ def aggregate_columns(node: Aggregate, columns: Sequence[Column], count: int) ->
     results: list[list[float]] = []
     names: list[Labels] = []
     present: list[list[int]] = []
-    for members in groups.values():
+    group_of = [0] * len(columns)
+    for g, members in enumerate(groups.values()):
         names.append(node.result_labels(columns[members[0]].labels))
         values, first = _fold(node.op, columns, members, count)
         results.append(values)
         present.append(first)
-    # A step lists each group where the column that opens it there comes (the per-step order).
-    vecs: list[Vec] = [[] for _ in range(count)]
-    group_of = [0] * len(columns)
-    for g, members in enumerate(groups.values()):
         for i in members:
             group_of[i] = g
+    # A step lists each group where the column that opens it there comes (the per-step order).
+    vecs: list[Vec] = [[] for _ in range(count)]
     for i, column in enumerate(columns):
         g = group_of[i]
         first, values, labels = present[g], results[g], names[g]
