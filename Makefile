@@ -10,6 +10,7 @@ STAMP := $(VENV)/.installed
 # `make pure` removes the compiled modules and Vigil runs as plain Python.
 COMPILED := src/vigil/metrics/series.py src/vigil/metrics/matchers.py src/vigil/metrics/store.py \
 	src/vigil/metrics/heads.py src/vigil/metrics/chunks.py \
+	src/vigil/metrics/wal/records.py src/vigil/metrics/wal/replay.py \
 	$(wildcard src/vigil/metrics/promql/*.py)
 COMPILED_STAMP := src/.compiled
 

@@ -3,12 +3,14 @@
     python bench/chunk_codec.py [--jobs 20] [--chunk 120]
 
 For each candidate: bytes a sample (values only; timestamps on a 15 s grid take a chunk's
-header alone) and the time to decode one chunk, median of several runs. The store uses
-``zlib`` (``metrics.chunks``): see that module for why.
+header alone), the time to pack one chunk and to unpack it, medians of several runs. The store
+uses ``zstd`` (``metrics.chunks``): see that module for why.
 
-- ``zlib``: zlib over the plain doubles.
-- ``transposed+zlib``: the doubles' bytes transposed (all first bytes, then all second …),
-  then zlib; undone by eight slice assignments.
+- ``zstd``: zstd (level 3, one context reused) over the plain doubles: the store's codec.
+- ``zlib``: zlib (level 6) over the plain doubles, as stores written before zstd hold them.
+- ``zlib-1``: zlib at level 1.
+- ``transposed+zstd``, ``transposed+zlib``: the doubles' bytes transposed (all first bytes, then
+  all second …), then compressed; undone by eight slice assignments.
 - ``xor+transposed+zlib``: each value XORed with the one before (as Gorilla does), then as above;
   the XOR runs in Python, a sample at a time, so only its size is measured.
 - ``gorilla`` (Prometheus' chunks): not decodable at C speed from Python; Prometheus' own bytes per
@@ -27,6 +29,8 @@ from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 
+import zstandard
+
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -38,8 +42,7 @@ def transpose(raw: bytes) -> bytes:
     return b"".join([raw[i::8] for i in range(8)])
 
 
-def untranspose(packed: bytes, count: int) -> array[float]:
-    planes = zlib.decompress(packed)
+def untranspose(planes: bytes, count: int) -> array[float]:
     raw = bytearray(8 * count)
     for i in range(8):
         raw[i::8] = planes[i * count : (i + 1) * count]
@@ -53,9 +56,34 @@ def xor_previous(values: list[float]) -> bytes:
     return out.tobytes()
 
 
+def raw(values: list[float]) -> bytes:
+    return array("d", values).tobytes()
+
+
+def zlib_unpack(packed: bytes, count: int) -> array[float]:
+    return chunks.unpack(packed, count, zstd=False)
+
+
+ZSTD = zstandard.ZstdCompressor(level=chunks.LEVEL, write_content_size=False, write_checksum=False)
+UNZSTD = zstandard.ZstdDecompressor()
+
+
+def unzstd(packed: bytes, count: int) -> bytes:
+    return UNZSTD.decompress(packed, max_output_size=8 * count)
+
+
 CODECS: dict[str, tuple[Callable[[list[float]], bytes], Callable[[bytes, int], object] | None]] = {
-    "zlib": (chunks.pack, chunks.unpack),
-    "transposed+zlib": (lambda v: zlib.compress(transpose(array("d", v).tobytes()), 6), untranspose),
+    "zstd": (chunks.pack, chunks.unpack),
+    "zlib": (lambda v: zlib.compress(raw(v), 6), zlib_unpack),
+    "zlib-1": (lambda v: zlib.compress(raw(v), 1), zlib_unpack),
+    "transposed+zstd": (
+        lambda v: ZSTD.compress(transpose(raw(v))),
+        lambda p, n: untranspose(unzstd(p, n), n),
+    ),
+    "transposed+zlib": (
+        lambda v: zlib.compress(transpose(raw(v)), 6),
+        lambda p, n: untranspose(zlib.decompress(p), n),
+    ),
     "xor+transposed+zlib": (lambda v: zlib.compress(transpose(xor_previous(v)), 6), None),
 }
 
@@ -72,9 +100,13 @@ def main() -> int:
     samples = sum(len(run) for run in runs)
     print(f"{len(series)} series, {len(runs)} chunks of up to {args.chunk} samples")
     for name, (encode, decode) in CODECS.items():
-        encoded = [encode(run) for run in runs]
+        packing = []
+        for _ in range(5):
+            started = time.perf_counter()
+            encoded = [encode(run) for run in runs]
+            packing.append((time.perf_counter() - started) / len(runs) * 1e6)
         size = sum(len(chunk) for chunk in encoded) / samples
-        line = f"  {name:22} {size:5.2f} B/sample"
+        line = f"  {name:22} {size:5.2f} B/sample   pack {statistics.median(packing):5.1f} µs"
         if decode is not None:
             times = []
             for _ in range(5):
@@ -82,7 +114,7 @@ def main() -> int:
                 for chunk, run in zip(encoded, runs, strict=True):
                     decode(chunk, len(run))
                 times.append((time.perf_counter() - started) / len(runs) * 1e6)
-            line += f"   decode {statistics.median(times):5.1f} µs a chunk"
+            line += f"   unpack {statistics.median(times):5.1f} µs a chunk"
         print(line, flush=True)
     return 0
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import math
 import struct
 import zlib
+from array import array
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 
 import pytest
+import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -73,8 +76,24 @@ def test_stale_markers_keep_their_bits_and_plain_nan_stays_plain() -> None:
 )
 def test_timestamps_on_a_grid_take_the_header_alone(times: list[float], header_only: bool) -> None:
     chunk = chunks.encode(times, [1.0] * len(times))
-    assert (chunks.HEADER.unpack_from(chunk)[1] == chunks.REGULAR) is header_only
+    assert chunks.regular(chunk) is header_only
     assert list(chunks.decode(chunk)[0]) == times
+
+
+def test_series_closing_chunks_over_the_same_irregular_times_pack_them_once() -> None:
+    times = [1.8e9 + 15 * i + (i % 3) * 0.001 for i in range(120)]
+    first = chunks.encode(times, [1.0] * 120)
+    times_at = chunks.HEADER.size + chunks.LENGTH.size
+    (length,) = chunks.LENGTH.unpack_from(first, chunks.HEADER.size)
+    times[5] += 0.0005  # the caller's list changes after the first chunk: not the times packed then
+    second = chunks.encode(times, [2.0] * 120)
+    assert first[times_at : times_at + length] != second[times_at : times_at + length]
+    assert list(chunks.decode(second)[0]) == times and list(chunks.decode(first)[1]) == [1.0] * 120
+    third = chunks.encode(list(times), [3.0] * 120)
+    assert (
+        third[: times_at + length][chunks.HEADER.size :] == second[: times_at + length][chunks.HEADER.size :]
+    )
+    assert list(chunks.decode(third)[0]) == times
 
 
 def test_integer_counters_take_about_two_bytes_a_sample() -> None:
@@ -92,7 +111,38 @@ def test_an_empty_or_oversized_chunk_is_refused(count: int) -> None:
 def test_a_damaged_chunk_is_refused() -> None:
     chunk = chunks.encode([1.0, 2.0], [1.0, 2.0])
     with pytest.raises(ValueError, match="expected"):
-        chunks.decode(chunk[: chunks.HEADER.size] + zlib.compress(b"x" * 8))
+        chunks.decode(chunk[: chunks.HEADER.size] + zstandard.compress(b"x" * 8))
+    with pytest.raises(ValueError, match="cannot be unpacked"):
+        chunks.decode(chunk[:-3])  # cut short
+
+
+@pytest.mark.parametrize("jitter", [0.0, 0.001])
+def test_chunks_packed_by_zlib_in_older_stores_are_still_read(jitter: float) -> None:
+    # The layout of the chunks stores held before zstd: the same header, kind 0 or 1, zlib streams.
+    times = [1.8e9 + 15 * i + (i % 2) * jitter for i in range(50)]
+    values = [float(i * i) for i in range(50)]
+    packed_values = zlib.compress(array("d", values).tobytes(), 6)
+    if jitter:
+        packed_times = zlib.compress(array("d", times).tobytes(), 6)
+        header = chunks.HEADER.pack(50, 1, times[0], times[-1], 15.0)
+        old = header + chunks.LENGTH.pack(len(packed_times)) + packed_times + packed_values
+    else:
+        old = chunks.HEADER.pack(50, 0, times[0], times[-1], 15.0) + packed_values
+    got_times, got_values = chunks.decode(old)
+    assert bits(got_times) == bits(times) and bits(got_values) == bits(values)
+    assert chunks.regular(old) is not bool(jitter)
+    assert chunks.decode(chunks.encode(times, values))[1] == got_values  # now packed by zstd
+
+
+def test_each_thread_packs_with_its_own_context() -> None:
+    runs = [[float(k * 1000 + i) for i in range(200)] for k in range(8)]
+
+    def round_trip(values: list[float]) -> bool:
+        times = [float(i) for i in range(200)]
+        return all(list(chunks.decode(chunks.encode(times, values))[1]) == values for _ in range(50))
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(round_trip, runs))
 
 
 def test_recently_decoded_chunks_are_shared_and_bounded() -> None:

@@ -10,7 +10,7 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vigil.metrics.heads import CHUNK_SAMPLES, HEAD_MAX, HEAD_SPAN
+from vigil.metrics.heads import CHUNK_SAMPLES, HEAD_MAX, HEAD_SPAN, UNTRACKED, SeriesRef
 from vigil.metrics.promql.evaluate import compile_expr, evaluate
 from vigil.metrics.series import STALE_NAN, Matcher, MatchOp
 from vigil.metrics.store import SeriesStore
@@ -98,6 +98,34 @@ def test_a_counter_reset_inside_a_chunk_is_noted() -> None:
     [early] = store.select(M, 0.0, 15.0 * 100)
     [late] = store.select(M, 15.0 * 100, 15.0 * 299)
     assert not early.monotonic and late.monotonic
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    head=st.lists(VALUES, max_size=5),
+    run=st.lists(VALUES | st.sampled_from([-math.inf, math.inf, -0.0]), min_size=1, max_size=40),
+)
+def test_a_run_written_in_bulk_notes_what_samples_written_one_by_one_note(
+    head: list[float], run: list[float]
+) -> None:
+    # The store notes a bulk run in one pass (SeriesRef.note_run); one by one, each sample is
+    # noted against the value before it. Both must leave the same marks, however many.
+    one_by_one = SeriesRef({NAME: "m"})
+    bulk = SeriesRef({NAME: "m"})
+    previous = math.nan
+    for i, value in enumerate(head + run):
+        one_by_one.add(float(i), value)
+        one_by_one.note(float(i), value, previous)
+        previous = value
+    for i, value in enumerate(head):
+        bulk.add(float(i), value)
+        bulk.note(float(i), value, head[i - 1] if i else math.nan)
+    held = len(head)
+    bulk.add_run([float(held + i) for i in range(len(run))], run)
+    bulk.note_run(held, head[-1] if head else math.nan)
+    for got, want in ((bulk.nan_at, one_by_one.nan_at), (bulk.drop_at, one_by_one.drop_at)):
+        assert (got is UNTRACKED) is (want is UNTRACKED)
+        assert (None if got is None else list(got)) == (None if want is None else list(want))
 
 
 def test_a_fast_series_keeps_at_most_head_max_samples_plain() -> None:

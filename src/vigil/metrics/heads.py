@@ -31,8 +31,6 @@ import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
-from itertools import chain, compress, count
-from operator import gt, ne
 
 from vigil.metrics import chunks as codec
 
@@ -179,20 +177,17 @@ class SeriesRef:
 
     def note_run(self, held: int, previous: float) -> None:
         """Note the NaNs and drops among the head's samples after the first ``held`` (``previous``
-        is the value before them): found in C, and looked at only up to the marks a series notes."""
-        values, timestamps = self.values, self.times
-        tail = values[held:]
-        # A drop: a value below the one before it (never beside a NaN, as in ``note``).
-        for i in compress(count(held), map(gt, chain((previous,), tail), tail)):
-            self.note(timestamps[i], values[i], math.inf)
-            if self.drop_at is UNTRACKED:
-                break
-        total = sum(tail)
-        if total - total != 0.0:  # a NaN (or an infinity) among them
-            for i in compress(count(held), map(ne, tail, tail)):
-                self.note(timestamps[i], values[i], math.nan)
-                if self.nan_at is UNTRACKED:
-                    break
+        is the value before them), as ``note`` would one by one. One pass over a list of the values:
+        compiled, it compares unboxed doubles (an ``array`` read item by item would box each)."""
+        times = self.times
+        before = previous
+        for i, value in enumerate(self.values[held:].tolist(), held):
+            if value != value:  # noqa: PLR0124 - NaN is the only value unequal to itself
+                if self.nan_at is not UNTRACKED:
+                    self.nan_at = _mark(self.nan_at, times[i])
+            elif value < before and self.drop_at is not UNTRACKED:
+                self.drop_at = _mark(self.drop_at, times[i])
+            before = value
 
     def previous_value(self) -> float:
         if self.values:
