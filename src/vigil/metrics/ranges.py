@@ -134,8 +134,6 @@ class RangeEvaluation:
         return len(self._by_labels)
 
     def run(self, times: Sequence[float]) -> None:
-        # Node types are told apart by the compiled tree itself and by exact type: under mypyc,
-        # isinstance() from plain Python against the nodes' abstract bases can answer wrongly.
         root = self.expr.root
         if self.expr.returns_scalar:
             scalar = cast(ScalarNode, root)

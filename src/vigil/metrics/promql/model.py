@@ -8,7 +8,7 @@ dataclass per sample; ``evaluate`` turns the final one into ``Sample``s.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -77,7 +77,11 @@ def at_key(at_kind: int, at_ms: int) -> str:
     return ("", f"@{at_ms}", "@start", "@end")[at_kind]
 
 
-class ScalarNode(ABC):
+# The node bases are plain classes with abstract methods, not ``ABC``s: mypyc builds its classes
+# without ABCMeta's per-class state, so every compiled ABC would share ``abc.ABC``'s cache of
+# answers, and an isinstance() from plain Python (or against a tuple of node types) could take a
+# cached "yes" meant for another class.
+class ScalarNode:
     __slots__ = ()
 
     @abstractmethod
@@ -94,7 +98,7 @@ class Constant(ScalarNode):
         return self.value
 
 
-class VectorNode(ABC):
+class VectorNode:
     __slots__ = ()
     # What the node computes, as text: equal keys, equal results at one time over the same samples.
     # None (here) keeps a node out of sharing; shareable kinds set it in a slot of their own.
