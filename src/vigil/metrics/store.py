@@ -179,7 +179,7 @@ class SeriesStore:
         # Interned: job, instance, le and path values repeat across thousands of series.
         kept = {sys.intern(k): sys.intern(v) for k, v in labels.items() if v}
         self._created += 1
-        key = _key(kept)
+        key = tuple([sys.intern(part) for part in key])  # the same order, the strings kept's own
         floor = self.blocks.last_time(name, key) if self.blocks is not None else -math.inf
         series = SeriesRef(kept, self._created, floor)
         self._by_name.setdefault(sys.intern(name), {})[key] = series
