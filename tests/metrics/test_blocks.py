@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from vigil.config.series_storage import SeriesStorage
+from vigil.metrics import chunks
 from vigil.metrics.blocks import BlockSet
 from vigil.metrics.compaction import BLOCK_SPAN, Compactor, open_series
 from vigil.metrics.promql.evaluate import compile_expr
@@ -186,3 +187,27 @@ def test_the_stack_files_metrics_section_opens_the_store_over_its_blocks(tmp_pat
     store.append(labels(3), T0 + 3 * 3600, 1.0)
     compactor.compact(T0 + 3 * 3600, closing=True)
     assert len(wal.dropped) == 1 and [m.name for m in compactor.blocks.metas][-1] == "b-000002"
+
+
+def test_compaction_joins_the_run_it_closes_to_the_newest_chunk_no_block_holds(tmp_path: Path) -> None:
+    blocks = BlockSet(tmp_path, retention=15 * DAY, max_size=10**9)
+    blocks.open()
+    store = SeriesStore(retention=MEMORY, blocks=blocks)
+    times = [T0 + 15.0 * i for i in range(240)]
+    store.extend(labels(0), times, [float(i) for i in range(240)])  # one chunk and a plain head
+    [series] = store.held()
+    assert len(series.chunks) == 1 and len(series.values) > 0
+    Compactor(store, blocks).compact(times[-1], closing=True)
+    assert [chunks.count(chunk) for chunk in series.chunks] == [240]  # one chunk, not two
+    # A chunk a block holds already is left as it is: what follows goes into a chunk of its own.
+    for i in range(240, 250):
+        store.append(labels(0), T0 + 15.0 * i, float(i))
+    Compactor(store, blocks).compact(T0 + 15.0 * 249, closing=True)
+    assert [chunks.count(chunk) for chunk in series.chunks] == [240, 10]
+    reopened = BlockSet(tmp_path, retention=15 * DAY, max_size=10**9)
+    reopened.open()
+    [read] = SeriesStore(retention=MEMORY, blocks=reopened).select(
+        [Matcher(NAME, MatchOp.EQUAL, "req_total")], T0 - 1, T0 + 15.0 * 250
+    )
+    assert list(read.timestamps) == [T0 + 15.0 * i for i in range(250)]
+    assert list(read.values) == [float(i) for i in range(250)]

@@ -86,7 +86,7 @@ class Compactor:
         written: list[tuple[SeriesRef, int]] = []
         floor = math.inf
         for series in self.store.held():
-            series.close(math.inf if closing else now - HEAD_SPAN)
+            series.close(math.inf if closing else now - HEAD_SPAN, merge=True)
             if len(series.chunks) > series.persisted:
                 batch.append((series.label_set(), series.chunks[series.persisted :]))
                 written.append((series, len(series.chunks)))

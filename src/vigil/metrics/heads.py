@@ -39,6 +39,8 @@ NAME = "__name__"
 # bench/rules.py: memory against the rule cycle, see the module docstring).
 CHUNK_SAMPLES = 120
 HEAD_KEEP = 24
+# The most samples a chunk a compaction closes may hold with the one before it, joined.
+MERGED_MAX = 2 * CHUNK_SAMPLES
 # The span the head keeps plain beyond that: the rules' `[10m]` windows and the 5-minute lookback
 # at their start are sliced as they are, not decoded every cycle. A series scraped so often that
 # the span holds more than HEAD_MAX samples keeps HEAD_MAX (memory bounded per series).
@@ -218,15 +220,25 @@ class SeriesRef:
         ):
             self.close(self.times[CHUNK_SAMPLES - 1])
 
-    def close(self, upto: float = math.inf) -> None:
+    def close(self, upto: float = math.inf, *, merge: bool = False) -> None:
         """Close the head's samples up to ``upto`` (all by default) into a chunk, so that a block
-        can hold them."""
+        can hold them. With ``merge`` (compaction), they join the newest chunk instead when no block
+        holds it yet and both hold at most ``MERGED_MAX`` samples: one chunk packs better than two."""
         times, held = self.times, len(self.values)
         count = held if upto >= math.inf else bisect_right(times, upto, 0, held)
         if count:
+            chunks = self.chunks
+            closed_times: Sequence[float] = times[:count]
+            closed_values: Sequence[float] = self.values[:count]
+            if merge and len(chunks) > self.persisted and codec.count(chunks[-1]) + count <= MERGED_MAX:
+                ts, vs = codec.decode(chunks[-1])
+                ts.extend(closed_times)
+                vs.extend(closed_values)
+                closed_times, closed_values = ts, vs
+                chunks = chunks[:-1]
             # A new list of the exact size rather than an append, which would leave room for three
             # more chunks in every series (a chunk is closed a few times an hour).
-            self.chunks = [*self.chunks, codec.encode(times[:count], self.values[:count])]
+            self.chunks = [*chunks, codec.encode(closed_times, closed_values)]
             # New arrays of the samples left, not the old ones shortened in place: a long run written
             # at once leaves no large block of memory mostly unused behind each series (and a
             # timeline is never changed but at its end).
