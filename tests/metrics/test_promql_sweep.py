@@ -56,7 +56,36 @@ def _store() -> SeriesStore:
         for t in range(1000, 3001, 15):
             count = share * (t - 1000) + (0.0 if t < 2000 or bound != "0.5" else 50.0)
             store.append({"__name__": "h_bucket", "le": bound, "job": "a"}, float(t), count)
+    _histograms(store, rng)
     return store
+
+
+def _histograms(store: SeriesStore, rng: random.Random) -> None:
+    """Histograms that are hard to get right: no +Inf bucket and a counter reset (job b, two
+    instances), equal and NaN bounds in series that start apart (job c), series without or with a
+    malformed le, and histograms that differ only by name (h2 meets h_bucket, never h3)."""
+    # Their buckets interleave in the store: instance 1 has the first and the last.
+    for bound, instance in (("0.1", "1"), ("0.1", "2"), ("1", "2"), ("1", "1"), ("10", "2"), ("10", "1")):
+        count = 0.0
+        for t in range(1000, 3001, 15):
+            count = 0.0 if t == 2200 else count + rng.randint(0, 5) * float(bound)
+            labels = {"__name__": "h_bucket", "le": bound, "job": "b", "instance": instance}
+            store.append(labels, float(t), count)
+    bounds = ["0.25", "1", "1.0", "1e0", "NaN", "+Inf", "abc", ""]
+    # Instance 2's buckets come first in the store, in the other order: once they start, the steps
+    # list job c's buckets summed without instance in that order instead.
+    for instance, first, order in (("2", 2000.5, bounds[::-1]), ("1", 1000.0, bounds)):
+        for bound in order:
+            t, count = first, 0.0
+            while t < 3000:
+                count += rng.random() * 3
+                labels = {"__name__": "h_bucket", "le": bound, "job": "c", "instance": instance}
+                store.append({k: v for k, v in labels.items() if v}, t, count)
+                t += rng.choice([10.0, 15.0, 30.0])
+    for name, times in (("h2_bucket", range(2500, 2901, 15)), ("h3_bucket", range(1000, 1401, 15))):
+        for bound in ("1", "+Inf"):
+            for t in times:
+                store.append({"__name__": name, "le": bound, "job": "a"}, float(t), float(t - 900))
 
 
 def _bits(value: float) -> bytes:
@@ -145,6 +174,24 @@ EXPRESSIONS = [
     "bottomk(2, max by (instance, job) (rate(c[1m])))",
     "sum by (job) (rate(c[1m])) / ignoring(job) group_left sum(rate(c[1m]))",
     "sum(rate(c[1m])) > bool 0.2",
+    # histogram_quantile of swept functions and aggregations, swept itself (promql.sweep_histogram).
+    "histogram_quantile(0, sum by (le) (rate(h_bucket[1m])))",
+    "histogram_quantile(1, sum by (le, job) (rate(h_bucket[1m])))",
+    "histogram_quantile(-0.5, rate(h_bucket[1m]))",
+    "histogram_quantile(1.5, rate(h_bucket[1m]))",
+    "histogram_quantile(NaN, sum by (le) (rate(h_bucket[1m])))",
+    "histogram_quantile(0.75, sum by (le, instance) (increase(h_bucket[2m])))",
+    "histogram_quantile(0.3, sum without (instance) (rate(h_bucket[1m])))",
+    'histogram_quantile(0.5, rate(h_bucket{job="c"}[1m]))',
+    'histogram_quantile(0.99, max by (le, job) (rate(h_bucket{job!="a"}[5m])))',
+    "histogram_quantile(0.9, rate(h_bucket[5m]))",
+    'topk(1, histogram_quantile(0.9, sum by (le, instance) (rate(h_bucket{job="b"}[1m]))))',
+    "sum(histogram_quantile(0.9, sum by (le, job) (rate(h_bucket[1m]))))",
+    "histogram_quantile(0.9, sum by (le, job) (rate(h_bucket[1m]))) > 0.5",
+    "histogram_quantile(0.9, sum by (le) (rate(h_bucket[1m]))) / sum by (le) (rate(h_bucket[1m]))",
+    'histogram_quantile(0.5, last_over_time({__name__=~"h_bucket|h2_bucket"}[1m]))',
+    'histogram_quantile(0.5, last_over_time({__name__=~"h2_bucket|h3_bucket"}[1m]))',
+    'histogram_quantile(0.5, sum by (__name__, le) (last_over_time({__name__=~"h2_bucket|h3_bucket"}[1m])))',
 ]
 AGGREGATED = [
     "sum by (i) (rate(m[1m]))",
@@ -176,6 +223,23 @@ def test_the_table_meets_what_it_is_for(store: SeriesStore) -> None:
     table = _per_step("rate(c[1m])", store, *WINDOWS[0])
     assert isinstance(table, dict)
     assert len(table) == 3 and len({len(points) for points in table.values()}) == 3
+    # Histograms named alike once their names go: h2 meets h_bucket, h3 never does.
+    assert isinstance(
+        _per_step(
+            'histogram_quantile(0.5, last_over_time({__name__=~"h_bucket|h2_bucket"}[1m]))',
+            store,
+            *WINDOWS[0],
+        ),
+        str,
+    )
+    assert isinstance(
+        _per_step(
+            'histogram_quantile(0.5, last_over_time({__name__=~"h2_bucket|h3_bucket"}[1m]))',
+            store,
+            *WINDOWS[0],
+        ),
+        dict,
+    )
 
 
 @pytest.mark.parametrize(
@@ -197,29 +261,59 @@ def test_the_range_functions_a_sweep_computes(expr: str, swept: list[str]) -> No
     assert sorted(leaf.key or "" for leaf in leaves(root)) == sorted(_leaf_key(text) for text in swept)
 
 
+HQ = "histogram_quantile(0.9, sum by (le) (rate(h_bucket[1m])))"
+
+
 @pytest.mark.parametrize(
-    ("expr", "aggregates", "per_step"),
+    ("expr", "aggregates", "histograms", "per_step"),
     [
-        ("sum by (job) (rate(c[1m]))", ["sum by (job) (rate(c[1m]))"], []),
+        ("sum by (job) (rate(c[1m]))", ["sum by (job) (rate(c[1m]))"], [], ["sum by (job) (rate(c[1m]))"]),
         (
             "rate(c[1m]) / ignoring(instance) group_left sum by (job) (rate(c[1m]))",
             ["sum by (job) (rate(c[1m]))"],
-            ["rate(c[1m])"],
+            [],
+            ["rate(c[1m])", "sum by (job) (rate(c[1m]))"],
+        ),
+        (HQ, ["sum by (le) (rate(h_bucket[1m]))"], [HQ], [HQ]),
+        (
+            f"{HQ} / sum by (le) (rate(h_bucket[1m]))",
+            ["sum by (le) (rate(h_bucket[1m]))"],
+            [HQ],
+            [HQ, "sum by (le) (rate(h_bucket[1m]))"],
         ),
         (
-            "histogram_quantile(0.9, sum by (le) (rate(h_bucket[1m])))",
-            ["sum by (le) (rate(h_bucket[1m]))"],
+            "histogram_quantile(0.5, rate(h_bucket[2m]))",
             [],
+            ["histogram_quantile(0.5, rate(h_bucket[2m]))"],
+            ["histogram_quantile(0.5, rate(h_bucket[2m]))"],
         ),
-        ("topk(1, rate(c[1m]))", [], ["rate(c[1m])"]),
-        ("quantile(0.5, rate(c[1m]))", [], ["rate(c[1m])"]),
-        ("sum(sum by (job) (rate(c[1m])))", ["sum by (job) (rate(c[1m]))"], []),
-        ("sum(rate(c[1m:15s]))", [], []),
+        (
+            "sum(histogram_quantile(NaN, max without (le) (rate(h_bucket[2m]))))",
+            ["max without (le) (rate(h_bucket[2m]))"],
+            ["histogram_quantile(NaN, max without (le) (rate(h_bucket[2m])))"],
+            ["histogram_quantile(NaN, max without (le) (rate(h_bucket[2m])))"],
+        ),
+        ("histogram_quantile(scalar(g), rate(h_bucket[2m]))", [], [], ["rate(h_bucket[2m])"]),
+        ("histogram_quantile(-(0.5), rate(h_bucket[2m]))", [], [], ["rate(h_bucket[2m])"]),
+        ("histogram_quantile(0.9, topk(3, rate(h_bucket[1m])))", [], [], ["rate(h_bucket[1m])"]),
+        ("histogram_quantile(0.9, rate(h_bucket[1m:15s]))", [], [], []),
+        ("topk(1, rate(c[1m]))", [], [], ["rate(c[1m])"]),
+        ("quantile(0.5, rate(c[1m]))", [], [], ["rate(c[1m])"]),
+        (
+            "sum(sum by (job) (rate(c[1m])))",
+            ["sum by (job) (rate(c[1m]))"],
+            [],
+            ["sum by (job) (rate(c[1m]))"],
+        ),
+        ("sum(rate(c[1m:15s]))", [], [], []),
     ],
 )
-def test_the_aggregations_a_sweep_computes(expr: str, aggregates: list[str], per_step: list[str]) -> None:
+def test_the_aggregations_a_sweep_computes(
+    expr: str, aggregates: list[str], histograms: list[str], per_step: list[str]
+) -> None:
     found = plan(cast(VectorNode, compile_expr(expr).root))
     assert sorted(node.key or "" for node in found.aggregates) == sorted(map(_leaf_key, aggregates))
+    assert sorted(node.key or "" for node in found.histograms) == sorted(map(_leaf_key, histograms))
     assert sorted(found.per_step) == sorted(map(_leaf_key, per_step))
 
 
@@ -263,5 +357,44 @@ def test_random_series_sweep_as_they_step(
         for t, value in samples:
             store.append({"__name__": "m", "i": str(i % 2), "n": str(i)}, t, value)
     expr = expr.replace("c[", "m[").replace("g[", "m[")
+    args = (store, float(start), float(start + length), step)
+    assert _range(expr, *args) == _per_step(expr, *args)
+
+
+HISTOGRAMS = [
+    "histogram_quantile(0.5, rate(m[1m]))",
+    "histogram_quantile(0.9, sum by (le, i) (rate(m[1m])))",
+    "histogram_quantile(0.25, sum by (le) (increase(m[30s])))",
+    "histogram_quantile(1, max without (n) (rate(m[1m])))",
+    "histogram_quantile(0, sum without (n) (delta(m[1m])))",
+    "histogram_quantile(-1, sum by (le) (rate(m[1m])))",
+    "histogram_quantile(2, sum by (le, i) (rate(m[1m])))",
+    "histogram_quantile(NaN, sum by (le) (rate(m[1m])))",
+    "sum(histogram_quantile(0.75, sum by (le, i) (irate(m[1m]))))",
+    "topk(1, histogram_quantile(0.75, sum by (le, i) (rate(m[1m]))))",
+]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.lists(_series(), min_size=1, max_size=8),
+    les=st.lists(
+        st.sampled_from(["0.5", "1", "1.0", "1e0", "+Inf", "NaN", "-1", ""]), min_size=8, max_size=8
+    ),
+    expr=st.sampled_from(HISTOGRAMS),
+    start=st.integers(-100, 900),
+    length=st.integers(0, 600),
+    step=st.sampled_from([2.0, 4.5, 15.0, 60.0]),
+)
+def test_random_histograms_sweep_as_they_step(
+    data: list[list[tuple[float, float]]], les: list[str], expr: str, start: int, length: int, step: float
+) -> None:
+    """Buckets in any order, equal, NaN and missing bounds, with or without +Inf, over series
+    with gaps, resets and NaN."""
+    store = SeriesStore(retention=math.inf)
+    for i, samples in enumerate(data):
+        labels = {"__name__": "m", "i": str(i % 3), "n": str(i), "le": les[i]}
+        for t, value in samples:
+            store.append({k: v for k, v in labels.items() if v}, t, value)
     args = (store, float(start), float(start + length), step)
     assert _range(expr, *args) == _per_step(expr, *args)

@@ -5,10 +5,11 @@ forward), instead of every step selecting every series and cutting its window ag
 A sweep gives, series by series, what the function gives at each step, to the last bit: ``rate``,
 ``increase`` and ``delta`` through ``extrapolation`` with each window's resets added back in their
 order, as ``ExtrapolatedRate`` adds them; the other range functions called on each window as the
-per-step path calls them. An aggregation of a swept function is swept too (``sweep_aggregate``).
-Whatever an expression holds above them (``histogram_quantile``, operators) is still evaluated step
-by step, reading the swept results as the rule cycle reads shared sub-expressions
-(``EvalContext.shared``): the same code over the same vectors, hence the same answers.
+per-step path calls them. An aggregation of a swept function is swept too (``sweep_aggregate``),
+and so is a ``histogram_quantile`` of either (``sweep_histogram``). Whatever an expression holds
+above them (operators, other functions) is still evaluated step by step, reading the swept results
+as the rule cycle reads shared sub-expressions (``EvalContext.shared``): the same code over the
+same vectors, hence the same answers.
 """
 
 from __future__ import annotations
@@ -43,6 +44,53 @@ class Column:
         self.labels = labels
         self.steps: list[int] = []
         self.values: list[float] = []
+
+
+class Stepped:
+    """A series computed from swept columns over a slice's steps (an aggregation's group, a
+    histogram's quantile): its value at each step, and at each step the index of the column that
+    places it in the step's vector, as the per-step path would list it (-1: absent there)."""
+
+    __slots__ = ("labels", "places", "values")
+
+    def __init__(self, labels: Labels, values: list[float], places: list[int]) -> None:
+        self.labels = labels
+        self.values = values
+        self.places = places
+
+
+def stepped(columns: Sequence[Column], count: int) -> list[Stepped]:
+    """The columns as ``Stepped`` series over ``count`` steps, each placed by itself."""
+    out: list[Stepped] = []
+    for i, column in enumerate(columns):
+        values = [0.0] * count
+        places = [-1] * count
+        steps, column_values = column.steps, column.values
+        for j in range(len(steps)):
+            k = steps[j]
+            values[k] = column_values[j]
+            places[k] = i
+        out.append(Stepped(column.labels, values, places))
+    return out
+
+
+def in_step_order(
+    series: Sequence[Stepped], owner: Sequence[int], columns: Sequence[Column], count: int
+) -> list[Vec]:
+    """``series`` as each of ``count`` steps' vector: each where the column placing it there
+    comes. ``owner`` gives, for each column, the series it may place (-1: none)."""
+    vecs: list[Vec] = [[] for _ in range(count)]
+    for i, column in enumerate(columns):
+        s = owner[i]
+        if s < 0:
+            continue
+        places, values, labels = series[s].places, series[s].values, series[s].labels
+        steps = column.steps
+        for j in range(len(steps)):
+            k = steps[j]
+            if places[k] == i:
+                vecs[k].append((labels, values[k]))
+    return vecs
 
 
 def swept(node: VectorNode) -> Swept | None:
