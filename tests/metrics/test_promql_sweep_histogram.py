@@ -8,10 +8,15 @@ import math
 import struct
 from typing import cast
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.metrics.test_promql_sweep import _per_step, _range, _series
 from vigil.metrics.promql.evaluate import compile_expr
 from vigil.metrics.promql.histogram import HistogramQuantile, bucket_quantile
 from vigil.metrics.promql.sweep import Stepped
 from vigil.metrics.promql.sweep_histogram import quantile_columns
+from vigil.metrics.store import SeriesStore
 
 
 def _node(q: str) -> HistogramQuantile:
@@ -84,3 +89,42 @@ def test_buckets_that_name_their_histogram_apart_are_left_to_the_per_step_path()
     # A label set to "" counts as absent in the histogram's key, but not in the name it is given.
     args = [_bucket("1", [1.0], [0], job="a"), _bucket("+Inf", [1.0], [1], job="a", zone="")]
     assert quantile_columns(_node("0.5"), args, 1) is None
+
+
+HISTOGRAMS = [
+    "histogram_quantile(0.5, rate(m[1m]))",
+    "histogram_quantile(0.9, sum by (le, i) (rate(m[1m])))",
+    "histogram_quantile(0.25, sum by (le) (increase(m[30s])))",
+    "histogram_quantile(1, max without (n) (rate(m[1m])))",
+    "histogram_quantile(0, sum without (n) (delta(m[1m])))",
+    "histogram_quantile(-1, sum by (le) (rate(m[1m])))",
+    "histogram_quantile(2, sum by (le, i) (rate(m[1m])))",
+    "histogram_quantile(NaN, sum by (le) (rate(m[1m])))",
+    "sum(histogram_quantile(0.75, sum by (le, i) (irate(m[1m]))))",
+    "topk(1, histogram_quantile(0.75, sum by (le, i) (rate(m[1m]))))",
+]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.lists(_series(), min_size=1, max_size=8),
+    les=st.lists(
+        st.sampled_from(["0.5", "1", "1.0", "1e0", "+Inf", "NaN", "-1", ""]), min_size=8, max_size=8
+    ),
+    expr=st.sampled_from(HISTOGRAMS),
+    start=st.integers(-100, 900),
+    length=st.integers(0, 600),
+    step=st.sampled_from([2.0, 4.5, 15.0, 60.0]),
+)
+def test_random_histograms_sweep_as_they_step(
+    data: list[list[tuple[float, float]]], les: list[str], expr: str, start: int, length: int, step: float
+) -> None:
+    """Buckets in any order, equal, NaN and missing bounds, with or without +Inf, over series
+    with gaps, resets and NaN."""
+    store = SeriesStore(retention=math.inf)
+    for i, samples in enumerate(data):
+        labels = {"__name__": "m", "i": str(i % 3), "n": str(i), "le": les[i]}
+        for t, value in samples:
+            store.append({k: v for k, v in labels.items() if v}, t, value)
+    args = (store, float(start), float(start + length), step)
+    assert _range(expr, *args) == _per_step(expr, *args)

@@ -25,11 +25,12 @@ from vigil.metrics.promql.gofloat import NAN
 from vigil.metrics.promql.histogram import HistogramQuantile
 from vigil.metrics.promql.labelfuncs import LabelJoin, LabelReplace, Sort
 from vigil.metrics.promql.model import AT_NONE, Constant, Labels, Vec, VectorNode, label_key
-from vigil.metrics.promql.rangefuncs import RangeCall
+from vigil.metrics.promql.rangefuncs import AbsentOverTime, RangeCall
 from vigil.metrics.promql.selectors import MatrixSelector, Window, nameless, without_stale
+from vigil.metrics.promql.trend import TrendCall, trend, valid_factors
 from vigil.metrics.series import SeriesData, SeriesSource
 
-Swept = ExtrapolatedRate | RangeCall
+Swept = ExtrapolatedRate | RangeCall | TrendCall | AbsentOverTime
 # Nodes that evaluate their one vector argument at their own time, as the sweep's results are.
 _ONE_ARGUMENT = (Aggregate, HistogramQuantile, MathCall, Clamp, Round, Negate, Sort, LabelReplace, LabelJoin)
 
@@ -102,6 +103,12 @@ def swept(node: VectorNode) -> Swept | None:
         if node.param is not None and type(node.param) is not Constant:
             return None
         selector = node.selector
+    elif type(node) is TrendCall:
+        if _factors(node) is None:
+            return None
+        selector = node.selector
+    elif type(node) is AbsentOverTime:
+        selector = node.selector
     else:
         return None
     if type(selector) is not MatrixSelector or selector.at_kind != AT_NONE:
@@ -146,17 +153,22 @@ def sweep(node: Swept, source: SeriesSource, ats: Sequence[int]) -> list[Column]
     low = math.nextafter((ends[0] - range_ms) / 1000, -math.inf)  # select() reads (low, high]
     columns: list[Column] = []
     named = type(node) is RangeCall and node.keep_name
-    for series in source.select(selector.matchers, low, ends[-1] / 1000, named=named):
-        window = without_stale(series)
-        if window is None:
-            continue
+    found = source.select(selector.matchers, low, ends[-1] / 1000, named=named)
+    windows = [w for w in map(without_stale, found) if w is not None]
+    if isinstance(node, AbsentOverTime):
+        absent = _absent(node, windows, ends, range_ms)
+        return [absent] if absent.steps else []
+    for window in windows:
         if isinstance(node, ExtrapolatedRate):
             column = _rates(node, window, ends, range_ms)
+        elif isinstance(node, TrendCall):
+            column = _trends(node, window, ats, ends, range_ms)
         else:
             column = _calls(node, window, ends, range_ms)
         if column.steps:
             columns.append(column)
-    if node.check and len({label_key(c.labels) for c in columns}) != len(columns):
+    check = node.check if isinstance(node, ExtrapolatedRate | RangeCall) else True
+    if check and len({label_key(c.labels) for c in columns}) != len(columns):
         return None
     return columns
 
@@ -241,4 +253,47 @@ def _calls(node: RangeCall, w: Window, ends: Sequence[int], range_ms: int) -> Co
         if value is not None:
             steps.append(k)
             values.append(value)
+    return column
+
+
+def _factors(node: TrendCall) -> tuple[float, float] | None:
+    """A trend's literal parameters (the second NaN for ``predict_linear``); None when one is
+    computed, or when ``holt_winters``' factors are out of range (the per-step path refuses them
+    once a step has a series)."""
+    first, second = node.first, node.second
+    if type(first) is not Constant or (second is not None and type(second) is not Constant):
+        return None
+    factors = (first.value, second.value if isinstance(second, Constant) else NAN)
+    return None if second is not None and not valid_factors(*factors) else factors
+
+
+def _trends(node: TrendCall, w: Window, ats: Sequence[int], ends: Sequence[int], range_ms: int) -> Column:
+    first, second = _factors(node) or (NAN, NAN)
+    smoothed = node.second is not None
+    ts, vs = w.timestamps, w.values
+    lows, highs = _windows(ts, ends, range_ms)
+    column = Column(nameless(w))
+    for k in range(len(ends)):
+        lo, hi = lows[k], highs[k]
+        if hi - lo < 2:
+            continue
+        window = SeriesData(w.labels, ts[lo:hi], vs[lo:hi], w.nameless, w.nan_free, w.monotonic)
+        value = trend(window, ats[k], first, second, smoothed=smoothed)  # predict_linear reads from the step
+        if value is not None:
+            column.steps.append(k)
+            column.values.append(value)
+    return column
+
+
+def _absent(node: AbsentOverTime, windows: Sequence[Window], ends: Sequence[int], range_ms: int) -> Column:
+    """1 at each step where no series has a sample in its window."""
+    present = [False] * len(ends)
+    for w in windows:
+        lows, highs = _windows(w.timestamps, ends, range_ms)
+        for k in range(len(ends)):
+            if highs[k] > lows[k]:
+                present[k] = True
+    column = Column(dict(node.labels))
+    column.steps.extend(k for k in range(len(ends)) if not present[k])
+    column.values.extend([1.0] * len(column.steps))
     return column
