@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from vigil.metrics.promql.evaluate import DEFAULT_LOOKBACK, CompiledExpr
-from vigil.metrics.promql.histogram import HistogramQuantile
 from vigil.metrics.promql.model import AT_NONE, EvalContext, PromQLError, ScalarNode, Vec, VectorNode
 from vigil.metrics.promql.selectors import VectorSelector
 from vigil.metrics.promql.sweep import Column, Stepped, Swept, by_step, in_step_order, leaves, stepped, sweep
@@ -49,22 +48,6 @@ def steps(start: float, end: float, step: float) -> list[float]:
             "Try decreasing the query resolution (?step=XX)"
         )
     return [(start_ms + i * step_ms) / 1000.0 for i in range(count)]
-
-
-# Swept series over a slice's steps, the column each placing column feeds, and those columns.
-Folded = tuple[list[Stepped], list[int], list[Column]]
-
-
-def _quantiles_in_steps(node: HistogramQuantile, arg: Folded, count: int) -> tuple[str, list[Vec]]:
-    """A swept ``histogram_quantile``'s vectors at each step, by its key; or when the sweep
-    declines, its argument's, by the argument's key, for the per-step path to read."""
-    args, arg_of, columns = arg
-    quantiles = quantile_columns(node, args, count)
-    if quantiles is None:
-        return node.arg.key or "", in_step_order(args, arg_of, columns, count)
-    series, histogram_of = quantiles
-    owner = [histogram_of[a] for a in arg_of]
-    return node.key or "", in_step_order(series, owner, columns, count)
 
 
 class RangeSource:
@@ -196,11 +179,14 @@ class RangeEvaluation:
             columns_of[leaf.key] = columns
             if leaf.key in per_step:
                 shared.append((leaf.key, by_step(columns, count)))
-        folded: dict[str, Folded] = {}
+        # Each swept aggregation's groups, the group of each of its argument's columns, those columns.
+        folded: dict[str, tuple[list[Stepped], list[int], list[Column]]] = {}
         for aggregate in self._plan.aggregates:
             columns = columns_of.get(aggregate.arg.key or "")
             if columns is not None and aggregate.key is not None:
                 groups, group_of = fold(aggregate, columns, count)
+                if aggregate is root and self._add_stepped(groups, times):
+                    return None
                 folded[aggregate.key] = (groups, group_of, columns)
                 if aggregate.key in per_step:
                     shared.append((aggregate.key, in_step_order(groups, group_of, columns, count)))
@@ -210,8 +196,17 @@ class RangeEvaluation:
             if found is None and arg_key in columns_of:
                 columns = columns_of[arg_key]
                 found = (stepped(columns, count), list(range(len(columns))), columns)
-            if found is not None and histogram.key is not None:
-                shared.append(_quantiles_in_steps(histogram, found, count))
+            if found is None or histogram.key is None:
+                continue  # computed per step
+            args, arg_of, columns = found
+            quantiles = quantile_columns(histogram, args, count)
+            if quantiles is None:  # per step, over the argument's vectors
+                shared.append((arg_key, in_step_order(args, arg_of, columns, count)))
+                continue
+            if histogram is root and self._add_stepped(quantiles[0], times):
+                return None
+            owner = [quantiles[1][a] for a in arg_of]
+            shared.append((histogram.key, in_step_order(quantiles[0], owner, columns, count)))
         return shared
 
     def _add_columns(self, columns: Sequence[Column], times: Sequence[float]) -> bool:
@@ -223,6 +218,18 @@ class RangeEvaluation:
         for column, series in zip(columns, targets, strict=True):
             series.points.extend(zip(map(times.__getitem__, column.steps), column.values, strict=True))
             self.points += len(column.steps)
+        return True
+
+    def _add_stepped(self, series: Sequence[Stepped], times: Sequence[float]) -> bool:
+        """The swept root's series as points, as ``_add_columns`` adds columns."""
+        targets = [self._series_of(one.labels) for one in series]
+        if len({id(target) for target in targets}) != len(targets):
+            return False
+        for one, target in zip(series, targets, strict=True):
+            values, places = one.values, one.places
+            points = [(times[k], values[k]) for k in range(len(times)) if places[k] >= 0]
+            target.points.extend(points)
+            self.points += len(points)
         return True
 
     def _run_selector(self, root: VectorSelector, times: Sequence[float]) -> None:

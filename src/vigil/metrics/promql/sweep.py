@@ -183,28 +183,30 @@ def by_step(columns: Sequence[Column], count: int) -> list[Vec]:
     return vecs
 
 
-def _windows(ts: Sequence[float], ends: Sequence[int], range_ms: int) -> tuple[list[int], list[int]]:
+def _windows(ts: Sequence[float], ends: list[int], range_ms: int) -> tuple[list[int], list[int]]:
     """For each end (ms), the window ``[end - range, end]`` over ``ts``, closed at both ends as a
     range selector cuts it: its first index and one past its last."""
     lows: list[int] = []
     highs: list[int] = []
-    n = len(ts)
+    times: list[float] = list(ts)  # compiled, a list's items are read without a call
+    n = len(times)
     lo = hi = 0
     for end in ends:
         start_s = (end - range_ms) / 1000
         end_s = end / 1000
-        while lo < n and ts[lo] < start_s:
+        while lo < n and times[lo] < start_s:
             lo += 1
         hi = max(hi, lo)
-        while hi < n and ts[hi] <= end_s:
+        while hi < n and times[hi] <= end_s:
             hi += 1
         lows.append(lo)
         highs.append(hi)
     return lows, highs
 
 
-def _rates(node: ExtrapolatedRate, w: Window, ends: Sequence[int], range_ms: int) -> Column:
-    ts, vs = w.timestamps, w.values
+def _rates(node: ExtrapolatedRate, w: Window, ends: list[int], range_ms: int) -> Column:
+    ts: list[float] = list(w.timestamps)
+    vs: list[float] = list(w.values)
     counter, per_second, range_s = node.counter, node.per_second, node.range_s
     # Where a counter dropped: each window adds back the value before each drop inside it.
     drops = [j for j in range(1, len(vs)) if vs[j] < vs[j - 1]] if counter and not w.monotonic else []
@@ -236,7 +238,7 @@ def _rates(node: ExtrapolatedRate, w: Window, ends: Sequence[int], range_ms: int
     return column
 
 
-def _calls(node: RangeCall, w: Window, ends: Sequence[int], range_ms: int) -> Column:
+def _calls(node: RangeCall, w: Window, ends: list[int], range_ms: int) -> Column:
     fn, range_s = node.fn, node.range_s
     param = node.param.value if isinstance(node.param, Constant) else NAN
     ts, vs = w.timestamps, w.values
@@ -267,7 +269,7 @@ def _factors(node: TrendCall) -> tuple[float, float] | None:
     return None if second is not None and not valid_factors(*factors) else factors
 
 
-def _trends(node: TrendCall, w: Window, ats: Sequence[int], ends: Sequence[int], range_ms: int) -> Column:
+def _trends(node: TrendCall, w: Window, ats: Sequence[int], ends: list[int], range_ms: int) -> Column:
     first, second = _factors(node) or (NAN, NAN)
     smoothed = node.second is not None
     ts, vs = w.timestamps, w.values
@@ -285,7 +287,7 @@ def _trends(node: TrendCall, w: Window, ats: Sequence[int], ends: Sequence[int],
     return column
 
 
-def _absent(node: AbsentOverTime, windows: Sequence[Window], ends: Sequence[int], range_ms: int) -> Column:
+def _absent(node: AbsentOverTime, windows: Sequence[Window], ends: list[int], range_ms: int) -> Column:
     """1 at each step where no series has a sample in its window."""
     present = [False] * len(ends)
     for w in windows:
