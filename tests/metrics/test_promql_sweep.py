@@ -56,7 +56,36 @@ def _store() -> SeriesStore:
         for t in range(1000, 3001, 15):
             count = share * (t - 1000) + (0.0 if t < 2000 or bound != "0.5" else 50.0)
             store.append({"__name__": "h_bucket", "le": bound, "job": "a"}, float(t), count)
+    _histograms(store, rng)
     return store
+
+
+def _histograms(store: SeriesStore, rng: random.Random) -> None:
+    """Histograms that are hard to get right: no +Inf bucket and a counter reset (job b, two
+    instances), equal and NaN bounds in series that start apart (job c), series without or with a
+    malformed le, and histograms that differ only by name (h2 meets h_bucket, never h3)."""
+    # Their buckets interleave in the store: instance 1 has the first and the last.
+    for bound, instance in (("0.1", "1"), ("0.1", "2"), ("1", "2"), ("1", "1"), ("10", "2"), ("10", "1")):
+        count = 0.0
+        for t in range(1000, 3001, 15):
+            count = 0.0 if t == 2200 else count + rng.randint(0, 5) * float(bound)
+            labels = {"__name__": "h_bucket", "le": bound, "job": "b", "instance": instance}
+            store.append(labels, float(t), count)
+    bounds = ["0.25", "1", "1.0", "1e0", "NaN", "+Inf", "abc", ""]
+    # Instance 2's buckets come first in the store, in the other order: once they start, the steps
+    # list job c's buckets summed without instance in that order instead.
+    for instance, first, order in (("2", 2000.5, bounds[::-1]), ("1", 1000.0, bounds)):
+        for bound in order:
+            t, count = first, 0.0
+            while t < 3000:
+                count += rng.random() * 3
+                labels = {"__name__": "h_bucket", "le": bound, "job": "c", "instance": instance}
+                store.append({k: v for k, v in labels.items() if v}, t, count)
+                t += rng.choice([10.0, 15.0, 30.0])
+    for name, times in (("h2_bucket", range(2500, 2901, 15)), ("h3_bucket", range(1000, 1401, 15))):
+        for bound in ("1", "+Inf"):
+            for t in times:
+                store.append({"__name__": name, "le": bound, "job": "a"}, float(t), float(t - 900))
 
 
 def _bits(value: float) -> bytes:
@@ -91,6 +120,17 @@ def _range(expr: str, store: SeriesStore, start: float, end: float, step: float)
     return table
 
 
+# Trends and absent_over_time over a plain range selector, swept too.
+TRENDS = [
+    "predict_linear(g[5m], 600)",
+    "predict_linear(c[1m] offset 30s, -60)",
+    "holt_winters(g[5m], 0.5, 0.5)",
+    "double_exponential_smoothing(c[2m], 0.1, 0.9)",
+    "absent_over_time(c[1m])",
+    'absent_over_time(c{job="b"}[30s])',
+    'absent_over_time(nothing{job="x"}[1m])',
+    "sum by (job) (predict_linear(c[2m], 60))",
+]
 EXPRESSIONS = [
     "rate(c[1m])",
     "rate(c[5m])",
@@ -145,6 +185,29 @@ EXPRESSIONS = [
     "bottomk(2, max by (instance, job) (rate(c[1m])))",
     "sum by (job) (rate(c[1m])) / ignoring(job) group_left sum(rate(c[1m]))",
     "sum(rate(c[1m])) > bool 0.2",
+    # histogram_quantile of swept functions and aggregations, swept itself (promql.sweep_histogram).
+    "histogram_quantile(0, sum by (le) (rate(h_bucket[1m])))",
+    "histogram_quantile(1, sum by (le, job) (rate(h_bucket[1m])))",
+    "histogram_quantile(-0.5, rate(h_bucket[1m]))",
+    "histogram_quantile(1.5, rate(h_bucket[1m]))",
+    "histogram_quantile(NaN, sum by (le) (rate(h_bucket[1m])))",
+    "histogram_quantile(0.75, sum by (le, instance) (increase(h_bucket[2m])))",
+    "histogram_quantile(0.3, sum without (instance) (rate(h_bucket[1m])))",
+    'histogram_quantile(0.5, rate(h_bucket{job="c"}[1m]))',
+    'histogram_quantile(0.99, max by (le, job) (rate(h_bucket{job!="a"}[5m])))',
+    "histogram_quantile(0.9, rate(h_bucket[5m]))",
+    'topk(1, histogram_quantile(0.9, sum by (le, instance) (rate(h_bucket{job="b"}[1m]))))',
+    "sum(histogram_quantile(0.9, sum by (le, job) (rate(h_bucket[1m]))))",
+    "histogram_quantile(0.9, sum by (le, job) (rate(h_bucket[1m]))) > 0.5",
+    "histogram_quantile(0.9, sum by (le) (rate(h_bucket[1m]))) / sum by (le) (rate(h_bucket[1m]))",
+    'histogram_quantile(0.5, last_over_time({__name__=~"h_bucket|h2_bucket"}[1m]))',
+    'histogram_quantile(0.5, last_over_time({__name__=~"h2_bucket|h3_bucket"}[1m]))',
+    'histogram_quantile(0.5, sum by (__name__, le) (last_over_time({__name__=~"h2_bucket|h3_bucket"}[1m])))',
+    *TRENDS,
+    "holt_winters(g[5m], 1.5, 0.5)",
+    "holt_winters(g[5m], 0.5, 1)",
+    "predict_linear(g[5m], scalar(count(c)))",
+    'predict_linear({__name__=~"c|d"}[1m], 1)',
 ]
 AGGREGATED = [
     "sum by (i) (rate(m[1m]))",
@@ -176,6 +239,23 @@ def test_the_table_meets_what_it_is_for(store: SeriesStore) -> None:
     table = _per_step("rate(c[1m])", store, *WINDOWS[0])
     assert isinstance(table, dict)
     assert len(table) == 3 and len({len(points) for points in table.values()}) == 3
+    # Histograms named alike once their names go: h2 meets h_bucket, h3 never does.
+    assert isinstance(
+        _per_step(
+            'histogram_quantile(0.5, last_over_time({__name__=~"h_bucket|h2_bucket"}[1m]))',
+            store,
+            *WINDOWS[0],
+        ),
+        str,
+    )
+    assert isinstance(
+        _per_step(
+            'histogram_quantile(0.5, last_over_time({__name__=~"h2_bucket|h3_bucket"}[1m]))',
+            store,
+            *WINDOWS[0],
+        ),
+        dict,
+    )
 
 
 @pytest.mark.parametrize(
@@ -185,6 +265,13 @@ def test_the_table_meets_what_it_is_for(store: SeriesStore) -> None:
         ("sum(rate(c[1m])) / sum(rate(c[1m]))", ["rate(c[1m])"]),
         ("histogram_quantile(0.9, sum by (le) (rate(h_bucket[1m])))", ["rate(h_bucket[1m])"]),
         ("avg_over_time(g[1m]) - min_over_time(g[1m])", ["avg_over_time(g[1m])", "min_over_time(g[1m])"]),
+        (
+            "predict_linear(g[5m], 60) + holt_winters(g[5m], 0.5, 0.5)",
+            ["predict_linear(g[5m], 60)", "holt_winters(g[5m], 0.5, 0.5)"],
+        ),
+        ("absent_over_time(c[1m])", ["absent_over_time(c[1m])"]),
+        ("holt_winters(g[5m], 0.5, 1)", []),
+        ("predict_linear(g[5m], time())", []),
         ("rate(c[1m] @ 2000)", []),
         ("max_over_time(rate(c[1m])[2m:30s])", []),
         ("quantile_over_time(scalar(count(c)), g[1m])", []),
@@ -197,29 +284,59 @@ def test_the_range_functions_a_sweep_computes(expr: str, swept: list[str]) -> No
     assert sorted(leaf.key or "" for leaf in leaves(root)) == sorted(_leaf_key(text) for text in swept)
 
 
+HQ = "histogram_quantile(0.9, sum by (le) (rate(h_bucket[1m])))"
+
+
 @pytest.mark.parametrize(
-    ("expr", "aggregates", "per_step"),
+    ("expr", "aggregates", "histograms", "per_step"),
     [
-        ("sum by (job) (rate(c[1m]))", ["sum by (job) (rate(c[1m]))"], []),
+        ("sum by (job) (rate(c[1m]))", ["sum by (job) (rate(c[1m]))"], [], ["sum by (job) (rate(c[1m]))"]),
         (
             "rate(c[1m]) / ignoring(instance) group_left sum by (job) (rate(c[1m]))",
             ["sum by (job) (rate(c[1m]))"],
-            ["rate(c[1m])"],
+            [],
+            ["rate(c[1m])", "sum by (job) (rate(c[1m]))"],
+        ),
+        (HQ, ["sum by (le) (rate(h_bucket[1m]))"], [HQ], [HQ]),
+        (
+            f"{HQ} / sum by (le) (rate(h_bucket[1m]))",
+            ["sum by (le) (rate(h_bucket[1m]))"],
+            [HQ],
+            [HQ, "sum by (le) (rate(h_bucket[1m]))"],
         ),
         (
-            "histogram_quantile(0.9, sum by (le) (rate(h_bucket[1m])))",
-            ["sum by (le) (rate(h_bucket[1m]))"],
+            "histogram_quantile(0.5, rate(h_bucket[2m]))",
             [],
+            ["histogram_quantile(0.5, rate(h_bucket[2m]))"],
+            ["histogram_quantile(0.5, rate(h_bucket[2m]))"],
         ),
-        ("topk(1, rate(c[1m]))", [], ["rate(c[1m])"]),
-        ("quantile(0.5, rate(c[1m]))", [], ["rate(c[1m])"]),
-        ("sum(sum by (job) (rate(c[1m])))", ["sum by (job) (rate(c[1m]))"], []),
-        ("sum(rate(c[1m:15s]))", [], []),
+        (
+            "sum(histogram_quantile(NaN, max without (le) (rate(h_bucket[2m]))))",
+            ["max without (le) (rate(h_bucket[2m]))"],
+            ["histogram_quantile(NaN, max without (le) (rate(h_bucket[2m])))"],
+            ["histogram_quantile(NaN, max without (le) (rate(h_bucket[2m])))"],
+        ),
+        ("histogram_quantile(scalar(g), rate(h_bucket[2m]))", [], [], ["rate(h_bucket[2m])"]),
+        ("histogram_quantile(-(0.5), rate(h_bucket[2m]))", [], [], ["rate(h_bucket[2m])"]),
+        ("histogram_quantile(0.9, topk(3, rate(h_bucket[1m])))", [], [], ["rate(h_bucket[1m])"]),
+        ("histogram_quantile(0.9, rate(h_bucket[1m:15s]))", [], [], []),
+        ("topk(1, rate(c[1m]))", [], [], ["rate(c[1m])"]),
+        ("quantile(0.5, rate(c[1m]))", [], [], ["rate(c[1m])"]),
+        (
+            "sum(sum by (job) (rate(c[1m])))",
+            ["sum by (job) (rate(c[1m]))"],
+            [],
+            ["sum by (job) (rate(c[1m]))"],
+        ),
+        ("sum(rate(c[1m:15s]))", [], [], []),
     ],
 )
-def test_the_aggregations_a_sweep_computes(expr: str, aggregates: list[str], per_step: list[str]) -> None:
+def test_the_aggregations_a_sweep_computes(
+    expr: str, aggregates: list[str], histograms: list[str], per_step: list[str]
+) -> None:
     found = plan(cast(VectorNode, compile_expr(expr).root))
     assert sorted(node.key or "" for node in found.aggregates) == sorted(map(_leaf_key, aggregates))
+    assert sorted(node.key or "" for node in found.histograms) == sorted(map(_leaf_key, histograms))
     assert sorted(found.per_step) == sorted(map(_leaf_key, per_step))
 
 
@@ -250,7 +367,7 @@ def _series(draw: st.DrawFn) -> list[tuple[float, float]]:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     data=st.lists(_series(), min_size=1, max_size=4),
-    expr=st.sampled_from([*EXPRESSIONS[:26], *AGGREGATED, "rate(m[20s] offset 7s)"]),
+    expr=st.sampled_from([*EXPRESSIONS[:26], *AGGREGATED, *TRENDS, "rate(m[20s] offset 7s)"]),
     start=st.integers(-100, 900),
     length=st.integers(0, 600),
     step=st.sampled_from([2.0, 4.5, 15.0, 60.0, 301.0]),

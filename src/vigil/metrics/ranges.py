@@ -16,8 +16,9 @@ from typing import cast
 from vigil.metrics.promql.evaluate import DEFAULT_LOOKBACK, CompiledExpr
 from vigil.metrics.promql.model import AT_NONE, EvalContext, PromQLError, ScalarNode, Vec, VectorNode
 from vigil.metrics.promql.selectors import VectorSelector
-from vigil.metrics.promql.sweep import Column, Swept, by_step, leaves, sweep
-from vigil.metrics.promql.sweep_aggregate import SweepPlan, aggregate_columns, plan
+from vigil.metrics.promql.sweep import Column, Stepped, Swept, by_step, in_step_order, leaves, stepped, sweep
+from vigil.metrics.promql.sweep_aggregate import SweepPlan, fold, plan
+from vigil.metrics.promql.sweep_histogram import quantile_columns
 from vigil.metrics.series import Matcher, SeriesData, SeriesSource, is_stale
 
 # Prometheus refuses a range query of more than 11,000 steps (11,001 points) per series.
@@ -104,8 +105,9 @@ class RangeEvaluation:
 
     The range functions inside the expression (``rate(x[5m])``, ``avg_over_time(…)``) are swept
     over a slice's steps series by series (``promql.sweep``) rather than computed at each step, and
-    so are the aggregations of them (``promql.sweep_aggregate``); what holds them is evaluated per
-    step over the swept vectors."""
+    so are the aggregations of them (``promql.sweep_aggregate``) and the ``histogram_quantile``s of
+    either (``promql.sweep_histogram``); what holds them is evaluated per step over the swept
+    vectors."""
 
     def __init__(
         self,
@@ -145,22 +147,9 @@ class RangeEvaluation:
             self._run_selector(root, times)
             return
         root = cast(VectorNode, root)
-        ats = [round(at * 1000) for at in times]
-        shared: list[tuple[str, list[Vec]]] = []
-        columns_of: dict[str, list[Column]] = {}
-        for leaf in self._leaves if times else []:
-            columns = sweep(leaf, self.source, ats)
-            if columns is None or leaf.key is None:
-                continue  # computed per step, as any other node
-            if leaf is root and self._add_columns(columns, times):
-                return
-            columns_of[leaf.key] = columns
-            if leaf.key in self._plan.per_step:
-                shared.append((leaf.key, by_step(columns, len(times))))
-        for aggregate in self._plan.aggregates:
-            columns = columns_of.get(aggregate.arg.key or "")
-            if columns is not None and aggregate.key is not None:
-                shared.append((aggregate.key, aggregate_columns(aggregate, columns, len(times))))
+        shared = self._sweep(root, times) if times else []
+        if shared is None:
+            return  # the root was swept: its points are in
         known = self._known
         for i, at in enumerate(times):
             swept = {key: vecs[i] for key, vecs in shared} if shared else None
@@ -173,6 +162,53 @@ class RangeEvaluation:
                 else:
                     self._series_of(labels).points.append((at, value))
 
+    def _sweep(self, root: VectorNode, times: Sequence[float]) -> list[tuple[str, list[Vec]]] | None:
+        """The swept nodes' vectors at each step, by key, for the nodes that something evaluated per
+        step reads; None when the root itself was swept and its points are added."""
+        ats = [round(at * 1000) for at in times]
+        count = len(times)
+        per_step = self._plan.per_step
+        shared: list[tuple[str, list[Vec]]] = []
+        columns_of: dict[str, list[Column]] = {}
+        for leaf in self._leaves:
+            columns = sweep(leaf, self.source, ats)
+            if columns is None or leaf.key is None:
+                continue  # computed per step, as any other node
+            if leaf is root and self._add_columns(columns, times):
+                return None
+            columns_of[leaf.key] = columns
+            if leaf.key in per_step:
+                shared.append((leaf.key, by_step(columns, count)))
+        # Each swept aggregation's groups, the group of each of its argument's columns, those columns.
+        folded: dict[str, tuple[list[Stepped], list[int], list[Column]]] = {}
+        for aggregate in self._plan.aggregates:
+            columns = columns_of.get(aggregate.arg.key or "")
+            if columns is not None and aggregate.key is not None:
+                groups, group_of = fold(aggregate, columns, count)
+                if aggregate is root and self._add_stepped(groups, times):
+                    return None
+                folded[aggregate.key] = (groups, group_of, columns)
+                if aggregate.key in per_step:
+                    shared.append((aggregate.key, in_step_order(groups, group_of, columns, count)))
+        for histogram in self._plan.histograms:
+            arg_key = histogram.arg.key or ""
+            found = folded.get(arg_key)
+            if found is None and arg_key in columns_of:
+                columns = columns_of[arg_key]
+                found = (stepped(columns, count), list(range(len(columns))), columns)
+            if found is None or histogram.key is None:
+                continue  # computed per step
+            args, arg_of, columns = found
+            quantiles = quantile_columns(histogram, args, count)
+            if quantiles is None:  # per step, over the argument's vectors
+                shared.append((arg_key, in_step_order(args, arg_of, columns, count)))
+                continue
+            if histogram is root and self._add_stepped(quantiles[0], times):
+                return None
+            owner = [quantiles[1][a] for a in arg_of]
+            shared.append((histogram.key, in_step_order(quantiles[0], owner, columns, count)))
+        return shared
+
     def _add_columns(self, columns: Sequence[Column], times: Sequence[float]) -> bool:
         """The swept root's columns as points, each series' at once; False (nothing added) when
         two columns fall into one series, whose points must then interleave step by step."""
@@ -182,6 +218,18 @@ class RangeEvaluation:
         for column, series in zip(columns, targets, strict=True):
             series.points.extend(zip(map(times.__getitem__, column.steps), column.values, strict=True))
             self.points += len(column.steps)
+        return True
+
+    def _add_stepped(self, series: Sequence[Stepped], times: Sequence[float]) -> bool:
+        """The swept root's series as points, as ``_add_columns`` adds columns."""
+        targets = [self._series_of(one.labels) for one in series]
+        if len({id(target) for target in targets}) != len(targets):
+            return False
+        for one, target in zip(series, targets, strict=True):
+            values, places = one.values, one.places
+            points = [(times[k], values[k]) for k in range(len(times)) if places[k] >= 0]
+            target.points.extend(points)
+            self.points += len(points)
         return True
 
     def _run_selector(self, root: VectorSelector, times: Sequence[float]) -> None:

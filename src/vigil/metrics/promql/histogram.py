@@ -11,7 +11,16 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from vigil.metrics.promql.gofloat import INF, NAN, div, parse_float
-from vigil.metrics.promql.model import NAME, EvalContext, Labels, ScalarNode, Vec, VectorNode, ensure_unique
+from vigil.metrics.promql.model import (
+    NAME,
+    EvalContext,
+    Labels,
+    ScalarNode,
+    Vec,
+    VectorNode,
+    ensure_unique,
+    param_key,
+)
 
 BUCKET_LABEL = "le"
 
@@ -80,31 +89,46 @@ def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
 _bound = lru_cache(maxsize=4096)(parse_float)
 
 
+def bucket_of(labels: Labels) -> tuple[frozenset[tuple[str, str]], float] | None:
+    """The histogram a series is a bucket of (its labels but ``le``) and the bucket's upper bound;
+    None for a series without an ``le`` or with a malformed one, which is not a bucket."""
+    le = labels.get(BUCKET_LABEL, "")
+    bound = _bound(le)
+    if bound is None:
+        return None
+    # Buckets of one histogram share every label but le (the name included); a label set to ""
+    # counts as absent, which the set difference (in C) leaves to the rare case.
+    key = frozenset(labels.items()).difference(((BUCKET_LABEL, le),))
+    if "" in labels.values():
+        key = frozenset((k, v) for k, v in key if v)
+    return key, bound
+
+
+def histogram_labels(labels: Labels) -> Labels:
+    """The labels of the quantile of the histogram a bucket with ``labels`` belongs to."""
+    return {k: v for k, v in labels.items() if k not in (NAME, BUCKET_LABEL)}
+
+
 class HistogramQuantile(VectorNode):
-    __slots__ = ("arg", "q")
+    __slots__ = ("arg", "key", "q")
 
     def __init__(self, q: ScalarNode, arg: VectorNode) -> None:
         self.q = q
         self.arg = arg
+        shown = param_key(q)
+        self.key = None if arg.key is None or shown is None else f"histogram_quantile({shown})({arg.key})"
 
     def compute(self, ctx: EvalContext) -> Vec:
         q = self.q.scalar(ctx)
         groups: dict[frozenset[tuple[str, str]], tuple[Labels, list[tuple[float, float]]]] = {}
         for labels, value in self.arg.vector(ctx):
-            le = labels.get(BUCKET_LABEL, "")
-            bound = _bound(le)
-            if bound is None:
-                continue  # no or a malformed le: not a bucket, skipped as Prometheus does
-            # Buckets of one histogram share every label but le (the name included); a label set
-            # to "" counts as absent, which the set difference (in C) leaves to the rare case.
-            key = frozenset(labels.items()).difference(((BUCKET_LABEL, le),))
-            if "" in labels.values():
-                key = frozenset((k, v) for k, v in key if v)
-            group = groups.get(key)
+            bucket = bucket_of(labels)
+            if bucket is None:
+                continue  # not a bucket: skipped as Prometheus does
+            group = groups.get(bucket[0])
             if group is None:
-                kept = {k: v for k, v in labels.items() if k not in (NAME, BUCKET_LABEL)}
-                group = groups[key] = (kept, [])
-            group[1].append((bound, value))
+                group = groups[bucket[0]] = (histogram_labels(labels), [])
+            group[1].append((bucket[1], value))
         out: Vec = [(labels, bucket_quantile(q, buckets)) for labels, buckets in groups.values()]
         # Two histograms that differ only by name now collide; Prometheus refuses that result.
         return ensure_unique(out) if len(out) > 1 else out

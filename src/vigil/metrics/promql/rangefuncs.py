@@ -217,11 +217,12 @@ class AbsentOverTime(VectorNode):
     """``absent_over_time``: 1, labelled from the selector's equality matchers, if no series has a
     sample in the window."""
 
-    __slots__ = ("labels", "selector")
+    __slots__ = ("key", "labels", "selector")
 
     def __init__(self, selector: MatrixSelector, labels: dict[str, str]) -> None:
         self.selector = selector
-        self.labels = labels
+        self.labels = labels  # from the selector's matchers: its key says them
+        self.key = f"absent_over_time{selector.key}"
 
     def compute(self, ctx: EvalContext) -> Vec:
         for _ in self.selector.windows(ctx, named=False):

@@ -15,37 +15,49 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
 from vigil.metrics.promql.aggregate import FINISH, STEPS, Aggregate, Group
-from vigil.metrics.promql.model import Labels, Vec, VectorNode
-from vigil.metrics.promql.sweep import Column, arguments, swept
+from vigil.metrics.promql.histogram import HistogramQuantile
+from vigil.metrics.promql.model import Constant, Vec, VectorNode
+from vigil.metrics.promql.sweep import Column, Stepped, arguments, in_step_order, swept
 
 SWEPT_OPS = frozenset({"sum", "avg", "min", "max", "count", "group", "stddev", "stdvar"})
 
 
 @dataclass
 class SweepPlan:
-    """What a range query sweeps: the aggregations of swept functions, and the keys of the swept
-    functions whose per-step vectors something else reads."""
+    """What a range query sweeps: the aggregations of swept functions, the ``histogram_quantile``s
+    of those or of swept functions, and the keys of the swept nodes whose per-step vectors
+    something else reads (a swept histogram reads its argument's columns, not its vectors)."""
 
     aggregates: list[Aggregate] = field(default_factory=list)
+    histograms: list[HistogramQuantile] = field(default_factory=list)
     per_step: set[str] = field(default_factory=set)
 
 
 def plan(root: VectorNode) -> SweepPlan:
     found = SweepPlan()
     aggregates: dict[str, Aggregate] = {}
-    pending = [root]
+    histograms: dict[str, HistogramQuantile] = {}
+    pending: list[tuple[VectorNode, bool]] = [(root, True)]  # a node, and whether it is read per step
     while pending:
-        node = pending.pop()
+        node, read = pending.pop()
+        if type(node) is HistogramQuantile and node.key is not None and _sweeps_histogram(node):
+            histograms.setdefault(node.key, node)
+            found.per_step.add(node.key)
+            pending.append((node.arg, False))
+            continue
         if type(node) is Aggregate and node.key is not None and _sweepable(node):
             aggregates.setdefault(node.key, node)
+            if read:
+                found.per_step.add(node.key)
             continue
         leaf = swept(node)
         if leaf is not None:
-            if leaf.key is not None:
+            if leaf.key is not None and read:
                 found.per_step.add(leaf.key)
         else:
-            pending += arguments(node)
+            pending += [(arg, True) for arg in arguments(node)]
     found.aggregates = list(aggregates.values())
+    found.histograms = list(histograms.values())
     return found
 
 
@@ -53,34 +65,35 @@ def _sweepable(node: Aggregate) -> bool:
     return node.op in SWEPT_OPS and node.param is None and swept(node.arg) is not None
 
 
-def aggregate_columns(node: Aggregate, columns: Sequence[Column], count: int) -> list[Vec]:
-    """``node`` at each of ``count`` steps over its argument's ``columns`` (in the source's order)."""
+def _sweeps_histogram(node: HistogramQuantile) -> bool:
+    """A literal quantile of a swept aggregation or function."""
+    if type(node.q) is not Constant:
+        return False
+    arg = node.arg
+    return (type(arg) is Aggregate and arg.key is not None and _sweepable(arg)) or swept(arg) is not None
+
+
+def fold(node: Aggregate, columns: Sequence[Column], count: int) -> tuple[list[Stepped], list[int]]:
+    """``node``'s groups at each of ``count`` steps over its argument's ``columns`` (in the source's
+    order), each placed at a step by the column that opens it there, and each column's group."""
     key = node.group_key
     groups: dict[Hashable, list[int]] = {}
     for i, column in enumerate(columns):
         groups.setdefault(key(column.labels), []).append(i)
-    results: list[list[float]] = []
-    names: list[Labels] = []
-    present: list[list[int]] = []
+    folded: list[Stepped] = []
     group_of = [0] * len(columns)
     for g, members in enumerate(groups.values()):
-        names.append(node.result_labels(columns[members[0]].labels))
         values, first = _fold(node.op, columns, members, count)
-        results.append(values)
-        present.append(first)
+        folded.append(Stepped(node.result_labels(columns[members[0]].labels), values, first))
         for i in members:
             group_of[i] = g
-    # A step lists each group where the column that opens it there comes (the per-step order).
-    vecs: list[Vec] = [[] for _ in range(count)]
-    for i, column in enumerate(columns):
-        g = group_of[i]
-        first, values, labels = present[g], results[g], names[g]
-        steps = column.steps
-        for j in range(len(steps)):
-            k = steps[j]
-            if first[k] == i:
-                vecs[k].append((labels, values[k]))
-    return vecs
+    return folded, group_of
+
+
+def aggregate_columns(node: Aggregate, columns: Sequence[Column], count: int) -> list[Vec]:
+    """``node`` at each of ``count`` steps over its argument's ``columns`` (in the source's order)."""
+    folded, group_of = fold(node, columns, count)
+    return in_step_order(folded, group_of, columns, count)
 
 
 def _fold(

@@ -8,7 +8,15 @@ from __future__ import annotations
 import math
 
 from vigil.metrics.promql.gofloat import NAN, div, kahan_sum_inc
-from vigil.metrics.promql.model import EvalContext, PromQLError, ScalarNode, Vec, VectorNode, ensure_unique
+from vigil.metrics.promql.model import (
+    EvalContext,
+    PromQLError,
+    ScalarNode,
+    Vec,
+    VectorNode,
+    ensure_unique,
+    param_key,
+)
 from vigil.metrics.promql.selectors import MatrixSelector, Window, nameless
 
 
@@ -56,31 +64,46 @@ def _holt_winters(values: list[float] | tuple[float, ...], sf: float, tf: float)
     return s1
 
 
+def trend(w: Window, at_ms: int, first: float, second: float, *, smoothed: bool) -> float | None:
+    """``predict_linear``'s (``first`` seconds after ``at_ms``) or, ``smoothed``, ``holt_winters``'
+    value over one window; None for a window of fewer than two samples."""
+    if len(w.values) < 2:
+        return None
+    if smoothed:
+        return _holt_winters(list(w.values), first, second)
+    slope, intercept = linear_regression(w, at_ms)
+    return slope * first + intercept
+
+
+def valid_factors(sf: float, tf: float) -> bool:
+    return 0 < sf < 1 and 0 < tf < 1
+
+
 class TrendCall(VectorNode):
     """``predict_linear(v[r], t)`` (``second`` unset) or ``holt_winters(v[r], sf, tf)``."""
 
-    __slots__ = ("first", "second", "selector")
+    __slots__ = ("first", "key", "second", "selector")
 
     def __init__(self, selector: MatrixSelector, first: ScalarNode, second: ScalarNode | None) -> None:
         self.selector = selector
         self.first = first
         self.second = second
+        shown, also = param_key(first), param_key(second)
+        name = "predict_linear" if second is None else "holt_winters"
+        self.key = None if shown is None or also is None else f"{name}({shown},{also}){selector.key}"
 
     def compute(self, ctx: EvalContext) -> Vec:
         first = self.first.scalar(ctx)
         second = self.second.scalar(ctx) if self.second is not None else NAN
+        smoothed = self.second is not None
         out: Vec = []
         for w in self.selector.windows(ctx, named=False):
-            if self.second is None:
-                if len(w.values) >= 2:
-                    slope, intercept = linear_regression(w, ctx.at_ms)
-                    out.append((nameless(w), slope * first + intercept))
-                continue
             # Prometheus checks the factors once it has a series to smooth.
-            if not 0 < first < 1:
-                raise PromQLError(f"invalid smoothing factor. Expected: 0 < sf < 1, got: {first:f}")
-            if not 0 < second < 1:
+            if smoothed and not valid_factors(first, second):
+                if not 0 < first < 1:
+                    raise PromQLError(f"invalid smoothing factor. Expected: 0 < sf < 1, got: {first:f}")
                 raise PromQLError(f"invalid trend factor. Expected: 0 < tf < 1, got: {second:f}")
-            if len(w.values) >= 2:
-                out.append((nameless(w), _holt_winters(list(w.values), first, second)))
+            value = trend(w, ctx.at_ms, first, second, smoothed=smoothed)
+            if value is not None:
+                out.append((nameless(w), value))
         return ensure_unique(out)
