@@ -47,8 +47,7 @@ class LocalQuery:
         runtime's own collector (every 15 s) and the one resumed here pick up anything else."""
         paused = gc.isenabled()
         gc.disable()
-        self._shared, self._shared_at = {}, None
-        self._left = dict(self._readers)
+        self._shared, self._shared_at = {}, None  # the first query sets its time and readers
         try:
             yield
         finally:
