@@ -13,7 +13,7 @@ import pytest
 
 from vigil.config.series_storage import SeriesStorage
 from vigil.metrics import chunks
-from vigil.metrics.blocks import BlockSet
+from vigil.metrics.blocks import BlockCollector, BlockSet
 from vigil.metrics.compaction import BLOCK_SPAN, Compactor, open_series
 from vigil.metrics.promql.evaluate import compile_expr
 from vigil.metrics.ranges import RangeSeries, evaluate_range
@@ -211,3 +211,65 @@ def test_compaction_joins_the_run_it_closes_to_the_newest_chunk_no_block_holds(t
     )
     assert list(read.timestamps) == [T0 + 15.0 * i for i in range(250)]
     assert list(read.values) == [float(i) for i in range(250)]
+
+
+def _damage(path: Path, offset: int) -> None:
+    with open(path, "r+b") as data:
+        data.seek(offset)
+        data.write(b"\xff" * 24)
+
+
+def test_a_damaged_chunk_on_disk_is_skipped_counted_and_logged_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fill(tmp_path, 4.5, series=2)
+    blocks = BlockSet(tmp_path, retention=15 * DAY, max_size=10**9)
+    blocks.open()
+    whole = {k: (list(t), list(v)) for k, _, t, v in _read_all(blocks)}
+    # Damage the values of the first chunk of series i0 in the first block (past its header).
+    index = blocks._index(blocks.metas[0])
+    [(_, refs)] = [entry for entry in index["req_total"] if entry[0]["instance"] == "i0"]
+    offset, length, first, last = refs[0]
+    _damage(tmp_path / "b-000001" / "chunks", offset + length - 24)
+    again = BlockSet(tmp_path, retention=15 * DAY, max_size=10**9)
+    again.open()
+    with caplog.at_level(logging.WARNING):
+        for _ in range(2):
+            read = {k: (list(t), list(v)) for k, _, t, v in _read_all(again)}
+    # The damaged chunk's samples are gone; every other sample is still served, in order.
+    lost = [t for t in whole["i0"][0] if first <= t <= last]
+    assert read["i0"][0] == [t for t in whole["i0"][0] if not first <= t <= last] and lost
+    assert read["i1"] == whole["i1"]
+    assert again.damaged == {("b-000001", offset)}
+    assert caplog.text.count("skipping its damaged chunks") == 1
+    assert "b-000001" in caplog.text
+    figures = {m.name: m.samples[0].value for m in BlockCollector(again).collect()}
+    assert figures["vigil_series_block_damaged_chunks"] == 1 and figures["vigil_series_blocks"] == 2
+
+
+def test_a_block_whose_index_or_chunks_cannot_be_read_is_skipped_and_the_rest_answer(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fill(tmp_path, 6.5, series=2)
+    (tmp_path / "b-000001" / "index.json.z").write_bytes(b"not zlib at all")
+    (tmp_path / "b-000002" / "chunks").unlink()
+    blocks = BlockSet(tmp_path, retention=15 * DAY, max_size=10**9)
+    with caplog.at_level(logging.WARNING):
+        blocks.open()
+        read = {k: list(t) for k, _, t, _ in _read_all(blocks)}
+        _read_all(blocks)
+    assert blocks.unreadable == {"b-000001", "b-000002"}
+    assert caplog.text.count("cannot be read") == 2
+    held = read["i0"]
+    assert held and min(held) > blocks.metas[1].maxt and held == sorted(held)  # block 3 alone
+    store = SeriesStore(retention=MEMORY, blocks=blocks)
+    assert store.select([Matcher("instance", MatchOp.EQUAL, "i1")], T0, T0 + 7 * 3600)
+    # Deleting a skipped block forgets it.
+    blocks.retention = 3600.0
+    blocks.apply_retention(T0 + 6.5 * 3600)
+    assert not blocks.unreadable
+
+
+def _read_all(blocks: BlockSet) -> list[tuple[str, dict[str, str], list[float], list[float]]]:
+    found = blocks.read([Matcher(NAME, MatchOp.EQUAL, "req_total")], T0 - 1, T0 + DAY)
+    return [(labels["instance"], labels, list(times), list(values)) for labels, times, values in found]

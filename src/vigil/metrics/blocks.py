@@ -11,7 +11,9 @@ Only the blocks' meta is read at start; a block's index is read when a query fir
 block and a few are kept (``INDEXES``). The newest blocks' last time per series is loaded at start
 so that samples a write-ahead log replays and a block already holds are refused as duplicates.
 Blocks go by age (their max time older than ``retention``) and by size (beyond ``max_size``),
-oldest first.
+oldest first. A chunk that does not decode (changed on disk, cut short) is skipped and counted, and
+so is a block whose index or chunks cannot be read: a query answers from the rest, and each damaged
+block is logged once.
 """
 
 from __future__ import annotations
@@ -25,13 +27,17 @@ import zlib
 from array import array
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
 from vigil.metrics import chunks as codec
 from vigil.metrics.heads import NAME
+from vigil.metrics.matchers import Plan
 from vigil.metrics.matchers import plan as matchers_plan
 from vigil.metrics.series import Matcher
 from vigil.metrics.store import DiskSeries
@@ -77,6 +83,9 @@ class BlockSet:
         self._indexes: OrderedDict[str, dict[str, list[Entry]]] = OrderedDict()
         self._floors: dict[tuple[str, Key], float] = {}
         self._next = 1
+        self.damaged: set[tuple[str, int]] = set()  # (block, offset) of chunks that did not decode
+        self.unreadable: set[str] = set()  # blocks whose index or chunks could not be read
+        self._warned: set[str] = set()  # blocks logged as damaged or unreadable (once each)
 
     def open(self) -> None:
         """Read every block's meta, remove torn temp folders, load the replay floors."""
@@ -96,7 +105,7 @@ class BlockSet:
             floor = self.metas[-1].wal_floor - REPLAY_MARGIN
             for meta in self.metas:
                 if meta.maxt >= floor:
-                    for name, entries in self._index(meta).items():
+                    for name, entries in (self._readable_index(meta) or {}).items():
                         for labels, refs in entries:
                             self._floors[name, series_key(labels)] = refs[-1][3]
 
@@ -115,22 +124,80 @@ class BlockSet:
         for meta in self.metas:
             if meta.maxt <= start or meta.mint > end:
                 continue
-            index = self._index(meta)
-            with open(self.path / meta.name / "chunks", "rb") as data:
-                for name in plan.names or list(index):
-                    if name not in index or not all(test(name) for test in plan.name_tests):
-                        continue
-                    for labels, refs in index[name]:
-                        if not all(labels.get(k, "") == v for k, v in plan.exact) or not all(
-                            check(labels.get(label, "")) for label, check in plan.tests
-                        ):
-                            continue
-                        key = (name, *series_key(labels))
-                        held = found.get(key)
-                        if held is None:
-                            held = found[key] = (labels, array("d"), array("d"))
-                        _read_chunks(data, refs, start, end, held)
+            index = self._readable_index(meta)
+            if index is None:
+                continue
+            try:
+                with open(self.path / meta.name / "chunks", "rb") as data:
+                    self._read_block(meta.name, data, index, plan, start, end, found)
+            except OSError as err:
+                self._unreadable(meta.name, err)
         return [series for series in found.values() if series[1]]
+
+    def _read_block(
+        self,
+        block: str,
+        data: BinaryIO,
+        index: dict[str, list[Entry]],
+        plan: Plan,
+        start: float,
+        end: float,
+        found: dict[Key, DiskSeries],
+    ) -> None:
+        for name in plan.names or list(index):
+            if name not in index or not all(test(name) for test in plan.name_tests):
+                continue
+            for labels, refs in index[name]:
+                if not all(labels.get(k, "") == v for k, v in plan.exact) or not all(
+                    check(labels.get(label, "")) for label, check in plan.tests
+                ):
+                    continue
+                key = (name, *series_key(labels))
+                held = found.get(key)
+                if held is None:
+                    held = found[key] = (labels, array("d"), array("d"))
+                self._read_chunks(block, data, refs, start, end, held)
+
+    def _read_chunks(
+        self,
+        block: str,
+        data: BinaryIO,
+        refs: list[tuple[int, int, float, float]],
+        start: float,
+        end: float,
+        into: DiskSeries,
+    ) -> None:
+        _labels, times, values = into
+        for offset, length, first, last in refs:
+            if last <= start or first > end:
+                continue
+            data.seek(offset)
+            try:
+                ts, vs = codec.decode(data.read(length))
+            except codec.DamagedChunk as err:
+                self.damaged.add((block, offset))
+                self._warn(block, f"skipping its damaged chunks ({err})")
+                continue
+            low, high = bisect_right(ts, start), bisect_right(ts, end)
+            times.extend(ts[low:high])
+            values.extend(vs[low:high])
+
+    def _readable_index(self, meta: BlockMeta) -> dict[str, list[Entry]] | None:
+        """The block's index; None (logged once) when it cannot be read (tried again next time)."""
+        try:
+            return self._index(meta)
+        except (OSError, ValueError, TypeError, zlib.error) as err:
+            self._unreadable(meta.name, err)
+            return None
+
+    def _unreadable(self, block: str, err: Exception) -> None:
+        self.unreadable.add(block)
+        self._warn(block, f"skipping it, it cannot be read ({err})")
+
+    def _warn(self, block: str, what: str) -> None:
+        if block not in self._warned:
+            self._warned.add(block)
+            log.warning("series block %s: %s", self.path / block, what)
 
     def _index(self, meta: BlockMeta) -> dict[str, list[Entry]]:
         index = self._indexes.get(meta.name)
@@ -192,23 +259,37 @@ class BlockSet:
                 shutil.rmtree(self.path / meta.name, ignore_errors=True)
                 self.metas.remove(meta)
                 self._indexes.pop(meta.name, None)
+                self.unreadable.discard(meta.name)
+                self.damaged = {ref for ref in self.damaged if ref[0] != meta.name}
                 total -= meta.bytes
                 gone.append(meta.name)
         return gone
 
 
-def _read_chunks(
-    data: BinaryIO, refs: list[tuple[int, int, float, float]], start: float, end: float, into: DiskSeries
-) -> None:
-    _labels, times, values = into
-    for offset, length, first, last in refs:
-        if last <= start or first > end:
-            continue
-        data.seek(offset)
-        ts, vs = codec.decode(data.read(length))
-        low, high = bisect_right(ts, start), bisect_right(ts, end)
-        times.extend(ts[low:high])
-        values.extend(vs[low:high])
+class BlockCollector(Collector):
+    """The blocks' figures on Vigil's own ``/metrics``."""
+
+    def __init__(self, blocks: BlockSet) -> None:
+        self.blocks = blocks
+
+    def collect(self) -> Iterator[Metric]:
+        metas = list(self.blocks.metas)
+        yield GaugeMetricFamily("vigil_series_blocks", "Series blocks on disk.", value=len(metas))
+        yield GaugeMetricFamily(
+            "vigil_series_block_bytes",
+            "Bytes of the series blocks on disk.",
+            value=sum(m.bytes for m in metas),
+        )
+        yield GaugeMetricFamily(
+            "vigil_series_block_damaged_chunks",
+            "Chunks in the blocks that did not decode when a query read them (skipped).",
+            value=len(self.blocks.damaged),
+        )
+        yield GaugeMetricFamily(
+            "vigil_series_blocks_unreadable",
+            "Blocks whose index or chunks could not be read (skipped).",
+            value=len(self.blocks.unreadable),
+        )
 
 
 def _write(path: Path, payload: bytes) -> int:

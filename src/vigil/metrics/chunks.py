@@ -83,9 +83,17 @@ def encode(timestamps: Sequence[float], values: Sequence[float]) -> bytes:
     )
 
 
+class DamagedChunk(ValueError):
+    """A chunk's bytes do not decode: cut short, or changed on disk."""
+
+
 def decode(chunk: bytes) -> tuple[array[float], array[float]]:
-    """The timestamps and values of ``chunk``, as new arrays the caller may keep."""
-    timestamps, values = _decode(chunk)
+    """The timestamps and values of ``chunk``, as new arrays the caller may keep; ``DamagedChunk``
+    when its bytes do not decode."""
+    try:
+        timestamps, values = _decode(chunk)
+    except (ValueError, struct.error, zlib.error) as err:
+        raise DamagedChunk(f"a chunk of {len(chunk)} bytes does not decode: {err}") from None
     return timestamps[:], values
 
 

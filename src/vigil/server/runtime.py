@@ -36,6 +36,7 @@ from vigil.incidents.ack_links import AckLinks
 from vigil.incidents.gone import resolve_gone
 from vigil.incidents.service import IncidentService
 from vigil.incidents.targets import TargetWatch
+from vigil.metrics.blocks import BlockCollector
 from vigil.metrics.compaction import Compactor, open_series
 from vigil.metrics.history import HistoryWriter
 from vigil.metrics.scrape import Scraper
@@ -195,19 +196,16 @@ class Runtime:
         self.series_log: SeriesLog | None = None
         if folder is not None:
             self.series, self.compactor = open_series(folder, self.stack.model.metrics)
+            self.metrics.registry.register(BlockCollector(self.compactor.blocks))
             self.compactor.wal = self.series_log = self._series_log(folder)
 
     def _series_log(self, folder: Path) -> SeriesLog:
         settings = self.stack.model.metrics
-        series_log = SeriesLog(
-            folder / "wal",
-            self.clock,
-            stage=self.supervisor.stage("series-log"),
-            options=LogOptions(retention=settings.retention, max_size=settings.max_size),
-        )
+        stage = self.supervisor.stage("series-log")
+        options = LogOptions(retention=settings.retention, max_size=settings.max_size)
+        series_log = SeriesLog(folder / "wal", self.clock, stage=stage, options=options)
         self.metrics.registry.register(LogCollector(series_log))
-        stages = [self.supervisor.stage("series-log")]
-        self.alarms.append(StoreAlarm(stages, self.channels, self.clock, lambda: self.store.id, SERIES_LOG))
+        self.alarms.append(StoreAlarm([stage], self.channels, self.clock, lambda: self.store.id, SERIES_LOG))
         return series_log
 
     def _check_parts(self, engine: AsyncEngine) -> None:

@@ -154,6 +154,7 @@ async def test_readyz_and_metrics_show_a_log_that_cannot_write(tmp_path: Path) -
         assert 'vigil_stage_up{stage="series-log"} 0.0' in metrics
         assert "vigil_series_log_write_failures_total 1.0" in metrics
         assert "vigil_series_log_pending_samples 1.0" in metrics
+        assert "vigil_series_blocks 0.0" in metrics and "vigil_series_block_damaged_chunks 0.0" in metrics
 
         blocker.unlink()
         assert await runtime.series_log.flush()
