@@ -239,8 +239,8 @@ def test_query_range_across_a_kill_answers_as_prometheus_does(
         f"killed at {killed_at:.3f}, ready again at {ready_again:.3f}; (timestamp, first scraped) "
         f"lost: {sorted(lost.items())}; scrapes Vigil reports failed: {failed}"
     )
-    down = {t for _, t in theirs.keys() - mine.keys() if killed_at - EVERY <= t <= ready_again}
-    assert down, "Vigil was down for a while: Prometheus has samples of it that Vigil has not"
+    # Samples stamped while Vigil was down may be missing from its answers, but need not be: a
+    # restart quicker than a stamp's 2 s misses none (``lost`` above holds what it missed).
     assert len(mine) > 2 * SCRAPED_FOR / EVERY * 4 * 0.8  # both sides of the kill, four series
     first = min(held)
 
