@@ -17,7 +17,7 @@ from vigil.metrics.blocks import BlockCollector, BlockSet
 from vigil.metrics.compaction import BLOCK_SPAN, Compactor, open_series
 from vigil.metrics.promql.evaluate import compile_expr
 from vigil.metrics.ranges import RangeSeries, evaluate_range
-from vigil.metrics.series import Matcher, MatchOp
+from vigil.metrics.series import Matcher, MatchOp, SeriesEdges
 from vigil.metrics.store import SeriesStore
 
 NAME = "__name__"
@@ -85,6 +85,21 @@ def test_a_24_hour_range_query_reads_blocks_past_memory_and_agrees_with_a_store_
         assert all(isinstance(s, RangeSeries) for s in got)
         assert got == want
         assert len(got) == 5 and len(got[0].points) == 97  # type: ignore[union-attr]
+
+
+def test_a_window_reaching_the_blocks_comes_whole_never_as_edges(tmp_path: Path) -> None:
+    store, _ = fill(tmp_path, 25, series=2)
+    end = T0 + 25 * 3600 - STEP
+    matchers = [Matcher(NAME, MatchOp.EQUAL, "req_total")]
+    for start in (end - DAY, end - 600):  # from the blocks on, and from memory alone
+        edges = store.select_edges(matchers, start, end)
+        whole = store.select(matchers, start, end)
+        assert len(edges) == len(whole) == 2
+        if start < store.blocks.newest():  # type: ignore[union-attr]
+            assert [list(e.timestamps) for e in edges] == [list(w.timestamps) for w in whole]  # type: ignore[union-attr]
+        else:
+            assert all(isinstance(e, SeriesEdges) for e in edges)
+            assert [e.samples for e in edges] == [len(w.timestamps) for w in whole]  # type: ignore[union-attr]
 
 
 def test_compaction_writes_a_block_per_2_hours_and_trims_the_wal(tmp_path: Path) -> None:

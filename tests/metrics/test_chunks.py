@@ -83,16 +83,15 @@ def test_timestamps_on_a_grid_take_the_header_alone(times: list[float], header_o
 def test_series_closing_chunks_over_the_same_irregular_times_pack_them_once() -> None:
     times = [1.8e9 + 15 * i + (i % 3) * 0.001 for i in range(120)]
     first = chunks.encode(times, [1.0] * 120)
-    times_at = chunks.HEADER.size + chunks.LENGTH.size
-    (length,) = chunks.LENGTH.unpack_from(first, chunks.HEADER.size)
+    length_at = chunks.HEADER.size + chunks.EDGE_VALUES.size
+    times_at = length_at + chunks.LENGTH.size
+    (length,) = chunks.LENGTH.unpack_from(first, length_at)
     times[5] += 0.0005  # the caller's list changes after the first chunk: not the times packed then
     second = chunks.encode(times, [2.0] * 120)
     assert first[times_at : times_at + length] != second[times_at : times_at + length]
     assert list(chunks.decode(second)[0]) == times and list(chunks.decode(first)[1]) == [1.0] * 120
     third = chunks.encode(list(times), [3.0] * 120)
-    assert (
-        third[: times_at + length][chunks.HEADER.size :] == second[: times_at + length][chunks.HEADER.size :]
-    )
+    assert third[length_at : times_at + length] == second[length_at : times_at + length]
     assert list(chunks.decode(third)[0]) == times
 
 
@@ -111,7 +110,7 @@ def test_an_empty_or_oversized_chunk_is_refused(count: int) -> None:
 def test_a_damaged_chunk_is_refused() -> None:
     chunk = chunks.encode([1.0, 2.0], [1.0, 2.0])
     with pytest.raises(ValueError, match="expected"):
-        chunks.decode(chunk[: chunks.HEADER.size] + zstandard.compress(b"x" * 8))
+        chunks.decode(chunk[: chunks.HEADER.size + chunks.EDGE_VALUES.size] + zstandard.compress(b"x" * 8))
     with pytest.raises(ValueError, match="cannot be unpacked"):
         chunks.decode(chunk[:-3])  # cut short
 
@@ -132,6 +131,23 @@ def test_chunks_packed_by_zlib_in_older_stores_are_still_read(jitter: float) -> 
     assert bits(got_times) == bits(times) and bits(got_values) == bits(values)
     assert chunks.regular(old) is not bool(jitter)
     assert chunks.decode(chunks.encode(times, values))[1] == got_values  # now packed by zstd
+
+
+@pytest.mark.parametrize("jitter", [0.0, 0.001])
+def test_a_chunk_tells_its_edges_from_its_header_and_an_older_one_from_its_samples(jitter: float) -> None:
+    times = [1.8e9 + 15 * i + (i % 2) * jitter for i in range(50)]
+    values = [float(50 - i) if i % 7 else -0.0 for i in range(50)]
+    chunk = chunks.encode(times, values)
+    edges = chunks.edges(chunk)
+    assert edges == (50, times[0], values[0], times[-1], values[-1])
+    assert bits([edges[2]]) == bits([-0.0])  # the bits as they went in
+    # The zstd chunks of stores written before edge values: the same without them, the bit clear.
+    count, kind, first, last, step = chunks.HEADER.unpack_from(chunk)
+    header = chunks.HEADER.pack(count, kind & ~chunks.EDGES, first, last, step)
+    older = header + chunk[chunks.HEADER.size + chunks.EDGE_VALUES.size :]
+    got_times, got_values = chunks.decode(older)
+    assert bits(got_times) == bits(times) and bits(got_values) == bits(values)
+    assert chunks.edges(older) == edges and chunks.regular(older) is not bool(jitter)
 
 
 def test_each_thread_packs_with_its_own_context() -> None:

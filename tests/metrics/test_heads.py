@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from vigil.metrics.heads import CHUNK_SAMPLES, HEAD_MAX, HEAD_SPAN, UNTRACKED, SeriesRef
 from vigil.metrics.promql.evaluate import compile_expr, evaluate
-from vigil.metrics.series import STALE_NAN, Matcher, MatchOp
+from vigil.metrics.series import STALE_NAN, Matcher, MatchOp, SeriesEdges
 from vigil.metrics.store import SeriesStore
 
 NAME = "__name__"
@@ -55,7 +55,7 @@ def test_windows_over_chunks_and_head_match_a_plain_list(
         want = [(t, v) for t, v in kept if start < t <= end]
         got = store.select(M, start, end)
         if not want:
-            assert got == []
+            assert got == [] and store.select_edges(M, start, end) == []
             continue
         [series] = got
         assert list(series.timestamps) == [t for t, _ in want]
@@ -64,6 +64,17 @@ def test_windows_over_chunks_and_head_match_a_plain_list(
             assert not any(math.isnan(v) for _, v in want)
         if series.monotonic:
             assert not any(b < a for (_, a), (_, b) in pairwise(want))
+        # Its edges, read without copying: the same first and last samples and count.
+        [ref] = store.held()
+        edges = (len(want), want[0][0], want[0][1], want[-1][0], want[-1][1])
+        assert ref.edges(start, end) is not None and bits(list(ref.edges(start, end) or ())) == bits(edges)
+        [answer] = store.select_edges(M, start, end)
+        if isinstance(answer, SeriesEdges):  # only for a window without NaN or drop
+            assert bits(list(answer[1:])) == bits(edges) and answer.nameless == {}
+            assert not any(math.isnan(v) for _, v in want)
+            assert not any(b < a for (_, a), (_, b) in pairwise(want))
+        else:
+            assert list(answer.timestamps) == list(series.timestamps) and answer.labels == {}
 
 
 def test_old_samples_are_compressed_and_the_newest_stay_plain() -> None:

@@ -9,10 +9,11 @@ from collections.abc import Iterable, Sequence
 
 import pytest
 
+from vigil.metrics import chunks
 from vigil.metrics.heads import MAX_MARKS
 from vigil.metrics.promql import Sample, compile_expr, evaluate
 from vigil.metrics.promql.model import Vec
-from vigil.metrics.series import STALE_NAN, Matcher, MatchOp, SeriesData
+from vigil.metrics.series import STALE_NAN, Matcher, MatchOp, SeriesData, SeriesEdges
 from vigil.metrics.store import SeriesStore
 
 B = 1_700_000_000.0
@@ -32,15 +33,20 @@ class Unvouched:
         self.selects += 1
         return [SeriesData(s.labels, s.timestamps, s.values) for s in self.store.select(matchers, start, end)]
 
+    def select_edges(
+        self, matchers: Sequence[Matcher], start: float, end: float
+    ) -> Iterable[SeriesData | SeriesEdges]:
+        return self.select(matchers, start, end, named=False)
 
-def _random_store(seed: int) -> SeriesStore:
+
+def _random_store(seed: int, length: int = 60) -> SeriesStore:
     rng = random.Random(seed)
     store = SeriesStore(retention=10**9)
     for i in range(40):
         kind = ("counter", "gauge", "odd")[i % 3]
         labels = {"__name__": f"m_{kind}", "job": f"j{i % 4}", "i": str(i)}
         value = rng.uniform(0, 100)
-        for n in range(60):
+        for n in range(length):
             if kind == "counter":
                 value = 0.0 if rng.random() < 0.05 else value + rng.uniform(0, 10)
             else:
@@ -96,16 +102,46 @@ def _same(a: list[Sample], b: list[Sample]) -> bool:
     return True
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_vouched_windows_give_the_answers_of_the_per_sample_loops(seed: int) -> None:
-    store = _random_store(seed)
+@pytest.mark.parametrize(("seed", "length"), [(1, 60), (2, 60), (3, 60), (4, 400)])
+def test_vouched_windows_give_the_answers_of_the_per_sample_loops(seed: int, length: int) -> None:
+    store = _random_store(seed, length)  # 400 samples: chunks too, not the heads alone
     plain = Unvouched(store)
     for expr in EXPRESSIONS:
         compiled = compile_expr(expr)
-        for at in (B + 120, B + 450, B + 59 * STEP, B + 59 * STEP + 7):
+        last = B + (length - 1) * STEP
+        for at in (B + 120, B + 450, last - 2000, last, last + 7):
             fast, slow = evaluate(compiled, at, store), evaluate(compiled, at, plain)
             assert isinstance(fast, list) and isinstance(slow, list)
             assert _same(fast, slow), f"{expr} at {at - B}: {fast} != {slow}"
+
+
+def test_rate_over_chunks_whole_in_its_window_reads_their_headers_alone() -> None:
+    store = SeriesStore(retention=10**9)
+    rng = random.Random(7)  # values no other test writes: chunks are cached by their bytes
+    times = [B + STEP * i for i in range(480)]
+    store.extend({"__name__": "c_total"}, times, [float(i) + rng.random() for i in range(480)])
+    [ref] = store.held()
+    assert len(ref.chunks) >= 3
+    at = times[-1]
+    answers = []
+    for cut in (1, 0):
+        first, _ = chunks.bounds(ref.chunks[cut])
+        window = round((at - first + STEP / 2) * 1000)  # from between two chunks: each whole or out
+        expr = compile_expr(f"increase(c_total[{window}ms])")
+        answers.append((expr, evaluate(expr, at, store)))
+    assert not any(chunk in chunks.RECENT for chunk in ref.chunks)
+    for expr, got in answers:
+        assert len(got) == 1 and _same(got, evaluate(expr, at, Unvouched(store)))  # which decodes all
+    # A window from inside a chunk decodes that one alone.
+    first, last = chunks.bounds(ref.chunks[-1])
+    expr = compile_expr(f"rate(c_total[{round((at - (first + last) / 2) * 1000)}ms])")
+    fresh = SeriesStore(retention=10**9)
+    fresh.extend({"__name__": "c_total"}, times, [float(i) + rng.random() for i in range(480)])
+    [again] = fresh.held()
+    got = evaluate(expr, at, fresh)
+    assert len(got) == 1
+    assert [chunk in chunks.RECENT for chunk in again.chunks] == [False] * (len(again.chunks) - 1) + [True]
+    assert _same(got, evaluate(expr, at, Unvouched(fresh)))
 
 
 def _flags(store: SeriesStore, name: str, start: float, end: float) -> tuple[bool, bool]:

@@ -36,11 +36,11 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from vigil.metrics import chunks as codec
+from vigil.metrics.disk_series import DiskSeries, series_key
 from vigil.metrics.heads import NAME
 from vigil.metrics.matchers import Plan
 from vigil.metrics.matchers import plan as matchers_plan
 from vigil.metrics.series import Matcher
-from vigil.metrics.store import DiskSeries
 from vigil.metrics.wal.segments import sync_folder
 
 log = logging.getLogger(__name__)
@@ -67,13 +67,8 @@ class BlockMeta:
     wal_floor: float  # every sample before it is in a block: the write-ahead log may drop it
 
 
-def series_key(labels: Mapping[str, str]) -> Key:
-    """As the store keys a series: (name, value, …) of its labels but ``__name__``, in name order."""
-    return tuple(part for item in sorted(labels.items()) if item[1] and item[0] != NAME for part in item)
-
-
 class BlockSet:
-    """The blocks under ``path``; reads them for the store (``store.SeriesBlocks``)."""
+    """The blocks under ``path``; reads them for the store (``disk_series.SeriesBlocks``)."""
 
     def __init__(self, path: Path, *, retention: float, max_size: int) -> None:
         self.path = path

@@ -1,9 +1,12 @@
 """A closed chunk of one series: its samples compressed into one ``bytes``, as memory and blocks hold it.
 
-Layout: a header ``<HBddd`` (count, kind, first time, last time, step), then for irregular timestamps
-their compressed bytes (a ``<I`` length first), then the compressed values. The kind's low bit says
-whether the timestamps are irregular; the next bit which compressor packed them: zstd, or zlib in the
-chunks of stores written before zstd (still read). Timestamps on a regular grid (``first + i * step``
+Layout: a header ``<HBddd`` (count, kind, first time, last time, step), the first and last values
+(``<dd``), then for irregular timestamps their compressed bytes (a ``<I`` length first), then the
+compressed values. The kind's low bit says whether the timestamps are irregular; the next bit which
+compressor packed them: zstd, or zlib in the chunks of stores written before zstd; the third whether
+the first and last values follow the header. Chunks of older stores lack either and are still read.
+With a chunk's count, first and last samples in its header, ``rate``, ``increase`` and ``delta`` over
+a window that holds the chunk whole read it without unpacking it (``heads.SeriesRef.edges``). Timestamps on a regular grid (``first + i * step``
 exactly, as scrapes on a fixed interval and backfills give) take the header alone; any others are
 stored whole, as values are.
 
@@ -35,6 +38,8 @@ LENGTH = struct.Struct("<I")
 REGULAR = 0
 IRREGULAR = 1  # the kind's low bit
 ZSTD = 2  # the kind's second bit: packed by zstd, not zlib
+EDGES = 4  # the kind's third bit: the first and last values follow the header
+EDGE_VALUES = struct.Struct("<dd")
 LEVEL = 3
 _CONTEXTS = threading.local()
 MAX_SAMPLES = 65_535  # the count is two bytes
@@ -63,8 +68,9 @@ def encode(timestamps: Sequence[float], values: Sequence[float]) -> bytes:
     last = timestamps[count - 1]
     step = (timestamps[1] - first) if count > 1 else 0.0
     packed_values = pack(values)
+    edges = EDGE_VALUES.pack(values[0], values[count - 1])
     if _regular(timestamps, first, step):
-        return HEADER.pack(count, ZSTD | REGULAR, first, last, step) + packed_values
+        return HEADER.pack(count, ZSTD | EDGES | REGULAR, first, last, step) + edges + packed_values
     raw = array("d", timestamps).tobytes()  # compared as bytes: items compared one by one box each
     key = (first, last, count)
     found = _PACKED.get(key)
@@ -76,7 +82,8 @@ def encode(timestamps: Sequence[float], values: Sequence[float]) -> bytes:
             _PACKED.clear()
         _PACKED[key] = (raw, packed_times)
     return (
-        HEADER.pack(count, ZSTD | IRREGULAR, first, last, step)
+        HEADER.pack(count, ZSTD | EDGES | IRREGULAR, first, last, step)
+        + edges
         + LENGTH.pack(len(packed_times))
         + packed_times
         + packed_values
@@ -100,7 +107,7 @@ def decode(chunk: bytes) -> tuple[array[float], array[float]]:
 def _decode(chunk: bytes) -> tuple[array[float], array[float]]:
     """As ``decode``, but the timestamps may be shared with other chunks' (never to be changed)."""
     count, kind, first, _last, step = HEADER.unpack_from(chunk)
-    at = HEADER.size
+    at = HEADER.size + EDGE_VALUES.size if kind & EDGES else HEADER.size
     zstd = bool(kind & ZSTD)
     if not kind & IRREGULAR:
         key: object = (first, step, count)
@@ -140,6 +147,9 @@ class RecentChunks:
                 self.samples -= len(self._decoded.pop(next(iter(self._decoded)))[0])
         return found
 
+    def __contains__(self, chunk: bytes) -> bool:
+        return chunk in self._decoded
+
 
 RECENT = RecentChunks()  # the one the series store reads through
 
@@ -157,6 +167,17 @@ def bounds(chunk: bytes) -> tuple[float, float]:
 
 def count(chunk: bytes) -> int:
     return int(HEADER.unpack_from(chunk)[0])
+
+
+def edges(chunk: bytes) -> tuple[int, float, float, float, float]:
+    """The count, first time, first value, last time and last value of ``chunk``: from its header,
+    or for a chunk written without its edge values, decoded (``decode_shared``)."""
+    count, kind, first, last, _step = HEADER.unpack_from(chunk)
+    if kind & EDGES:
+        first_value, last_value = EDGE_VALUES.unpack_from(chunk, HEADER.size)
+        return count, first, first_value, last, last_value
+    values = RECENT.decode(chunk)[1]
+    return count, first, values[0], last, values[count - 1]
 
 
 def _regular(timestamps: Sequence[float], first: float, step: float) -> bool:

@@ -272,6 +272,46 @@ class SeriesRef:
             out_v.extend(values[:high])
         return out_t, out_v
 
+    def edges(self, start: float, end: float) -> tuple[int, float, float, float, float] | None:
+        """How many samples ``(start, end]`` holds, the first (time, value) and the last, without
+        copying them; None when it holds none. A chunk the window holds whole is read from its
+        header; only one the window cuts is decoded (through ``decode_shared``)."""
+        timestamps, values = self.times, self.values
+        held = len(values)
+        count = 0
+        first_t = first_v = last_t = last_v = math.nan
+        chunks = self.chunks
+        if chunks and not (held and timestamps[0] <= start):
+            reached = len(chunks)
+            while reached > 0 and codec.bounds(chunks[reached - 1])[1] > start:
+                reached -= 1
+            for i in range(reached, len(chunks)):
+                chunk = chunks[i]
+                n, c_first, c_first_v, c_last, c_last_v = codec.edges(chunk)
+                if c_first > end:
+                    break
+                if c_first <= start or c_last > end:  # cut by the window: decoded
+                    ts, vs = codec.decode_shared(chunk)
+                    low = bisect_right(ts, start)
+                    high = n if end >= c_last else bisect_right(ts, end)
+                    n = high - low
+                    if n <= 0:
+                        continue
+                    c_first, c_first_v, c_last, c_last_v = ts[low], vs[low], ts[high - 1], vs[high - 1]
+                if not count:
+                    first_t, first_v = c_first, c_first_v
+                last_t, last_v = c_last, c_last_v
+                count += n
+        if held and timestamps[0] <= end:
+            low = bisect_right(timestamps, start, 0, held)
+            high = held if end >= timestamps[held - 1] else bisect_right(timestamps, end, 0, held)
+            if high > low:
+                if not count:
+                    first_t, first_v = timestamps[low], values[low]
+                last_t, last_v = timestamps[high - 1], values[high - 1]
+                count += high - low
+        return (count, first_t, first_v, last_t, last_v) if count else None
+
     def trim(self, cutoff: float) -> int:
         """Drop the samples at or before ``cutoff``; returns how many went."""
         dropped = 0

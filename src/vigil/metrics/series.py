@@ -55,12 +55,31 @@ class SeriesData(NamedTuple):
     monotonic: bool = False
 
 
+class SeriesEdges(NamedTuple):
+    """A series' window told by its edges alone: how many samples it holds, the first and the last.
+    A source answers this only for a window it vouches holds no NaN and no drop, which is all that
+    ``rate``, ``increase`` and ``delta`` need of it."""
+
+    nameless: Mapping[str, str]
+    samples: int
+    first_time: float
+    first_value: float
+    last_time: float
+    last_value: float
+
+
 class SeriesSource(Protocol):
     def select(
         self, matchers: Sequence[Matcher], start: float, end: float, *, named: bool = True
     ) -> Iterable[SeriesData]:
         """Series matching every matcher, with only their samples in ``(start, end]``. When not
         ``named``, a source may leave ``__name__`` out of each series' labels (the caller drops it)."""
+
+    def select_edges(
+        self, matchers: Sequence[Matcher], start: float, end: float
+    ) -> Iterable[SeriesData | SeriesEdges]:
+        """As ``select`` not ``named``; a series whose window holds no NaN and no drop may come as
+        its ``SeriesEdges`` instead (a source that keeps no such marks answers ``select``'s)."""
 
 
 def is_stale(value: float) -> bool:

@@ -21,17 +21,18 @@ from __future__ import annotations
 import math
 import sys
 from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from operator import lt
-from typing import Protocol
 
 from vigil.engine.clock import Clock
+from vigil.metrics.disk_series import DiskSeries, SeriesBlocks, with_disk
 from vigil.metrics.heads import CHUNK_SAMPLES, HEAD_KEEP, NAME, SeriesRef, marks_clear
+from vigil.metrics.matchers import Plan
 from vigil.metrics.matchers import plan as matchers_plan
-from vigil.metrics.series import Matcher, SeriesData
+from vigil.metrics.series import Matcher, SeriesData, SeriesEdges
 
 __all__ = ["NAME", "DiskSeries", "SeriesBlocks", "SeriesRef", "SeriesStore", "StoreStats"]
 
@@ -63,22 +64,7 @@ class StoreStats:
         return self.bytes / self.samples if self.samples else 0.0
 
 
-# A series read from disk: labels, timestamps, values.
-DiskSeries = tuple[Mapping[str, str], "array[float]", "array[float]"]
 _CUT_AT = CHUNK_SAMPLES + HEAD_KEEP
-
-
-class SeriesBlocks(Protocol):
-    """The blocks on disk as the store reads them (``metrics.blocks.BlockSet``)."""
-
-    def newest(self) -> float:
-        """The last time any block holds; -inf without blocks."""
-
-    def last_time(self, name: str, key: tuple[str, ...]) -> float:
-        """The newest time the blocks hold for the series ``name``/``key``; -inf if none known."""
-
-    def read(self, matchers: Sequence[Matcher], start: float, end: float) -> list[DiskSeries]:
-        """Series matching every matcher with their samples on disk in ``(start, end]``."""
 
 
 class SeriesStore:
@@ -257,73 +243,61 @@ class SeriesStore:
         plan = matchers_plan(tuple(matchers))
         disk = self.blocks is not None and start < self.blocks.newest()
         named = named or disk  # the samples on disk are joined to memory's by their full labels
-        tests = plan.tests
         found: list[SeriesData] = []
         append = found.append
-        # SeriesData's own constructor is a Python function; this one builds the same tuple in C.
-        new_tuple = tuple.__new__
+        for series in self._matching(plan):
+            nameless = series.nameless
+            timestamps, held = series.times, len(series.values)
+            if held and (timestamps[0] <= start or not series.chunks):
+                # The head alone covers the window: the common case, sliced here without a call.
+                low = bisect_right(timestamps, start, 0, held)
+                high = held if end >= timestamps[held - 1] else bisect_right(timestamps, end, 0, held)
+                times, values = timestamps[low:high], series.values[low:high]
+            else:
+                times, values = series.window(start, end)
+            if times:
+                append(_data(series, series.labels if named else nameless, times, values))
+        if disk and self.blocks is not None:
+            return with_disk(found, self.blocks.read(matchers, start, end), self._held)
+        return found
+
+    def select_edges(
+        self, matchers: Sequence[Matcher], start: float, end: float
+    ) -> list[SeriesData | SeriesEdges]:
+        """As ``select`` not ``named``, but a window in memory that holds no NaN and no drop comes as
+        its edges, neither copied nor (where its chunks are whole in it) decoded."""
+        if self.blocks is not None and start < self.blocks.newest():
+            return list(self.select(matchers, start, end, named=False))
+        found: list[SeriesData | SeriesEdges] = []
+        append = found.append
+        for series in self._matching(matchers_plan(tuple(matchers))):
+            edges = series.edges(start, end)
+            if edges is None:
+                continue
+            count, first_t, first_v, last_t, last_v = edges
+            nameless = series.nameless
+            nan_at, drop_at = series.nan_at, series.drop_at
+            if (nan_at is None or marks_clear(nan_at, first_t, last_t, closed=True)) and (
+                drop_at is None or marks_clear(drop_at, first_t, last_t, closed=False)
+            ):
+                append(tuple.__new__(SeriesEdges, (nameless, count, first_t, first_v, last_t, last_v)))
+            else:
+                times, values = series.window(start, end)
+                append(_data(series, nameless, times, values))
+        return found
+
+    def _held(self, name: str, key: tuple[str, ...]) -> SeriesRef | None:
+        return self._by_name.get(name, {}).get(key)
+
+    def _matching(self, plan: Plan) -> Iterator[SeriesRef]:
+        tests = plan.tests
         for name in plan.names or list(self._by_name):
             bucket = self._by_name.get(name)
             if bucket is None or not all(test(name) for test in plan.name_tests):
                 continue
             for series in self._candidates(name, bucket, plan.exact):
-                nameless = series.nameless
-                if tests and not all(check(nameless.get(label, "")) for label, check in tests):
-                    continue
-                timestamps, held = series.times, len(series.values)
-                if held and (timestamps[0] <= start or not series.chunks):
-                    # The head alone covers the window: the common case, sliced here without a call.
-                    low = bisect_right(timestamps, start, 0, held)
-                    high = held if end >= timestamps[held - 1] else bisect_right(timestamps, end, 0, held)
-                    times, values = timestamps[low:high], series.values[low:high]
-                else:
-                    times, values = series.window(start, end)
-                if times:
-                    nan_at, drop_at = series.nan_at, series.drop_at
-                    append(
-                        new_tuple(
-                            SeriesData,
-                            (
-                                series.labels if named else nameless,
-                                times,
-                                values,
-                                nameless,
-                                nan_at is None or marks_clear(nan_at, times[0], times[-1], closed=True),
-                                # A drop at the window's first sample is from outside it: no reset in it.
-                                drop_at is None or marks_clear(drop_at, times[0], times[-1], closed=False),
-                            ),
-                        )
-                    )
-        if disk and self.blocks is not None:
-            return self._with_disk(found, self.blocks.read(matchers, start, end))
-        return found
-
-    def _with_disk(self, found: list[SeriesData], disk: list[DiskSeries]) -> list[SeriesData]:
-        """``found`` in memory with the samples on disk before each series' first in memory
-        prepended, and the series only on disk after them."""
-        if not disk:
-            return found
-        position = {(series.labels.get(NAME, ""), *_key(series.labels)): i for i, series in enumerate(found)}
-        for labels, disk_times, disk_values in disk:
-            name = labels.get(NAME, "")
-            held = self._by_name.get(name, {}).get(_key(labels))
-            # Memory holds a suffix of each series: from disk only what comes before it. Whether
-            # those samples are NaN-free or monotonic is not known (False).
-            upto = bisect_left(disk_times, held.first()) if held is not None else len(disk_times)
-            if not upto:
-                continue
-            times, values = disk_times[:upto], disk_values[:upto]
-            key = (name, *_key(labels))
-            i = position.get(key)
-            if i is None:
-                position[key] = len(found)
-                found.append(SeriesData(labels, times, values, held.nameless if held else None))
-            else:
-                mem = found[i]
-                times.extend(mem.timestamps)
-                values.extend(mem.values)
-                found[i] = SeriesData(mem.labels, times, values, mem.nameless)
-        return found
+                if not tests or all(check(series.nameless.get(label, "")) for label, check in tests):
+                    yield series
 
     def _candidates(
         self, name: str, bucket: dict[tuple[str, ...], SeriesRef], exact: tuple[tuple[str, str], ...]
@@ -394,7 +368,28 @@ class SeriesStore:
         return StoreStats(series=self._series, samples=self._samples, bytes=size, **self._rejected)
 
 
+def _data(
+    series: SeriesRef, labels: Mapping[str, str], times: array[float], values: array[float]
+) -> SeriesData:
+    """``SeriesData`` of a window of ``series``, vouched NaN-free or monotonic where its marks say so."""
+    nan_at, drop_at = series.nan_at, series.drop_at
+    # SeriesData's own constructor is a Python function; tuple.__new__ builds the same tuple in C.
+    return tuple.__new__(
+        SeriesData,
+        (
+            labels,
+            times,
+            values,
+            series.nameless,
+            nan_at is None or marks_clear(nan_at, times[0], times[-1], closed=True),
+            # A drop at the window's first sample is from outside it: no reset in it.
+            drop_at is None or marks_clear(drop_at, times[0], times[-1], closed=False),
+        ),
+    )
+
+
 def _key(labels: Mapping[str, str]) -> tuple[str, ...]:
-    # Flat (name, value, name, value, …) in name order: collision-free and a third the size of a
-    # tuple of pairs; the strings are the interned ones held by the labels anyway.
+    # disk_series.series_key, compiled here for the append path. Flat (name, value, …) in name
+    # order: collision-free and a third the size of a tuple of pairs; the strings are the interned
+    # ones held by the labels anyway.
     return tuple(part for item in sorted(labels.items()) if item[1] and item[0] != NAME for part in item)

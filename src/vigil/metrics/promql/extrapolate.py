@@ -14,6 +14,7 @@ from operator import gt
 from vigil.metrics.promql.gofloat import div, duration_seconds
 from vigil.metrics.promql.model import EvalContext, Vec, VectorNode, ensure_unique
 from vigil.metrics.promql.selectors import MatrixSelector, nameless
+from vigil.metrics.series import SeriesEdges
 
 # name -> (counter: corrected for resets and kept from extrapolating below zero, per second)
 EXTRAPOLATED = {"rate": (True, True), "increase": (True, False), "delta": (False, False)}
@@ -34,28 +35,39 @@ class ExtrapolatedRate(VectorNode):
         counter, per_second, range_s = self.counter, self.per_second, self.range_s
         out: Vec = []
         append = out.append
-        for w in self.selector.windows(ctx, named=False):
-            values = w.values
-            n = len(values)
-            if n < 2:
-                continue
-            first = values[0]
-            result = values[-1] - first
-            # map() over a comparison runs in C: only a window that really holds a reset pays
-            # for the loop, and none at all when the source vouches there is none.
-            if counter and not w.monotonic and any(map(gt, values, islice(values, 1, None))):
-                prev = first
-                for cur in values:
-                    if cur < prev:
-                        result += prev
-                    prev = cur
-            ts = w.timestamps
-            # round(), not int(): 1700000000.123 * 1000 may land a hair below its millisecond.
-            t_first, t_last = round(ts[0] * 1000), round(ts[-1] * 1000)
+        for w in self.selector.edges(ctx):
+            if isinstance(w, SeriesEdges):
+                # Vouched to hold no NaN and no drop: its edges are all there is to read.
+                n = w.samples
+                if n < 2:
+                    continue
+                first = w.first_value
+                result = w.last_value - first
+                t_first, t_last = round(w.first_time * 1000), round(w.last_time * 1000)
+                labels = w.nameless
+            else:
+                values = w.values
+                n = len(values)
+                if n < 2:
+                    continue
+                first = values[0]
+                result = values[-1] - first
+                # map() over a comparison runs in C: only a window that really holds a reset pays
+                # for the loop, and none at all when the source vouches there is none.
+                if counter and not w.monotonic and any(map(gt, values, islice(values, 1, None))):
+                    prev = first
+                    for cur in values:
+                        if cur < prev:
+                            result += prev
+                        prev = cur
+                ts = w.timestamps
+                # round(), not int(): 1700000000.123 * 1000 may land a hair below its millisecond.
+                t_first, t_last = round(ts[0] * 1000), round(ts[-1] * 1000)
+                labels = nameless(w)
             factor = extrapolation(result, first, n, t_first, t_last, start, end, counter)
             if per_second:
                 factor /= range_s
-            append((nameless(w), result * factor))
+            append((labels, result * factor))
         return ensure_unique(out) if self.check else out
 
 

@@ -24,7 +24,7 @@ from vigil.metrics.promql.model import (
     drop_name,
     selector_key,
 )
-from vigil.metrics.series import Matcher, MatchOp, SeriesData, is_stale
+from vigil.metrics.series import Matcher, MatchOp, SeriesData, SeriesEdges, is_stale
 
 
 def _below(seconds: float) -> float:
@@ -113,6 +113,17 @@ class MatrixSelector:
         start, end = self.bounds(ctx)
         found = ctx.source.select(self.matchers, _below(start / 1000), end / 1000, named=named)
         return [w for w in map(without_stale, found) if w is not None]
+
+    def edges(self, ctx: EvalContext) -> list[Window | SeriesEdges]:
+        """As ``windows`` not ``named``, but a window the source vouches holds no NaN and no drop may
+        come as its edges alone (``SeriesSource.select_edges``)."""
+        start, end = self.bounds(ctx)
+        out: list[Window | SeriesEdges] = []
+        for found in ctx.source.select_edges(self.matchers, _below(start / 1000), end / 1000):
+            w = without_stale(found) if isinstance(found, SeriesData) else found
+            if w is not None:
+                out.append(w)
+        return out
 
 
 def nameless(w: Window) -> Labels:

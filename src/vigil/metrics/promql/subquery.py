@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from vigil.metrics.promql.model import AT_NONE, EvalContext, PromQLError, VectorNode, at_key, label_key
 from vigil.metrics.promql.selectors import MatrixSelector, Window
-from vigil.metrics.series import SeriesData
+from vigil.metrics.series import SeriesData, SeriesEdges
 
 DEFAULT_STEP_MS = 60_000
 # A subquery's steps in one evaluation, bounded as a range query's points per series are.
@@ -71,3 +71,7 @@ class Subquery(MatrixSelector):
                 series[1].append(t / 1000)
                 series[2].append(value)
         return [series for series, _, _ in found.values()]
+
+    def edges(self, ctx: EvalContext) -> list[Window | SeriesEdges]:
+        """The windows whole: a subquery's samples are made here, not read from a source."""
+        return list(self.windows(ctx, named=False))
