@@ -4,6 +4,9 @@ made from the opener and the join lines, carried to the incident a duplicate was
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +26,7 @@ from vigil.engine.clock import FakeClock
 from vigil.incidents.check_incidents import join, members
 from vigil.incidents.service import IncidentService
 from vigil.probes.base import Result
-from vigil.store.database import MIGRATIONS, async_url, open_database
+from vigil.store.database import MIGRATIONS, SCHEMA_HEAD, async_url, open_database
 from vigil.store.tables import Base, IncidentMemberRow, IncidentRow
 
 AT = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
@@ -72,7 +75,7 @@ async def test_an_empty_store_upgrades_to_what_the_tables_describe(bare: AsyncEn
         )
         assert "stack" in columns
         version = (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar_one()
-    assert version == ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert version == ScriptDirectory(str(MIGRATIONS)).get_current_head() == SCHEMA_HEAD
 
 
 TZ = sa.DateTime(timezone=True)
@@ -198,3 +201,31 @@ async def test_0014_downgrades_to_0013_and_upgrades_again(bare: AsyncEngine) -> 
         await conn.run_sync(migrate, "head")
         found = await conn.run_sync(differences)
     assert [d for d in found if "alert_states" in repr(d)] == []
+
+
+async def test_open_migrates_a_store_behind_and_opens_one_at_head_without_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/vigil.db"
+    bare = create_async_engine(async_url(url))
+    async with bare.begin() as conn:
+        await conn.run_sync(migrate, "0013")
+    await bare.dispose()
+    engine = await open_database(url, create=False)  # behind: migrated to head
+    async with engine.connect() as conn:
+        assert (
+            await conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+        ).scalar_one() == SCHEMA_HEAD
+        assert "alert_states" in await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
+    await engine.dispose()
+    # At head: a fresh process opens it without importing Alembic (its modules cost ~12 MiB).
+    probe = (
+        "import asyncio, sys\n"
+        "from vigil.store.database import open_database\n"
+        "async def main():\n"
+        f"    await (await open_database({url!r}, create=False)).dispose()\n"
+        "asyncio.run(main())\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+    )
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
