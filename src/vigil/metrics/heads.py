@@ -9,7 +9,9 @@ the 5-minute lookback of an instant selector) are sliced from the head without d
 a longer window (an ``[1h]`` rule's, a dashboard's, a range query over hours) decodes only the
 chunks it reaches, newest first, through the bounded cache of chunks decoded lately
 (``chunks.decode_shared``), so that a rule reading the same hour every cycle decodes it once.
-Keeping the whole hour plain would cost 16 bytes a sample for every series, read or not.
+Keeping the whole hour plain would cost 16 bytes a sample for every series, read or not. ``rate``,
+``increase`` and ``delta`` read less still (``edges``): a chunk's header holds its count and its
+first and last samples, so only a chunk the window cuts is decoded.
 
 The series of one scrape are written at the same instants, so their heads share one timeline: a
 head that closes a chunk looks up the times it keeps among the timelines closed lately, and takes an
