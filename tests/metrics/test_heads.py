@@ -17,8 +17,10 @@ from vigil.metrics.store import SeriesStore
 
 NAME = "__name__"
 M = [Matcher(NAME, MatchOp.EQUAL, "m")]
-VALUES = st.floats(allow_nan=False, min_value=-1e6, max_value=1e6) | st.sampled_from(
-    [math.nan, STALE_NAN, 0.0]
+VALUES = (
+    st.floats(allow_nan=False, min_value=-1e6, max_value=1e6)
+    | st.integers(-(2**25), 2**25).map(float)  # float32 holds most of these: narrow heads
+    | st.sampled_from([math.nan, STALE_NAN, 0.0, -0.0, 0.5, 2.0**24 + 1, 1e300, 5e-324])
 )
 
 
@@ -245,3 +247,37 @@ def test_a_series_keeps_its_labels_with_the_name_only_once_a_query_keeps_the_nam
         result = evaluate(compile_expr(expr), 585.0, store)
         assert not isinstance(result, float) and [dict(s.labels) for s in result] == [{NAME: "c", "job": "a"}]
     assert series.named == {NAME: "c", "job": "a"} and store.stats().bytes > bare
+
+
+def test_a_head_of_values_float32_holds_takes_4_bytes_a_sample_and_widens_for_one_it_cannot() -> None:
+    store = SeriesStore(retention=1e9)
+    for i in range(30):
+        store.append({NAME: "m"}, 15.0 * i, float(i * 1000))
+    [series] = store.held()
+    assert series.values.typecode == "f" and series.values.itemsize == 4
+    wide = [0.1, STALE_NAN, 2.0**24 + 1, 1e300, 5e-324, -0.0]
+    for k, value in enumerate(wide):
+        store.append({NAME: "m"}, 15.0 * (30 + k), value)
+    assert series.values.typecode == "d"
+    want = [float(i * 1000) for i in range(30)] + wide
+    [read] = store.select(M, -1.0, 1e9)
+    assert bits(list(read.values)) == bits(want)  # every bit back, the stale marker's too
+    # Once the cut has closed the values float32 could not hold, the head is narrow again.
+    for i in range(36, 36 + CHUNK_SAMPLES + 60):
+        store.append({NAME: "m"}, 15.0 * i, float(i))
+    assert series.chunks and series.values.typecode == "f"
+    [read] = store.select(M, -1.0, 1e9)
+    assert bits(list(read.values)) == bits(want + [float(i) for i in range(36, 36 + CHUNK_SAMPLES + 60)])
+
+
+def test_a_run_written_in_bulk_is_float32_only_if_each_value_fits() -> None:
+    store = SeriesStore(retention=1e9)
+    times = [15.0 * i for i in range(40)]
+    store.extend({NAME: "a"}, times, [float(i) for i in range(40)])
+    store.extend({NAME: "b"}, times, [float(i) for i in range(39)] + [math.nan])
+    narrow, wide = (next(s for s in store.held() if s.name == name) for name in ("a", "b"))
+    assert narrow.values.typecode == "f" and wide.values.typecode == "d"
+    store.extend({NAME: "a"}, [600.0, 615.0], [0.1, 7.0])  # a later run that does not fit
+    assert narrow.values.typecode == "d"
+    [read] = store.select([Matcher(NAME, MatchOp.EQUAL, "a")], -1.0, 1e9)
+    assert list(read.values) == [float(i) for i in range(40)] + [0.1, 7.0]

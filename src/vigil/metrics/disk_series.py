@@ -60,6 +60,6 @@ def with_disk(
         else:
             mem = found[i]
             times.extend(mem.timestamps)
-            values.extend(mem.values)
+            values.extend(array("d", mem.values))  # memory's may be float32 (heads.SeriesRef)
             found[i] = SeriesData(mem.labels, times, values, mem.nameless)
     return found

@@ -21,6 +21,11 @@ merely appends its value; any other head copies its own times out (it has left t
 on alone until its next cut. This halves the memory of the heads of scraped series (8 bytes a sample
 instead of 16), with nothing to decode: the rules still slice the head directly.
 
+A head's values take 4 bytes a sample where float32 holds each exactly (integers up to 2**24,
+halves, quarters …: most counters, gauges and bucket counts), in an ``array('f')``; a value it
+would change (a NaN, whose bits a stale marker needs, a fraction it cannot hold, a counter past
+2**24) widens the head to ``array('d')`` until its next cut. Either reads back the same doubles.
+
 Each series also notes, as it is written, the few samples that make evaluation slow: NaNs (stale
 markers among them) and drops (a value below the one before it: a counter reset). A series with
 more than ``MAX_MARKS`` of either stops noting them and is always looked at.
@@ -56,6 +61,28 @@ UNTRACKED = array("d")
 # when full), so that a timeline no head uses any more is soon let go.
 _TIMELINES: dict[tuple[float, float, int], array[float]] = {}
 MAX_TIMELINES = 4096
+
+
+_NARROW = array("f", [0.0])  # a scratch float32, to test whether one holds a value exactly
+
+
+def fits(value: float) -> bool:
+    """Whether float32 holds ``value`` exactly (never a NaN: its bits could change)."""
+    _NARROW[0] = value
+    return _NARROW[0] == value
+
+
+def narrowed(values: array[float]) -> array[float]:
+    """``values`` as float32 if that holds each exactly, else as they are."""
+    if values.typecode == "f":
+        return values
+    narrow = array("f", values)
+    return narrow if narrow.tolist() == values.tolist() else values
+
+
+def wide(values: array[float]) -> array[float]:
+    """``values`` as doubles (a copy when they were float32), to extend an ``array('d')`` with."""
+    return values if values.typecode == "d" else array("d", values)
 
 
 def shared_times(times: array[float]) -> array[float]:
@@ -104,7 +131,7 @@ class SeriesRef:
         self.named: dict[str, str] | None = None if NAME in labels else self.nameless
         # The open head: its times are the first len(values) of ``times``, which other heads may share.
         self.times = array("d")
-        self.values = array("d")
+        self.values = array("f")  # float32 while each value fits, see the module's docstring
         self.chunks: list[bytes] = []  # closed, oldest first
         self.persisted = 0  # how many of the oldest chunks a block on disk holds as well
         self.floor = floor  # samples at or before it are refused: the newest time a block holds
@@ -162,7 +189,10 @@ class SeriesRef:
             # Another head sharing the timeline went on at another time: leave the share.
             self.times = times = times[:held]
             times.append(t)
-        self.values.append(value)
+        values = self.values
+        if values.typecode == "f" and not fits(value):
+            self.values = values = array("d", values)
+        values.append(value)
 
     def add_run(self, timestamps: Sequence[float], values: Sequence[float]) -> None:
         """Append a run of samples after the head's last, in bulk."""
@@ -170,7 +200,15 @@ class SeriesRef:
         if len(self.times) != held:
             self.times = self.times[:held]
         self.times.extend(timestamps)
-        self.values.extend(values)
+        added = list(values)
+        head = self.values
+        if head.typecode == "f":
+            narrow = array("f", added)
+            if narrow.tolist() == added:
+                head.extend(narrow)
+                return
+            self.values = head = array("d", head)
+        head.fromlist(added)
 
     def note(self, t: float, value: float, previous: float) -> None:
         """Note the sample at ``t`` if it is NaN or lower than ``previous``."""
@@ -235,7 +273,7 @@ class SeriesRef:
             if merge and len(chunks) > self.persisted and codec.count(chunks[-1]) + count <= MERGED_MAX:
                 ts, vs = codec.decode(chunks[-1])
                 ts.extend(closed_times)
-                vs.extend(closed_values)
+                vs.extend(wide(self.values[:count]))
                 closed_times, closed_values = ts, vs
                 chunks = chunks[:-1]
             # A new list of the exact size rather than an append, which would leave room for three
@@ -245,7 +283,7 @@ class SeriesRef:
             # at once leaves no large block of memory mostly unused behind each series (and a
             # timeline is never changed but at its end).
             self.times = shared_times(times[count:held])
-            self.values = self.values[count:]
+            self.values = narrowed(self.values[count:])  # a head widened by a value now closed
 
     def window(self, start: float, end: float) -> tuple[array[float], array[float]]:
         """Copies of the samples in ``(start, end]``, decoding only the chunks the window reaches."""
@@ -271,7 +309,7 @@ class SeriesRef:
         if held and timestamps[0] <= end:
             high = held if end >= timestamps[held - 1] else bisect_right(timestamps, end, 0, held)
             out_t.extend(timestamps[:high])
-            out_v.extend(values[:high])
+            out_v.extend(wide(values[:high]))
         return out_t, out_v
 
     def edges(self, start: float, end: float) -> tuple[int, float, float, float, float] | None:
