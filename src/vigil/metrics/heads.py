@@ -73,16 +73,24 @@ def fits(value: float) -> bool:
 
 
 def narrowed(values: array[float]) -> array[float]:
-    """``values`` as float32 if that holds each exactly, else as they are."""
+    """``values`` as float32 if that holds each exactly, else as they are. (Through lists: an
+    array made from an array of another type converts item by item, twice as slowly.)"""
     if values.typecode == "f":
         return values
-    narrow = array("f", values)
-    return narrow if narrow.tolist() == values.tolist() else values
+    doubles = values.tolist()
+    narrow = array("f", doubles)
+    return narrow if narrow.tolist() == doubles else values
 
 
-def wide(values: array[float]) -> array[float]:
-    """``values`` as doubles (a copy when they were float32), to extend an ``array('d')`` with."""
-    return values if values.typecode == "d" else array("d", values)
+def wide(values: Sequence[float]) -> array[float]:
+    """``values`` as doubles (``values`` itself when it is an ``array('d')``), to extend one with."""
+    if isinstance(values, array):
+        if values.typecode == "d":
+            return values
+        values = values.tolist()
+    out = array("d")
+    out.fromlist(list(values))
+    return out
 
 
 def shared_times(times: array[float]) -> array[float]:
@@ -200,15 +208,19 @@ class SeriesRef:
         if len(self.times) != held:
             self.times = self.times[:held]
         self.times.extend(timestamps)
-        added = list(values)
         head = self.values
         if head.typecode == "f":
+            if not held:  # a new head takes doubles: the cut that follows narrows what it keeps
+                fresh = wide(values)
+                self.values = fresh[:] if fresh is values else fresh
+                return
+            added = list(values)
             narrow = array("f", added)
             if narrow.tolist() == added:
                 head.extend(narrow)
                 return
-            self.values = head = array("d", head)
-        head.fromlist(added)
+            self.values = head = wide(head)
+        head.extend(wide(values))
 
     def note(self, t: float, value: float, previous: float) -> None:
         """Note the sample at ``t`` if it is NaN or lower than ``previous``."""
@@ -253,12 +265,17 @@ class SeriesRef:
                 for _ in range(max(closing // CHUNK_SAMPLES, 1) - 1):
                     self.close(self.times[CHUNK_SAMPLES - 1])
                 self.close(self.times[len(self.values) - keep - 1])
+            self.values = narrowed(self.values)
             return
+        closed = False
         while (held := len(self.values)) >= CHUNK_SAMPLES + HEAD_KEEP and (
             held >= CHUNK_SAMPLES + HEAD_MAX
             or self.times[CHUNK_SAMPLES - 1] < self.times[held - 1] - HEAD_SPAN
         ):
             self.close(self.times[CHUNK_SAMPLES - 1])
+            closed = True
+        if closed:  # a head widened by a value now closed is narrow again
+            self.values = narrowed(self.values)
 
     def close(self, upto: float = math.inf, *, merge: bool = False) -> None:
         """Close the head's samples up to ``upto`` (all by default) into a chunk, so that a block
@@ -269,11 +286,11 @@ class SeriesRef:
         if count:
             chunks = self.chunks
             closed_times: Sequence[float] = times[:count]
-            closed_values: Sequence[float] = self.values[:count]
+            closed_values: Sequence[float] = wide(self.values[:count])
             if merge and len(chunks) > self.persisted and codec.count(chunks[-1]) + count <= MERGED_MAX:
                 ts, vs = codec.decode(chunks[-1])
                 ts.extend(closed_times)
-                vs.extend(wide(self.values[:count]))
+                vs.extend(closed_values)
                 closed_times, closed_values = ts, vs
                 chunks = chunks[:-1]
             # A new list of the exact size rather than an append, which would leave room for three
@@ -283,7 +300,7 @@ class SeriesRef:
             # at once leaves no large block of memory mostly unused behind each series (and a
             # timeline is never changed but at its end).
             self.times = shared_times(times[count:held])
-            self.values = narrowed(self.values[count:])  # a head widened by a value now closed
+            self.values = self.values[count:]
 
     def window(self, start: float, end: float) -> tuple[array[float], array[float]]:
         """Copies of the samples in ``(start, end]``, decoding only the chunks the window reaches."""
