@@ -36,8 +36,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from vigil.metrics import chunks as codec
-from vigil.metrics.disk_series import DiskSeries, series_key
-from vigil.metrics.heads import NAME
+from vigil.metrics.disk_series import DiskSeries
+from vigil.metrics.heads import NAME, series_key
 from vigil.metrics.matchers import Plan
 from vigil.metrics.matchers import plan as matchers_plan
 from vigil.metrics.series import Matcher

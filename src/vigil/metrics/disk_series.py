@@ -8,7 +8,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
-from vigil.metrics.heads import NAME, SeriesRef
+from vigil.metrics.heads import NAME, SeriesRef, series_key
 from vigil.metrics.series import Matcher, SeriesData
 
 # A series read from disk: labels, timestamps, values.
@@ -26,11 +26,6 @@ class SeriesBlocks(Protocol):
 
     def read(self, matchers: Sequence[Matcher], start: float, end: float) -> list[DiskSeries]:
         """Series matching every matcher with their samples on disk in ``(start, end]``."""
-
-
-def series_key(labels: Mapping[str, str]) -> tuple[str, ...]:
-    """As the store keys a series: (name, value, …) of its labels but ``__name__``, in name order."""
-    return tuple(part for item in sorted(labels.items()) if item[1] and item[0] != NAME for part in item)
 
 
 def with_disk(

@@ -63,6 +63,13 @@ _TIMELINES: dict[tuple[float, float, int], array[float]] = {}
 MAX_TIMELINES = 4096
 
 
+def series_key(labels: Mapping[str, str]) -> tuple[str, ...]:
+    """How the store and the blocks key a series: flat (name, value, …) of its labels but
+    ``__name__``, in name order (collision-free, and a third the size of a tuple of pairs; the
+    strings are the interned ones the labels hold anyway). Compiled here for the append path."""
+    return tuple(part for item in sorted(labels.items()) if item[1] and item[0] != NAME for part in item)
+
+
 _NARROW = array("f", [0.0])  # a scratch float32, to test whether one holds a value exactly
 
 

@@ -29,7 +29,7 @@ from operator import lt
 
 from vigil.engine.clock import Clock
 from vigil.metrics.disk_series import DiskSeries, SeriesBlocks, with_disk
-from vigil.metrics.heads import CHUNK_SAMPLES, HEAD_KEEP, NAME, SeriesRef, marks_clear
+from vigil.metrics.heads import CHUNK_SAMPLES, HEAD_KEEP, NAME, SeriesRef, marks_clear, series_key
 from vigil.metrics.matchers import Plan
 from vigil.metrics.matchers import plan as matchers_plan
 from vigil.metrics.series import Matcher, SeriesData, SeriesEdges
@@ -155,7 +155,7 @@ class SeriesStore:
     def _series_for(self, labels: Mapping[str, str]) -> SeriesRef | None:
         name = labels.get(NAME, "")
         bucket = self._by_name.get(name)
-        key = _key(labels)
+        key = series_key(labels)
         series = bucket.get(key) if bucket is not None else None
         if series is not None:
             return series
@@ -223,7 +223,7 @@ class SeriesStore:
     def _drop(self, series: SeriesRef) -> None:
         name = series.name
         bucket = self._by_name.get(name, {})
-        key = _key(series.nameless)
+        key = series_key(series.nameless)
         if bucket.pop(key, None) is not None:
             series.live = False
             self._series -= 1
@@ -386,10 +386,3 @@ def _data(
             drop_at is None or marks_clear(drop_at, times[0], times[-1], closed=False),
         ),
     )
-
-
-def _key(labels: Mapping[str, str]) -> tuple[str, ...]:
-    # disk_series.series_key, compiled here for the append path. Flat (name, value, …) in name
-    # order: collision-free and a third the size of a tuple of pairs; the strings are the interned
-    # ones held by the labels anyway.
-    return tuple(part for item in sorted(labels.items()) if item[1] and item[0] != NAME for part in item)
