@@ -276,10 +276,7 @@ class SeriesStore:
                 continue
             count, first_t, first_v, last_t, last_v = edges
             nameless = series.nameless
-            nan_at, drop_at = series.nan_at, series.drop_at
-            if (nan_at is None or marks_clear(nan_at, first_t, last_t, closed=True)) and (
-                drop_at is None or marks_clear(drop_at, first_t, last_t, closed=False)
-            ):
+            if all(_vouched(series, first_t, last_t)):  # no NaN and no drop
                 append(tuple.__new__(SeriesEdges, (nameless, count, first_t, first_v, last_t, last_v)))
             else:
                 times, values = series.window(start, end)
@@ -372,17 +369,16 @@ def _data(
     series: SeriesRef, labels: Mapping[str, str], times: array[float], values: array[float]
 ) -> SeriesData:
     """``SeriesData`` of a window of ``series``, vouched NaN-free or monotonic where its marks say so."""
-    nan_at, drop_at = series.nan_at, series.drop_at
+    nan_free, monotonic = _vouched(series, times[0], times[-1])
     # SeriesData's own constructor is a Python function; tuple.__new__ builds the same tuple in C.
-    return tuple.__new__(
-        SeriesData,
-        (
-            labels,
-            times,
-            values,
-            series.nameless,
-            nan_at is None or marks_clear(nan_at, times[0], times[-1], closed=True),
-            # A drop at the window's first sample is from outside it: no reset in it.
-            drop_at is None or marks_clear(drop_at, times[0], times[-1], closed=False),
-        ),
+    return tuple.__new__(SeriesData, (labels, times, values, series.nameless, nan_free, monotonic))
+
+
+def _vouched(series: SeriesRef, first: float, last: float) -> tuple[bool, bool]:
+    """Whether ``series``' samples from ``first`` to ``last`` hold no NaN, and no drop."""
+    nan_at, drop_at = series.nan_at, series.drop_at
+    return (
+        nan_at is None or marks_clear(nan_at, first, last, closed=True),
+        # A drop at the window's first sample is from outside it: no reset in it.
+        drop_at is None or marks_clear(drop_at, first, last, closed=False),
     )
