@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # The rule cycle's hot path, compiled in place by mypyc (the same source, about 1.4x faster);
 # `make pure` removes the compiled modules and Vigil runs as plain Python.
 COMPILED := src/vigil/metrics/series.py src/vigil/metrics/matchers.py src/vigil/metrics/store.py \
-	src/vigil/metrics/heads.py src/vigil/metrics/chunks.py \
+	src/vigil/metrics/heads.py src/vigil/metrics/head_arrays.py src/vigil/metrics/chunks.py \
 	src/vigil/metrics/wal/records.py src/vigil/metrics/wal/replay.py \
 	$(wildcard src/vigil/metrics/promql/*.py)
 COMPILED_STAMP := src/.compiled

@@ -1,7 +1,7 @@
 """One stored series: its open head as plain arrays and its closed chunks compressed.
 
-New samples go to the head: its values in an ``array('d')`` of its own, its times in a *timeline*,
-an ``array('d')`` whose first ``len(values)`` items are the head's times (see ``shared_times``). Once the head's oldest
+New samples go to the head: its values in an array of its own, its times in a *timeline*, an
+``array('d')`` whose first ``len(values)`` items are the head's times. Once the head's oldest
 ``CHUNK_SAMPLES`` samples are older than ``HEAD_SPAN`` before its newest (or it holds more than
 ``HEAD_MAX``), they are closed into a chunk (``chunks.encode``, ~2 bytes a sample instead of 16).
 The newest fifteen minutes stay plain, so that the windows rules mostly read (``[5m]``, ``[10m]``,
@@ -13,18 +13,8 @@ Keeping the whole hour plain would cost 16 bytes a sample for every series, read
 ``increase`` and ``delta`` read less still (``edges``): a chunk's header holds its count and its
 first and last samples, so only a chunk the window cuts is decoded.
 
-The series of one scrape are written at the same instants, so their heads share one timeline: a
-head that closes a chunk looks up the times it keeps among the timelines closed lately, and takes an
-equal one instead of its own copy. A timeline only ever grows at its end: a head at that end appends
-its new time to it; a head behind the end, whose next time is the one the timeline holds there,
-merely appends its value; any other head copies its own times out (it has left the share) and goes
-on alone until its next cut. This halves the memory of the heads of scraped series (8 bytes a sample
-instead of 16), with nothing to decode: the rules still slice the head directly.
-
-A head's values take 4 bytes a sample where float32 holds each exactly (integers up to 2**24,
-halves, quarters …: most counters, gauges and bucket counts), in an ``array('f')``; a value it
-would change (a NaN, whose bits a stale marker needs, a fraction it cannot hold, a counter past
-2**24) widens the head to ``array('d')`` until its next cut. Either reads back the same doubles.
+The series of one scrape share one timeline of times, and a head keeps its values as float32 where
+that is exact (``head_arrays``): 4 to 8 bytes a sample in all, with nothing to decode.
 
 Each series also notes, as it is written, the few samples that make evaluation slow: NaNs (stale
 markers among them) and drops (a value below the one before it: a counter reset). A series with
@@ -40,6 +30,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 
 from vigil.metrics import chunks as codec
+from vigil.metrics.head_arrays import fits, narrowed, shared_times, wide
 
 NAME = "__name__"
 # Samples a closed chunk holds, and the newest samples the head keeps plain after a cut (chosen by
@@ -57,10 +48,6 @@ HEAD_MAX = 1024
 MAX_MARKS = 8
 # Shared, never written: "too many marks to note".
 UNTRACKED = array("d")
-# Timelines of heads closed lately, by (first time, last time, length) when filed: bounded (emptied
-# when full), so that a timeline no head uses any more is soon let go.
-_TIMELINES: dict[tuple[float, float, int], array[float]] = {}
-MAX_TIMELINES = 4096
 
 
 def series_key(labels: Mapping[str, str]) -> tuple[str, ...]:
@@ -68,53 +55,6 @@ def series_key(labels: Mapping[str, str]) -> tuple[str, ...]:
     ``__name__``, in name order (collision-free, and a third the size of a tuple of pairs; the
     strings are the interned ones the labels hold anyway). Compiled here for the append path."""
     return tuple(part for item in sorted(labels.items()) if item[1] and item[0] != NAME for part in item)
-
-
-_NARROW = array("f", [0.0])  # a scratch float32, to test whether one holds a value exactly
-
-
-def fits(value: float) -> bool:
-    """Whether float32 holds ``value`` exactly (never a NaN: its bits could change)."""
-    _NARROW[0] = value
-    return _NARROW[0] == value
-
-
-def narrowed(values: array[float]) -> array[float]:
-    """``values`` as float32 if that holds each exactly, else as they are. (Through lists: an
-    array made from an array of another type converts item by item, twice as slowly.)"""
-    if values.typecode == "f":
-        return values
-    doubles = values.tolist()
-    narrow = array("f", doubles)
-    return narrow if narrow.tolist() == doubles else values
-
-
-def wide(values: Sequence[float]) -> array[float]:
-    """``values`` as doubles (``values`` itself when it is an ``array('d')``), to extend one with."""
-    if isinstance(values, array):
-        if values.typecode == "d":
-            return values
-        values = values.tolist()
-    out = array("d")
-    out.fromlist(list(values))
-    return out
-
-
-def shared_times(times: array[float]) -> array[float]:
-    """``times`` (a new array no head holds yet), or a timeline filed lately whose first items are
-    the same times, for a head to share. A timeline filed may have grown since: only its first
-    ``len(times)`` items are compared."""
-    count = len(times)
-    if not count:
-        return times
-    key = (times[0], times[count - 1], count)
-    found = _TIMELINES.get(key)
-    if found is not None and len(found) >= count and found[:count] == times:
-        return found
-    if len(_TIMELINES) >= MAX_TIMELINES:
-        _TIMELINES.clear()
-    _TIMELINES[key] = times
-    return times
 
 
 class SeriesRef:
@@ -206,7 +146,7 @@ class SeriesRef:
             times.append(t)
         values = self.values
         if values.typecode == "f" and not fits(value):
-            self.values = values = array("d", values)
+            self.values = values = wide(values)
         values.append(value)
 
     def add_run(self, timestamps: Sequence[float], values: Sequence[float]) -> None:
@@ -215,19 +155,18 @@ class SeriesRef:
         if len(self.times) != held:
             self.times = self.times[:held]
         self.times.extend(timestamps)
+        added = wide(values)
         head = self.values
         if head.typecode == "f":
             if not held:  # a new head takes doubles: the cut that follows narrows what it keeps
-                fresh = wide(values)
-                self.values = fresh[:] if fresh is values else fresh
+                self.values = added[:] if added is values else added
                 return
-            added = list(values)
-            narrow = array("f", added)
-            if narrow.tolist() == added:
+            narrow = narrowed(added)
+            if narrow is not added:  # float32 holds each value
                 head.extend(narrow)
                 return
             self.values = head = wide(head)
-        head.extend(wide(values))
+        head.extend(added)
 
     def note(self, t: float, value: float, previous: float) -> None:
         """Note the sample at ``t`` if it is NaN or lower than ``previous``."""
@@ -317,11 +256,8 @@ class SeriesRef:
             low = bisect_right(timestamps, start, 0, held)
             high = held if not held or end >= timestamps[held - 1] else bisect_right(timestamps, end, 0, held)
             return timestamps[low:high], values[low:high]
-        reached = len(self.chunks)
-        while reached > 0 and codec.bounds(self.chunks[reached - 1])[1] > start:
-            reached -= 1
         out_t, out_v = array("d"), array("d")
-        for chunk in self.chunks[reached:]:
+        for chunk in self.chunks[self._reached(start) :]:
             first, last = codec.bounds(chunk)
             if first > end:
                 break
@@ -336,6 +272,13 @@ class SeriesRef:
             out_v.extend(wide(values[:high]))
         return out_t, out_v
 
+    def _reached(self, start: float) -> int:
+        """The first of the chunks with samples after ``start`` (walked back from the newest)."""
+        reached = len(self.chunks)
+        while reached > 0 and codec.bounds(self.chunks[reached - 1])[1] > start:
+            reached -= 1
+        return reached
+
     def edges(self, start: float, end: float) -> tuple[int, float, float, float, float] | None:
         """How many samples ``(start, end]`` holds, the first (time, value) and the last, without
         copying them; None when it holds none. A chunk the window holds whole is read from its
@@ -346,10 +289,7 @@ class SeriesRef:
         first_t = first_v = last_t = last_v = math.nan
         chunks = self.chunks
         if chunks and not (held and timestamps[0] <= start):
-            reached = len(chunks)
-            while reached > 0 and codec.bounds(chunks[reached - 1])[1] > start:
-                reached -= 1
-            for i in range(reached, len(chunks)):
+            for i in range(self._reached(start), len(chunks)):
                 chunk = chunks[i]
                 n, c_first, c_first_v, c_last, c_last_v = codec.edges(chunk)
                 if c_first > end:
