@@ -5,10 +5,10 @@ Layout: a header ``<HBddd`` (count, kind, first time, last time, step), the firs
 compressed values. The kind's low bit says whether the timestamps are irregular; the next bit which
 compressor packed them: zstd, or zlib in the chunks of stores written before zstd; the third whether
 the first and last values follow the header. Chunks of older stores lack either and are still read.
-With a chunk's count, first and last samples in its header, ``rate``, ``increase`` and ``delta`` over
-a window that holds the chunk whole read it without unpacking it (``heads.SeriesRef.edges``). Timestamps on a regular grid (``first + i * step``
-exactly, as scrapes on a fixed interval and backfills give) take the header alone; any others are
-stored whole, as values are.
+With a chunk's count, first and last samples in its header, ``rate``, ``increase`` and ``delta``
+over a window that holds the chunk whole read it without unpacking it (``heads.SeriesRef.edges``).
+Timestamps on a regular grid (``first + i * step`` exactly, as scrapes on a fixed interval and
+backfills give) take the header alone; any others are stored whole, as values are.
 
 The codec was chosen by measurement (``bench/chunk_codec.py`` on ``bench/rules.py``'s data, 120
 samples a chunk): zstd (level 3) over the plain doubles takes 1.77 bytes a sample, packs a chunk in
