@@ -82,7 +82,7 @@ class LocalQuery:
                 shared.pop(key, None)
 
 
-def shared_keys(root: Node) -> frozenset[str]:
+def shared_keys(root: Node) -> tuple[str, ...]:
     """The keys of the sub-expressions of ``root`` that a cycle shares: those evaluated at the
     rule's own time (not inside a subquery)."""
     keys: set[str] = set()
@@ -92,4 +92,4 @@ def shared_keys(root: Node) -> frozenset[str]:
         if node.key is not None:
             keys.add(node.key)
         pending += arguments(node)
-    return frozenset(keys)
+    return tuple(keys)  # a tuple: 10,000 rules' frozensets took 2 MiB

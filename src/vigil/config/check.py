@@ -18,10 +18,27 @@ from vigil.config.zones import ZoneName
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 
 
+# The fields-set objects that config models share: at most one per distinct set of names.
+_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
+_MAX_FIELDS_SETS = 4096
+
+
 class StrictModel(BaseModel):
     """Unknown keys are errors (with a did-you-mean), never silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def model_post_init(self, context: Any, /) -> None:
+        # Each model keeps the names of the fields its input set, in a set of its own: 728 bytes
+        # for six names, 7 MiB for a stack of 10,000 rules that all set the same six. Frozen
+        # models never add to theirs, and ``model_copy`` copies it before it adds: so models
+        # that set the same fields share one set.
+        fields = self.__pydantic_fields_set__
+        shared = _FIELDS_SETS.get(frozenset(fields))
+        if shared is None and len(_FIELDS_SETS) < _MAX_FIELDS_SETS:
+            shared = _FIELDS_SETS[frozenset(fields)] = fields
+        if shared is not None:
+            object.__setattr__(self, "__pydantic_fields_set__", shared)
 
 
 class Threshold(StrictModel):

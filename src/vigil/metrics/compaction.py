@@ -88,7 +88,7 @@ class Compactor:
         for series in self.store.held():
             series.close(math.inf if closing else now - HEAD_SPAN, merge=True)
             if len(series.chunks) > series.persisted:
-                batch.append((series.label_set(), series.chunks[series.persisted :]))
+                batch.append((series.labels, series.chunks[series.persisted :]))
                 written.append((series, len(series.chunks)))
             if series.values:
                 floor = min(floor, series.times[0])

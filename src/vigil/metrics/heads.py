@@ -66,7 +66,6 @@ class SeriesRef:
         "floor",
         "live",
         "name",
-        "named",
         "nameless",
         "nan_at",
         "persisted",
@@ -79,15 +78,16 @@ class SeriesRef:
         # The evaluator gets these labels as they are, without a copy per query (typed as Mapping
         # there: never changed). Most functions drop __name__ (rate, the *_over_time family,
         # aggregations): the labels without it are kept, and those with it (``labels``) are made
-        # the first time a query keeps the name, then kept too. Plain dicts: a read-only view in
-        # front of each would cost 56 bytes a series.
+        # for each query that keeps the name. Plain dicts: a read-only view in front of each would
+        # cost 56 bytes a series.
         self.name = labels.get(NAME, "")
         self.nameless: dict[str, str] = {k: v for k, v in labels.items() if k != NAME}
-        self.named: dict[str, str] | None = None if NAME in labels else self.nameless
         # The open head: its times are the first len(values) of ``times``, which other heads may share.
         self.times = array("d")
         self.values = array("f")  # float32 while each value fits, see the module's docstring
-        self.chunks: list[bytes] = []  # closed, oldest first
+        # Closed, oldest first. A tuple: a series holds one to a few, and a list would cost 40 bytes
+        # more a series (its spare room); a new chunk is a new tuple, a few times an hour.
+        self.chunks: tuple[bytes, ...] = ()
         self.persisted = 0  # how many of the oldest chunks a block on disk holds as well
         self.floor = floor  # samples at or before it are refused: the newest time a block holds
         self.live = True
@@ -98,18 +98,11 @@ class SeriesRef:
 
     @property
     def labels(self) -> dict[str, str]:
-        """The series' labels, ``__name__`` included (made once, then kept)."""
-        named = self.named
-        if named is None:
-            named = self.named = self.label_set()
-        return named
-
-    def label_set(self) -> dict[str, str]:
-        """The series' labels, ``__name__`` included, without keeping them (compaction and the
-        log read every series' labels now and then: those would stay for nothing)."""
-        named = self.named
-        if named is not None:
-            return named
+        """The series' labels, ``__name__`` included: a new dict each time, not kept (the rules
+        that keep the name read 20,000 series a cycle on ``bench/rules.py``; their dicts, kept,
+        held 3.5 MiB), or ``nameless`` itself for a series without a name."""
+        if not self.name:
+            return self.nameless
         return {NAME: self.name, **self.nameless}
 
     @property
@@ -239,9 +232,7 @@ class SeriesRef:
                 vs.extend(closed_values)
                 closed_times, closed_values = ts, vs
                 chunks = chunks[:-1]
-            # A new list of the exact size rather than an append, which would leave room for three
-            # more chunks in every series (a chunk is closed a few times an hour).
-            self.chunks = [*chunks, codec.encode(closed_times, closed_values)]
+            self.chunks = (*chunks, codec.encode(closed_times, closed_values))
             # New arrays of the samples left, not the old ones shortened in place: a long run written
             # at once leaves no large block of memory mostly unused behind each series (and a
             # timeline is never changed but at its end).
@@ -318,16 +309,21 @@ class SeriesRef:
 
     def trim(self, cutoff: float) -> int:
         """Drop the samples at or before ``cutoff``; returns how many went."""
-        dropped = 0
-        while self.chunks and codec.bounds(self.chunks[0])[1] <= cutoff:
-            dropped += codec.count(self.chunks.pop(0))
-            self.persisted = max(self.persisted - 1, 0)
-        if self.chunks and codec.bounds(self.chunks[0])[0] <= cutoff:
+        dropped = gone = 0
+        chunks = self.chunks
+        while gone < len(chunks) and codec.bounds(chunks[gone])[1] <= cutoff:
+            dropped += codec.count(chunks[gone])
+            gone += 1
+        if gone:
+            chunks = chunks[gone:]
+            self.persisted = max(self.persisted - gone, 0)
+        if chunks and codec.bounds(chunks[0])[0] <= cutoff:
             # One chunk straddles the cutoff: it is written again without its older samples.
-            ts, vs = codec.decode(self.chunks[0])
+            ts, vs = codec.decode(chunks[0])
             count = bisect_right(ts, cutoff)
-            self.chunks[0] = codec.encode(ts[count:], vs[count:])
+            chunks = (codec.encode(ts[count:], vs[count:]), *chunks[1:])
             dropped += count
+        self.chunks = chunks
         held = len(self.values)
         if held and self.times[0] <= cutoff:
             count = bisect_right(self.times, cutoff, 0, held)
@@ -342,8 +338,6 @@ class SeriesRef:
         """Bytes held for the labels' dicts, values, chunks and marks; the head's times are counted
         by the store, once for the heads that share them (label strings are shared, not counted)."""
         size = sys.getsizeof(self.values) + sys.getsizeof(self.chunks) + sys.getsizeof(self.nameless)
-        if self.named is not None and self.named is not self.nameless:
-            size += sys.getsizeof(self.named)
         size += sum(sys.getsizeof(chunk) for chunk in self.chunks)
         for marks in (self.nan_at, self.drop_at):
             if marks is not None and marks is not UNTRACKED:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Sequence
-from functools import cmp_to_key
+from functools import cmp_to_key, lru_cache
 
 from vigil.metrics.promql.gofloat import quantile
 from vigil.metrics.promql.model import (
@@ -18,6 +18,7 @@ from vigil.metrics.promql.model import (
     ScalarNode,
     Vec,
     VectorNode,
+    node_key,
     param_key,
 )
 
@@ -31,7 +32,15 @@ def grouping(
     labels: Sequence[str], without: bool
 ) -> tuple[Callable[[Labels], Hashable], Callable[[Labels], Labels]]:
     """The group key of a series and the labels its group's result carries. ``without`` always
-    drops ``__name__`` too; ``by`` keeps only the listed labels (a missing one counts as empty)."""
+    drops ``__name__`` too; ``by`` keeps only the listed labels (a missing one counts as empty).
+    Aggregations that group alike share the pair (rules repeat ``by (job)`` thousands of times)."""
+    return _grouping(tuple(labels), without)
+
+
+@lru_cache(maxsize=4096)
+def _grouping(
+    labels: tuple[str, ...], without: bool
+) -> tuple[Callable[[Labels], Hashable], Callable[[Labels], Labels]]:
     if without:
         dropped = frozenset(labels) | {NAME}
         return (
@@ -62,7 +71,9 @@ class Aggregate(VectorNode):
         self.group_key, self.result_labels = grouping(labels, without)
         shown = param_key(param)
         grouped = f"{'without' if without else 'by'}({','.join(sorted(set(labels)))})"
-        self.key = None if arg.key is None or shown is None else f"{op}({shown}){grouped}({arg.key})"
+        self.key = node_key(
+            None if arg.key is None or shown is None else f"{op}({shown}){grouped}({arg.key})"
+        )
 
     def compute(self, ctx: EvalContext) -> Vec:
         param = self.param.scalar(ctx) if self.param is not None else 0.0

@@ -15,7 +15,7 @@ from itertools import islice
 from operator import gt
 
 from vigil.metrics.promql.gofloat import div, duration_seconds
-from vigil.metrics.promql.model import EvalContext, Vec, VectorNode, ensure_unique
+from vigil.metrics.promql.model import EvalContext, Vec, VectorNode, ensure_unique, node_key
 from vigil.metrics.promql.selectors import MatrixSelector, nameless
 from vigil.metrics.series import SeriesEdges
 
@@ -31,7 +31,7 @@ class ExtrapolatedRate(VectorNode):
         self.selector = selector
         self.range_s = duration_seconds(selector.range_ms)
         self.check = check  # the selector may match several names: results must stay distinct
-        self.key = f"{name}(){check:d}{selector.key}"
+        self.key = node_key(f"{name}(){check:d}{selector.key}")
 
     def compute(self, ctx: EvalContext) -> Vec:
         start, end = self.selector.bounds(ctx)

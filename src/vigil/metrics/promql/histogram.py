@@ -19,6 +19,7 @@ from vigil.metrics.promql.model import (
     Vec,
     VectorNode,
     ensure_unique,
+    node_key,
     param_key,
 )
 
@@ -116,7 +117,9 @@ class HistogramQuantile(VectorNode):
         self.q = q
         self.arg = arg
         shown = param_key(q)
-        self.key = None if arg.key is None or shown is None else f"histogram_quantile({shown})({arg.key})"
+        self.key = node_key(
+            None if arg.key is None or shown is None else f"histogram_quantile({shown})({arg.key})"
+        )
 
     def compute(self, ctx: EvalContext) -> Vec:
         q = self.q.scalar(ctx)

@@ -8,6 +8,7 @@ dataclass per sample; ``evaluate`` turns the final one into ``Sample``s.
 
 from __future__ import annotations
 
+import sys
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -124,7 +125,13 @@ Node = ScalarNode | VectorNode
 def selector_key(matchers: Sequence[Matcher], offset_ms: int, range_ms: int = 0, at: str = "") -> str:
     """A selector in one canonical text, matcher order aside: the base of nodes' ``key``s."""
     inner = ",".join(sorted(f"{m.name}{m.op}{m.value!r}" for m in matchers))
-    return f"{{{inner}}}[{range_ms}]@-{offset_ms}{at}"
+    return sys.intern(f"{{{inner}}}[{range_ms}]@-{offset_ms}{at}")
+
+
+def node_key(text: str | None) -> str | None:
+    """A node's ``key``: one object for equal texts, as the rules that share a sub-expression
+    hold its key (and the keys of its parts) many times over."""
+    return None if text is None else sys.intern(text)
 
 
 def param_key(param: ScalarNode | None) -> str | None:

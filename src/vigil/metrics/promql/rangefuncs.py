@@ -19,7 +19,15 @@ from itertools import islice
 from operator import gt
 
 from vigil.metrics.promql.gofloat import NAN, duration_seconds, kahan_sum_inc, quantile
-from vigil.metrics.promql.model import EvalContext, ScalarNode, Vec, VectorNode, ensure_unique, param_key
+from vigil.metrics.promql.model import (
+    EvalContext,
+    ScalarNode,
+    Vec,
+    VectorNode,
+    ensure_unique,
+    node_key,
+    param_key,
+)
 from vigil.metrics.promql.selectors import MatrixSelector, Window, nameless
 from vigil.metrics.promql.trend import deriv
 
@@ -199,7 +207,9 @@ class RangeCall(VectorNode):
         self.keep_name = keep_name
         self.check = check
         shown = param_key(param)
-        self.key = None if shown is None else f"{fn.__name__}({shown}){keep_name:d}{check:d}{selector.key}"
+        self.key = node_key(
+            None if shown is None else f"{fn.__name__}({shown}){keep_name:d}{check:d}{selector.key}"
+        )
 
     def compute(self, ctx: EvalContext) -> Vec:
         start, end = self.selector.bounds(ctx)
@@ -222,7 +232,7 @@ class AbsentOverTime(VectorNode):
     def __init__(self, selector: MatrixSelector, labels: dict[str, str]) -> None:
         self.selector = selector
         self.labels = labels  # from the selector's matchers: its key says them
-        self.key = f"absent_over_time{selector.key}"
+        self.key = node_key(f"absent_over_time{selector.key}")
 
     def compute(self, ctx: EvalContext) -> Vec:
         for _ in self.selector.windows(ctx, named=False):

@@ -10,9 +10,17 @@ is the evaluation time or the subquery's ``@``; without a step, Vigil's default 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
-from vigil.metrics.promql.model import AT_NONE, EvalContext, PromQLError, VectorNode, at_key, label_key
+from vigil.metrics.promql.model import (
+    AT_NONE,
+    EvalContext,
+    PromQLError,
+    VectorNode,
+    at_key,
+    label_key,
+)
 from vigil.metrics.promql.selectors import MatrixSelector, Window
 from vigil.metrics.series import SeriesData, SeriesEdges
 
@@ -45,7 +53,9 @@ class Subquery(MatrixSelector):
         # Equal keys must mean equal results: the inner node's text when it has one, else this
         # node itself (compiled expressions live as long as the process).
         inner_key = inner.key if inner.key is not None else f"node{id(self)}"
-        self.key = f"({inner_key})[{range_ms}:{self.step_ms}]@-{offset_ms}{at_key(at_kind, at_ms)}"
+        self.key = sys.intern(
+            f"({inner_key})[{range_ms}:{self.step_ms}]@-{offset_ms}{at_key(at_kind, at_ms)}"
+        )
 
     def steps(self, ctx: EvalContext) -> range:
         start, end = self.bounds(ctx)

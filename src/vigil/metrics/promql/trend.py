@@ -15,6 +15,7 @@ from vigil.metrics.promql.model import (
     Vec,
     VectorNode,
     ensure_unique,
+    node_key,
     param_key,
 )
 from vigil.metrics.promql.selectors import MatrixSelector, Window, nameless
@@ -90,7 +91,9 @@ class TrendCall(VectorNode):
         self.second = second
         shown, also = param_key(first), param_key(second)
         name = "predict_linear" if second is None else "holt_winters"
-        self.key = None if shown is None or also is None else f"{name}({shown},{also}){selector.key}"
+        self.key = node_key(
+            None if shown is None or also is None else f"{name}({shown},{also}){selector.key}"
+        )
 
     def compute(self, ctx: EvalContext) -> Vec:
         first = self.first.scalar(ctx)

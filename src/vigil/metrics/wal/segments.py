@@ -141,9 +141,7 @@ class SegmentWriter:
                 groups.append((t, local, values))
             local.append(i)
             values.append(value)
-        head = (
-            series_record([ids[ref] for ref in named], [ref.label_set() for ref in named]) if named else b""
-        )
+        head = series_record([ids[ref] for ref in named], [ref.labels for ref in named]) if named else b""
         return head + samples_record(groups), named
 
     def _id_of(self, ref: SeriesRef) -> int:
