@@ -10,6 +10,7 @@ STAMP := $(VENV)/.installed
 # `make pure` removes the compiled modules and Vigil runs as plain Python.
 COMPILED := src/vigil/metrics/series.py src/vigil/metrics/matchers.py src/vigil/metrics/store.py \
 	src/vigil/metrics/heads.py src/vigil/metrics/head_arrays.py src/vigil/metrics/chunks.py \
+	src/vigil/metrics/series_slots.py \
 	src/vigil/metrics/wal/records.py src/vigil/metrics/wal/replay.py \
 	$(wildcard src/vigil/metrics/promql/*.py)
 COMPILED_STAMP := src/.compiled
@@ -58,7 +59,7 @@ typecheck: $(STAMP)
 # without the compiled modules goes first on the path.
 PURE_TESTS := tests/metrics/test_promql.py tests/metrics/test_promql_fast_paths.py \
 	tests/metrics/test_promql_oracle.py tests/metrics/test_store.py tests/metrics/test_compiled.py \
-	tests/alerting/test_local.py tests/alerting/test_evaluator.py
+	tests/alerting/test_local.py tests/alerting/test_evaluator.py tests/metrics/test_series_slots.py
 
 unit: $(STAMP) $(COMPILED_STAMP) services
 	VIGIL_EXPECT_COMPILED=1 $(BIN)/pytest -q -n 2 --dist loadfile

@@ -33,6 +33,7 @@ from vigil.metrics.heads import CHUNK_SAMPLES, HEAD_KEEP, NAME, SeriesRef, marks
 from vigil.metrics.matchers import Plan
 from vigil.metrics.matchers import plan as matchers_plan
 from vigil.metrics.series import Matcher, SeriesData, SeriesEdges
+from vigil.metrics.series_slots import Bucket, find, remove
 
 __all__ = ["NAME", "DiskSeries", "SeriesBlocks", "SeriesRef", "SeriesStore", "StoreStats"]
 
@@ -78,7 +79,7 @@ class SeriesStore:
         self.retention = retention  # in memory; beyond it only the blocks have samples
         self.max_series = max_series
         self.blocks = blocks
-        self._by_name: dict[str, dict[tuple[str, ...], SeriesRef]] = {}
+        self._by_name: dict[str, Bucket] = {}  # by a hash of their labels: see series_slots
         # Postings, as Prometheus' index has them: per metric name, (label, value) → its series,
         # so that {job="api"} reads the few series of one job instead of every series of the name.
         # Each posting list is a list in creation order (8 bytes a series, where a dict took ~70).
@@ -156,7 +157,7 @@ class SeriesStore:
         name = labels.get(NAME, "")
         bucket = self._by_name.get(name)
         key = series_key(labels)
-        series = bucket.get(key) if bucket is not None else None
+        series = find(bucket, key)[1] if bucket is not None else None
         if series is not None:
             return series
         if self._series >= self.max_series:
@@ -165,10 +166,10 @@ class SeriesStore:
         # Interned: job, instance, le and path values repeat across thousands of series.
         kept = {sys.intern(k): sys.intern(v) for k, v in labels.items() if v}
         self._created += 1
-        key = tuple([sys.intern(part) for part in key])  # the same order, the strings kept's own
         floor = self.blocks.last_time(name, key) if self.blocks is not None else -math.inf
         series = SeriesRef(kept, self._created, floor)
-        self._by_name.setdefault(sys.intern(name), {})[key] = series
+        bucket = self._by_name.setdefault(sys.intern(name), {})
+        bucket[find(bucket, key)[0]] = series
         postings = self._postings.setdefault(name, {})
         for pair in kept.items():
             if pair[0] != NAME:
@@ -223,8 +224,7 @@ class SeriesStore:
     def _drop(self, series: SeriesRef) -> None:
         name = series.name
         bucket = self._by_name.get(name, {})
-        key = series_key(series.nameless)
-        if bucket.pop(key, None) is not None:
+        if remove(bucket, series):
             series.live = False
             self._series -= 1
             self._unpost(name, [series])
@@ -284,7 +284,8 @@ class SeriesStore:
         return found
 
     def _held(self, name: str, key: tuple[str, ...]) -> SeriesRef | None:
-        return self._by_name.get(name, {}).get(key)
+        bucket = self._by_name.get(name)
+        return find(bucket, key)[1] if bucket is not None else None
 
     def _matching(self, plan: Plan) -> Iterator[SeriesRef]:
         tests = plan.tests
@@ -297,7 +298,7 @@ class SeriesStore:
                     yield series
 
     def _candidates(
-        self, name: str, bucket: dict[tuple[str, ...], SeriesRef], exact: tuple[tuple[str, str], ...]
+        self, name: str, bucket: Bucket, exact: tuple[tuple[str, str], ...]
     ) -> Iterable[SeriesRef]:
         """The series an equality matcher with a value can narrow to through the postings (the
         other matchers are still tested on each), in creation order; every series of the name
@@ -323,18 +324,18 @@ class SeriesStore:
         dropped = 0
         for name, bucket in list(self._by_name.items()):
             empty = []
-            for key, series in bucket.items():
+            for series in bucket.values():
                 if series.first() > cutoff:
                     continue
                 dropped += series.trim(cutoff)
                 if series.empty():
-                    empty.append(key)
-            gone = [bucket.pop(key) for key in empty]
+                    empty.append(series)
+            gone = [series for series in empty if remove(bucket, series)]
             for series in gone:
                 series.live = False
             if gone:
                 self._unpost(name, gone)
-            self._series -= len(empty)
+            self._series -= len(gone)
             if not bucket:
                 del self._by_name[name]
         self._samples -= dropped
