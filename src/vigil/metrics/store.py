@@ -156,8 +156,10 @@ class SeriesStore:
     def _series_for(self, labels: Mapping[str, str]) -> SeriesRef | None:
         name = labels.get(NAME, "")
         bucket = self._by_name.get(name)
+        if bucket is None:
+            bucket = {}  # filed under the name only once a series is made in it
         key = series_key(labels)
-        series = find(bucket, key)[1] if bucket is not None else None
+        slot, series = find(bucket, key)  # the series, or the free slot a new one takes
         if series is not None:
             return series
         if self._series >= self.max_series:
@@ -168,8 +170,7 @@ class SeriesStore:
         self._created += 1
         floor = self.blocks.last_time(name, key) if self.blocks is not None else -math.inf
         series = SeriesRef(kept, self._created, floor)
-        bucket = self._by_name.setdefault(sys.intern(name), {})
-        bucket[find(bucket, key)[0]] = series
+        self._by_name.setdefault(sys.intern(name), bucket)[slot] = series
         postings = self._postings.setdefault(name, {})
         for pair in kept.items():
             if pair[0] != NAME:
