@@ -34,9 +34,10 @@ class StrictModel(BaseModel):
         # models never add to theirs, and ``model_copy`` copies it before it adds: so models
         # that set the same fields share one set.
         fields = self.__pydantic_fields_set__
-        shared = _FIELDS_SETS.get(frozenset(fields))
+        names = frozenset(fields)
+        shared = _FIELDS_SETS.get(names)
         if shared is None and len(_FIELDS_SETS) < _MAX_FIELDS_SETS:
-            shared = _FIELDS_SETS[frozenset(fields)] = fields
+            shared = _FIELDS_SETS[names] = fields
         if shared is not None:
             object.__setattr__(self, "__pydantic_fields_set__", shared)
 
